@@ -1,0 +1,418 @@
+//! The `build` command: evaluate, build in one nix call, link, describe.
+
+use std::path::{Path, PathBuf};
+
+use super::plan::{Output, Plan};
+use super::progress::{drv_name, Progress, Verbosity};
+use super::tree::{docker_link, render_tree, static_dir};
+use crate::context::Context;
+use crate::errors::{Error, Result};
+use crate::fsutil::{replace_symlink, sha256_file};
+use crate::manifest::{Artifact, BuildManifest, Failure, Kind, Tool};
+use crate::nix::{BuiltPath, Nix};
+use crate::platform::Platform;
+use crate::process::Cmd;
+use crate::source;
+
+/// Options of `build`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOpts {
+    /// Targets to build instead of the configured ones.
+    pub targets: Vec<String>,
+    /// Options for nix, after the configured ones.
+    pub nix_options: Vec<String>,
+}
+
+/// Runs `build`. Returns the manifest it wrote; when some outputs failed,
+/// the manifest is still written and the error names them.
+pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
+    let config = &ctx.project.config;
+    let targets = select_targets(&config.targets, &opts.targets)?;
+    let plan = Plan::new(config, &targets);
+    let mut nix_options = config.nix_options.clone();
+    nix_options.extend(opts.nix_options.iter().cloned());
+    let dist = ctx.dist_dir();
+
+    if ctx.dry_run {
+        print_dry_run(ctx, &plan, &Nix::for_display(nix_options));
+        return Ok(None);
+    }
+
+    let flake_dir = check_flake(ctx)?;
+    let repo = source::git_toplevel(&flake_dir)?;
+    let source = source::read(&repo, &flake_dir)?;
+    let nix = Nix::locate(nix_options)?;
+
+    let status = |text: &str| {
+        if ctx.verbosity != Verbosity::Quiet {
+            eprintln!("{text}");
+        }
+    };
+    status(&format!(
+        "evaluating {} outputs of {} for {} targets",
+        plan.outputs.len(),
+        config.flake,
+        targets.len()
+    ));
+    let evaluated = nix
+        .evaluate(&ctx.project.dir, &plan.installables())?
+        .map_err(|message| eval_error(&plan, &config.flake, message))?;
+    let drvs: Vec<String> = evaluated.iter().map(|b| b.drv_path.clone()).collect();
+
+    status(&format!("building with {}", nix_command_name(&nix)));
+    let mut progress = Progress::new(&plan.outputs, &drvs, ctx.verbosity);
+    let run = nix.build(&ctx.project.dir, &drvs, |event| progress.event(event))?;
+    progress.finish();
+
+    let built = built_outputs(&nix, &evaluated, &run.built, run.status == Some(0))?;
+    let mut failures: Vec<Failure> = Vec::new();
+    for (i, output) in plan.outputs.iter().enumerate() {
+        if built[i].is_none() {
+            failures.push(Failure {
+                platform: output.platform,
+                kind: output.kind,
+                attribute: output.attribute.clone(),
+                drv_path: Some(drvs[i].clone()),
+                error: failure_text(&progress, &drvs[i]),
+            });
+        }
+    }
+
+    let artifacts = link_outputs(&nix, &config.name, &dist, &plan, &drvs, &built, &mut failures)?;
+    let manifest = BuildManifest {
+        schema: crate::manifest::SCHEMA.into(),
+        tool: Tool::current(),
+        name: config.name.clone(),
+        flake: config.flake.clone(),
+        nix_version: format!("{}.{}", nix.version().0, nix.version().1),
+        source,
+        complete: failures.is_empty(),
+        artifacts,
+        failures,
+    };
+    manifest.write(&dist.join("build.json"))?;
+
+    report_failures(ctx, &progress, &manifest);
+    let leaves: Vec<(String, String)> = manifest
+        .artifacts
+        .iter()
+        .map(|a| (a.path.clone(), link_target(a)))
+        .collect();
+    let mut human = render_tree(&display_path(&dist), &leaves);
+    human.push_str(&format!("wrote {}\n", display_path(&dist.join("build.json"))));
+    ctx.print_result(&human, &manifest);
+
+    if manifest.complete {
+        Ok(Some(manifest))
+    } else {
+        Err(Error::BuildFailed {
+            failed: manifest
+                .failures
+                .iter()
+                .map(|f| format!("{} {}", f.platform, f.kind.as_str()))
+                .collect(),
+            total: plan.outputs.len(),
+        })
+    }
+}
+
+fn select_targets(configured: &[Platform], asked: &[String]) -> Result<Vec<Platform>> {
+    if asked.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    asked
+        .iter()
+        .map(|t| {
+            t.parse().map_err(|_| Error::UnknownTarget {
+                target: t.clone(),
+                origin: "--target".into(),
+            })
+        })
+        .collect()
+}
+
+fn print_dry_run(ctx: &Context, plan: &Plan, nix: &Nix) {
+    let dist = ctx.dist_dir();
+    let installables = plan.installables();
+    let eval = nix.eval_command(&installables);
+    let placeholders: Vec<String> = plan
+        .outputs
+        .iter()
+        .map(|o| format!("<drv of {}>", o.installable))
+        .collect();
+    let build = nix.build_command(&placeholders);
+    let leaves: Vec<(String, String)> = plan
+        .outputs
+        .iter()
+        .map(|o| {
+            let path = match o.kind {
+                Kind::Static => static_dir(o.platform).join(&ctx.project.config.name),
+                Kind::Docker => docker_link(o.platform, "tar.gz"),
+            };
+            (path.display().to_string(), o.installable.clone())
+        })
+        .collect();
+    let mut human = format!(
+        "would run, in {}:\n  {}\n  {}\n",
+        display_path(&ctx.project.dir),
+        eval.display(),
+        build.display()
+    );
+    human.push_str("would make:\n");
+    human.push_str(&render_tree(&display_path(&dist), &leaves));
+    human.push_str(&format!("and write {}\n", display_path(&dist.join("build.json"))));
+    let json = serde_json::json!({
+        "dryRun": true,
+        "directory": ctx.project.dir,
+        "commands": [eval.display(), build.display()],
+        "tree": leaves.iter().map(|(p, i)| serde_json::json!({"path": p, "installable": i})).collect::<Vec<_>>(),
+    });
+    ctx.print_result(&human, &json);
+}
+
+/// The flake's directory, when the reference is a local path; checks flake.nix.
+fn check_flake(ctx: &Context) -> Result<PathBuf> {
+    let flake = &ctx.project.config.flake;
+    let path = flake.strip_prefix("path:").unwrap_or(flake);
+    let local = path == "." || path.starts_with("./") || path.starts_with("../") || path.starts_with('/');
+    if !local {
+        return Ok(ctx.project.dir.clone());
+    }
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let dir = ctx.project.dir.join(path);
+    if !dir.join("flake.nix").is_file() {
+        return Err(Error::NotAFlake {
+            flake: flake.clone(),
+            dir,
+        });
+    }
+    let repo = source::git_toplevel(&dir)?;
+    let tracked = Cmd::new("git")
+        .args(["ls-files", "--error-unmatch", "flake.nix"])
+        .dir(&dir)
+        .read()
+        .is_ok();
+    if !tracked && !flake.starts_with("path:") {
+        return Err(Error::FlakeUntracked {
+            path: dir.join("flake.nix"),
+            repo,
+        });
+    }
+    Ok(dir)
+}
+
+/// Turns nix's evaluation error into the most precise error we can name.
+fn eval_error(plan: &Plan, flake: &str, message: String) -> Error {
+    const MARK: &str = "does not provide attribute '";
+    if let Some(start) = message.find(MARK) {
+        let rest = &message[start + MARK.len()..];
+        if let Some(attr) = rest.split('\'').next() {
+            if let Some(output) = plan.by_attribute(attr) {
+                return Error::MissingAttribute {
+                    platform: output.platform,
+                    kind: output.kind.as_str(),
+                    attribute: attr.to_string(),
+                };
+            }
+        }
+    }
+    Error::Eval {
+        flake: flake.to_string(),
+        message: crate::process::tail(message.trim(), 20),
+    }
+}
+
+fn nix_command_name(nix: &Nix) -> String {
+    let v = nix.version();
+    format!("nix {}.{} (one `nix build --json` for all outputs)", v.0, v.1)
+}
+
+/// The main output path of each planned output that is in the store now.
+fn built_outputs(nix: &Nix, evaluated: &[BuiltPath], built: &[BuiltPath], all_ok: bool) -> Result<Vec<Option<String>>> {
+    if all_ok && built.len() == evaluated.len() {
+        return Ok(built.iter().map(|b| b.main_output().map(str::to_string)).collect());
+    }
+    let wanted: Vec<String> = evaluated
+        .iter()
+        .filter_map(|b| b.main_output().map(str::to_string))
+        .collect();
+    let valid = nix.valid_paths(&wanted)?;
+    Ok(evaluated
+        .iter()
+        .map(|b| b.main_output().filter(|p| valid.contains(*p)).map(str::to_string))
+        .collect())
+}
+
+fn failure_text(progress: &Progress, drv: &str) -> String {
+    if let Some(f) = progress.failed().iter().find(|f| f.drv == drv) {
+        return f.message.clone();
+    }
+    match progress.failed().first() {
+        Some(dep) => format!("a dependency failed: {}", dep.message),
+        None => progress
+            .errors()
+            .first()
+            .map(|e| e.lines().next().unwrap_or("").to_string())
+            .unwrap_or_else(|| "nix did not build it".into()),
+    }
+}
+
+/// Clears the tree, then links every built output into it as a GC root.
+fn link_outputs(
+    nix: &Nix,
+    name: &str,
+    dist: &Path,
+    plan: &Plan,
+    drvs: &[String],
+    built: &[Option<String>],
+    failures: &mut Vec<Failure>,
+) -> Result<Vec<Artifact>> {
+    for sub in ["static", "docker"] {
+        let dir = dist.join(sub);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("cannot clear", dir)(e)),
+        }
+    }
+    let store_paths: Vec<String> = built.iter().flatten().cloned().collect();
+    let infos = nix.path_info(&store_paths)?;
+    let mut artifacts = Vec::new();
+    for ((output, drv), store_path) in plan.outputs.iter().zip(drvs).zip(built) {
+        let Some(store_path) = store_path else { continue };
+        let files = match output_files(output, store_path, name) {
+            Ok(files) => files,
+            Err(e) => {
+                failures.push(Failure {
+                    platform: output.platform,
+                    kind: output.kind,
+                    attribute: output.attribute.clone(),
+                    drv_path: Some(drv.clone()),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let nar_hash = infos
+            .iter()
+            .find(|i| &i.path == store_path)
+            .map(|i| i.nar_hash.clone())
+            .unwrap_or_default();
+        for (rel_link, store_file) in files {
+            let link = dist.join(&rel_link);
+            if let Some(parent) = link.parent() {
+                std::fs::create_dir_all(parent).map_err(Error::io("cannot create", parent))?;
+            }
+            nix.add_root(&link, store_path)?;
+            if let Some(inner) = &store_file {
+                // The root stays registered on the link; point it at the file.
+                replace_symlink(&Path::new(store_path).join(inner), &link)?;
+            }
+            let (sha256, size) = sha256_file(&link)?;
+            artifacts.push(Artifact {
+                platform: output.platform,
+                kind: output.kind,
+                attribute: output.attribute.clone(),
+                path: rel_link.display().to_string(),
+                store_path: store_path.clone(),
+                store_file,
+                drv_path: drv.clone(),
+                nar_hash: nar_hash.clone(),
+                sha256,
+                size,
+            });
+        }
+    }
+    Ok(artifacts)
+}
+
+/// The links one output makes: `(relative link, file inside the store path)`.
+/// A static output that is a single file is linked under the artifact `name`.
+fn output_files(output: &Output, store_path: &str, name: &str) -> Result<Vec<(PathBuf, Option<String>)>> {
+    let shape = |message: String| Error::OutputShape {
+        platform: output.platform,
+        message,
+    };
+    let path = Path::new(store_path);
+    let meta = std::fs::metadata(path).map_err(Error::io("cannot inspect", path))?;
+    match output.kind {
+        Kind::Docker => {
+            if !meta.is_file() {
+                return Err(shape(format!(
+                    "the docker output {} is a directory, not a docker-archive file",
+                    output.attribute
+                )));
+            }
+            Ok(vec![(docker_link(output.platform, archive_ext(path)?), None)])
+        }
+        Kind::Static if meta.is_file() => Ok(vec![(static_dir(output.platform).join(name), None)]),
+        Kind::Static => {
+            let bin = path.join("bin");
+            let mut files: Vec<_> = std::fs::read_dir(&bin)
+                .map_err(|_| shape(format!("the static output {store_path} has no bin/ directory")))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(shape(format!("{store_path}/bin holds no file")));
+            }
+            Ok(files
+                .into_iter()
+                .map(|f| (static_dir(output.platform).join(&f), Some(format!("bin/{f}"))))
+                .collect())
+        }
+    }
+}
+
+/// `tar.gz`, `tar.zst` or `tar`, from the file's first bytes.
+fn archive_ext(path: &Path) -> Result<&'static str> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut file = std::fs::File::open(path).map_err(Error::io("cannot open", path))?;
+    let n = file.read(&mut magic).map_err(Error::io("cannot read", path))?;
+    Ok(match &magic[..n] {
+        [0x1f, 0x8b, ..] => "tar.gz",
+        [0x28, 0xb5, 0x2f, 0xfd] => "tar.zst",
+        _ => "tar",
+    })
+}
+
+fn link_target(a: &Artifact) -> String {
+    match &a.store_file {
+        Some(f) => format!("{}/{f}", a.store_path),
+        None => a.store_path.clone(),
+    }
+}
+
+fn report_failures(ctx: &Context, progress: &Progress, manifest: &BuildManifest) {
+    if manifest.failures.is_empty() {
+        return;
+    }
+    for f in progress.failed() {
+        eprintln!("error: {}", f.message);
+        if !f.log_tail.is_empty() {
+            eprintln!("  last {} lines of the log of {}:", f.log_tail.len(), drv_name(&f.drv));
+            for line in &f.log_tail {
+                eprintln!("  | {line}");
+            }
+        }
+    }
+    for f in &manifest.failures {
+        eprintln!("error: target {} {} ({}) did not build: {}", f.platform, f.kind.as_str(), f.attribute, f.error);
+    }
+    if ctx.verbosity != Verbosity::Quiet && !manifest.artifacts.is_empty() {
+        eprintln!("the {} artifacts that built are linked below and listed in build.json", manifest.artifacts.len());
+    }
+}
+
+/// A path relative to the current directory when it is under it.
+fn display_path(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}

@@ -1,0 +1,125 @@
+//! The command line, as clap parses it. This stage only validates: it looks
+//! at no file, no environment variable and runs no process.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::context::MessageFormat;
+
+/// `cargo` as clap sees it: cargo runs us as `cargo-release-dist release-dist …`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", styles = clap::builder::Styles::plain())]
+pub enum Cargo {
+    /// Build, cache and publish a Nix-built Rust project.
+    #[command(name = "release-dist", version)]
+    ReleaseDist(App),
+}
+
+/// `cargo release-dist`.
+#[derive(Debug, Args)]
+#[command(
+    about = "Build a Nix-built Rust project for every target and publish the release",
+    after_help = "Configuration lives in [package.metadata.release-dist]; see the README."
+)]
+pub struct App {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Path to the Cargo.toml of the project to release.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The package to release, in a workspace with several.
+    #[arg(short, long, global = true, value_name = "NAME")]
+    pub package: Option<String>,
+    /// Say more: every command run, every build log line (-v).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Say nothing but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// How results are printed on standard output.
+    #[arg(long, global = true, value_enum, default_value = "human", value_name = "FMT")]
+    pub message_format: MessageFormat,
+    /// Print what would be done, and do nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one `nix build` for every target's static binary and image, link
+    /// the results into target/release-dist and write build.json.
+    Build(BuildArgs),
+}
+
+/// `build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Build only this target (repeatable); default: the configured targets.
+    #[arg(long = "target", short = 't', value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Options passed to `nix build` as they are, after `--`
+    /// (e.g. `-- --max-jobs 4 --builders 'ssh://arm64 aarch64-linux'`).
+    #[arg(last = true, value_name = "NIX_OPTIONS")]
+    pub nix_options: Vec<String>,
+}
+
+/// Parses the process arguments. When run as `cargo-release-dist build`
+/// (not through cargo) the missing `release-dist` word is put back.
+pub fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<App, clap::Error> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).map(|a| a != "release-dist").unwrap_or(true) {
+        args.insert(1.min(args.len()), "release-dist".into());
+    }
+    Cargo::try_parse_from(args).map(|Cargo::ReleaseDist(app)| app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<App, clap::Error> {
+        parse_from(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn runs_as_a_cargo_subcommand_and_alone() {
+        let via_cargo = parse(&["cargo-release-dist", "release-dist", "build", "--dry-run"]).unwrap();
+        assert!(via_cargo.global.dry_run);
+        let alone = parse(&["cargo-release-dist", "build", "-t", "linux/arm64"]).unwrap();
+        let Command::Build(b) = alone.command;
+        assert_eq!(b.targets, ["linux/arm64"]);
+    }
+
+    #[test]
+    fn global_flags_go_anywhere_and_nix_options_pass_through() {
+        let app = parse(&[
+            "cargo-release-dist", "release-dist", "-v", "build", "--message-format", "json",
+            "--manifest-path", "x/Cargo.toml", "--", "--max-jobs", "4",
+        ])
+        .unwrap();
+        assert_eq!(app.global.verbose, 1);
+        assert_eq!(app.global.message_format, MessageFormat::Json);
+        assert_eq!(app.global.manifest_path, Some(PathBuf::from("x/Cargo.toml")));
+        let Command::Build(b) = app.command;
+        assert_eq!(b.nix_options, ["--max-jobs", "4"]);
+    }
+
+    #[test]
+    fn refuses_unknown_commands_and_conflicts() {
+        assert!(parse(&["cargo-release-dist", "release-dist", "frobnicate"]).is_err());
+        assert!(parse(&["cargo-release-dist", "build", "-v", "-q"]).is_err());
+        assert!(parse(&["cargo-release-dist", "build", "--message-format", "xml"]).is_err());
+    }
+}

@@ -1,0 +1,276 @@
+//! `[package.metadata.release-dist]`: the keys, their defaults, and templates.
+//!
+//! Parsing is pure: it takes the metadata tables as JSON values (as
+//! `cargo_metadata` hands them over) and never touches the file system.
+//! Package keys override workspace keys one by one. Unknown keys are refused,
+//! so a typo is an error that names the key rather than a silent default.
+
+use serde_json::{Map, Value};
+
+use crate::errors::{Error, Result};
+use crate::platform::Platform;
+
+/// The table name under `package.metadata` and `workspace.metadata`.
+pub const TABLE: &str = "release-dist";
+
+/// The default attribute template of a target's static output.
+pub const DEFAULT_STATIC_ATTR: &str = "packages.{system}.{name}";
+/// The default attribute template of a target's docker-archive output.
+pub const DEFAULT_DOCKER_ATTR: &str = "packages.{system}.{name}-docker";
+
+/// Every key this version understands, for the unknown-key error.
+const KEYS: &[&str] = &["name", "flake", "targets", "static-attr", "docker-attr", "nix-options"];
+
+/// The placeholders an attribute template may use.
+const PLACEHOLDERS: &[&str] = &["name", "system", "os", "arch", "variant", "triple", "docker"];
+
+/// The resolved configuration of one package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The artifact name: file names, image names, release names.
+    pub name: String,
+    /// The flake reference, relative to the package directory when it is a path.
+    pub flake: String,
+    /// The targets, in the order given.
+    pub targets: Vec<Platform>,
+    /// Attribute template of the static output.
+    pub static_attr: String,
+    /// Attribute template of the docker output; `None` when images are off.
+    pub docker_attr: Option<String>,
+    /// Extra arguments for every `nix build`.
+    pub nix_options: Vec<String>,
+}
+
+impl Config {
+    /// The configuration of a package with no `release-dist` table at all.
+    pub fn defaults(package_name: &str) -> Config {
+        Config {
+            name: package_name.to_string(),
+            flake: ".".into(),
+            targets: Platform::defaults(),
+            static_attr: DEFAULT_STATIC_ATTR.into(),
+            docker_attr: Some(DEFAULT_DOCKER_ATTR.into()),
+            nix_options: Vec::new(),
+        }
+    }
+
+    /// Reads the configuration from the package's and the workspace's
+    /// `metadata` values (either may be `null`).
+    pub fn from_metadata(package_name: &str, package: &Value, workspace: &Value) -> Result<Config> {
+        let mut config = Config::defaults(package_name);
+        for (scope, metadata) in [("workspace", workspace), ("package", package)] {
+            let Some(table) = metadata.get(TABLE) else {
+                continue;
+            };
+            let prefix = format!("{scope}.metadata.{TABLE}");
+            let table = table
+                .as_object()
+                .ok_or_else(|| Error::config(&prefix, "must be a table"))?;
+            config.apply(&prefix, table)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply(&mut self, prefix: &str, table: &Map<String, Value>) -> Result<()> {
+        for (key, value) in table {
+            let full = format!("{prefix}.{key}");
+            match key.as_str() {
+                "name" => self.name = string(&full, value)?,
+                "flake" => self.flake = string(&full, value)?,
+                "static-attr" => self.static_attr = string(&full, value)?,
+                "docker-attr" => {
+                    self.docker_attr = match value {
+                        Value::Bool(false) => None,
+                        _ => Some(string(&full, value).map_err(|_| {
+                            Error::config(&full, "must be an attribute template string, or false to build no images")
+                        })?),
+                    }
+                }
+                "targets" => {
+                    let list = strings(&full, value)?;
+                    if list.is_empty() {
+                        return Err(Error::config(&full, "must name at least one target"));
+                    }
+                    self.targets = list
+                        .iter()
+                        .map(|t| {
+                            t.parse().map_err(|_| Error::UnknownTarget {
+                                target: t.clone(),
+                                origin: full.clone(),
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                }
+                "nix-options" => self.nix_options = strings(&full, value)?,
+                other => {
+                    return Err(Error::config(
+                        full.clone(),
+                        format!("unknown key `{other}`; known keys are {}", KEYS.join(", ")),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(Error::config(
+                "name",
+                format!("`{}` must be non-empty and use only letters, digits, `-`, `_` and `.`", self.name),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.targets {
+            if !seen.insert(t) {
+                return Err(Error::config("targets", format!("`{t}` is listed twice")));
+            }
+        }
+        check_template("static-attr", &self.static_attr)?;
+        if let Some(docker) = &self.docker_attr {
+            check_template("docker-attr", docker)?;
+        }
+        Ok(())
+    }
+
+    /// The static-output attribute of `platform`.
+    pub fn static_attr(&self, platform: Platform) -> String {
+        expand(&self.static_attr, &self.name, platform)
+    }
+
+    /// The docker-output attribute of `platform`, if images are on.
+    pub fn docker_attr(&self, platform: Platform) -> Option<String> {
+        self.docker_attr
+            .as_deref()
+            .map(|t| expand(t, &self.name, platform))
+    }
+}
+
+fn string(key: &str, value: &Value) -> Result<String> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::config(key, format!("must be a string, not {value}")))
+}
+
+fn strings(key: &str, value: &Value) -> Result<Vec<String>> {
+    value
+        .as_array()
+        .and_then(|items| items.iter().map(|v| v.as_str().map(str::to_string)).collect())
+        .ok_or_else(|| Error::config(key, format!("must be an array of strings, not {value}")))
+}
+
+fn check_template(key: &str, template: &str) -> Result<()> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| Error::config(key, format!("`{template}` has an unclosed `{{`")))?;
+        let placeholder = &after[..close];
+        if !PLACEHOLDERS.contains(&placeholder) {
+            return Err(Error::config(
+                key,
+                format!(
+                    "`{template}` uses the unknown placeholder `{{{placeholder}}}`; known ones are {}",
+                    PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    if template.trim().is_empty() {
+        return Err(Error::config(key, "must not be empty"));
+    }
+    Ok(())
+}
+
+/// Fills a checked template for one target.
+pub fn expand(template: &str, name: &str, platform: Platform) -> String {
+    template
+        .replace("{name}", name)
+        .replace("{system}", platform.nix_system())
+        .replace("{os}", platform.os())
+        .replace("{arch}", platform.arch())
+        .replace("{variant}", platform.variant().unwrap_or(""))
+        .replace("{triple}", platform.rust_triple())
+        .replace("{docker}", &platform.docker_stem())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(package: Value) -> Result<Config> {
+        Config::from_metadata("hello", &package, &Value::Null)
+    }
+
+    #[test]
+    fn no_table_gives_the_defaults() {
+        let c = parse(Value::Null).unwrap();
+        assert_eq!(c, Config::defaults("hello"));
+        let arm: Platform = "linux/arm/v6".parse().unwrap();
+        assert_eq!(c.static_attr(arm), "packages.armv6l-linux.hello");
+        assert_eq!(c.docker_attr(arm).unwrap(), "packages.armv6l-linux.hello-docker");
+        assert_eq!(c.targets.len(), 4);
+    }
+
+    #[test]
+    fn package_keys_override_workspace_keys() {
+        let ws = json!({"release-dist": {"flake": "../..", "name": "ws"}});
+        let pkg = json!({"release-dist": {"name": "pkg", "targets": ["linux/arm64"], "docker-attr": false}});
+        let c = Config::from_metadata("hello", &pkg, &ws).unwrap();
+        assert_eq!(c.name, "pkg");
+        assert_eq!(c.flake, "../..");
+        assert_eq!(c.targets, vec!["linux/arm64".parse().unwrap()]);
+        assert_eq!(c.docker_attr, None);
+    }
+
+    #[test]
+    fn templates_expand_every_placeholder() {
+        let arm: Platform = "linux/arm/v6".parse().unwrap();
+        assert_eq!(
+            expand("{name}.{system}.{os}.{arch}.{variant}.{triple}.{docker}", "x", arm),
+            "x.armv6l-linux.linux.arm.v6.armv6l-unknown-linux-musleabihf.linux.arm"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            (json!({"release-dist": {"targets": "linux/amd64"}}), "package.metadata.release-dist.targets"),
+            (json!({"release-dist": {"targts": []}}), "package.metadata.release-dist.targts"),
+            (json!({"release-dist": {"static-attr": "packages.{sytem}.x"}}), "static-attr"),
+            (json!({"release-dist": {"docker-attr": 3}}), "package.metadata.release-dist.docker-attr"),
+            (json!({"release-dist": {"name": "a b"}}), "name"),
+            (json!({"release-dist": {"targets": []}}), "package.metadata.release-dist.targets"),
+            (json!({"release-dist": {"targets": ["linux/amd64", "x86_64-linux"]}}), "targets"),
+            (json!({"release-dist": 3}), "package.metadata.release-dist"),
+        ];
+        for (table, key) in cases {
+            match parse(table.clone()) {
+                Err(Error::Config { key: k, .. }) => assert_eq!(k, key, "for {table}"),
+                other => panic!("{table}: expected a config error on {key}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_target_names_where_it_was_written() {
+        let err = parse(json!({"release-dist": {"targets": ["linux/riscv64"]}})).unwrap_err();
+        match err {
+            Error::UnknownTarget { target, origin } => {
+                assert_eq!(target, "linux/riscv64");
+                assert_eq!(origin, "package.metadata.release-dist.targets");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The resolved global options of one run: what the command line asked for,
+//! with the project found.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::workspace::Project;
+
+pub use crate::build::Verbosity;
+
+/// `--message-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// Text for people.
+    Human,
+    /// One JSON document on standard output.
+    Json,
+}
+
+/// Everything a command needs besides its own options.
+#[derive(Debug)]
+pub struct Context {
+    /// The package being released.
+    pub project: Project,
+    /// Print, do nothing.
+    pub dry_run: bool,
+    /// How much to say on standard error.
+    pub verbosity: Verbosity,
+    /// How to print the result on standard output.
+    pub format: MessageFormat,
+}
+
+impl Context {
+    /// `target/release-dist`.
+    pub fn dist_dir(&self) -> PathBuf {
+        self.project.dist_dir()
+    }
+
+    /// Prints a command's result: `human` as text, or `json` as JSON.
+    pub fn print_result<T: Serialize>(&self, human: &str, json: &T) {
+        match self.format {
+            MessageFormat::Human => {
+                if self.verbosity != Verbosity::Quiet || !human.is_empty() {
+                    print!("{human}");
+                }
+            }
+            MessageFormat::Json => match serde_json::to_string(json) {
+                Ok(text) => println!("{text}"),
+                Err(e) => eprintln!("error: cannot print the result as JSON: {e}"),
+            },
+        }
+    }
+}

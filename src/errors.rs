@@ -1,0 +1,260 @@
+//! The errors a user can meet, each with the next step to take and an exit code.
+//!
+//! Every variant says *what* went wrong and *where* (which target, which key,
+//! which file). [`Error::hint`] says what to do about it. `#[error]` strings
+//! never interpolate their source: the top level walks the chain once.
+
+use std::path::PathBuf;
+
+use crate::platform::Platform;
+
+/// Documented exit codes.
+pub mod exit_codes {
+    /// Everything asked for was done.
+    pub const OK: u8 = 0;
+    /// A build ran, but at least one target failed. What built is kept.
+    pub const BUILD_FAILED: u8 = 1;
+    /// Bad input: command line, configuration, project layout.
+    pub const BAD_INPUT: u8 = 2;
+    /// Something this tool needs is missing or broke: nix, git, the file system.
+    pub const ENVIRONMENT: u8 = 3;
+}
+
+/// A result with this crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration key has a bad value.
+    #[error("invalid configuration key `{key}`: {message}")]
+    Config {
+        /// The key, as written in Cargo.toml (`package.metadata.release-dist.targets`).
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// `cargo metadata` could not read the project.
+    #[error("cannot read the cargo project")]
+    Metadata(#[source] cargo_metadata::Error),
+    /// The package asked for with `-p` is not in the workspace, or none was chosen.
+    #[error("{0}")]
+    Package(String),
+    /// A target that the platform table does not know.
+    #[error("unknown target `{target}` (in {origin})")]
+    UnknownTarget {
+        /// The target as written.
+        target: String,
+        /// Where it was written.
+        origin: String,
+    },
+    /// No `nix` on PATH.
+    #[error("`nix` was not found on PATH")]
+    NixMissing,
+    /// The flake reference points at a directory without a `flake.nix`.
+    #[error("`{flake}` is not a flake: {dir} has no flake.nix")]
+    NotAFlake {
+        /// The flake reference.
+        flake: String,
+        /// The directory it resolves to.
+        dir: PathBuf,
+    },
+    /// flake.nix exists but git does not track it, so nix cannot see it.
+    #[error("{} is not tracked by git, so nix cannot see it", .path.display())]
+    FlakeUntracked {
+        /// The flake.nix.
+        path: PathBuf,
+        /// The repository.
+        repo: PathBuf,
+    },
+    /// The project is not inside a git repository.
+    #[error("{dir} is not inside a git repository")]
+    NotGit {
+        /// The project directory.
+        dir: PathBuf,
+    },
+    /// The repository has no commit to record.
+    #[error("the git repository at {} has no commit yet", .repo.display())]
+    NoCommit {
+        /// The repository.
+        repo: PathBuf,
+    },
+    /// An attribute the configuration names is not in the flake.
+    #[error("target {platform}: the flake has no attribute `{attribute}` ({kind} output)")]
+    MissingAttribute {
+        /// The target.
+        platform: Platform,
+        /// `static` or `docker`.
+        kind: &'static str,
+        /// The attribute path that is missing.
+        attribute: String,
+    },
+    /// Nix could not evaluate the flake.
+    #[error("nix could not evaluate {flake}:\n{message}")]
+    Eval {
+        /// The flake reference.
+        flake: String,
+        /// Nix's own error text, with colours removed.
+        message: String,
+    },
+    /// Some targets did not build.
+    #[error("{} of {total} outputs failed to build: {}", .failed.len(), .failed.join(", "))]
+    BuildFailed {
+        /// `linux/arm/v6 static` and the like.
+        failed: Vec<String>,
+        /// How many outputs were asked for.
+        total: usize,
+    },
+    /// A build output does not have the shape the platform tree needs.
+    #[error("target {platform}: {message}")]
+    OutputShape {
+        /// The target.
+        platform: Platform,
+        /// What is wrong with the output.
+        message: String,
+    },
+    /// An external command failed.
+    #[error("`{command}` failed{}{}", status_text(.status), stderr_text(.stderr))]
+    Command {
+        /// The command line, shortened.
+        command: String,
+        /// Its exit code, if it exited.
+        status: Option<i32>,
+        /// The last lines of its standard error.
+        stderr: String,
+    },
+    /// An external command printed something this tool cannot read.
+    #[error("cannot read the output of `{command}`")]
+    CommandOutput {
+        /// The command.
+        command: String,
+        /// Why not.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A file-system operation failed.
+    #[error("{action} {}", .path.display())]
+    Io {
+        /// What was being done (`cannot write`).
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON document could not be read.
+    #[error("cannot parse {}", .path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn status_text(status: &Option<i32>) -> String {
+    match status {
+        Some(code) => format!(" with exit code {code}"),
+        None => " (killed by a signal)".into(),
+    }
+}
+
+fn stderr_text(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!(":\n{}", stderr.trim_end())
+    }
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done and on which path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// A configuration error on `key`.
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// What to do next, when there is something useful to say.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Config { .. } => {
+                "fix the key in Cargo.toml; the README's Configuration section lists every key and its default".into()
+            }
+            Error::Metadata(_) => "check that Cargo.toml parses: run `cargo metadata --no-deps`".into(),
+            Error::Package(_) => "choose a package with `-p NAME` or `--manifest-path PATH`".into(),
+            Error::UnknownTarget { .. } => format!(
+                "known targets are {}; Nix systems and Rust triples are accepted too",
+                crate::platform::UnknownPlatform::known()
+            ),
+            Error::NixMissing => "install Nix (on Debian: `apt-get install nix-bin`; elsewhere see https://nixos.org/download) or put `nix` on PATH".into(),
+            Error::NotAFlake { .. } => "add a flake.nix (see examples/hello), or set `flake` in [package.metadata.release-dist]".into(),
+            Error::FlakeUntracked { repo, .. } => format!(
+                "nix copies only tracked files of a git repository: run `git -C {} add -N flake.nix` (and add the files it uses)",
+                repo.display()
+            ),
+            Error::NotGit { .. } => "build.json records the git commit: run `git init && git add -A && git commit -m init` (nix only sees files git tracks)".into(),
+            Error::NoCommit { .. } => "build.json records the commit it was built from: commit first (`git add -A && git commit`)".into(),
+            Error::MissingAttribute { kind, .. } => format!(
+                "define it in flake.nix, or point `{kind}-attr` in [package.metadata.release-dist] at the attribute that builds it; remember that nix only sees files git tracks"
+            ),
+            Error::Eval { .. } => "run the same `nix build` by hand (`--dry-run` prints it) to see the whole trace".into(),
+            Error::BuildFailed { .. } => "the outputs that built are linked and listed in build.json; fix the failing derivation and run `build` again".into(),
+            Error::OutputShape { .. } => "a static output must be a file or a directory with bin/; a docker output must be a docker-archive file".into(),
+            Error::Command { .. } | Error::CommandOutput { .. } => "re-run with -v to see every command".into(),
+            Error::Io { .. } | Error::Json { .. } => return None,
+        })
+    }
+
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        use exit_codes::*;
+        match self {
+            Error::BuildFailed { .. } => BUILD_FAILED,
+            Error::Config { .. }
+            | Error::Metadata(_)
+            | Error::Package(_)
+            | Error::UnknownTarget { .. }
+            | Error::NotAFlake { .. }
+            | Error::NotGit { .. }
+            | Error::FlakeUntracked { .. }
+            | Error::NoCommit { .. }
+            | Error::MissingAttribute { .. }
+            | Error::Eval { .. }
+            | Error::OutputShape { .. } => BAD_INPUT,
+            Error::NixMissing
+            | Error::Command { .. }
+            | Error::CommandOutput { .. }
+            | Error::Io { .. }
+            | Error::Json { .. } => ENVIRONMENT,
+        }
+    }
+
+    /// The whole message: this error, its causes, and the hint.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {self}");
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            out.push_str(&format!("\n  caused by: {cause}"));
+            source = cause.source();
+        }
+        if let Some(hint) = self.hint() {
+            out.push_str(&format!("\n  hint: {hint}"));
+        }
+        out
+    }
+}

@@ -1,0 +1,102 @@
+//! `cargo release-dist`: takes a Nix-built Rust project from `nix build` to a
+//! published release.
+//!
+//! The layers, from the outside in:
+//! - [`cli`] parses the command line and touches nothing else;
+//! - [`context`] and [`workspace`] resolve it: the project, its configuration;
+//! - the commands ([`build`]) do the work through the seams: [`nix`] runs nix,
+//!   [`process`] runs every other program;
+//! - the formats ([`platform`], [`config`], [`manifest`]) are pure.
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod errors;
+pub mod fsutil;
+pub mod manifest;
+pub mod nix;
+pub mod platform;
+pub mod process;
+pub mod source;
+pub mod workspace;
+
+use std::process::ExitCode;
+
+use crate::cli::{App, Command};
+use crate::context::{Context, MessageFormat, Verbosity};
+use crate::errors::{Error, Result};
+use crate::workspace::Project;
+
+/// The whole program: parse, run, turn the outcome into an exit code.
+pub fn main_impl() -> ExitCode {
+    let app = match cli::parse_from(std::env::args_os()) {
+        Ok(app) => app,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { errors::exit_codes::BAD_INPUT } else { 0 });
+        }
+    };
+    let verbosity = match (app.global.quiet, app.global.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, _) => Verbosity::Verbose,
+    };
+    init_tracing(verbosity);
+    let format = app.global.message_format;
+    match run(app, verbosity) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e, format);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(app: App, verbosity: Verbosity) -> Result<()> {
+    let project = Project::load(app.global.manifest_path.as_deref(), app.global.package.as_deref())?;
+    let ctx = Context {
+        project,
+        dry_run: app.global.dry_run,
+        verbosity,
+        format: app.global.message_format,
+    };
+    match app.command {
+        Command::Build(args) => {
+            let opts = build::BuildOpts {
+                targets: args.targets,
+                nix_options: args.nix_options,
+            };
+            build::run(&ctx, &opts).map(drop)
+        }
+    }
+}
+
+fn report(error: &Error, format: MessageFormat) {
+    eprintln!("{}", error.render());
+    if format == MessageFormat::Json {
+        let json = serde_json::json!({
+            "error": error.to_string(),
+            "hint": error.hint(),
+            "exitCode": error.exit_code(),
+        });
+        println!("{json}");
+    }
+}
+
+fn init_tracing(verbosity: Verbosity) {
+    let level = match verbosity {
+        Verbosity::Quiet => "error",
+        Verbosity::Normal => "warn",
+        Verbosity::Verbose => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RELEASE_DIST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("release_dist={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,140 @@
+//! `build.json`: what `build` made, for `publish` and for people.
+//!
+//! The schema is versioned by [`SCHEMA`]; fields are only ever added.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::{Error, Result};
+use crate::platform::Platform;
+use crate::source::Source;
+
+/// The schema identifier written into every build.json.
+pub const SCHEMA: &str = "cargo-release-dist/build/v1";
+
+/// The whole build manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildManifest {
+    /// [`SCHEMA`].
+    pub schema: String,
+    /// The tool that wrote it.
+    pub tool: Tool,
+    /// The artifact name.
+    pub name: String,
+    /// The flake reference the attributes were taken from.
+    pub flake: String,
+    /// `nix --version`'s major.minor.
+    pub nix_version: String,
+    /// The git source and flake inputs.
+    pub source: Source,
+    /// True when every requested output built.
+    pub complete: bool,
+    /// The artifacts that built.
+    pub artifacts: Vec<Artifact>,
+    /// The outputs that did not.
+    pub failures: Vec<Failure>,
+}
+
+/// The tool and its version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    /// `cargo-release-dist`.
+    pub name: String,
+    /// The crate version.
+    pub version: String,
+}
+
+impl Tool {
+    /// This tool.
+    pub fn current() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// What kind of output an artifact is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A static binary.
+    Static,
+    /// A docker-archive image.
+    Docker,
+}
+
+impl Kind {
+    /// `static` or `docker`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Static => "static",
+            Kind::Docker => "docker",
+        }
+    }
+}
+
+/// One built file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Artifact {
+    /// The target.
+    pub platform: Platform,
+    /// Static binary or image.
+    pub kind: Kind,
+    /// The flake attribute that built it.
+    pub attribute: String,
+    /// The link, relative to the release-dist directory (`static/linux/amd64/hello`).
+    pub path: String,
+    /// The store path of the derivation output.
+    pub store_path: String,
+    /// The file inside the store path, when the output is a directory (`bin/hello`).
+    pub store_file: Option<String>,
+    /// The derivation.
+    pub drv_path: String,
+    /// The NAR hash of the store path, as nix registered it.
+    pub nar_hash: String,
+    /// The sha256 of the file's bytes, hex.
+    pub sha256: String,
+    /// The file's size in bytes.
+    pub size: u64,
+}
+
+/// An output that did not build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// The target.
+    pub platform: Platform,
+    /// Static binary or image.
+    pub kind: Kind,
+    /// The attribute that failed.
+    pub attribute: String,
+    /// The derivation, when evaluation got that far.
+    pub drv_path: Option<String>,
+    /// Nix's error, shortened.
+    pub error: String,
+}
+
+impl BuildManifest {
+    /// Reads a build.json.
+    pub fn read(path: &Path) -> Result<BuildManifest> {
+        let text = std::fs::read(path).map_err(Error::io("cannot read", path))?;
+        serde_json::from_slice(&text).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes it atomically: a temporary file renamed over the old one.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_vec_pretty(self).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        text.push(b'\n');
+        crate::fsutil::write_atomic(path, &text)
+    }
+}

@@ -1,0 +1,72 @@
+//! The JSON documents nix prints: `nix build --json` and `nix path-info --json`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One entry of `nix build --json` (also of `--dry-run --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuiltPath {
+    /// The derivation.
+    pub drv_path: String,
+    /// Output name to store path.
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl BuiltPath {
+    /// The `out` output, or the only one.
+    pub fn main_output(&self) -> Option<&str> {
+        self.outputs
+            .get("out")
+            .or_else(|| (self.outputs.len() == 1).then(|| self.outputs.values().next()).flatten())
+            .map(String::as_str)
+    }
+}
+
+/// One entry of `nix path-info --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathInfo {
+    /// The store path.
+    pub path: String,
+    /// `sha256-…` (SRI) in Nix 2.8, `sha256:<nix32>` in some versions.
+    pub nar_hash: String,
+    /// Size of the NAR serialisation.
+    pub nar_size: u64,
+    /// Store paths this one refers to.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// The derivation that built it, if known.
+    #[serde(default)]
+    pub deriver: Option<String>,
+    /// Signatures, `name:base64`.
+    #[serde(default)]
+    pub signatures: Vec<String>,
+    /// Content address, for content-addressed paths.
+    #[serde(default)]
+    pub ca: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_nix_2_8_build_json() {
+        let text = r#"[{"drvPath":"/nix/store/rnqc0xav10fk44dzwm669hzlnszcskzl-hello-x86_64-linux.drv","outputs":{"out":"/nix/store/afqdjzj4zvbly0ywfbvr3jj4irfkjs58-hello-x86_64-linux"}}]"#;
+        let built: Vec<BuiltPath> = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            built[0].main_output(),
+            Some("/nix/store/afqdjzj4zvbly0ywfbvr3jj4irfkjs58-hello-x86_64-linux")
+        );
+    }
+
+    #[test]
+    fn reads_nix_2_8_path_info_json() {
+        let text = r#"[{"deriver":"/nix/store/rnqc0xav10fk44dzwm669hzlnszcskzl-hello-x86_64-linux.drv","narHash":"sha256-1B2M2Y8AsgTpgAmY7PhCfg6/J3hEJgsRMpFhl+E9c0c=","narSize":120,"path":"/nix/store/afqdjzj4zvbly0ywfbvr3jj4irfkjs58-hello-x86_64-linux","references":[],"registrationTime":1763704000,"valid":true}]"#;
+        let info: Vec<PathInfo> = serde_json::from_str(text).unwrap();
+        assert_eq!(info[0].nar_size, 120);
+        assert!(info[0].deriver.as_deref().unwrap().ends_with(".drv"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Nix's `--log-format internal-json`: one `@nix {…}` object a line.
+//!
+//! Only what progress reporting needs is decoded: activities starting and
+//! stopping (with the derivation of a build), build log lines, and messages.
+
+use serde_json::Value;
+
+use crate::process::strip_ansi;
+
+/// Activity type of a derivation build (`actBuild`).
+pub const ACT_BUILD: u64 = 105;
+/// Result type of a line of build output (`resBuildLogLine`).
+const RES_BUILD_LOG_LINE: u64 = 101;
+
+/// One decoded line of nix's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEvent {
+    /// An activity started.
+    Start {
+        /// Activity id.
+        id: u64,
+        /// Activity type (`ACT_BUILD`, …).
+        kind: u64,
+        /// Human text, e.g. `building '/nix/store/…drv'`.
+        text: String,
+        /// The derivation, for builds.
+        drv: Option<String>,
+    },
+    /// An activity ended.
+    Stop {
+        /// Activity id.
+        id: u64,
+    },
+    /// A line a builder printed.
+    BuildLine {
+        /// Activity id of the build.
+        id: u64,
+        /// The line, colours removed.
+        line: String,
+    },
+    /// A message (error, warning, info), colours removed.
+    Message {
+        /// Nix verbosity level: 0 error, 1 warn, 3 info…
+        level: u64,
+        /// The text.
+        text: String,
+    },
+    /// A line that is not internal-json: passed on as it is.
+    Plain(String),
+    /// Anything else (progress counters).
+    Other,
+}
+
+impl LogEvent {
+    /// Decodes one line of standard error.
+    pub fn parse(line: &str) -> LogEvent {
+        let Some(json) = line.strip_prefix("@nix ") else {
+            return LogEvent::Plain(line.to_string());
+        };
+        let Ok(v) = serde_json::from_str::<Value>(json) else {
+            return LogEvent::Plain(line.to_string());
+        };
+        let id = v["id"].as_u64().unwrap_or(0);
+        match v["action"].as_str() {
+            Some("start") => {
+                let kind = v["type"].as_u64().unwrap_or(0);
+                LogEvent::Start {
+                    id,
+                    kind,
+                    text: strip_ansi(v["text"].as_str().unwrap_or("")),
+                    drv: (kind == ACT_BUILD)
+                        .then(|| v["fields"][0].as_str().map(str::to_string))
+                        .flatten(),
+                }
+            }
+            Some("stop") => LogEvent::Stop { id },
+            Some("result") if v["type"].as_u64() == Some(RES_BUILD_LOG_LINE) => LogEvent::BuildLine {
+                id,
+                line: strip_ansi(v["fields"][0].as_str().unwrap_or("")),
+            },
+            Some("msg") => LogEvent::Message {
+                level: v["level"].as_u64().unwrap_or(0),
+                text: strip_ansi(v["msg"].as_str().unwrap_or("")),
+            },
+            _ => LogEvent::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Lines as Nix 2.8 printed them for a failing build.
+    #[test]
+    fn decodes_a_failing_build() {
+        let start = r#"@nix {"action":"start","fields":["/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv","",1,1],"id":56118042689540,"level":3,"text":"building '/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv'","type":105}"#;
+        assert_eq!(
+            LogEvent::parse(start),
+            LogEvent::Start {
+                id: 56118042689540,
+                kind: ACT_BUILD,
+                text: "building '/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv'".into(),
+                drv: Some("/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv".into()),
+            }
+        );
+        let line = r#"@nix {"action":"result","fields":["failing"],"id":56118042689540,"type":101}"#;
+        assert_eq!(
+            LogEvent::parse(line),
+            LogEvent::BuildLine {
+                id: 56118042689540,
+                line: "failing".into()
+            }
+        );
+        let msg = r#"@nix {"action":"msg","column":null,"file":null,"level":0,"line":null,"msg":"\u001b[31;1merror:\u001b[0m \u001b[35;1m\u001b[0mbuilder for '\u001b[35;1m/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv\u001b[0m' failed with exit code 3\u001b[0m"}"#;
+        assert_eq!(
+            LogEvent::parse(msg),
+            LogEvent::Message {
+                level: 0,
+                text: "error: builder for '/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv' failed with exit code 3".into()
+            }
+        );
+        assert_eq!(LogEvent::parse(r#"@nix {"action":"stop","id":7}"#), LogEvent::Stop { id: 7 });
+        assert_eq!(
+            LogEvent::parse(r#"@nix {"action":"result","fields":[0,1,0,0],"id":1,"type":105}"#),
+            LogEvent::Other
+        );
+        assert_eq!(LogEvent::parse("plain text"), LogEvent::Plain("plain text".into()));
+    }
+}

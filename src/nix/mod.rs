@@ -1,0 +1,12 @@
+//! Everything this tool asks of Nix, behind one seam.
+//!
+//! `json` and `log` are pure: they read what nix prints. `store` runs the nix
+//! processes. Nothing outside this module spawns nix.
+
+mod json;
+mod log;
+mod store;
+
+pub use json::{BuiltPath, PathInfo};
+pub use log::{LogEvent, ACT_BUILD};
+pub use store::{Nix, NixVersion};

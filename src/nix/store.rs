@@ -1,0 +1,238 @@
+//! Running nix: finding it, evaluating, building, querying the store, GC roots.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::json::{BuiltPath, PathInfo};
+use super::log::LogEvent;
+use crate::errors::{Error, Result};
+use crate::process::{strip_ansi, Cmd};
+
+/// Enables flakes for this call only, so the user's nix.conf can stay as it is.
+const FEATURES: [&str; 2] = ["--extra-experimental-features", "nix-command flakes"];
+
+/// A nix version, as `nix --version` prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NixVersion(pub u32, pub u32);
+
+impl NixVersion {
+    /// Reads `nix (Nix) 2.8.0`.
+    pub fn parse(text: &str) -> Option<NixVersion> {
+        let version = text.split_whitespace().last()?;
+        let mut parts = version.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(NixVersion(major, minor))
+    }
+}
+
+/// The nix installation this run uses, with the options for every call.
+#[derive(Debug, Clone)]
+pub struct Nix {
+    nix: PathBuf,
+    nix_store: PathBuf,
+    version: NixVersion,
+    options: Vec<String>,
+}
+
+/// The outcome of a build that ran to the end.
+#[derive(Debug)]
+pub struct BuildRun {
+    /// Nix's exit code.
+    pub status: Option<i32>,
+    /// What `--json` printed; empty when the build failed.
+    pub built: Vec<BuiltPath>,
+}
+
+impl Nix {
+    /// Finds `nix` and `nix-store` on PATH. `options` go into every build.
+    pub fn locate(options: Vec<String>) -> Result<Nix> {
+        let nix = which::which("nix").map_err(|_| Error::NixMissing)?;
+        let nix_store = nix
+            .parent()
+            .map(|dir| dir.join("nix-store"))
+            .filter(|p| p.exists())
+            .or_else(|| which::which("nix-store").ok())
+            .ok_or(Error::NixMissing)?;
+        let out = Cmd::new(&nix).arg("--version").read()?;
+        let text = String::from_utf8_lossy(&out);
+        let version = NixVersion::parse(text.trim()).ok_or_else(|| Error::Command {
+            command: "nix --version".into(),
+            status: Some(0),
+            stderr: format!("unexpected version text `{}`", text.trim()),
+        })?;
+        tracing::debug!(?version, nix = %nix.display(), "found nix");
+        Ok(Nix {
+            nix,
+            nix_store,
+            version,
+            options,
+        })
+    }
+
+    /// A nix for printing commands only (`--dry-run`): no lookup on PATH.
+    pub fn for_display(options: Vec<String>) -> Nix {
+        Nix {
+            nix: "nix".into(),
+            nix_store: "nix-store".into(),
+            version: NixVersion(2, 8),
+            options,
+        }
+    }
+
+    /// The version found.
+    pub fn version(&self) -> NixVersion {
+        self.version
+    }
+
+    fn nix(&self) -> Cmd {
+        Cmd::new(&self.nix).args(FEATURES)
+    }
+
+    /// The evaluation command: derivations and outputs of `installables`, built nothing.
+    pub fn eval_command(&self, installables: &[String]) -> Cmd {
+        self.nix()
+            .args(["build", "--dry-run", "--json"])
+            .args(&self.options)
+            .args(installables)
+    }
+
+    /// The one build command over the derivations `drvs`.
+    pub fn build_command(&self, drvs: &[String]) -> Cmd {
+        self.nix()
+            .args(["build", "--json", "--no-link", "--keep-going", "--log-format", "internal-json"])
+            .args(&self.options)
+            .args(drvs.iter().map(|d| self.drv_installable(d)))
+    }
+
+    /// How this nix spells "the outputs of this derivation".
+    fn drv_installable(&self, drv: &str) -> String {
+        if self.version >= NixVersion(2, 13) && drv.ends_with(".drv") {
+            format!("{drv}^*")
+        } else {
+            drv.to_string()
+        }
+    }
+
+    /// Evaluates `installables` in `dir`: one derivation each, in order.
+    /// On failure, returns nix's error text (colours removed) as `Err(text)`.
+    pub fn evaluate(&self, dir: &Path, installables: &[String]) -> Result<std::result::Result<Vec<BuiltPath>, String>> {
+        let cmd = self.eval_command(installables).dir(dir);
+        let mut stderr = String::new();
+        let done = cmd.stream_stderr(|line| {
+            tracing::debug!("nix: {line}");
+            stderr.push_str(line);
+            stderr.push('\n');
+        })?;
+        if done.status != Some(0) {
+            return Ok(Err(strip_ansi(&stderr)));
+        }
+        let built: Vec<BuiltPath> = serde_json::from_slice(&done.stdout).map_err(|source| Error::CommandOutput {
+            command: cmd.display(),
+            source,
+        })?;
+        if built.len() != installables.len() {
+            return Err(Error::Command {
+                command: cmd.display(),
+                status: done.status,
+                stderr: format!("asked for {} installables, nix answered {}", installables.len(), built.len()),
+            });
+        }
+        Ok(Ok(built))
+    }
+
+    /// Builds `drvs` in `dir` in one nix call, handing each log event to `on_event`.
+    pub fn build(&self, dir: &Path, drvs: &[String], mut on_event: impl FnMut(LogEvent)) -> Result<BuildRun> {
+        let cmd = self.build_command(drvs).dir(dir);
+        let done = cmd.stream_stderr(|line| on_event(LogEvent::parse(line)))?;
+        let built = if done.status == Some(0) {
+            serde_json::from_slice(&done.stdout).map_err(|source| Error::CommandOutput {
+                command: cmd.display(),
+                source,
+            })?
+        } else {
+            Vec::new()
+        };
+        Ok(BuildRun {
+            status: done.status,
+            built,
+        })
+    }
+
+    /// Which of `paths` are valid in the local store.
+    pub fn valid_paths(&self, paths: &[String]) -> Result<HashSet<String>> {
+        if paths.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let out = Cmd::new(&self.nix_store)
+            .args(["--check-validity", "--print-invalid"])
+            .args(paths)
+            .read()?;
+        let invalid: HashSet<String> = String::from_utf8_lossy(&out).lines().map(str::to_string).collect();
+        Ok(paths.iter().filter(|p| !invalid.contains(*p)).cloned().collect())
+    }
+
+    /// `nix path-info --json` of `paths`, in the order asked.
+    pub fn path_info(&self, paths: &[String]) -> Result<Vec<PathInfo>> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmd = self.nix().args(["path-info", "--json"]).args(paths);
+        let out = cmd.read()?;
+        let infos: Vec<PathInfo> = serde_json::from_slice(&out).map_err(|source| Error::CommandOutput {
+            command: cmd.display(),
+            source,
+        })?;
+        paths
+            .iter()
+            .map(|p| {
+                infos.iter().find(|i| &i.path == p).cloned().ok_or_else(|| Error::Command {
+                    command: cmd.display(),
+                    status: Some(0),
+                    stderr: format!("no path-info for {p}"),
+                })
+            })
+            .collect()
+    }
+
+    /// Makes `link` point at `store_path` and registers it as a GC root.
+    pub fn add_root(&self, link: &Path, store_path: &str) -> Result<()> {
+        Cmd::new(&self.nix_store)
+            .arg("--realise")
+            .arg(store_path)
+            .arg("--add-root")
+            .arg(link)
+            .read()
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_versions() {
+        assert_eq!(NixVersion::parse("nix (Nix) 2.8.0"), Some(NixVersion(2, 8)));
+        assert_eq!(NixVersion::parse("nix (Nix) 2.24.10"), Some(NixVersion(2, 24)));
+        assert_eq!(NixVersion::parse("garbage"), None);
+    }
+
+    #[test]
+    fn names_derivation_outputs_as_the_version_wants() {
+        let mut nix = Nix::for_display(vec![]);
+        assert_eq!(nix.drv_installable("/nix/store/a-x.drv"), "/nix/store/a-x.drv");
+        nix.version = NixVersion(2, 18);
+        assert_eq!(nix.drv_installable("/nix/store/a-x.drv"), "/nix/store/a-x.drv^*");
+    }
+
+    #[test]
+    fn build_command_is_one_json_call_with_options() {
+        let nix = Nix::for_display(vec!["--max-jobs".into(), "4".into()]);
+        assert_eq!(
+            nix.build_command(&["/nix/store/a-x.drv".into(), "/nix/store/b-y.drv".into()]).display(),
+            "nix --extra-experimental-features 'nix-command flakes' build --json --no-link --keep-going \
+             --log-format internal-json --max-jobs 4 /nix/store/a-x.drv /nix/store/b-y.drv"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! The platform model: one target, every spelling of it.
+//!
+//! A release target is written the OCI way (`linux/arm/v6`). Every other tool
+//! in the chain spells it differently: Nix wants a system (`armv6l-linux`),
+//! cargo a Rust triple (`armv6l-unknown-linux-musleabihf`), and Garage-style
+//! image file names a docker stem (`linux.arm`). [`Platform`] maps between them
+//! all, from one table, so that no module invents its own mapping.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One release target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform {
+    entry: &'static Entry,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Entry {
+    os: &'static str,
+    arch: &'static str,
+    variant: Option<&'static str>,
+    nix_system: &'static str,
+    rust_triple: &'static str,
+}
+
+/// The known targets, in the order Garage ships them.
+static TABLE: [Entry; 4] = [
+    Entry {
+        os: "linux",
+        arch: "amd64",
+        variant: None,
+        nix_system: "x86_64-linux",
+        rust_triple: "x86_64-unknown-linux-musl",
+    },
+    Entry {
+        os: "linux",
+        arch: "386",
+        variant: None,
+        nix_system: "i686-linux",
+        rust_triple: "i686-unknown-linux-musl",
+    },
+    Entry {
+        os: "linux",
+        arch: "arm64",
+        variant: None,
+        nix_system: "aarch64-linux",
+        rust_triple: "aarch64-unknown-linux-musl",
+    },
+    Entry {
+        os: "linux",
+        arch: "arm",
+        variant: Some("v6"),
+        nix_system: "armv6l-linux",
+        rust_triple: "armv6l-unknown-linux-musleabihf",
+    },
+];
+
+impl Platform {
+    /// Every known target, in Garage's order.
+    pub fn all() -> impl Iterator<Item = Platform> {
+        TABLE.iter().map(|entry| Platform { entry })
+    }
+
+    /// The default target set: the four that Garage ships.
+    pub fn defaults() -> Vec<Platform> {
+        Self::all().collect()
+    }
+
+    /// The OCI operating system (`linux`).
+    pub fn os(&self) -> &'static str {
+        self.entry.os
+    }
+
+    /// The OCI architecture (`amd64`, `386`, `arm64`, `arm`).
+    pub fn arch(&self) -> &'static str {
+        self.entry.arch
+    }
+
+    /// The OCI architecture variant (`v6` for `linux/arm/v6`).
+    pub fn variant(&self) -> Option<&'static str> {
+        self.entry.variant
+    }
+
+    /// The Nix system string (`armv6l-linux`).
+    pub fn nix_system(&self) -> &'static str {
+        self.entry.nix_system
+    }
+
+    /// The Rust target triple (`armv6l-unknown-linux-musleabihf`).
+    pub fn rust_triple(&self) -> &'static str {
+        self.entry.rust_triple
+    }
+
+    /// The docker archive stem (`linux.arm`): `<os>.<arch>`, without the variant.
+    pub fn docker_stem(&self) -> String {
+        format!("{}.{}", self.entry.os, self.entry.arch)
+    }
+
+    /// The relative directory of this target in a platform tree
+    /// (`linux/arm/v6`), which is also its OCI spelling.
+    pub fn tree_dir(&self) -> String {
+        self.to_string()
+    }
+
+    /// Parses any one of the spellings: OCI, Nix system, Rust triple or docker stem.
+    pub fn parse_any(s: &str) -> Option<Platform> {
+        Self::all().find(|p| {
+            p.to_string() == s
+                || p.nix_system() == s
+                || p.rust_triple() == s
+                || (p.variant().is_none() && p.docker_stem() == s)
+        })
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.entry.os, self.entry.arch)?;
+        if let Some(v) = self.entry.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A target name that is not in the table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown target `{0}`")]
+pub struct UnknownPlatform(pub String);
+
+impl UnknownPlatform {
+    /// The known spellings, for the error's hint.
+    pub fn known() -> String {
+        Platform::all()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl FromStr for Platform {
+    type Err = UnknownPlatform;
+
+    /// Parses the OCI spelling, and as a convenience the Nix system and the
+    /// Rust triple. `linux/arm` alone is refused: which ARM is meant matters.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_any(s)
+            .filter(|p| s != "linux.arm" && s != "linux/arm" || p.variant().is_none())
+            .ok_or_else(|| UnknownPlatform(s.to_string()))
+    }
+}
+
+impl serde::Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_each_target() {
+        let rows: Vec<_> = Platform::all()
+            .map(|p| {
+                (
+                    p.to_string(),
+                    p.nix_system(),
+                    p.rust_triple(),
+                    p.docker_stem(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "linux/amd64".into(),
+                    "x86_64-linux",
+                    "x86_64-unknown-linux-musl",
+                    "linux.amd64".into()
+                ),
+                (
+                    "linux/386".into(),
+                    "i686-linux",
+                    "i686-unknown-linux-musl",
+                    "linux.386".into()
+                ),
+                (
+                    "linux/arm64".into(),
+                    "aarch64-linux",
+                    "aarch64-unknown-linux-musl",
+                    "linux.arm64".into()
+                ),
+                (
+                    "linux/arm/v6".into(),
+                    "armv6l-linux",
+                    "armv6l-unknown-linux-musleabihf",
+                    "linux.arm".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_each_spelling_back() {
+        for p in Platform::all() {
+            assert_eq!(p.to_string().parse::<Platform>(), Ok(p));
+            assert_eq!(p.nix_system().parse::<Platform>(), Ok(p));
+            assert_eq!(p.rust_triple().parse::<Platform>(), Ok(p));
+        }
+        assert_eq!(
+            "linux.arm64".parse::<Platform>().map(|p| p.nix_system()),
+            Ok("aarch64-linux")
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_and_ambiguous_targets() {
+        assert!("linux/riscv64".parse::<Platform>().is_err());
+        assert!("linux/arm".parse::<Platform>().is_err());
+        assert!("linux.arm".parse::<Platform>().is_err());
+        assert!("".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn oci_fields_of_arm_v6() {
+        let p: Platform = "linux/arm/v6".parse().unwrap();
+        assert_eq!((p.os(), p.arch(), p.variant()), ("linux", "arm", Some("v6")));
+        assert_eq!(p.tree_dir(), "linux/arm/v6");
+    }
+}

@@ -1,0 +1,77 @@
+//! Finding the package to release, its directories and its configuration,
+//! through `cargo metadata`.
+
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::MetadataCommand;
+
+use crate::config::Config;
+use crate::errors::{Error, Result};
+
+/// The package being released.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The cargo package name.
+    pub package: String,
+    /// The directory holding its Cargo.toml.
+    pub dir: PathBuf,
+    /// The cargo target directory.
+    pub target_dir: PathBuf,
+    /// Its release-dist configuration.
+    pub config: Config,
+}
+
+impl Project {
+    /// Loads the project at `manifest_path` (or the current directory),
+    /// selecting `package` when the workspace has several.
+    pub fn load(manifest_path: Option<&Path>, package: Option<&str>) -> Result<Project> {
+        let mut cmd = MetadataCommand::new();
+        cmd.no_deps();
+        if let Some(path) = manifest_path {
+            cmd.manifest_path(path);
+        }
+        let meta = cmd.exec().map_err(Error::Metadata)?;
+        let members: Vec<_> = meta.workspace_packages();
+        let chosen = match package {
+            Some(name) => members
+                .iter()
+                .find(|p| p.name.as_str() == name)
+                .ok_or_else(|| {
+                    Error::Package(format!(
+                        "package `{name}` is not in the workspace (members: {})",
+                        members.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })?,
+            None => {
+                let root = meta.root_package();
+                match (root, members.as_slice()) {
+                    (Some(root), _) => members.iter().find(|p| p.id == root.id).unwrap_or(&members[0]),
+                    (None, [only]) => only,
+                    (None, _) => {
+                        return Err(Error::Package(format!(
+                            "the workspace has {} packages and no root package",
+                            members.len()
+                        )))
+                    }
+                }
+            }
+        };
+        let config = Config::from_metadata(&chosen.name, &chosen.metadata, &meta.workspace_metadata)?;
+        let dir = chosen
+            .manifest_path
+            .parent()
+            .map(|d| d.as_std_path().to_path_buf())
+            .unwrap_or_default();
+        Ok(Project {
+            package: chosen.name.to_string(),
+            dir,
+            target_dir: meta.target_directory.into_std_path_buf(),
+            config,
+        })
+    }
+
+    /// `target/release-dist`: where build links, build.json and local publishes go.
+    pub fn dist_dir(&self) -> PathBuf {
+        self.target_dir.join("release-dist")
+    }
+}
