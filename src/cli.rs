@@ -48,7 +48,13 @@ pub struct GlobalOpts {
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// How results are printed on standard output.
-    #[arg(long, global = true, value_enum, default_value = "human", value_name = "FMT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        value_name = "FMT"
+    )]
     pub message_format: MessageFormat,
     /// Print what would be done, and do nothing.
     #[arg(long, global = true)]
@@ -95,7 +101,8 @@ mod tests {
 
     #[test]
     fn runs_as_a_cargo_subcommand_and_alone() {
-        let via_cargo = parse(&["cargo-release-dist", "release-dist", "build", "--dry-run"]).unwrap();
+        let via_cargo =
+            parse(&["cargo-release-dist", "release-dist", "build", "--dry-run"]).unwrap();
         assert!(via_cargo.global.dry_run);
         let alone = parse(&["cargo-release-dist", "build", "-t", "linux/arm64"]).unwrap();
         let Command::Build(b) = alone.command;
@@ -105,13 +112,25 @@ mod tests {
     #[test]
     fn global_flags_go_anywhere_and_nix_options_pass_through() {
         let app = parse(&[
-            "cargo-release-dist", "release-dist", "-v", "build", "--message-format", "json",
-            "--manifest-path", "x/Cargo.toml", "--", "--max-jobs", "4",
+            "cargo-release-dist",
+            "release-dist",
+            "-v",
+            "build",
+            "--message-format",
+            "json",
+            "--manifest-path",
+            "x/Cargo.toml",
+            "--",
+            "--max-jobs",
+            "4",
         ])
         .unwrap();
         assert_eq!(app.global.verbose, 1);
         assert_eq!(app.global.message_format, MessageFormat::Json);
-        assert_eq!(app.global.manifest_path, Some(PathBuf::from("x/Cargo.toml")));
+        assert_eq!(
+            app.global.manifest_path,
+            Some(PathBuf::from("x/Cargo.toml"))
+        );
         let Command::Build(b) = app.command;
         assert_eq!(b.nix_options, ["--max-jobs", "4"]);
     }

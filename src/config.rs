@@ -19,10 +19,19 @@ pub const DEFAULT_STATIC_ATTR: &str = "packages.{system}.{name}";
 pub const DEFAULT_DOCKER_ATTR: &str = "packages.{system}.{name}-docker";
 
 /// Every key this version understands, for the unknown-key error.
-const KEYS: &[&str] = &["name", "flake", "targets", "static-attr", "docker-attr", "nix-options"];
+const KEYS: &[&str] = &[
+    "name",
+    "flake",
+    "targets",
+    "static-attr",
+    "docker-attr",
+    "nix-options",
+];
 
 /// The placeholders an attribute template may use.
-const PLACEHOLDERS: &[&str] = &["name", "system", "os", "arch", "variant", "triple", "docker"];
+const PLACEHOLDERS: &[&str] = &[
+    "name", "system", "os", "arch", "variant", "triple", "docker",
+];
 
 /// The resolved configuration of one package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +92,10 @@ impl Config {
                     self.docker_attr = match value {
                         Value::Bool(false) => None,
                         _ => Some(string(&full, value).map_err(|_| {
-                            Error::config(&full, "must be an attribute template string, or false to build no images")
+                            Error::config(
+                                &full,
+                                "must be an attribute template string, or false to build no images",
+                            )
                         })?),
                     }
                 }
@@ -123,7 +135,10 @@ impl Config {
         {
             return Err(Error::config(
                 "name",
-                format!("`{}` must be non-empty and use only letters, digits, `-`, `_` and `.`", self.name),
+                format!(
+                    "`{}` must be non-empty and use only letters, digits, `-`, `_` and `.`",
+                    self.name
+                ),
             ));
         }
         let mut seen = std::collections::HashSet::new();
@@ -162,7 +177,12 @@ fn string(key: &str, value: &Value) -> Result<String> {
 fn strings(key: &str, value: &Value) -> Result<Vec<String>> {
     value
         .as_array()
-        .and_then(|items| items.iter().map(|v| v.as_str().map(str::to_string)).collect())
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .ok_or_else(|| Error::config(key, format!("must be an array of strings, not {value}")))
 }
 
@@ -218,7 +238,10 @@ mod tests {
         assert_eq!(c, Config::defaults("hello"));
         let arm: Platform = "linux/arm/v6".parse().unwrap();
         assert_eq!(c.static_attr(arm), "packages.armv6l-linux.hello");
-        assert_eq!(c.docker_attr(arm).unwrap(), "packages.armv6l-linux.hello-docker");
+        assert_eq!(
+            c.docker_attr(arm).unwrap(),
+            "packages.armv6l-linux.hello-docker"
+        );
         assert_eq!(c.targets.len(), 4);
     }
 
@@ -237,7 +260,11 @@ mod tests {
     fn templates_expand_every_placeholder() {
         let arm: Platform = "linux/arm/v6".parse().unwrap();
         assert_eq!(
-            expand("{name}.{system}.{os}.{arch}.{variant}.{triple}.{docker}", "x", arm),
+            expand(
+                "{name}.{system}.{os}.{arch}.{variant}.{triple}.{docker}",
+                "x",
+                arm
+            ),
             "x.armv6l-linux.linux.arm.v6.armv6l-unknown-linux-musleabihf.linux.arm"
         );
     }
@@ -245,13 +272,31 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let cases = [
-            (json!({"release-dist": {"targets": "linux/amd64"}}), "package.metadata.release-dist.targets"),
-            (json!({"release-dist": {"targts": []}}), "package.metadata.release-dist.targts"),
-            (json!({"release-dist": {"static-attr": "packages.{sytem}.x"}}), "static-attr"),
-            (json!({"release-dist": {"docker-attr": 3}}), "package.metadata.release-dist.docker-attr"),
+            (
+                json!({"release-dist": {"targets": "linux/amd64"}}),
+                "package.metadata.release-dist.targets",
+            ),
+            (
+                json!({"release-dist": {"targts": []}}),
+                "package.metadata.release-dist.targts",
+            ),
+            (
+                json!({"release-dist": {"static-attr": "packages.{sytem}.x"}}),
+                "static-attr",
+            ),
+            (
+                json!({"release-dist": {"docker-attr": 3}}),
+                "package.metadata.release-dist.docker-attr",
+            ),
             (json!({"release-dist": {"name": "a b"}}), "name"),
-            (json!({"release-dist": {"targets": []}}), "package.metadata.release-dist.targets"),
-            (json!({"release-dist": {"targets": ["linux/amd64", "x86_64-linux"]}}), "targets"),
+            (
+                json!({"release-dist": {"targets": []}}),
+                "package.metadata.release-dist.targets",
+            ),
+            (
+                json!({"release-dist": {"targets": ["linux/amd64", "x86_64-linux"]}}),
+                "targets",
+            ),
             (json!({"release-dist": 3}), "package.metadata.release-dist"),
         ];
         for (table, key) in cases {

@@ -172,7 +172,10 @@ fn stderr_text(stderr: &str) -> String {
 
 impl Error {
     /// Wraps an I/O error with what was being done and on which path.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io {
             action,

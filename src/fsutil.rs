@@ -14,7 +14,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io("cannot create", dir))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     std::fs::write(&tmp, bytes).map_err(Error::io("cannot write", &tmp))?;
@@ -27,7 +29,9 @@ pub fn replace_symlink(target: &Path, link: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io("cannot create", dir))?;
     let tmp = dir.join(format!(
         ".{}.link-{}",
-        link.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        link.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let _ = std::fs::remove_file(&tmp);
@@ -42,7 +46,9 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(Error::io("cannot read", path))?;
+        let n = file
+            .read(&mut buf)
+            .map_err(Error::io("cannot read", path))?;
         if n == 0 {
             break;
         }
@@ -63,7 +69,10 @@ mod tests {
         std::fs::write(&p, b"abc").unwrap();
         assert_eq!(
             sha256_file(&p).unwrap(),
-            ("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(), 3)
+            (
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
+                3
+            )
         );
     }
 

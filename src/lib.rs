@@ -35,7 +35,11 @@ pub fn main_impl() -> ExitCode {
         Ok(app) => app,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { errors::exit_codes::BAD_INPUT } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                errors::exit_codes::BAD_INPUT
+            } else {
+                0
+            });
         }
     };
     let verbosity = match (app.global.quiet, app.global.verbose) {
@@ -55,7 +59,10 @@ pub fn main_impl() -> ExitCode {
 }
 
 fn run(app: App, verbosity: Verbosity) -> Result<()> {
-    let project = Project::load(app.global.manifest_path.as_deref(), app.global.package.as_deref())?;
+    let project = Project::load(
+        app.global.manifest_path.as_deref(),
+        app.global.package.as_deref(),
+    )?;
     let ctx = Context {
         project,
         dry_run: app.global.dry_run,

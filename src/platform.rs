@@ -235,7 +235,10 @@ mod tests {
     #[test]
     fn oci_fields_of_arm_v6() {
         let p: Platform = "linux/arm/v6".parse().unwrap();
-        assert_eq!((p.os(), p.arch(), p.variant()), ("linux", "arm", Some("v6")));
+        assert_eq!(
+            (p.os(), p.arch(), p.variant()),
+            ("linux", "arm", Some("v6"))
+        );
         assert_eq!(p.tree_dir(), "linux/arm/v6");
     }
 }

@@ -73,7 +73,14 @@ impl Cmd {
     }
 
     fn expression(&self) -> duct::Expression {
-        let mut expr = duct::cmd(&self.program, &self.args);
+        // A bare name is looked up on PATH here: with `dir` set, the child
+        // would otherwise not find it.
+        let program = if self.program.components().count() == 1 {
+            which::which(&self.program).unwrap_or_else(|_| self.program.clone())
+        } else {
+            self.program.clone()
+        };
+        let mut expr = duct::cmd(program, &self.args);
         if let Some(dir) = &self.dir {
             expr = expr.dir(dir);
         }
@@ -197,7 +204,10 @@ mod tests {
 
     #[test]
     fn quotes_only_what_needs_it() {
-        assert_eq!(shell_quote(".#packages.x86_64-linux.hello"), ".#packages.x86_64-linux.hello");
+        assert_eq!(
+            shell_quote(".#packages.x86_64-linux.hello"),
+            ".#packages.x86_64-linux.hello"
+        );
         assert_eq!(shell_quote("nix-command flakes"), "'nix-command flakes'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
@@ -230,6 +240,9 @@ mod tests {
             .read()
             .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("exit code 2") && text.contains("broken"), "{text}");
+        assert!(
+            text.contains("exit code 2") && text.contains("broken"),
+            "{text}"
+        );
     }
 }

@@ -41,7 +41,9 @@ pub fn git_toplevel(dir: &Path) -> Result<PathBuf> {
         .args(["rev-parse", "--show-toplevel"])
         .dir(dir)
         .read()
-        .map_err(|_| Error::NotGit { dir: dir.to_path_buf() })?;
+        .map_err(|_| Error::NotGit {
+            dir: dir.to_path_buf(),
+        })?;
     Ok(PathBuf::from(String::from_utf8_lossy(&out).trim()))
 }
 
@@ -91,7 +93,10 @@ pub fn parse_flake_lock(text: &str) -> serde_json::Result<Vec<FlakeInput>> {
         .filter_map(|(name, node)| {
             let locked = node.get("locked")?.clone();
             Some(FlakeInput {
-                nar_hash: locked.get("narHash").and_then(Value::as_str).map(str::to_string),
+                nar_hash: locked
+                    .get("narHash")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 name,
                 locked,
             })

@@ -39,13 +39,20 @@ impl Project {
                 .ok_or_else(|| {
                     Error::Package(format!(
                         "package `{name}` is not in the workspace (members: {})",
-                        members.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                        members
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?,
             None => {
                 let root = meta.root_package();
                 match (root, members.as_slice()) {
-                    (Some(root), _) => members.iter().find(|p| p.id == root.id).unwrap_or(&members[0]),
+                    (Some(root), _) => members
+                        .iter()
+                        .find(|p| p.id == root.id)
+                        .unwrap_or(&members[0]),
                     (None, [only]) => only,
                     (None, _) => {
                         return Err(Error::Package(format!(
@@ -56,7 +63,8 @@ impl Project {
                 }
             }
         };
-        let config = Config::from_metadata(&chosen.name, &chosen.metadata, &meta.workspace_metadata)?;
+        let config =
+            Config::from_metadata(&chosen.name, &chosen.metadata, &meta.workspace_metadata)?;
         let dir = chosen
             .manifest_path
             .parent()

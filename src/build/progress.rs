@@ -81,7 +81,12 @@ struct Bars {
 impl Progress {
     /// Starts following a build of `outputs`, whose derivations are `drvs`.
     pub fn new(outputs: &[Output], drvs: &[String], verbosity: Verbosity) -> Progress {
-        let drv_to_output = drvs.iter().cloned().enumerate().map(|(i, d)| (d, i)).collect();
+        let drv_to_output = drvs
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, d)| (d, i))
+            .collect();
         let live = verbosity == Verbosity::Normal && std::io::stderr().is_terminal();
         let mut progress = Progress {
             verbosity,
@@ -121,7 +126,9 @@ impl Progress {
             LogEvent::Stop { id } => {
                 if let Some(drv) = self.activities.remove(&id) {
                     match self.drv_to_output.get(&drv) {
-                        Some(&i) if self.states[i] == State::Building => self.set(i, State::Finished),
+                        Some(&i) if self.states[i] == State::Building => {
+                            self.set(i, State::Finished)
+                        }
                         Some(_) => {}
                         None => self.dependencies.1 += 1,
                     }
@@ -141,7 +148,9 @@ impl Progress {
                 }
             }
             LogEvent::Message { level: 0, text } => self.error_message(text),
-            LogEvent::Message { level, text } if level <= 1 || self.verbosity == Verbosity::Verbose => {
+            LogEvent::Message { level, text }
+                if level <= 1 || self.verbosity == Verbosity::Verbose =>
+            {
                 self.line(&text)
             }
             LogEvent::Plain(text) if !text.trim().is_empty() => self.line(&text),
@@ -157,7 +166,11 @@ impl Progress {
                 self.redraw();
             }
             if text.contains("builder for") {
-                let log_tail = self.logs.get(&drv).map(|t| t.iter().cloned().collect()).unwrap_or_default();
+                let log_tail = self
+                    .logs
+                    .get(&drv)
+                    .map(|t| t.iter().cloned().collect())
+                    .unwrap_or_default();
                 self.failed.push(FailedDrv {
                     drv,
                     message: first_line(&text),
@@ -199,8 +212,10 @@ impl Progress {
             bar.set_message(parts.join("   "));
         }
         let (started, done) = self.dependencies;
-        bars.other
-            .set_message(format!("dependencies: {done} built, {} building", started - done));
+        bars.other.set_message(format!(
+            "dependencies: {done} built, {} building",
+            started - done
+        ));
     }
 
     /// Stops the live display.
@@ -227,7 +242,8 @@ impl Progress {
 impl Bars {
     fn new(outputs: &[Output]) -> Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{spinner} {prefix:<14} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let style = ProgressStyle::with_template("{spinner} {prefix:<14} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
         let mut targets: Vec<(Platform, ProgressBar)> = Vec::new();
         for o in outputs {
             if targets.iter().any(|(p, _)| *p == o.platform) {
@@ -240,7 +256,11 @@ impl Bars {
         }
         let other = multi.add(ProgressBar::new_spinner().with_style(style));
         other.set_prefix("");
-        Bars { multi, targets, other }
+        Bars {
+            multi,
+            targets,
+            other,
+        }
     }
 }
 
@@ -265,35 +285,53 @@ fn first_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::build::Plan;
+    use crate::config::Config;
 
     #[test]
     fn keeps_the_tail_of_a_failed_build_and_marks_its_target() {
         let config = Config::defaults("hello");
         let plan = Plan::new(&config, &config.targets[..1]);
-        let drvs = vec!["/nix/store/a-hello.drv".to_string(), "/nix/store/b-hello-docker.drv".to_string()];
+        let drvs = vec![
+            "/nix/store/a-hello.drv".to_string(),
+            "/nix/store/b-hello-docker.drv".to_string(),
+        ];
         let mut p = Progress::new(&plan.outputs, &drvs, Verbosity::Quiet);
-        p.event(LogEvent::Start { id: 1, kind: ACT_BUILD, text: String::new(), drv: Some(drvs[1].clone()) });
+        p.event(LogEvent::Start {
+            id: 1,
+            kind: ACT_BUILD,
+            text: String::new(),
+            drv: Some(drvs[1].clone()),
+        });
         for i in 0..(LOG_TAIL + 5) {
-            p.event(LogEvent::BuildLine { id: 1, line: format!("line {i}") });
+            p.event(LogEvent::BuildLine {
+                id: 1,
+                line: format!("line {i}"),
+            });
         }
         p.event(LogEvent::Stop { id: 1 });
         p.event(LogEvent::Message {
             level: 0,
-            text: "error: builder for '/nix/store/b-hello-docker.drv' failed with exit code 3".into(),
+            text: "error: builder for '/nix/store/b-hello-docker.drv' failed with exit code 3"
+                .into(),
         });
         assert_eq!(p.states, [State::Waiting, State::Failed]);
         let failed = p.failed();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].drv, drvs[1]);
         assert_eq!(failed[0].log_tail.len(), LOG_TAIL);
-        assert_eq!(failed[0].log_tail.last().unwrap(), &format!("line {}", LOG_TAIL + 4));
+        assert_eq!(
+            failed[0].log_tail.last().unwrap(),
+            &format!("line {}", LOG_TAIL + 4)
+        );
     }
 
     #[test]
     fn names_derivations() {
-        assert_eq!(drv_name("/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad-thing.drv"), "bad-thing");
+        assert_eq!(
+            drv_name("/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad-thing.drv"),
+            "bad-thing"
+        );
         assert_eq!(
             quoted_drv("1 dependencies of derivation '/nix/store/x-y.drv' failed to build"),
             Some("/nix/store/x-y.drv".into())

@@ -78,7 +78,15 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         }
     }
 
-    let artifacts = link_outputs(&nix, &config.name, &dist, &plan, &drvs, &built, &mut failures)?;
+    let artifacts = link_outputs(
+        &nix,
+        &config.name,
+        &dist,
+        &plan,
+        &drvs,
+        &built,
+        &mut failures,
+    )?;
     let manifest = BuildManifest {
         schema: crate::manifest::SCHEMA.into(),
         tool: Tool::current(),
@@ -99,7 +107,10 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         .map(|a| (a.path.clone(), link_target(a)))
         .collect();
     let mut human = render_tree(&display_path(&dist), &leaves);
-    human.push_str(&format!("wrote {}\n", display_path(&dist.join("build.json"))));
+    human.push_str(&format!(
+        "wrote {}\n",
+        display_path(&dist.join("build.json"))
+    ));
     ctx.print_result(&human, &manifest);
 
     if manifest.complete {
@@ -160,7 +171,10 @@ fn print_dry_run(ctx: &Context, plan: &Plan, nix: &Nix) {
     );
     human.push_str("would make:\n");
     human.push_str(&render_tree(&display_path(&dist), &leaves));
-    human.push_str(&format!("and write {}\n", display_path(&dist.join("build.json"))));
+    human.push_str(&format!(
+        "and write {}\n",
+        display_path(&dist.join("build.json"))
+    ));
     let json = serde_json::json!({
         "dryRun": true,
         "directory": ctx.project.dir,
@@ -174,7 +188,8 @@ fn print_dry_run(ctx: &Context, plan: &Plan, nix: &Nix) {
 fn check_flake(ctx: &Context) -> Result<PathBuf> {
     let flake = &ctx.project.config.flake;
     let path = flake.strip_prefix("path:").unwrap_or(flake);
-    let local = path == "." || path.starts_with("./") || path.starts_with("../") || path.starts_with('/');
+    let local =
+        path == "." || path.starts_with("./") || path.starts_with("../") || path.starts_with('/');
     if !local {
         return Ok(ctx.project.dir.clone());
     }
@@ -224,13 +239,31 @@ fn eval_error(plan: &Plan, flake: &str, message: String) -> Error {
 
 fn nix_command_name(nix: &Nix) -> String {
     let v = nix.version();
-    format!("nix {}.{} (one `nix build --json` for all outputs)", v.0, v.1)
+    format!(
+        "nix {}.{} (one `nix build --json` for all outputs)",
+        v.0, v.1
+    )
 }
 
 /// The main output path of each planned output that is in the store now.
-fn built_outputs(nix: &Nix, evaluated: &[BuiltPath], built: &[BuiltPath], all_ok: bool) -> Result<Vec<Option<String>>> {
-    if all_ok && built.len() == evaluated.len() {
-        return Ok(built.iter().map(|b| b.main_output().map(str::to_string)).collect());
+/// `nix build --json` answers in its own order, so entries are matched by drvPath.
+fn built_outputs(
+    nix: &Nix,
+    evaluated: &[BuiltPath],
+    built: &[BuiltPath],
+    all_ok: bool,
+) -> Result<Vec<Option<String>>> {
+    if all_ok {
+        let by_drv = |drv: &str| {
+            built
+                .iter()
+                .find(|b| b.drv_path == drv)
+                .and_then(|b| b.main_output().map(str::to_string))
+        };
+        let found: Vec<Option<String>> = evaluated.iter().map(|e| by_drv(&e.drv_path)).collect();
+        if found.iter().all(Option::is_some) {
+            return Ok(found);
+        }
     }
     let wanted: Vec<String> = evaluated
         .iter()
@@ -239,7 +272,11 @@ fn built_outputs(nix: &Nix, evaluated: &[BuiltPath], built: &[BuiltPath], all_ok
     let valid = nix.valid_paths(&wanted)?;
     Ok(evaluated
         .iter()
-        .map(|b| b.main_output().filter(|p| valid.contains(*p)).map(str::to_string))
+        .map(|b| {
+            b.main_output()
+                .filter(|p| valid.contains(*p))
+                .map(str::to_string)
+        })
         .collect())
 }
 
@@ -279,7 +316,9 @@ fn link_outputs(
     let infos = nix.path_info(&store_paths)?;
     let mut artifacts = Vec::new();
     for ((output, drv), store_path) in plan.outputs.iter().zip(drvs).zip(built) {
-        let Some(store_path) = store_path else { continue };
+        let Some(store_path) = store_path else {
+            continue;
+        };
         let files = match output_files(output, store_path, name) {
             Ok(files) => files,
             Err(e) => {
@@ -328,7 +367,11 @@ fn link_outputs(
 
 /// The links one output makes: `(relative link, file inside the store path)`.
 /// A static output that is a single file is linked under the artifact `name`.
-fn output_files(output: &Output, store_path: &str, name: &str) -> Result<Vec<(PathBuf, Option<String>)>> {
+fn output_files(
+    output: &Output,
+    store_path: &str,
+    name: &str,
+) -> Result<Vec<(PathBuf, Option<String>)>> {
     let shape = |message: String| Error::OutputShape {
         platform: output.platform,
         message,
@@ -343,13 +386,20 @@ fn output_files(output: &Output, store_path: &str, name: &str) -> Result<Vec<(Pa
                     output.attribute
                 )));
             }
-            Ok(vec![(docker_link(output.platform, archive_ext(path)?), None)])
+            Ok(vec![(
+                docker_link(output.platform, archive_ext(path)?),
+                None,
+            )])
         }
         Kind::Static if meta.is_file() => Ok(vec![(static_dir(output.platform).join(name), None)]),
         Kind::Static => {
             let bin = path.join("bin");
             let mut files: Vec<_> = std::fs::read_dir(&bin)
-                .map_err(|_| shape(format!("the static output {store_path} has no bin/ directory")))?
+                .map_err(|_| {
+                    shape(format!(
+                        "the static output {store_path} has no bin/ directory"
+                    ))
+                })?
                 .filter_map(|e| e.ok())
                 .filter(|e| e.path().is_file())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -360,7 +410,12 @@ fn output_files(output: &Output, store_path: &str, name: &str) -> Result<Vec<(Pa
             }
             Ok(files
                 .into_iter()
-                .map(|f| (static_dir(output.platform).join(&f), Some(format!("bin/{f}"))))
+                .map(|f| {
+                    (
+                        static_dir(output.platform).join(&f),
+                        Some(format!("bin/{f}")),
+                    )
+                })
                 .collect())
         }
     }
@@ -371,7 +426,9 @@ fn archive_ext(path: &Path) -> Result<&'static str> {
     use std::io::Read;
     let mut magic = [0u8; 4];
     let mut file = std::fs::File::open(path).map_err(Error::io("cannot open", path))?;
-    let n = file.read(&mut magic).map_err(Error::io("cannot read", path))?;
+    let n = file
+        .read(&mut magic)
+        .map_err(Error::io("cannot read", path))?;
     Ok(match &magic[..n] {
         [0x1f, 0x8b, ..] => "tar.gz",
         [0x28, 0xb5, 0x2f, 0xfd] => "tar.zst",
@@ -393,17 +450,30 @@ fn report_failures(ctx: &Context, progress: &Progress, manifest: &BuildManifest)
     for f in progress.failed() {
         eprintln!("error: {}", f.message);
         if !f.log_tail.is_empty() {
-            eprintln!("  last {} lines of the log of {}:", f.log_tail.len(), drv_name(&f.drv));
+            eprintln!(
+                "  last {} lines of the log of {}:",
+                f.log_tail.len(),
+                drv_name(&f.drv)
+            );
             for line in &f.log_tail {
                 eprintln!("  | {line}");
             }
         }
     }
     for f in &manifest.failures {
-        eprintln!("error: target {} {} ({}) did not build: {}", f.platform, f.kind.as_str(), f.attribute, f.error);
+        eprintln!(
+            "error: target {} {} ({}) did not build: {}",
+            f.platform,
+            f.kind.as_str(),
+            f.attribute,
+            f.error
+        );
     }
     if ctx.verbosity != Verbosity::Quiet && !manifest.artifacts.is_empty() {
-        eprintln!("the {} artifacts that built are linked below and listed in build.json", manifest.artifacts.len());
+        eprintln!(
+            "the {} artifacts that built are linked below and listed in build.json",
+            manifest.artifacts.len()
+        );
     }
 }
 

@@ -40,7 +40,11 @@ pub fn render_tree(root: &str, leaves: &[(String, String)]) -> String {
             for d in 0..depth {
                 line.push_str(if later_sibling(d) { "│   " } else { "    " });
             }
-            line.push_str(if last_here { "└── " } else { "├── " });
+            line.push_str(if last_here {
+                "└── "
+            } else {
+                "├── "
+            });
             line.push_str(parts[depth]);
             if depth + 1 == parts.len() && !note.is_empty() {
                 line.push_str(&format!(" -> {note}"));
@@ -60,15 +64,27 @@ mod tests {
     fn paths_of_each_target() {
         let arm: Platform = "linux/arm/v6".parse().unwrap();
         assert_eq!(static_dir(arm), Path::new("static/linux/arm/v6"));
-        assert_eq!(docker_link(arm, "tar.gz"), Path::new("docker/linux.arm.tar.gz"));
+        assert_eq!(
+            docker_link(arm, "tar.gz"),
+            Path::new("docker/linux.arm.tar.gz")
+        );
     }
 
     #[test]
     fn draws_a_tree() {
         let leaves = vec![
-            ("static/linux/amd64/hello".to_string(), "/nix/store/a".to_string()),
-            ("docker/linux.amd64.tar.gz".to_string(), "/nix/store/b".to_string()),
-            ("static/linux/arm/v6/hello".to_string(), "/nix/store/c".to_string()),
+            (
+                "static/linux/amd64/hello".to_string(),
+                "/nix/store/a".to_string(),
+            ),
+            (
+                "docker/linux.amd64.tar.gz".to_string(),
+                "/nix/store/b".to_string(),
+            ),
+            (
+                "static/linux/arm/v6/hello".to_string(),
+                "/nix/store/c".to_string(),
+            ),
         ];
         let tree = render_tree("target/release-dist", &leaves);
         assert_eq!(

@@ -19,7 +19,11 @@ impl BuiltPath {
     pub fn main_output(&self) -> Option<&str> {
         self.outputs
             .get("out")
-            .or_else(|| (self.outputs.len() == 1).then(|| self.outputs.values().next()).flatten())
+            .or_else(|| {
+                (self.outputs.len() == 1)
+                    .then(|| self.outputs.values().next())
+                    .flatten()
+            })
             .map(String::as_str)
     }
 }

@@ -74,10 +74,12 @@ impl LogEvent {
                 }
             }
             Some("stop") => LogEvent::Stop { id },
-            Some("result") if v["type"].as_u64() == Some(RES_BUILD_LOG_LINE) => LogEvent::BuildLine {
-                id,
-                line: strip_ansi(v["fields"][0].as_str().unwrap_or("")),
-            },
+            Some("result") if v["type"].as_u64() == Some(RES_BUILD_LOG_LINE) => {
+                LogEvent::BuildLine {
+                    id,
+                    line: strip_ansi(v["fields"][0].as_str().unwrap_or("")),
+                }
+            }
             Some("msg") => LogEvent::Message {
                 level: v["level"].as_u64().unwrap_or(0),
                 text: strip_ansi(v["msg"].as_str().unwrap_or("")),
@@ -104,7 +106,8 @@ mod tests {
                 drv: Some("/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv".into()),
             }
         );
-        let line = r#"@nix {"action":"result","fields":["failing"],"id":56118042689540,"type":101}"#;
+        let line =
+            r#"@nix {"action":"result","fields":["failing"],"id":56118042689540,"type":101}"#;
         assert_eq!(
             LogEvent::parse(line),
             LogEvent::BuildLine {
@@ -120,11 +123,17 @@ mod tests {
                 text: "error: builder for '/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv' failed with exit code 3".into()
             }
         );
-        assert_eq!(LogEvent::parse(r#"@nix {"action":"stop","id":7}"#), LogEvent::Stop { id: 7 });
+        assert_eq!(
+            LogEvent::parse(r#"@nix {"action":"stop","id":7}"#),
+            LogEvent::Stop { id: 7 }
+        );
         assert_eq!(
             LogEvent::parse(r#"@nix {"action":"result","fields":[0,1,0,0],"id":1,"type":105}"#),
             LogEvent::Other
         );
-        assert_eq!(LogEvent::parse("plain text"), LogEvent::Plain("plain text".into()));
+        assert_eq!(
+            LogEvent::parse("plain text"),
+            LogEvent::Plain("plain text".into())
+        );
     }
 }

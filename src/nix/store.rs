@@ -100,7 +100,14 @@ impl Nix {
     /// The one build command over the derivations `drvs`.
     pub fn build_command(&self, drvs: &[String]) -> Cmd {
         self.nix()
-            .args(["build", "--json", "--no-link", "--keep-going", "--log-format", "internal-json"])
+            .args([
+                "build",
+                "--json",
+                "--no-link",
+                "--keep-going",
+                "--log-format",
+                "internal-json",
+            ])
             .args(&self.options)
             .args(drvs.iter().map(|d| self.drv_installable(d)))
     }
@@ -116,7 +123,11 @@ impl Nix {
 
     /// Evaluates `installables` in `dir`: one derivation each, in order.
     /// On failure, returns nix's error text (colours removed) as `Err(text)`.
-    pub fn evaluate(&self, dir: &Path, installables: &[String]) -> Result<std::result::Result<Vec<BuiltPath>, String>> {
+    pub fn evaluate(
+        &self,
+        dir: &Path,
+        installables: &[String],
+    ) -> Result<std::result::Result<Vec<BuiltPath>, String>> {
         let cmd = self.eval_command(installables).dir(dir);
         let mut stderr = String::new();
         let done = cmd.stream_stderr(|line| {
@@ -127,22 +138,32 @@ impl Nix {
         if done.status != Some(0) {
             return Ok(Err(strip_ansi(&stderr)));
         }
-        let built: Vec<BuiltPath> = serde_json::from_slice(&done.stdout).map_err(|source| Error::CommandOutput {
-            command: cmd.display(),
-            source,
-        })?;
+        let built: Vec<BuiltPath> =
+            serde_json::from_slice(&done.stdout).map_err(|source| Error::CommandOutput {
+                command: cmd.display(),
+                source,
+            })?;
         if built.len() != installables.len() {
             return Err(Error::Command {
                 command: cmd.display(),
                 status: done.status,
-                stderr: format!("asked for {} installables, nix answered {}", installables.len(), built.len()),
+                stderr: format!(
+                    "asked for {} installables, nix answered {}",
+                    installables.len(),
+                    built.len()
+                ),
             });
         }
         Ok(Ok(built))
     }
 
     /// Builds `drvs` in `dir` in one nix call, handing each log event to `on_event`.
-    pub fn build(&self, dir: &Path, drvs: &[String], mut on_event: impl FnMut(LogEvent)) -> Result<BuildRun> {
+    pub fn build(
+        &self,
+        dir: &Path,
+        drvs: &[String],
+        mut on_event: impl FnMut(LogEvent),
+    ) -> Result<BuildRun> {
         let cmd = self.build_command(drvs).dir(dir);
         let done = cmd.stream_stderr(|line| on_event(LogEvent::parse(line)))?;
         let built = if done.status == Some(0) {
@@ -168,8 +189,15 @@ impl Nix {
             .args(["--check-validity", "--print-invalid"])
             .args(paths)
             .read()?;
-        let invalid: HashSet<String> = String::from_utf8_lossy(&out).lines().map(str::to_string).collect();
-        Ok(paths.iter().filter(|p| !invalid.contains(*p)).cloned().collect())
+        let invalid: HashSet<String> = String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        Ok(paths
+            .iter()
+            .filter(|p| !invalid.contains(*p))
+            .cloned()
+            .collect())
     }
 
     /// `nix path-info --json` of `paths`, in the order asked.
@@ -179,18 +207,23 @@ impl Nix {
         }
         let cmd = self.nix().args(["path-info", "--json"]).args(paths);
         let out = cmd.read()?;
-        let infos: Vec<PathInfo> = serde_json::from_slice(&out).map_err(|source| Error::CommandOutput {
-            command: cmd.display(),
-            source,
-        })?;
+        let infos: Vec<PathInfo> =
+            serde_json::from_slice(&out).map_err(|source| Error::CommandOutput {
+                command: cmd.display(),
+                source,
+            })?;
         paths
             .iter()
             .map(|p| {
-                infos.iter().find(|i| &i.path == p).cloned().ok_or_else(|| Error::Command {
-                    command: cmd.display(),
-                    status: Some(0),
-                    stderr: format!("no path-info for {p}"),
-                })
+                infos
+                    .iter()
+                    .find(|i| &i.path == p)
+                    .cloned()
+                    .ok_or_else(|| Error::Command {
+                        command: cmd.display(),
+                        status: Some(0),
+                        stderr: format!("no path-info for {p}"),
+                    })
             })
             .collect()
     }
@@ -214,16 +247,25 @@ mod tests {
     #[test]
     fn reads_versions() {
         assert_eq!(NixVersion::parse("nix (Nix) 2.8.0"), Some(NixVersion(2, 8)));
-        assert_eq!(NixVersion::parse("nix (Nix) 2.24.10"), Some(NixVersion(2, 24)));
+        assert_eq!(
+            NixVersion::parse("nix (Nix) 2.24.10"),
+            Some(NixVersion(2, 24))
+        );
         assert_eq!(NixVersion::parse("garbage"), None);
     }
 
     #[test]
     fn names_derivation_outputs_as_the_version_wants() {
         let mut nix = Nix::for_display(vec![]);
-        assert_eq!(nix.drv_installable("/nix/store/a-x.drv"), "/nix/store/a-x.drv");
+        assert_eq!(
+            nix.drv_installable("/nix/store/a-x.drv"),
+            "/nix/store/a-x.drv"
+        );
         nix.version = NixVersion(2, 18);
-        assert_eq!(nix.drv_installable("/nix/store/a-x.drv"), "/nix/store/a-x.drv^*");
+        assert_eq!(
+            nix.drv_installable("/nix/store/a-x.drv"),
+            "/nix/store/a-x.drv^*"
+        );
     }
 
     #[test]
