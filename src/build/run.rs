@@ -218,10 +218,12 @@ fn check_flake(ctx: &Context) -> Result<PathBuf> {
 
 /// Turns nix's evaluation error into the most precise error we can name.
 fn eval_error(plan: &Plan, flake: &str, message: String) -> Error {
-    const MARK: &str = "does not provide attribute '";
+    // Nix names every attribute path it tried, quoted, the exact one among them.
+    const MARK: &str = "does not provide attribute";
     if let Some(start) = message.find(MARK) {
-        let rest = &message[start + MARK.len()..];
-        if let Some(attr) = rest.split('\'').next() {
+        let sentence = message[start..].lines().next().unwrap_or("");
+        let quoted = sentence.split('\'').skip(1).step_by(2);
+        for attr in quoted {
             if let Some(output) = plan.by_attribute(attr) {
                 return Error::MissingAttribute {
                     platform: output.platform,
@@ -234,6 +236,37 @@ fn eval_error(plan: &Plan, flake: &str, message: String) -> Error {
     Error::Eval {
         flake: flake.to_string(),
         message: crate::process::tail(message.trim(), 20),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn names_the_missing_attribute_from_nix_2_8_text() {
+        let config = Config::defaults("hello");
+        let plan = Plan::new(&config, &config.targets);
+        let text = "error: flake 'git+file:///tmp/x/hello' does not provide attribute \
+            'packages.x86_64-linux.packages.i686-linux.hello-docker', \
+            'legacyPackages.x86_64-linux.packages.i686-linux.hello-docker' or 'packages.i686-linux.hello-docker'";
+        match eval_error(&plan, ".", text.into()) {
+            Error::MissingAttribute {
+                platform,
+                kind,
+                attribute,
+            } => {
+                assert_eq!(platform.to_string(), "linux/386");
+                assert_eq!(kind, "docker");
+                assert_eq!(attribute, "packages.i686-linux.hello-docker");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            eval_error(&plan, ".", "error: syntax error".into()),
+            Error::Eval { .. }
+        ));
     }
 }
 

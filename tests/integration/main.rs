@@ -1,0 +1,4 @@
+//! Integration tests: the real binary, real nix, real git, on copies of the example.
+
+mod build;
+mod util;

@@ -1,0 +1,178 @@
+//! Shared test helpers: fixtures copied from examples/, and running the tool.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of an example project in a temporary directory.
+pub struct Fixture {
+    _tmp: tempfile::TempDir,
+    /// The project directory.
+    pub dir: PathBuf,
+}
+
+impl Fixture {
+    /// Copies `examples/<name>` (without its target/) into a fresh git
+    /// repository with one commit.
+    pub fn example(name: &str) -> Fixture {
+        let f = Fixture::example_without_git(name);
+        f.git(&["init", "-q", "-b", "main"]);
+        f.commit("init");
+        f
+    }
+
+    /// Copies `examples/<name>` without making it a git repository.
+    pub fn example_without_git(name: &str) -> Fixture {
+        let tmp = tempfile::Builder::new()
+            .prefix("release-dist-test-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().join(name);
+        copy_dir(&repo_root().join("examples").join(name), &dir);
+        Fixture { _tmp: tmp, dir }
+    }
+
+    /// Runs git in the fixture, asserting success.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=test",
+                "-c",
+                "user.email=test@example.invalid",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Stages everything and commits.
+    pub fn commit(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    /// Rewrites a file of the fixture.
+    pub fn edit(&self, file: &str, f: impl FnOnce(String) -> String) {
+        let path = self.dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, f(text)).unwrap();
+    }
+
+    /// `target/release-dist` of the fixture.
+    pub fn dist(&self) -> PathBuf {
+        self.dir.join("target/release-dist")
+    }
+
+    /// Runs `cargo release-dist <args>` in the fixture.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, |_| {})
+    }
+
+    /// Same, letting the caller change the command's environment first.
+    pub fn run_with(&self, args: &[&str], f: impl FnOnce(&mut Command)) -> Run {
+        let mut cmd = tool();
+        cmd.arg("release-dist").args(args).current_dir(&self.dir);
+        f(&mut cmd);
+        Run(cmd.output().unwrap())
+    }
+}
+
+/// The tool, with a nix configuration that never waits on a binary cache.
+pub fn tool() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-release-dist"));
+    cmd.env(
+        "NIX_CONFIG",
+        "substituters =\nexperimental-features = nix-command flakes",
+    )
+    .env_remove("RELEASE_DIST_LOG");
+    cmd
+}
+
+/// A finished run of the tool.
+pub struct Run(pub Output);
+
+impl Run {
+    /// Standard output.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    /// Standard error.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// The exit code.
+    pub fn code(&self) -> Option<i32> {
+        self.0.status.code()
+    }
+    /// Asserts success and returns self.
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code(),
+            Some(0),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+    /// Asserts the exit code and that stderr names each of `needles`.
+    pub fn fails_with(self, code: i32, needles: &[&str]) -> Run {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        let err = self.stderr();
+        for n in needles {
+            assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+        }
+        self
+    }
+}
+
+/// Runs a stock tool and returns its stdout, asserting success.
+pub fn stock(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == "flake.lock" {
+            continue;
+        }
+        let src = entry.path();
+        if src.is_dir() {
+            copy_dir(&src, &to.join(&name));
+        } else {
+            std::fs::copy(&src, to.join(&name)).unwrap();
+        }
+    }
+}
