@@ -1,4 +1,5 @@
 //! Integration tests: the real binary, real nix, real git, on copies of the example.
 
 mod build;
+mod templates;
 mod util;

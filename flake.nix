@@ -1,0 +1,48 @@
+# cargo release-dist, packaged with nixpkgs, and the template for projects
+# that release with it: see nix/cross.nix and nix/toolchain.nix.
+#
+# This flake needs nixpkgs (the network or a mirror). The offline example
+# in examples/hello has the same attribute shape without any input.
+{
+  description = "cargo release-dist: from nix build to a published release";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+
+  outputs = { self, nixpkgs }:
+    let
+      buildSystem = "x86_64-linux";
+      pkgs = nixpkgs.legacyPackages.${buildSystem};
+      manifest = (builtins.fromTOML (builtins.readFile ./Cargo.toml)).package;
+      cross = import ./nix/cross.nix { inherit nixpkgs buildSystem; };
+
+      # The tool itself, for the build machine, with nix and git on its PATH.
+      tool = pkgs.rustPlatform.buildRustPackage {
+        pname = manifest.name;
+        version = manifest.version;
+        src = pkgs.lib.cleanSource self;
+        cargoLock.lockFile = ./Cargo.lock;
+        doCheck = false; # the tests need a nix store and services
+        nativeBuildInputs = [ pkgs.makeWrapper ];
+        postInstall = ''
+          wrapProgram $out/bin/cargo-release-dist \
+            --suffix PATH : ${pkgs.lib.makeBinPath [ pkgs.nix pkgs.git ]}
+        '';
+      };
+
+      # The tool's own release, in the shape `cargo release-dist build` expects.
+      release = cross.release {
+        name = manifest.name;
+        version = manifest.version;
+        src = pkgs.lib.cleanSource self;
+      };
+    in
+    {
+      packages = pkgs.lib.recursiveUpdate release {
+        ${buildSystem}.default = tool;
+      };
+      toolchain.${buildSystem} = import ./nix/toolchain.nix { inherit buildSystem; };
+      devShells.${buildSystem}.default = pkgs.mkShell {
+        packages = [ pkgs.cargo pkgs.rustc pkgs.nix pkgs.skopeo pkgs.umoci ];
+      };
+    };
+}
