@@ -107,3 +107,4 @@ fn init_tracing(verbosity: Verbosity) {
         .with_target(false)
         .try_init();
 }
+pub mod nixcache;
