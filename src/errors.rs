@@ -18,6 +18,8 @@ pub mod exit_codes {
     pub const BAD_INPUT: u8 = 2;
     /// Something this tool needs is missing or broke: nix, git, the file system.
     pub const ENVIRONMENT: u8 = 3;
+    /// An object store (S3, registry) refused or could not be reached.
+    pub const STORE: u8 = 4;
 }
 
 /// A result with this crate's error.
@@ -144,6 +146,45 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An object store refused or failed a request.
+    #[error("{store}: {op} {key} failed: {message}")]
+    Store {
+        /// `s3://bucket at endpoint` or a directory.
+        store: String,
+        /// The operation (`PUT`, `HEAD`…).
+        op: &'static str,
+        /// The object key.
+        key: String,
+        /// What kind of failure, for the hint.
+        kind: StoreErrorKind,
+        /// The server's error code and message (never credentials).
+        message: String,
+    },
+    /// A store URL that cannot be used.
+    #[error(transparent)]
+    StoreUrl(#[from] crate::objstore::UrlError),
+    /// A signing key that cannot be used.
+    #[error("cannot use the signing key {}: {reason}", .path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why not (never the key itself).
+        reason: String,
+    },
+    /// A store path that is not in the local store.
+    #[error("{path} is not a valid path in the local Nix store")]
+    NotInStore {
+        /// The path.
+        path: String,
+    },
+    /// Some paths could not be pushed; the others were.
+    #[error("{failed} of {total} paths could not be pushed; no narinfo was written for them or for what depends on them")]
+    PushIncomplete {
+        /// How many failed.
+        failed: usize,
+        /// How many were to be pushed.
+        total: usize,
+    },
     /// A JSON document could not be read.
     #[error("cannot parse {}", .path.display())]
     Json {
@@ -153,6 +194,21 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// What kind of store failure, for the hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// Credentials missing, wrong or not allowed.
+    Auth,
+    /// The bucket does not exist.
+    NoBucket,
+    /// The endpoint could not be reached, after retries.
+    Unreachable,
+    /// The server answered that it cannot serve now (quorum lost, overloaded), after retries.
+    Unavailable,
+    /// Anything else.
+    Other,
 }
 
 fn status_text(status: &Option<i32>) -> String {
@@ -219,6 +275,17 @@ impl Error {
             Error::BuildFailed { .. } => "the outputs that built are linked and listed in build.json; fix the failing derivation and run `build` again".into(),
             Error::OutputShape { .. } => "a static output must be a file or a directory with bin/; a docker output must be a docker-archive file".into(),
             Error::Command { .. } | Error::CommandOutput { .. } => "re-run with -v to see every command".into(),
+            Error::Store { kind, .. } => match kind {
+                StoreErrorKind::Auth => "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or `profile=` in the URL, and that the key may write to the bucket".into(),
+                StoreErrorKind::NoBucket => "create the bucket first (Garage: `garage bucket create NAME` and `garage bucket allow --read --write NAME --key KEY`)".into(),
+                StoreErrorKind::Unreachable => "check `endpoint=` and `scheme=` in the URL, and that the server is up; re-running resumes where this stopped".into(),
+                StoreErrorKind::Unavailable => "the server could not serve the request (a lost quorum?); re-run once it is healthy: finished objects are not uploaded again".into(),
+                StoreErrorKind::Other => return None,
+            },
+            Error::StoreUrl(_) => "store URLs take nix copy's parameters: s3://BUCKET?endpoint=HOST:PORT&region=R&scheme=http&compression=zstd&secret-key=PATH, or file:///DIR".into(),
+            Error::Key { .. } => "a Nix key file holds `name:base64`: make one with `nix-store --generate-binary-cache-key NAME key.sec key.pub`".into(),
+            Error::NotInStore { .. } => "build or substitute it first (`nix build`, `nix-store --realise`), or name an installable instead".into(),
+            Error::PushIncomplete { .. } => "fix the cause above and run the push again: what is in the cache is not uploaded twice".into(),
             Error::Io { .. } | Error::Json { .. } => return None,
         })
     }
@@ -238,7 +305,11 @@ impl Error {
             | Error::NoCommit { .. }
             | Error::MissingAttribute { .. }
             | Error::Eval { .. }
-            | Error::OutputShape { .. } => BAD_INPUT,
+            | Error::OutputShape { .. }
+            | Error::StoreUrl(_)
+            | Error::Key { .. }
+            | Error::NotInStore { .. } => BAD_INPUT,
+            Error::Store { .. } | Error::PushIncomplete { .. } => STORE,
             Error::NixMissing
             | Error::Command { .. }
             | Error::CommandOutput { .. }

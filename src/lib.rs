@@ -108,3 +108,4 @@ fn init_tracing(verbosity: Verbosity) {
         .try_init();
 }
 pub mod nixcache;
+pub mod objstore;

@@ -1,0 +1,344 @@
+//! An S3 bucket through aws-sdk-s3: path-style addressing, the standard
+//! credential chain (with `profile`), bounded retries with backoff, and
+//! multipart uploads streamed from disk for large objects.
+//!
+//! Errors name the bucket, the operation and the key, and never carry
+//! credentials: only the S3 error code and message are kept.
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use futures::{StreamExt, TryStreamExt};
+
+use super::url::S3Location;
+use super::Body;
+use crate::errors::{Error, Result, StoreErrorKind};
+
+/// Objects at least this big go up in parts (when multipart is on).
+const MULTIPART_THRESHOLD: u64 = 64 << 20;
+/// The smallest part; parts grow to keep under 10 000 of them.
+const MIN_PART: u64 = 16 << 20;
+/// Parts in flight for one object. Parts stream from disk: no buffering.
+const PARTS_IN_FLIGHT: usize = 4;
+/// Attempts per request, first one included.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// An S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    endpoint: String,
+    multipart: bool,
+}
+
+impl S3Store {
+    /// A client for `loc`. Credentials are resolved lazily, on the first request.
+    pub async fn open(loc: &S3Location) -> S3Store {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new(loc.region.clone()))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &loc.profile {
+            loader = loader.profile_name(profile);
+        }
+        let shared = loader.load().await;
+        let mut conf = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true);
+        if let Some(url) = loc.endpoint_url() {
+            conf = conf.endpoint_url(url);
+        }
+        if loc.checksums_when_required {
+            conf = conf
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        }
+        S3Store {
+            client: Client::from_conf(conf.build()),
+            bucket: loc.bucket.clone(),
+            endpoint: loc.endpoint_url().unwrap_or_else(|| "AWS".into()),
+            multipart: loc.multipart,
+        }
+    }
+
+    /// `s3://bucket (endpoint)`.
+    pub fn describe(&self) -> String {
+        format!("s3://{} at {}", self.bucket, self.endpoint)
+    }
+
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        op: &'static str,
+        key: &str,
+        err: SdkError<E, HttpResponse>,
+    ) -> Error {
+        let (kind, message) = classify(&err);
+        Error::Store {
+            store: self.describe(),
+            op,
+            key: key.to_string(),
+            kind,
+            message,
+        }
+    }
+
+    pub(super) async fn exists(&self, key: &str) -> Result<bool> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if status(&e) == Some(404) => Ok(false),
+            Err(e) => Err(self.error("HEAD", key, e)),
+        }
+    }
+
+    pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let bytes = out.body.collect().await.map_err(|e| Error::Store {
+                    store: self.describe(),
+                    op: "GET",
+                    key: key.to_string(),
+                    kind: StoreErrorKind::Unreachable,
+                    message: format!("the body broke off: {e}"),
+                })?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.error("GET", key, e)),
+        }
+    }
+
+    pub(super) async fn put(&self, key: &str, body: Body, content_type: &str) -> Result<()> {
+        let stream = match body {
+            Body::Bytes(bytes) => ByteStream::from(bytes),
+            Body::File(path) => {
+                let size = tokio::fs::metadata(&path)
+                    .await
+                    .map_err(Error::io("cannot read", &path))?
+                    .len();
+                if self.multipart && size >= MULTIPART_THRESHOLD {
+                    return self.put_multipart(key, &path, size, content_type).await;
+                }
+                ByteStream::from_path(&path)
+                    .await
+                    .map_err(|e| Error::io("cannot read", &path)(std::io::Error::other(e)))?
+            }
+        };
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(stream)
+            .send()
+            .await
+            .map_err(|e| self.error("PUT", key, e))?;
+        Ok(())
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        size: u64,
+        content_type: &str,
+    ) -> Result<()> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(|e| self.error("CreateMultipartUpload", key, e))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let part_size = MIN_PART.max(size.div_ceil(9_000));
+        let parts = size.div_ceil(part_size);
+        let result: Result<Vec<CompletedPart>> = futures::stream::iter(0..parts)
+            .map(|i| {
+                let upload_id = upload_id.clone();
+                async move {
+                    let offset = i * part_size;
+                    let len = part_size.min(size - offset);
+                    let body = ByteStream::read_from()
+                        .path(path)
+                        .offset(offset)
+                        .length(Length::Exact(len))
+                        .build()
+                        .await
+                        .map_err(|e| Error::io("cannot read", path)(std::io::Error::other(e)))?;
+                    let number = i as i32 + 1;
+                    let out = self
+                        .client
+                        .upload_part()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(&upload_id)
+                        .part_number(number)
+                        .body(body)
+                        .send()
+                        .await
+                        .map_err(|e| self.error("UploadPart", key, e))?;
+                    Ok(CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.e_tag().map(str::to_string))
+                        .build())
+                }
+            })
+            .buffered(PARTS_IN_FLIGHT)
+            .try_collect()
+            .await;
+        let completed = match result {
+            Ok(parts) => parts,
+            Err(e) => {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                return Err(e);
+            }
+        };
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.error("CompleteMultipartUpload", key, e))?;
+        Ok(())
+    }
+
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("LIST", prefix, e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        Ok(keys)
+    }
+
+    pub(super) async fn check_access(&self) -> Result<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| self.error("HEAD bucket", "", e))?;
+        Ok(())
+    }
+}
+
+fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: &SdkError<E, HttpResponse>,
+) -> (StoreErrorKind, String) {
+    match err {
+        SdkError::DispatchFailure(d) => {
+            let what = if d.is_timeout() {
+                "timed out connecting"
+            } else if d.is_io() {
+                "could not connect"
+            } else {
+                "could not send the request"
+            };
+            (
+                StoreErrorKind::Unreachable,
+                format!("{what} (after {MAX_ATTEMPTS} attempts)"),
+            )
+        }
+        SdkError::TimeoutError(_) => (StoreErrorKind::Unreachable, "timed out".into()),
+        SdkError::ResponseError(_) => {
+            (StoreErrorKind::Unreachable, "the response broke off".into())
+        }
+        SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("");
+            let message = err.message().unwrap_or("");
+            let http = status(err);
+            let kind = match (code, http) {
+                ("NoSuchBucket", _) => StoreErrorKind::NoBucket,
+                (
+                    "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" | "Forbidden",
+                    _,
+                )
+                | (_, Some(401 | 403)) => StoreErrorKind::Auth,
+                (_, Some(404)) if code.is_empty() => StoreErrorKind::NoBucket,
+                ("ServiceUnavailable" | "SlowDown" | "InternalError", _) | (_, Some(500..=599)) => {
+                    StoreErrorKind::Unavailable
+                }
+                _ => StoreErrorKind::Other,
+            };
+            let code = if code.is_empty() {
+                http.map(|s| format!("HTTP {s}"))
+                    .unwrap_or_else(|| "error".into())
+            } else {
+                code.to_string()
+            };
+            (
+                kind,
+                if message.is_empty() {
+                    code
+                } else {
+                    format!("{code}: {message}")
+                },
+            )
+        }
+        _ => (
+            StoreErrorKind::Other,
+            "the request could not be built".into(),
+        ),
+    }
+}

@@ -1,0 +1,261 @@
+//! Store URLs, with the parameter names of `nix copy --to s3://…` so a user
+//! can paste the URL they already have.
+//!
+//! `s3://bucket?endpoint=host:port&region=…&scheme=http&profile=…&compression=zstd&secret-key=PATH`,
+//! `file:///path?…` or a plain directory path. Unknown parameters are errors.
+
+use std::path::PathBuf;
+
+use crate::nixcache::Compression;
+
+/// Where objects go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An S3 bucket.
+    S3(S3Location),
+    /// A local directory, with the same layout as a bucket.
+    Local(PathBuf),
+}
+
+/// An S3 bucket and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    /// Bucket name.
+    pub bucket: String,
+    /// `host[:port]`, or a full URL; `None` means AWS.
+    pub endpoint: Option<String>,
+    /// SigV4 region (`garage` for Garage).
+    pub region: String,
+    /// `http` or `https` for a bare endpoint host.
+    pub scheme: String,
+    /// AWS shared-config profile.
+    pub profile: Option<String>,
+    /// Send request checksums only when an operation requires them (for
+    /// older S3 servers that reject the SDK's default checksums).
+    pub checksums_when_required: bool,
+    /// Use multipart uploads for large objects.
+    pub multipart: bool,
+}
+
+impl S3Location {
+    /// The endpoint URL the SDK talks to, if not AWS.
+    pub fn endpoint_url(&self) -> Option<String> {
+        self.endpoint.as_ref().map(|e| {
+            if e.contains("://") {
+                e.clone()
+            } else {
+                format!("{}://{e}", self.scheme)
+            }
+        })
+    }
+}
+
+/// Binary-cache parameters carried by the same URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheParams {
+    /// NAR compression (default zstd).
+    pub compression: Compression,
+    /// Compression level; `None` is the library default.
+    pub compression_level: Option<i32>,
+    /// Use several threads to compress one large NAR.
+    pub parallel_compression: bool,
+    /// Signing key file.
+    pub secret_key: Option<PathBuf>,
+}
+
+/// A parsed store URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreUrl {
+    /// The objects' home.
+    pub location: Location,
+    /// Cache parameters.
+    pub cache: CacheParams,
+}
+
+/// A store URL that cannot be used, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid store URL `{url}`: {reason}")]
+pub struct UrlError {
+    /// The URL, as given (store URLs hold no secrets: keys are paths).
+    pub url: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Nix parameters this tool knows of but does not write.
+const UNSUPPORTED: &[&str] = &[
+    "write-nar-listing",
+    "index-debug-info",
+    "narinfo-compression",
+    "ls-compression",
+    "log-compression",
+    "secret-keys",
+    "storage-class",
+    "addressing-style",
+];
+
+impl StoreUrl {
+    /// Parses a store URL or a directory path.
+    pub fn parse(text: &str) -> Result<StoreUrl, UrlError> {
+        let err = |reason: String| UrlError {
+            url: text.to_string(),
+            reason,
+        };
+        let mut cache = CacheParams {
+            compression: Compression::Zstd,
+            compression_level: None,
+            parallel_compression: true,
+            secret_key: None,
+        };
+        if !text.contains("://") {
+            if text.is_empty() {
+                return Err(err("empty".into()));
+            }
+            return Ok(StoreUrl {
+                location: Location::Local(PathBuf::from(text)),
+                cache,
+            });
+        }
+        let url = url::Url::parse(text).map_err(|e| err(e.to_string()))?;
+        let mut s3 = S3Location {
+            bucket: String::new(),
+            endpoint: None,
+            region: "us-east-1".into(),
+            scheme: "https".into(),
+            profile: None,
+            checksums_when_required: false,
+            multipart: true,
+        };
+        let is_s3 = match url.scheme() {
+            "s3" => true,
+            "file" => false,
+            other => {
+                return Err(err(format!(
+                    "unknown scheme `{other}`; use s3://BUCKET?… or file:///DIR"
+                )))
+            }
+        };
+        let bool_param = |k: &str, v: &str| match v {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(err(format!("`{k}` must be true or false, not `{v}`"))),
+        };
+        for (k, v) in url.query_pairs() {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            match k {
+                "compression" => {
+                    cache.compression = Compression::parse(v)
+                        .ok_or_else(|| err(format!("compression `{v}` is not supported; use zstd, xz or none")))?
+                }
+                "compression-level" => {
+                    let level: i32 = v.parse().map_err(|_| err(format!("compression-level `{v}` is not a number")))?;
+                    cache.compression_level = (level >= 0).then_some(level);
+                }
+                "parallel-compression" => cache.parallel_compression = bool_param(k, v)?,
+                "secret-key" => cache.secret_key = Some(PathBuf::from(v)),
+                "endpoint" if is_s3 => s3.endpoint = Some(v.to_string()),
+                "region" | "aws-region" if is_s3 => s3.region = v.to_string(),
+                "scheme" if is_s3 => match v {
+                    "http" | "https" => s3.scheme = v.to_string(),
+                    _ => return Err(err(format!("scheme must be http or https, not `{v}`"))),
+                },
+                "profile" if is_s3 => s3.profile = Some(v.to_string()),
+                "multipart-upload" if is_s3 => s3.multipart = bool_param(k, v)?,
+                "checksum" if is_s3 => match v {
+                    "when-required" => s3.checksums_when_required = true,
+                    "when-supported" => s3.checksums_when_required = false,
+                    _ => return Err(err(format!("checksum must be when-required or when-supported, not `{v}`"))),
+                },
+                k if UNSUPPORTED.contains(&k) => {
+                    return Err(err(format!("parameter `{k}` is a nix copy option that this tool does not support")))
+                }
+                k => {
+                    return Err(err(format!(
+                        "unknown parameter `{k}`; known: compression, compression-level, parallel-compression, secret-key{}",
+                        if is_s3 { ", endpoint, region, scheme, profile, multipart-upload, checksum" } else { "" }
+                    )))
+                }
+            }
+        }
+        let location = if is_s3 {
+            s3.bucket = url.host_str().unwrap_or("").to_string();
+            if s3.bucket.is_empty() {
+                return Err(err("no bucket name after s3://".into()));
+            }
+            if !url.path().is_empty() && url.path() != "/" {
+                return Err(err(
+                    "a key prefix after the bucket is not supported; use a bucket of its own"
+                        .into(),
+                ));
+            }
+            Location::S3(s3)
+        } else {
+            let path = url
+                .to_file_path()
+                .map_err(|_| err("not an absolute file path".into()))?;
+            Location::Local(path)
+        };
+        Ok(StoreUrl { location, cache })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_nix_copy_parameters() {
+        let u = StoreUrl::parse(
+            "s3://cache?endpoint=127.0.0.1:3900&region=garage&scheme=http&profile=ci&compression=xz&compression-level=6&secret-key=/run/key&parallel-compression=true&multipart-upload=false",
+        )
+        .unwrap();
+        let Location::S3(s3) = &u.location else {
+            panic!()
+        };
+        assert_eq!(s3.bucket, "cache");
+        assert_eq!(s3.endpoint_url().as_deref(), Some("http://127.0.0.1:3900"));
+        assert_eq!(s3.region, "garage");
+        assert_eq!(s3.profile.as_deref(), Some("ci"));
+        assert!(!s3.multipart);
+        assert_eq!(u.cache.compression, Compression::Xz);
+        assert_eq!(u.cache.compression_level, Some(6));
+        assert_eq!(u.cache.secret_key, Some(PathBuf::from("/run/key")));
+    }
+
+    #[test]
+    fn defaults_are_zstd_and_aws() {
+        let u = StoreUrl::parse("s3://b").unwrap();
+        assert_eq!(u.cache.compression, Compression::Zstd);
+        let Location::S3(s3) = u.location else {
+            panic!()
+        };
+        assert_eq!((s3.region.as_str(), s3.endpoint_url()), ("us-east-1", None));
+        assert_eq!(
+            StoreUrl::parse("file:///tmp/cache?compression=none")
+                .unwrap()
+                .location,
+            Location::Local("/tmp/cache".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("out/dir").unwrap().location,
+            Location::Local("out/dir".into())
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_honour() {
+        for (url, needle) in [
+            ("s3://b?endpiont=x", "unknown parameter `endpiont`"),
+            ("s3://b?compression=br", "compression `br`"),
+            ("s3://b?write-nar-listing=true", "does not support"),
+            ("s3://b/prefix", "key prefix"),
+            ("s3://?region=x", "no bucket"),
+            ("gs://b", "unknown scheme"),
+            ("s3://b?scheme=ftp", "scheme must be"),
+            ("file:///x?endpoint=y", "unknown parameter `endpoint`"),
+        ] {
+            let e = StoreUrl::parse(url).unwrap_err();
+            assert!(e.to_string().contains(needle), "{url}: {e}");
+        }
+    }
+}
