@@ -67,6 +67,47 @@ pub enum Command {
     /// Run one `nix build` for every target's static binary and image, link
     /// the results into target/release-dist and write build.json.
     Build(BuildArgs),
+    /// Binary-cache operations.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Push the closure of the toolchain (default nix/toolchain.nix), build-time
+    /// dependencies included, into the binary cache.
+    CacheToolchain(CacheToolchainArgs),
+}
+
+/// `cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Push the closures of store paths or installables into a binary cache.
+    Push(CachePushArgs),
+}
+
+/// `cache push`.
+#[derive(Debug, Args)]
+pub struct CachePushArgs {
+    /// Store URL, as for `nix copy --to`: s3://BUCKET?endpoint=…&secret-key=PATH or a directory.
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+    /// How many NARs to prepare at once (default: the number of cores, at least 2).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Store paths or installables whose closures to push.
+    #[arg(required = true, value_name = "PATH|INSTALLABLE")]
+    pub paths: Vec<String>,
+}
+
+/// `cache-toolchain`.
+#[derive(Debug, Args)]
+pub struct CacheToolchainArgs {
+    /// Store URL, as for `nix copy --to`.
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+    /// The toolchain: a Nix file or a flake installable (default from the config).
+    #[arg(long, value_name = "EXPR")]
+    pub toolchain: Option<String>,
+    /// How many NARs to prepare at once.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// `build`.
@@ -105,7 +146,9 @@ mod tests {
             parse(&["cargo-release-dist", "release-dist", "build", "--dry-run"]).unwrap();
         assert!(via_cargo.global.dry_run);
         let alone = parse(&["cargo-release-dist", "build", "-t", "linux/arm64"]).unwrap();
-        let Command::Build(b) = alone.command;
+        let Command::Build(b) = alone.command else {
+            panic!()
+        };
         assert_eq!(b.targets, ["linux/arm64"]);
     }
 
@@ -131,7 +174,9 @@ mod tests {
             app.global.manifest_path,
             Some(PathBuf::from("x/Cargo.toml"))
         );
-        let Command::Build(b) = app.command;
+        let Command::Build(b) = app.command else {
+            panic!()
+        };
         assert_eq!(b.nix_options, ["--max-jobs", "4"]);
     }
 

@@ -18,6 +18,9 @@ pub const DEFAULT_STATIC_ATTR: &str = "packages.{system}.{name}";
 /// The default attribute template of a target's docker-archive output.
 pub const DEFAULT_DOCKER_ATTR: &str = "packages.{system}.{name}-docker";
 
+/// The default toolchain expression, relative to the package directory.
+pub const DEFAULT_TOOLCHAIN: &str = "nix/toolchain.nix";
+
 /// Every key this version understands, for the unknown-key error.
 const KEYS: &[&str] = &[
     "name",
@@ -48,6 +51,10 @@ pub struct Config {
     pub docker_attr: Option<String>,
     /// Extra arguments for every `nix build`.
     pub nix_options: Vec<String>,
+    /// The toolchain: a Nix file (relative to the package) or a flake installable.
+    pub toolchain: String,
+    /// The binary cache's store URL, when not given on the command line.
+    pub cache: Option<String>,
 }
 
 impl Config {
@@ -60,6 +67,8 @@ impl Config {
             static_attr: DEFAULT_STATIC_ATTR.into(),
             docker_attr: Some(DEFAULT_DOCKER_ATTR.into()),
             nix_options: Vec::new(),
+            toolchain: DEFAULT_TOOLCHAIN.into(),
+            cache: None,
         }
     }
 
@@ -115,6 +124,8 @@ impl Config {
                         .collect::<Result<_>>()?;
                 }
                 "nix-options" => self.nix_options = strings(&full, value)?,
+                "toolchain" => self.toolchain = string(&full, value)?,
+                "cache" => self.cache = Some(string(&full, value)?),
                 other => {
                     return Err(Error::config(
                         full.clone(),

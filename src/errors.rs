@@ -177,6 +177,16 @@ pub enum Error {
         /// The path.
         path: String,
     },
+    /// A path's NAR does not hash to what the store registered.
+    #[error("{path}: its NAR hashes to {actual}, but the store registered {expected}; refusing to push it")]
+    NarMismatch {
+        /// The store path.
+        path: String,
+        /// The registered hash.
+        expected: String,
+        /// What its bytes hash to now.
+        actual: String,
+    },
     /// Some paths could not be pushed; the others were.
     #[error("{failed} of {total} paths could not be pushed; no narinfo was written for them or for what depends on them")]
     PushIncomplete {
@@ -285,6 +295,7 @@ impl Error {
             Error::StoreUrl(_) => "store URLs take nix copy's parameters: s3://BUCKET?endpoint=HOST:PORT&region=R&scheme=http&compression=zstd&secret-key=PATH, or file:///DIR".into(),
             Error::Key { .. } => "a Nix key file holds `name:base64`: make one with `nix-store --generate-binary-cache-key NAME key.sec key.pub`".into(),
             Error::NotInStore { .. } => "build or substitute it first (`nix build`, `nix-store --realise`), or name an installable instead".into(),
+            Error::NarMismatch { .. } => "the store path was changed after it was registered: run `nix-store --verify --check-contents --repair`".into(),
             Error::PushIncomplete { .. } => "fix the cause above and run the push again: what is in the cache is not uploaded twice".into(),
             Error::Io { .. } | Error::Json { .. } => return None,
         })
@@ -309,6 +320,7 @@ impl Error {
             | Error::StoreUrl(_)
             | Error::Key { .. }
             | Error::NotInStore { .. } => BAD_INPUT,
+            Error::NarMismatch { .. } => ENVIRONMENT,
             Error::Store { .. } | Error::PushIncomplete { .. } => STORE,
             Error::NixMissing
             | Error::Command { .. }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -77,6 +78,24 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             };
             build::run(&ctx, &opts).map(drop)
         }
+        Command::Cache(cli::CacheCommand::Push(args)) => cache::run_cache_push(
+            &ctx,
+            &cache::CachePushOpts {
+                to: args.to,
+                paths: args.paths,
+                jobs: args.jobs,
+            },
+        )
+        .map(drop),
+        Command::CacheToolchain(args) => cache::run_cache_toolchain(
+            &ctx,
+            &cache::CacheToolchainOpts {
+                to: args.to,
+                toolchain: args.toolchain,
+                jobs: args.jobs,
+            },
+        )
+        .map(drop),
     }
 }
 

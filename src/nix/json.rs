@@ -50,11 +50,45 @@ pub struct PathInfo {
     /// Content address, for content-addressed paths.
     #[serde(default)]
     pub ca: Option<String>,
+    /// `false` for a path nix was asked about but does not have.
+    #[serde(default)]
+    pub valid: Option<bool>,
+}
+
+/// Reads `nix path-info --json` in both of its shapes: an array (Nix 2.8,
+/// Lix) or an object keyed by path (Nix 2.19 and later; invalid paths `null`).
+pub fn parse_path_infos(bytes: &[u8]) -> serde_json::Result<Vec<PathInfo>> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)?;
+    match value {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(path, mut v)| {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.entry("path").or_insert(serde_json::Value::String(path));
+                }
+                serde_json::from_value(v)
+            })
+            .collect(),
+        other => serde_json::from_value::<Vec<PathInfo>>(other)
+            .map(|v| v.into_iter().filter(|i| i.valid.unwrap_or(true)).collect()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_object_shape_of_newer_nix() {
+        let text = r#"{"/nix/store/afqdjzj4zvbly0ywfbvr3jj4irfkjs58-x":{"narHash":"sha256-1B2M2Y8AsgTpgAmY7PhCfg6/J3hEJgsRMpFhl+E9c0c=","narSize":120,"references":[]},"/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-y":null}"#;
+        let infos = parse_path_infos(text.as_bytes()).unwrap();
+        assert_eq!(infos.len(), 1);
+        assert_eq!(
+            infos[0].path,
+            "/nix/store/afqdjzj4zvbly0ywfbvr3jj4irfkjs58-x"
+        );
+    }
 
     #[test]
     fn reads_nix_2_8_build_json() {

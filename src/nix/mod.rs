@@ -7,6 +7,6 @@ mod json;
 mod log;
 mod store;
 
-pub use json::{BuiltPath, PathInfo};
+pub use json::{parse_path_infos, BuiltPath, PathInfo};
 pub use log::{LogEvent, ACT_BUILD};
 pub use store::{Nix, NixVersion};

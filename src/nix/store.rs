@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::json::{BuiltPath, PathInfo};
+use super::json::{parse_path_infos, BuiltPath, PathInfo};
 use super::log::LogEvent;
 use crate::errors::{Error, Result};
 use crate::process::{strip_ansi, Cmd};
@@ -202,30 +202,99 @@ impl Nix {
 
     /// `nix path-info --json` of `paths`, in the order asked.
     pub fn path_info(&self, paths: &[String]) -> Result<Vec<PathInfo>> {
-        if paths.is_empty() {
-            return Ok(Vec::new());
-        }
-        let cmd = self.nix().args(["path-info", "--json"]).args(paths);
-        let out = cmd.read()?;
-        let infos: Vec<PathInfo> =
-            serde_json::from_slice(&out).map_err(|source| Error::CommandOutput {
-                command: cmd.display(),
-                source,
-            })?;
+        let infos = self.path_infos(paths, false)?;
+        let by_path: std::collections::HashMap<&str, &PathInfo> =
+            infos.iter().map(|i| (i.path.as_str(), i)).collect();
         paths
             .iter()
             .map(|p| {
-                infos
-                    .iter()
-                    .find(|i| &i.path == p)
-                    .cloned()
-                    .ok_or_else(|| Error::Command {
-                        command: cmd.display(),
-                        status: Some(0),
-                        stderr: format!("no path-info for {p}"),
-                    })
+                by_path
+                    .get(p.as_str())
+                    .map(|i| (*i).clone())
+                    .ok_or_else(|| Error::NotInStore { path: p.clone() })
             })
             .collect()
+    }
+
+    /// `nix path-info --json [-r]`: the paths, or their whole closure.
+    /// Derivations are asked for with `--derivation` (without it nix answers
+    /// for their outputs), other paths without (with it nix answers for
+    /// their derivers).
+    pub fn path_infos(&self, paths: &[String], recursive: bool) -> Result<Vec<PathInfo>> {
+        let (drvs, others): (Vec<&String>, Vec<&String>) =
+            paths.iter().partition(|p| p.ends_with(".drv"));
+        let mut infos = Vec::new();
+        for (group, derivation) in [(drvs, true), (others, false)] {
+            if group.is_empty() {
+                continue;
+            }
+            let mut cmd = self.nix().args(["path-info", "--json"]);
+            if recursive {
+                cmd = cmd.arg("--recursive");
+            }
+            if derivation {
+                cmd = cmd.arg("--derivation");
+            }
+            let cmd = cmd.args(group);
+            let out = cmd.read()?;
+            infos.extend(
+                parse_path_infos(&out).map_err(|source| Error::CommandOutput {
+                    command: cmd.display(),
+                    source,
+                })?,
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        infos.retain(|i| seen.insert(i.path.clone()));
+        Ok(infos)
+    }
+
+    /// Builds (or substitutes) `installable` and returns its output paths.
+    pub fn build_installable(&self, dir: &Path, installable: &str) -> Result<Vec<BuiltPath>> {
+        let cmd = self
+            .nix()
+            .args(["build", "--json", "--no-link"])
+            .args(&self.options)
+            .arg(installable)
+            .dir(dir);
+        let out = cmd.read()?;
+        serde_json::from_slice(&out).map_err(|source| Error::CommandOutput {
+            command: cmd.display(),
+            source,
+        })
+    }
+
+    /// `nix-instantiate FILE`: the derivations a Nix file evaluates to.
+    pub fn instantiate(&self, dir: &Path, file: &Path) -> Result<Vec<String>> {
+        let out = Cmd::new(&self.nix_instantiate())
+            .arg(file)
+            .dir(dir)
+            .read()?;
+        Ok(lines(&out))
+    }
+
+    /// `nix-store --realise`: builds or substitutes what is missing.
+    pub fn realise(&self, drvs: &[String]) -> Result<Vec<String>> {
+        let out = Cmd::new(&self.nix_store)
+            .arg("--realise")
+            .args(&self.options)
+            .args(drvs)
+            .read()?;
+        Ok(lines(&out))
+    }
+
+    /// `nix-store -qR --include-outputs`: derivations, their sources, and the
+    /// closures of every output, build-time dependencies included.
+    pub fn requisites_with_outputs(&self, drvs: &[String]) -> Result<Vec<String>> {
+        let out = Cmd::new(&self.nix_store)
+            .args(["--query", "--requisites", "--include-outputs"])
+            .args(drvs)
+            .read()?;
+        Ok(lines(&out))
+    }
+
+    fn nix_instantiate(&self) -> PathBuf {
+        self.nix_store.with_file_name("nix-instantiate")
     }
 
     /// Makes `link` point at `store_path` and registers it as a GC root.
@@ -238,6 +307,15 @@ impl Nix {
             .read()
             .map(drop)
     }
+}
+
+fn lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

@@ -92,7 +92,11 @@ impl S3Store {
         Error::Store {
             store: self.describe(),
             op,
-            key: key.to_string(),
+            key: if key.is_empty() {
+                "/".into()
+            } else {
+                key.to_string()
+            },
             kind,
             message,
         }

@@ -30,8 +30,11 @@ pub struct S3Location {
     pub scheme: String,
     /// AWS shared-config profile.
     pub profile: Option<String>,
-    /// Send request checksums only when an operation requires them (for
-    /// older S3 servers that reject the SDK's default checksums).
+    /// Send request checksums only when an operation requires them. The
+    /// default: Garage 2.5 refuses the SDK's default checksum trailer on
+    /// streamed uploads ("Invalid payload signature", measured), and older
+    /// Garage versions refuse default checksums altogether.
+    /// `checksum=when-supported` turns the SDK's default back on.
     pub checksums_when_required: bool,
     /// Use multipart uploads for large objects.
     pub multipart: bool,
@@ -123,7 +126,7 @@ impl StoreUrl {
             region: "us-east-1".into(),
             scheme: "https".into(),
             profile: None,
-            checksums_when_required: false,
+            checksums_when_required: true,
             multipart: true,
         };
         let is_s3 = match url.scheme() {

@@ -1,0 +1,310 @@
+//! `cache push` and `cache-toolchain`: what to push, where, signed with what.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::push::{push_paths, PushProgress, PushSummary};
+use crate::context::{Context, Verbosity};
+use crate::errors::{Error, Result};
+use crate::nix::{Nix, PathInfo};
+use crate::nixcache::SecretKey;
+use crate::objstore::{Location, ObjectStore, StoreUrl};
+
+/// The environment variable that may hold the signing key's text.
+pub const KEY_ENV: &str = "RELEASE_DIST_CACHE_KEY";
+
+/// Options of `cache push`.
+#[derive(Debug, Clone, Default)]
+pub struct CachePushOpts {
+    /// Store URL; default `target/release-dist/cache`.
+    pub to: Option<String>,
+    /// Store paths or installables.
+    pub paths: Vec<String>,
+    /// NARs prepared at once.
+    pub jobs: Option<usize>,
+}
+
+/// Options of `cache-toolchain`.
+#[derive(Debug, Clone, Default)]
+pub struct CacheToolchainOpts {
+    /// Store URL; default `target/release-dist/cache`.
+    pub to: Option<String>,
+    /// A Nix file or a flake installable; default from the config.
+    pub toolchain: Option<String>,
+    /// NARs prepared at once.
+    pub jobs: Option<usize>,
+}
+
+/// `cache push`: the closures of `paths`.
+pub fn run_cache_push(ctx: &Context, opts: &CachePushOpts) -> Result<PushSummary> {
+    let url = store_url(ctx, opts.to.as_deref())?;
+    let nix = Nix::locate(ctx.project.config.nix_options.clone())?;
+    let mut roots = Vec::new();
+    for p in &opts.paths {
+        if p.starts_with("/nix/store/") {
+            let valid = nix.valid_paths(std::slice::from_ref(p))?;
+            if valid.is_empty() {
+                return Err(Error::NotInStore { path: p.clone() });
+            }
+            roots.push(p.clone());
+        } else {
+            for built in nix.build_installable(&ctx.project.dir, p)? {
+                roots.extend(built.outputs.into_values());
+            }
+        }
+    }
+    let infos = nix.path_infos(&roots, true)?;
+    push(
+        ctx,
+        &url,
+        infos,
+        opts.jobs,
+        &format!("closure of {} paths", roots.len()),
+    )
+}
+
+/// `cache-toolchain`: the toolchain's outputs and build-time dependencies.
+pub fn run_cache_toolchain(ctx: &Context, opts: &CacheToolchainOpts) -> Result<PushSummary> {
+    let url = store_url(ctx, opts.to.as_deref())?;
+    let spec = opts
+        .toolchain
+        .clone()
+        .unwrap_or_else(|| ctx.project.config.toolchain.clone());
+    let nix = Nix::locate(ctx.project.config.nix_options.clone())?;
+    let drvs = if spec.contains('#') {
+        nix.build_installable(&ctx.project.dir, &spec)?
+            .into_iter()
+            .map(|b| b.drv_path)
+            .collect()
+    } else {
+        let file = ctx.project.dir.join(&spec);
+        if !file.exists() {
+            return Err(Error::config(
+                "toolchain",
+                format!(
+                    "{} does not exist; set `toolchain` to a Nix file or a flake attribute",
+                    file.display()
+                ),
+            ));
+        }
+        let drvs = nix.instantiate(&ctx.project.dir, &file)?;
+        if !ctx.dry_run {
+            status(ctx, &format!("realising {spec} (building what is missing)"));
+            nix.realise(&drvs)?;
+        }
+        drvs
+    };
+    let requisites = nix.requisites_with_outputs(&drvs)?;
+    let valid: Vec<String> = {
+        let v = nix.valid_paths(&requisites)?;
+        requisites.into_iter().filter(|p| v.contains(p)).collect()
+    };
+    let infos = nix.path_infos(&valid, false)?;
+    push(
+        ctx,
+        &url,
+        infos,
+        opts.jobs,
+        &format!("toolchain {spec} with its build-time dependencies"),
+    )
+}
+
+fn store_url(ctx: &Context, to: Option<&str>) -> Result<StoreUrl> {
+    match to.or(ctx.project.config.cache.as_deref()) {
+        Some(text) => Ok(StoreUrl::parse(text)?),
+        None => Ok(StoreUrl::parse(
+            &ctx.dist_dir().join("cache").display().to_string(),
+        )?),
+    }
+}
+
+/// The signing key: `secret-key=PATH` in the URL, else the text in $RELEASE_DIST_CACHE_KEY.
+fn signing_key(url: &StoreUrl) -> Result<SecretKey> {
+    if let Some(path) = &url.cache.secret_key {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Key {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        return SecretKey::parse(&text).map_err(|e| Error::Key {
+            path: path.clone(),
+            reason: e.to_string(),
+        });
+    }
+    match std::env::var(KEY_ENV) {
+        Ok(text) if !text.trim().is_empty() => SecretKey::parse(&text).map_err(|e| Error::Key {
+            path: PathBuf::from(format!("${KEY_ENV}")),
+            reason: e.to_string(),
+        }),
+        _ => Err(Error::Key {
+            path: PathBuf::from("(none given)"),
+            reason: format!("the cache must be signed: add `secret-key=PATH` to the store URL or set ${KEY_ENV}"),
+        }),
+    }
+}
+
+fn push(
+    ctx: &Context,
+    url: &StoreUrl,
+    infos: Vec<PathInfo>,
+    jobs: Option<usize>,
+    what: &str,
+) -> Result<PushSummary> {
+    let key = Arc::new(signing_key(url)?);
+    let nar_bytes: u64 = infos.iter().map(|i| i.nar_size).sum();
+    if ctx.dry_run {
+        let human = format!(
+            "would push the {what}: {} store paths, {} of NAR, to {}\n",
+            infos.len(),
+            bytes(nar_bytes),
+            describe(url)
+        );
+        ctx.print_result(
+            &human,
+            &serde_json::json!({"dryRun": true, "paths": infos.len(), "narBytes": nar_bytes}),
+        );
+        return Ok(PushSummary::default());
+    }
+    let tmp_dir = match &url.location {
+        Location::Local(dir) => dir.join(".tmp"),
+        Location::S3(_) => ctx.dist_dir().join("tmp"),
+    };
+    std::fs::create_dir_all(&tmp_dir).map_err(Error::io("cannot create", &tmp_dir))?;
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2)
+    });
+    status(
+        ctx,
+        &format!(
+            "pushing the {what} ({} paths) to {}",
+            infos.len(),
+            describe(url)
+        ),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let progress: Arc<dyn PushProgress> = Arc::new(Progress::new(ctx.verbosity));
+    let summary = runtime.block_on(async {
+        let store = Arc::new(ObjectStore::open(&url.location).await?);
+        store.check_access().await?;
+        push_paths(
+            store,
+            &url.cache,
+            key,
+            infos,
+            jobs,
+            tmp_dir,
+            progress.clone(),
+        )
+        .await
+    })?;
+    let human = format!(
+        "pushed {} paths ({} of NAR, {} uploaded in {} NAR files, {} reused); {} already present; {} in all\n",
+        summary.pushed,
+        bytes(summary.nar_bytes),
+        bytes(summary.uploaded_bytes),
+        summary.nars_uploaded,
+        summary.nars_reused,
+        summary.skipped,
+        summary.total
+    );
+    ctx.print_result(&human, &summary);
+    Ok(summary)
+}
+
+fn describe(url: &StoreUrl) -> String {
+    match &url.location {
+        Location::Local(dir) => dir.display().to_string(),
+        Location::S3(s3) => format!("s3://{}", s3.bucket),
+    }
+}
+
+fn status(ctx: &Context, text: &str) {
+    if ctx.verbosity != Verbosity::Quiet {
+        eprintln!("{text}");
+    }
+}
+
+/// `12.3 MiB`.
+pub fn bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
+/// Progress on a terminal (a bar of NAR bytes) or as plain lines.
+struct Progress {
+    verbosity: Verbosity,
+    bar: std::sync::OnceLock<ProgressBar>,
+    done: AtomicUsize,
+    total: AtomicUsize,
+}
+
+impl Progress {
+    fn new(verbosity: Verbosity) -> Progress {
+        Progress {
+            verbosity,
+            bar: std::sync::OnceLock::new(),
+            done: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl PushProgress for Progress {
+    fn planned(&self, to_push: usize, nar_bytes: u64, present: usize) {
+        self.total.store(to_push, Ordering::Relaxed);
+        if self.verbosity != Verbosity::Quiet {
+            eprintln!(
+                "{to_push} paths to push ({} of NAR); {present} already in the cache",
+                bytes(nar_bytes)
+            );
+        }
+        if self.verbosity == Verbosity::Normal && std::io::stderr().is_terminal() && to_push > 0 {
+            let bar = ProgressBar::new(nar_bytes);
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} ({eta})")
+            {
+                bar.set_style(style);
+            }
+            let _ = self.bar.set(bar);
+        }
+    }
+
+    fn nar_done(&self, path: &str, nar_bytes: u64, uploaded: bool) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.total.load(Ordering::Relaxed);
+        match self.bar.get() {
+            Some(bar) => {
+                bar.inc(nar_bytes);
+                bar.set_message(format!("{done}/{total} paths"));
+                if done == total {
+                    bar.finish_and_clear();
+                }
+            }
+            None if self.verbosity == Verbosity::Verbose => {
+                let what = if uploaded {
+                    "uploaded"
+                } else {
+                    "already there"
+                };
+                eprintln!(
+                    "[{done}/{total}] {} ({}, NAR {what})",
+                    Path::new(path).display(),
+                    bytes(nar_bytes)
+                );
+            }
+            None => {}
+        }
+    }
+
+    fn failed(&self, path: &str, error: &Error) {
+        eprintln!("error: {path}: {error}");
+    }
+}

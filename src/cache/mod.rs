@@ -1,0 +1,17 @@
+//! Pushing store paths into a Nix binary cache on any object store.
+//!
+//! `prepare` streams one path's NAR through the hash check and the
+//! compressor into a temporary file; `push` runs many of those at once,
+//! uploads NARs, then writes narinfos only once their references' narinfos
+//! exist (`order`). `command` holds the `cache push` and `cache-toolchain`
+//! commands.
+
+mod command;
+mod order;
+mod prepare;
+mod push;
+
+pub use command::{run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts};
+pub use order::topo_order;
+pub use prepare::{prepare_nar, Prepared};
+pub use push::{push_paths, PushSummary};

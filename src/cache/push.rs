@@ -1,0 +1,284 @@
+//! The push: which paths the cache lacks, their NARs up in parallel, then
+//! their narinfos in an order that keeps the cache closed under references.
+//!
+//! Guarantees, whatever stops a push part-way:
+//! - a NAR is uploaded before its narinfo;
+//! - a narinfo is written only once every reference's narinfo exists;
+//! - so no narinfo ever lacks its NAR or its references' narinfos.
+//! A re-run skips every path whose narinfo exists, and every NAR already
+//! uploaded under its FileHash key.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::order::topo_order;
+use super::prepare::{prepare_nar, Compressor};
+use crate::errors::{Error, Result};
+use crate::nix::PathInfo;
+use crate::nixcache::{
+    narinfo_key, parse_nar_hash, NarInfo, SecretKey, CONTENT_TYPE_CACHE_INFO, CONTENT_TYPE_NAR,
+    CONTENT_TYPE_NARINFO, NIX_CACHE_INFO,
+};
+use crate::objstore::{Body, CacheParams, ObjectStore};
+
+/// How many existence checks run at once.
+const CHECKS_IN_FLIGHT: usize = 64;
+
+/// What a push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushSummary {
+    /// Paths in the closure.
+    pub total: usize,
+    /// Paths whose narinfo was already in the cache.
+    pub skipped: usize,
+    /// Paths whose narinfo this run wrote.
+    pub pushed: usize,
+    /// Paths that could not be pushed (or wait on one that could not).
+    pub failed: usize,
+    /// NAR files uploaded.
+    pub nars_uploaded: usize,
+    /// NAR files already in the cache under the same FileHash.
+    pub nars_reused: usize,
+    /// Uncompressed NAR bytes of the pushed paths.
+    pub nar_bytes: u64,
+    /// Bytes uploaded in NAR files.
+    pub uploaded_bytes: u64,
+}
+
+/// Reports progress; the command decides how to show it.
+pub trait PushProgress: Send + Sync {
+    /// The plan: how many paths and bytes to push, how many were present.
+    fn planned(&self, to_push: usize, nar_bytes: u64, present: usize);
+    /// One path's NAR is in the cache.
+    fn nar_done(&self, path: &str, nar_bytes: u64, uploaded: bool);
+    /// One path failed.
+    fn failed(&self, path: &str, error: &Error);
+}
+
+/// Pushes the closure described by `infos` (which must be closed under
+/// references) into `store`, signing with `key`.
+pub async fn push_paths(
+    store: Arc<ObjectStore>,
+    params: &CacheParams,
+    key: Arc<SecretKey>,
+    infos: Vec<PathInfo>,
+    jobs: usize,
+    tmp_dir: PathBuf,
+    progress: Arc<dyn PushProgress>,
+) -> Result<PushSummary> {
+    let mut summary = PushSummary {
+        total: infos.len(),
+        ..Default::default()
+    };
+    if !store.exists("nix-cache-info").await? {
+        store
+            .put(
+                "nix-cache-info",
+                Body::Bytes(NIX_CACHE_INFO.as_bytes().to_vec()),
+                CONTENT_TYPE_CACHE_INFO,
+            )
+            .await?;
+    }
+
+    // Which narinfos exist: concurrent HEADs, bounded, no round trip in series.
+    let present: HashSet<String> = futures::stream::iter(infos.iter().map(|i| {
+        let store = store.clone();
+        let path = i.path.clone();
+        async move { store.exists(&narinfo_key(&path)).await.map(|e| (path, e)) }
+    }))
+    .buffer_unordered(CHECKS_IN_FLIGHT)
+    .collect::<Vec<_>>()
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?
+    .into_iter()
+    .filter_map(|(p, exists)| exists.then_some(p))
+    .collect();
+    summary.skipped = present.len();
+
+    let missing: Vec<&PathInfo> = infos
+        .iter()
+        .filter(|i| !present.contains(&i.path))
+        .collect();
+    let graph: BTreeMap<String, Vec<String>> = missing
+        .iter()
+        .map(|i| (i.path.clone(), i.references.clone()))
+        .collect();
+    let order = topo_order(&graph);
+    let by_path: HashMap<&str, &PathInfo> = missing.iter().map(|i| (i.path.as_str(), *i)).collect();
+    summary.nar_bytes = missing.iter().map(|i| i.nar_size).sum();
+    progress.planned(missing.len(), summary.nar_bytes, present.len());
+
+    // Largest first, so one big path does not finish alone at the end.
+    let mut upload_order: Vec<&PathInfo> = missing.clone();
+    upload_order.sort_by(|a, b| b.nar_size.cmp(&a.nar_size));
+    let threads_per_nar = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
+
+    let mut uploads = futures::stream::iter(upload_order.into_iter().map(|info| {
+        let store = store.clone();
+        let params = params.clone();
+        let tmp_dir = tmp_dir.clone();
+        let info = info.clone();
+        async move {
+            let result = upload_nar(&store, &params, &info, threads_per_nar, &tmp_dir).await;
+            (info.path.clone(), result)
+        }
+    }))
+    .buffer_unordered(jobs.max(1));
+
+    let mut ready: HashMap<String, NarInfo> = HashMap::new();
+    let mut written: HashSet<String> = HashSet::new();
+    let mut first_error: Option<Error> = None;
+    while let Some((path, result)) = uploads.next().await {
+        match result {
+            Ok((narinfo, uploaded)) => {
+                if uploaded {
+                    summary.nars_uploaded += 1;
+                    summary.uploaded_bytes += narinfo.file_size;
+                } else {
+                    summary.nars_reused += 1;
+                }
+                progress.nar_done(&path, narinfo.nar_size, uploaded);
+                ready.insert(path, narinfo);
+                write_ready_narinfos(
+                    &store,
+                    &key,
+                    &order,
+                    &by_path,
+                    &present,
+                    &mut ready,
+                    &mut written,
+                )
+                .await?;
+            }
+            Err(e) => {
+                progress.failed(&path, &e);
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    summary.pushed = written.len();
+    summary.failed = missing.len() - written.len();
+    match first_error {
+        Some(e) if summary.failed == 1 => Err(e),
+        Some(e) => {
+            tracing::error!("{}", e.render());
+            Err(Error::PushIncomplete {
+                failed: summary.failed,
+                total: missing.len(),
+            })
+        }
+        None => Ok(summary),
+    }
+}
+
+/// Prepares one path's NAR and uploads it unless its key exists.
+async fn upload_nar(
+    store: &ObjectStore,
+    params: &CacheParams,
+    info: &PathInfo,
+    threads: u32,
+    tmp_dir: &std::path::Path,
+) -> Result<(NarInfo, bool)> {
+    let expected = parse_nar_hash(&info.nar_hash).ok_or_else(|| Error::Command {
+        command: "nix path-info --json".into(),
+        status: Some(0),
+        stderr: format!("unreadable narHash `{}` for {}", info.nar_hash, info.path),
+    })?;
+    let compressor = Compressor {
+        compression: params.compression,
+        level: params.compression_level,
+        // Several threads pay only for big NARs; small ones run side by side anyway.
+        threads: if params.parallel_compression && info.nar_size > (32 << 20) {
+            threads
+        } else {
+            1
+        },
+    };
+    let path = PathBuf::from(&info.path);
+    let tmp = tmp_dir.to_path_buf();
+    let nar_size = info.nar_size;
+    let prepared = tokio::task::spawn_blocking(move || {
+        prepare_nar(&path, (expected, nar_size), compressor, &tmp)
+    })
+    .await
+    .map_err(|e| Error::io("cannot serialise", &info.path)(std::io::Error::other(e)))??;
+    let narinfo = NarInfo {
+        store_path: info.path.clone(),
+        compression: params.compression,
+        file_hash: prepared.file_hash,
+        file_size: prepared.file_size,
+        nar_hash: prepared.nar_hash,
+        nar_size: prepared.nar_size,
+        references: info.references.clone(),
+        deriver: info.deriver.clone(),
+        sigs: info.signatures.clone(),
+        ca: info.ca.clone(),
+    };
+    let key = narinfo.url();
+    let uploaded = if store.exists(&key).await? {
+        false
+    } else {
+        store
+            .put(
+                &key,
+                Body::File(prepared.file.path().to_path_buf()),
+                CONTENT_TYPE_NAR,
+            )
+            .await?;
+        true
+    };
+    drop(prepared);
+    Ok((narinfo, uploaded))
+}
+
+/// Writes, in topological order, every ready narinfo whose references are
+/// all in the cache.
+async fn write_ready_narinfos(
+    store: &ObjectStore,
+    key: &SecretKey,
+    order: &[String],
+    by_path: &HashMap<&str, &PathInfo>,
+    present: &HashSet<String>,
+    ready: &mut HashMap<String, NarInfo>,
+    written: &mut HashSet<String>,
+) -> Result<()> {
+    loop {
+        let mut progressed = false;
+        for path in order {
+            if written.contains(path) || !ready.contains_key(path) {
+                continue;
+            }
+            let refs_in_cache = by_path[path.as_str()]
+                .references
+                .iter()
+                .all(|r| r == path || present.contains(r) || written.contains(r));
+            if !refs_in_cache {
+                continue;
+            }
+            let Some(mut narinfo) = ready.remove(path) else {
+                continue;
+            };
+            narinfo.sign(key);
+            store
+                .put(
+                    &narinfo.key(),
+                    Body::Bytes(narinfo.render().into_bytes()),
+                    CONTENT_TYPE_NARINFO,
+                )
+                .await?;
+            written.insert(path.clone());
+            progressed = true;
+        }
+        if !progressed {
+            return Ok(());
+        }
+    }
+}
