@@ -54,6 +54,9 @@ TOML
   RUST_LOG=warn nohup $(garage_bin) -c "$dir/garage.toml" server > "$dir/server.log" 2>&1 &
   echo $! > "$dir/pid"
   for _ in $(seq 1 100); do $g status >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    echo "garage did not start (ports $base..$((base + 3)) in use?):" >&2; tail -5 "$dir/server.log" >&2; exit 1
+  fi
   id=$($g node id -q 2>/dev/null | cut -d@ -f1)
   if ! $g layout show 2>/dev/null | grep -q "$id"; then
     $g layout assign -z dc1 -c 1G "$id" >/dev/null

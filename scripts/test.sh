@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, then runs every test.
+# The whole test suite: installs what it needs (Debian packages, Garage 2.5.0
+# through cargo), starts a Garage node on loopback, runs every test, stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh --tests
+bash scripts/garage.sh install
+export PATH="$HOME/.cargo/bin:$PATH"
 export NIX_CONFIG="${NIX_CONFIG:-substituters =}"
+
+garage_dir=$(mktemp -d /tmp/release-dist-garage.XXXXXX)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+cleanup() { bash scripts/garage.sh stop "$garage_dir" || true; rm -rf "$garage_dir" "$log"; }
+trap cleanup EXIT
+eval "$(bash scripts/garage.sh start "$garage_dir" "${RELEASE_DIST_GARAGE_PORT:-39100}")"
+
 status=0
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary.

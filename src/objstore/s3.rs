@@ -313,7 +313,7 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
             let message = err.message().unwrap_or("");
             let http = status(err);
             let kind = match (code, http) {
-                ("NoSuchBucket", _) => StoreErrorKind::NoBucket,
+                ("NoSuchBucket" | "NotFound", _) => StoreErrorKind::NoBucket,
                 (
                     "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" | "Forbidden",
                     _,

@@ -1,5 +1,7 @@
 //! Integration tests: the real binary, real nix, real git, on copies of the example.
 
 mod build;
+mod cache;
+mod garage;
 mod templates;
 mod util;

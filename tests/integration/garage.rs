@@ -1,0 +1,75 @@
+//! The Garage node that scripts/test.sh starts: fresh buckets, object counts.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::util::repo_root;
+
+/// The running test node, as described by scripts/garage.sh's exports.
+pub struct Garage {
+    config: PathBuf,
+    /// `127.0.0.1:PORT` of the S3 API.
+    pub s3: String,
+    /// `127.0.0.1:PORT` of the website endpoint.
+    pub web: String,
+}
+
+impl Garage {
+    /// The node from the environment; the tests need it, so its absence fails them.
+    pub fn from_env() -> Garage {
+        let var = |k: &str| {
+            std::env::var(k).unwrap_or_else(|_| {
+                panic!("{k} is not set: run the tests through scripts/test.sh, which starts Garage")
+            })
+        };
+        Garage {
+            config: PathBuf::from(var("RELEASE_DIST_GARAGE_CONFIG")),
+            s3: var("RELEASE_DIST_GARAGE_S3"),
+            web: var("RELEASE_DIST_GARAGE_WEB"),
+        }
+    }
+
+    /// Creates a bucket with a unique name (website on, test key allowed).
+    pub fn bucket(&self, prefix: &str) -> String {
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                % 1_000_000_000
+        );
+        let dir = self.config.parent().unwrap();
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/garage.sh"))
+            .args(["bucket", dir.to_str().unwrap(), &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        name
+    }
+
+    /// The store URL of `bucket`, with extra parameters.
+    pub fn url(&self, bucket: &str, extra: &str) -> String {
+        format!("s3://{bucket}?endpoint={}&region=garage&scheme=http{extra}", self.s3)
+    }
+
+    /// The bucket's website, as nix and curl reach it (curl resolves `*.localhost` to loopback).
+    pub fn web_url(&self, bucket: &str) -> String {
+        let port = self.web.rsplit(':').next().unwrap();
+        format!("http://{bucket}.web.garage.localhost:{port}")
+    }
+
+    /// How many objects `garage bucket info` counts in the bucket.
+    pub fn object_count(&self, bucket: &str) -> u64 {
+        let out = Command::new("garage")
+            .args(["-c", self.config.to_str().unwrap(), "bucket", "info", bucket])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| l.strip_prefix("Objects:").map(|n| n.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("no object count in: {text}"))
+    }
+}
