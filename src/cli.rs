@@ -116,6 +116,9 @@ pub struct BuildArgs {
     /// Build only this target (repeatable); default: the configured targets.
     #[arg(long = "target", short = 't', value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// After a build, push the runtime closure of every artifact into this binary cache.
+    #[arg(long, value_name = "URL")]
+    pub push_cache: Option<String>,
     /// Options passed to `nix build` as they are, after `--`
     /// (e.g. `-- --max-jobs 4 --builders 'ssh://arm64 aarch64-linux'`).
     #[arg(last = true, value_name = "NIX_OPTIONS")]

@@ -76,7 +76,24 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 targets: args.targets,
                 nix_options: args.nix_options,
             };
-            build::run(&ctx, &opts).map(drop)
+            let manifest = build::run(&ctx, &opts)?;
+            match (args.push_cache, manifest) {
+                (Some(to), Some(manifest)) => {
+                    let mut paths: Vec<String> = manifest
+                        .artifacts
+                        .iter()
+                        .map(|a| a.store_path.clone())
+                        .collect();
+                    paths.dedup();
+                    let opts = cache::CachePushOpts {
+                        to: Some(to),
+                        paths,
+                        jobs: None,
+                    };
+                    cache::run_cache_push(&ctx, &opts).map(drop)
+                }
+                _ => Ok(()),
+            }
         }
         Command::Cache(cli::CacheCommand::Push(args)) => cache::run_cache_push(
             &ctx,

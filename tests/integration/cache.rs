@@ -14,19 +14,40 @@ fn key_pair(dir: &Path) -> (String, String) {
     let pk = dir.join("cache.pub");
     stock(
         "nix-store",
-        &["--generate-binary-cache-key", "release-dist-test-1", sk.to_str().unwrap(), pk.to_str().unwrap()],
+        &[
+            "--generate-binary-cache-key",
+            "release-dist-test-1",
+            sk.to_str().unwrap(),
+            pk.to_str().unwrap(),
+        ],
     );
-    (sk.display().to_string(), std::fs::read_to_string(pk).unwrap())
+    (
+        sk.display().to_string(),
+        std::fs::read_to_string(pk).unwrap(),
+    )
 }
 
 /// `nix copy --from CACHE --to STORE PATH` with `trusted-public-keys = PUBKEY`.
 fn nix_copy_from(cache: &str, store: &Path, path: &str, pubkey: &str) -> std::process::Output {
     std::process::Command::new("nix")
-        .args(["--extra-experimental-features", "nix-command", "copy", "--from", cache])
+        .args([
+            "--extra-experimental-features",
+            "nix-command",
+            "copy",
+            "--from",
+            cache,
+        ])
         .arg("--to")
         .arg(store)
         .arg(path)
-        .args(["--option", "trusted-public-keys", pubkey.trim(), "--option", "substituters", ""])
+        .args([
+            "--option",
+            "trusted-public-keys",
+            pubkey.trim(),
+            "--option",
+            "substituters",
+            "",
+        ])
         .output()
         .unwrap()
 }
@@ -34,7 +55,10 @@ fn nix_copy_from(cache: &str, store: &Path, path: &str, pubkey: &str) -> std::pr
 fn toolchain_out(f: &Fixture) -> String {
     stock(
         "nix-build",
-        &["--no-out-link", f.dir.join("nix/toolchain.nix").to_str().unwrap()],
+        &[
+            "--no-out-link",
+            f.dir.join("nix/toolchain.nix").to_str().unwrap(),
+        ],
     )
     .trim()
     .to_string()
@@ -51,17 +75,36 @@ fn cache_toolchain_to_garage_is_substitutable_by_stock_nix_and_signed() {
     let (sk, pk) = key_pair(&f.dir);
     let bucket = g.bucket("toolchain");
     let url = g.url(&bucket, &format!("&secret-key={sk}"));
-    let first = f.run(&["--message-format", "json", "cache-toolchain", "--to", &url]).ok();
+    let first = f
+        .run(&["--message-format", "json", "cache-toolchain", "--to", &url])
+        .ok();
     let s = summary(&first);
     // 3 derivations + 3 outputs: the toolchain, its runtime lib, its build-time helper.
-    assert_eq!((s["total"].as_u64(), s["pushed"].as_u64(), s["failed"].as_u64()), (Some(6), Some(6), Some(0)), "{s}");
+    assert_eq!(
+        (
+            s["total"].as_u64(),
+            s["pushed"].as_u64(),
+            s["failed"].as_u64()
+        ),
+        (Some(6), Some(6), Some(0)),
+        "{s}"
+    );
 
     let out = toolchain_out(&f);
     let store = tempfile::tempdir().unwrap();
     let copy = nix_copy_from(&g.web_url(&bucket), store.path(), &out, &pk);
-    assert!(copy.status.success(), "nix copy failed:\n{}", String::from_utf8_lossy(&copy.stderr));
+    assert!(
+        copy.status.success(),
+        "nix copy failed:\n{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
     let name = Path::new(&out).file_name().unwrap();
-    assert!(store.path().join("nix/store").join(name).join("bin/rustc").exists());
+    assert!(store
+        .path()
+        .join("nix/store")
+        .join(name)
+        .join("bin/rustc")
+        .exists());
 
     // A key nix does not trust: it must refuse.
     let other = tempfile::tempdir().unwrap();
@@ -76,8 +119,18 @@ fn cache_toolchain_to_garage_is_substitutable_by_stock_nix_and_signed() {
     assert_eq!(objects, 1 + 6 + 6, "nix-cache-info, 6 narinfos, 6 NARs");
 
     // A second push uploads nothing.
-    let again = summary(&f.run(&["--message-format", "json", "cache-toolchain", "--to", &url]).ok());
-    assert_eq!((again["pushed"].as_u64(), again["skipped"].as_u64(), again["uploadedBytes"].as_u64()), (Some(0), Some(6), Some(0)));
+    let again = summary(
+        &f.run(&["--message-format", "json", "cache-toolchain", "--to", &url])
+            .ok(),
+    );
+    assert_eq!(
+        (
+            again["pushed"].as_u64(),
+            again["skipped"].as_u64(),
+            again["uploadedBytes"].as_u64()
+        ),
+        (Some(0), Some(6), Some(0))
+    );
     assert_eq!(g.object_count(&bucket), objects);
 }
 
@@ -87,7 +140,8 @@ fn build_closure_push_over_s3_and_to_a_directory() {
     let f = Fixture::example("hello");
     let (sk, pk) = key_pair(&f.dir);
     f.run(&["build", "-q", "-t", "linux/arm64"]).ok();
-    let manifest: Value = serde_json::from_slice(&std::fs::read(f.dist().join("build.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(f.dist().join("build.json")).unwrap()).unwrap();
     let paths: Vec<String> = manifest["artifacts"]
         .as_array()
         .unwrap()
@@ -97,22 +151,46 @@ fn build_closure_push_over_s3_and_to_a_directory() {
     for (compression, dest) in [("zstd", "s3"), ("xz", "file"), ("none", "s3")] {
         let (url, cache) = if dest == "s3" {
             let bucket = g.bucket(&format!("build-{compression}"));
-            (g.url(&bucket, &format!("&secret-key={sk}&compression={compression}")), g.web_url(&bucket))
+            (
+                g.url(
+                    &bucket,
+                    &format!("&secret-key={sk}&compression={compression}"),
+                ),
+                g.web_url(&bucket),
+            )
         } else {
             let dir = f.dir.join(format!("cache-{compression}"));
             (
-                format!("file://{}?secret-key={sk}&compression={compression}", dir.display()),
+                format!(
+                    "file://{}?secret-key={sk}&compression={compression}",
+                    dir.display()
+                ),
                 format!("file://{}", dir.display()),
             )
         };
-        let mut args = vec!["--message-format", "json", "cache", "push", "--to", url.as_str()];
+        let mut args = vec![
+            "--message-format",
+            "json",
+            "cache",
+            "push",
+            "--to",
+            url.as_str(),
+        ];
         args.extend(paths.iter().map(String::as_str));
         let s = summary(&f.run(&args).ok());
-        assert_eq!(s["pushed"].as_u64(), Some(paths.len() as u64), "{compression}: {s}");
+        assert_eq!(
+            s["pushed"].as_u64(),
+            Some(paths.len() as u64),
+            "{compression}: {s}"
+        );
         for p in &paths {
             let store = tempfile::tempdir().unwrap();
             let copy = nix_copy_from(&cache, store.path(), p, &pk);
-            assert!(copy.status.success(), "{compression} {dest}: {}", String::from_utf8_lossy(&copy.stderr));
+            assert!(
+                copy.status.success(),
+                "{compression} {dest}: {}",
+                String::from_utf8_lossy(&copy.stderr)
+            );
         }
     }
 }
@@ -124,21 +202,64 @@ fn narinfo_from_the_bucket_matches_nix_path_info() {
     let (sk, _) = key_pair(&f.dir);
     let bucket = g.bucket("narinfo");
     let out = toolchain_out(&f);
-    f.run(&["-q", "cache", "push", "--to", &g.url(&bucket, &format!("&secret-key={sk}")), &out]).ok();
-    let hash = Path::new(&out).file_name().unwrap().to_str().unwrap().split('-').next().unwrap().to_string();
-    let narinfo = stock("curl", &["-sf", &format!("{}/{hash}.narinfo", g.web_url(&bucket))]);
-    let info: Value = serde_json::from_str(&stock("nix", &["--extra-experimental-features", "nix-command", "path-info", "--json", &out])).unwrap();
-    assert!(narinfo.starts_with(&format!("StorePath: {out}\nURL: nar/")), "{narinfo}");
+    f.run(&[
+        "-q",
+        "cache",
+        "push",
+        "--to",
+        &g.url(&bucket, &format!("&secret-key={sk}")),
+        &out,
+    ])
+    .ok();
+    let hash = Path::new(&out)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap()
+        .to_string();
+    let narinfo = stock(
+        "curl",
+        &["-sf", &format!("{}/{hash}.narinfo", g.web_url(&bucket))],
+    );
+    let info: Value = serde_json::from_str(&stock(
+        "nix",
+        &[
+            "--extra-experimental-features",
+            "nix-command",
+            "path-info",
+            "--json",
+            &out,
+        ],
+    ))
+    .unwrap();
+    assert!(
+        narinfo.starts_with(&format!("StorePath: {out}\nURL: nar/")),
+        "{narinfo}"
+    );
     assert!(narinfo.contains("\nCompression: zstd\n"), "{narinfo}");
-    assert!(narinfo.contains(&format!("\nNarSize: {}\n", info[0]["narSize"])), "{narinfo}");
+    assert!(
+        narinfo.contains(&format!("\nNarSize: {}\n", info[0]["narSize"])),
+        "{narinfo}"
+    );
     assert!(narinfo.contains("\nSig: release-dist-test-1:"), "{narinfo}");
     // Content-Types as nix copy sets them, checked over HTTP.
-    let ct = |key: &str| stock("curl", &["-sfI", &format!("{}/{key}", g.web_url(&bucket))]).to_lowercase();
+    let ct = |key: &str| {
+        stock("curl", &["-sfI", &format!("{}/{key}", g.web_url(&bucket))]).to_lowercase()
+    };
     assert!(ct(&format!("{hash}.narinfo")).contains("content-type: text/x-nix-narinfo"));
     assert!(ct("nix-cache-info").contains("content-type: text/x-nix-cache-info"));
-    let nar_url = narinfo.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap();
+    let nar_url = narinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("URL: "))
+        .unwrap();
     let nar_headers = ct(nar_url);
-    assert!(nar_headers.contains("content-type: application/x-nix-nar"), "{nar_headers}");
+    assert!(
+        nar_headers.contains("content-type: application/x-nix-nar"),
+        "{nar_headers}"
+    );
     assert!(!nar_headers.contains("content-encoding"), "{nar_headers}");
 }
 
@@ -152,13 +273,54 @@ fn bad_input_fails_clearly_and_writes_no_narinfo() {
     let malformed = f.dir.join("malformed.sec");
     std::fs::write(&malformed, "not-a-key").unwrap();
     let cases: Vec<(String, Vec<(&str, &str)>, i32, Vec<&str>)> = vec![
-        (g.url(&bucket, "&secret-key=/nonexistent/key.sec"), vec![], 2, vec!["cannot use the signing key /nonexistent/key.sec", "generate-binary-cache-key"]),
-        (g.url(&bucket, &format!("&secret-key={}", malformed.display())), vec![], 2, vec!["not a Nix key"]),
-        (g.url(&bucket, &format!("&secret-key={sk}")), vec![("AWS_SECRET_ACCESS_KEY", "00000000000000000000000000000000000000000000000000000000deadbeef")], 4, vec!["HEAD bucket", "check the credentials"]),
-        (g.url(&bucket, &format!("&secret-key={sk}")), vec![("AWS_ACCESS_KEY_ID", "GK000000000000000000000000")], 4, vec!["check the credentials"]),
-        (g.url("no-such-bucket-here", &format!("&secret-key={sk}")), vec![], 4, vec!["s3://no-such-bucket-here", "create the bucket"]),
-        (format!("s3://{bucket}?endpoint=127.0.0.1:1&region=garage&scheme=http&secret-key={sk}"), vec![], 4, vec!["could not connect", "check `endpoint=`"]),
-        (g.url(&bucket, &format!("&secret-key={sk}&compresion=zstd")), vec![], 2, vec!["unknown parameter `compresion`"]),
+        (
+            g.url(&bucket, "&secret-key=/nonexistent/key.sec"),
+            vec![],
+            2,
+            vec![
+                "cannot use the signing key /nonexistent/key.sec",
+                "generate-binary-cache-key",
+            ],
+        ),
+        (
+            g.url(&bucket, &format!("&secret-key={}", malformed.display())),
+            vec![],
+            2,
+            vec!["not a Nix key"],
+        ),
+        (
+            g.url(&bucket, &format!("&secret-key={sk}")),
+            vec![(
+                "AWS_SECRET_ACCESS_KEY",
+                "00000000000000000000000000000000000000000000000000000000deadbeef",
+            )],
+            4,
+            vec!["HEAD bucket", "check the credentials"],
+        ),
+        (
+            g.url(&bucket, &format!("&secret-key={sk}")),
+            vec![("AWS_ACCESS_KEY_ID", "GK000000000000000000000000")],
+            4,
+            vec!["check the credentials"],
+        ),
+        (
+            g.url("no-such-bucket-here", &format!("&secret-key={sk}")),
+            vec![],
+            4,
+            vec!["s3://no-such-bucket-here", "create the bucket"],
+        ),
+        (
+            format!("s3://{bucket}?endpoint=127.0.0.1:1&region=garage&scheme=http&secret-key={sk}"),
+            vec![],
+            4,
+            vec!["could not connect", "check `endpoint=`"],
+        ),
+        (
+            g.url(&bucket, &format!("&secret-key={sk}&compresion=zstd")),
+            vec![],
+            2,
+            vec!["unknown parameter `compresion`"],
+        ),
     ];
     for (url, env, code, needles) in cases {
         f.run_with(&["cache", "push", "--to", &url, &out], |c| {
@@ -168,7 +330,46 @@ fn bad_input_fails_clearly_and_writes_no_narinfo() {
         })
         .fails_with(code, &needles);
     }
-    f.run(&["cache", "push", "--to", &g.url(&bucket, &format!("&secret-key={sk}")), "/nix/store/00000000000000000000000000000000-not-there"])
-        .fails_with(2, &["is not a valid path in the local Nix store"]);
+    f.run(&[
+        "cache",
+        "push",
+        "--to",
+        &g.url(&bucket, &format!("&secret-key={sk}")),
+        "/nix/store/00000000000000000000000000000000-not-there",
+    ])
+    .fails_with(2, &["is not a valid path in the local Nix store"]);
     assert_eq!(g.object_count(&bucket), 0, "a failed push wrote objects");
+}
+
+#[test]
+fn build_push_cache_pushes_the_runtime_closure_of_the_artifacts() {
+    let g = Garage::from_env();
+    let f = Fixture::example("hello");
+    let (sk, pk) = key_pair(&f.dir);
+    let bucket = g.bucket("pushcache");
+    f.run(&[
+        "-q",
+        "build",
+        "-t",
+        "linux/386",
+        "--push-cache",
+        &g.url(&bucket, &format!("&secret-key={sk}")),
+    ])
+    .ok();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(f.dist().join("build.json")).unwrap()).unwrap();
+    for a in manifest["artifacts"].as_array().unwrap() {
+        let store = tempfile::tempdir().unwrap();
+        let copy = nix_copy_from(
+            &g.web_url(&bucket),
+            store.path(),
+            a["storePath"].as_str().unwrap(),
+            &pk,
+        );
+        assert!(
+            copy.status.success(),
+            "{}",
+            String::from_utf8_lossy(&copy.stderr)
+        );
+    }
 }

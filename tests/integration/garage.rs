@@ -46,13 +46,20 @@ impl Garage {
             .args(["bucket", dir.to_str().unwrap(), &name])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         name
     }
 
     /// The store URL of `bucket`, with extra parameters.
     pub fn url(&self, bucket: &str, extra: &str) -> String {
-        format!("s3://{bucket}?endpoint={}&region=garage&scheme=http{extra}", self.s3)
+        format!(
+            "s3://{bucket}?endpoint={}&region=garage&scheme=http{extra}",
+            self.s3
+        )
     }
 
     /// The bucket's website, as nix and curl reach it (curl resolves `*.localhost` to loopback).
@@ -64,12 +71,21 @@ impl Garage {
     /// How many objects `garage bucket info` counts in the bucket.
     pub fn object_count(&self, bucket: &str) -> u64 {
         let out = Command::new("garage")
-            .args(["-c", self.config.to_str().unwrap(), "bucket", "info", bucket])
+            .args([
+                "-c",
+                self.config.to_str().unwrap(),
+                "bucket",
+                "info",
+                bucket,
+            ])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         text.lines()
-            .find_map(|l| l.strip_prefix("Objects:").map(|n| n.trim().parse().unwrap()))
+            .find_map(|l| {
+                l.strip_prefix("Objects:")
+                    .map(|n| n.trim().parse().unwrap())
+            })
             .unwrap_or_else(|| panic!("no object count in: {text}"))
     }
 }
