@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{stock, Fixture};
+use crate::util::{build_json, nix_path_info, stock, Fixture};
 
 const TARGETS: [(&str, &str, &str, &str); 4] = [
     (
@@ -27,10 +27,6 @@ const TARGETS: [(&str, &str, &str, &str); 4] = [
         "arm",
     ),
 ];
-
-fn build_json(f: &Fixture) -> Value {
-    serde_json::from_slice(&std::fs::read(f.dist().join("build.json")).unwrap()).unwrap()
-}
 
 #[test]
 fn builds_the_tree_of_four_targets_with_links_into_the_store() {
@@ -88,19 +84,9 @@ fn build_json_agrees_with_nix_path_info_and_sha256sum() {
     assert_eq!(artifacts.len(), 8);
     for a in artifacts {
         let store_path = a["storePath"].as_str().unwrap();
-        let info: Value = serde_json::from_str(&stock(
-            "nix",
-            &[
-                "--extra-experimental-features",
-                "nix-command",
-                "path-info",
-                "--json",
-                store_path,
-            ],
-        ))
-        .unwrap();
-        assert_eq!(info[0]["narHash"], a["narHash"], "{a}");
-        assert_eq!(info[0]["deriver"], a["drvPath"], "{a}");
+        let info = nix_path_info(store_path);
+        assert_eq!(info["narHash"], a["narHash"], "{a}");
+        assert_eq!(info["deriver"], a["drvPath"], "{a}");
         let link = f.dist().join(a["path"].as_str().unwrap());
         let sum = stock("sha256sum", &[link.to_str().unwrap()]);
         assert_eq!(sum.split_whitespace().next(), a["sha256"].as_str(), "{a}");

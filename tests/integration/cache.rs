@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::garage::Garage;
-use crate::util::{stock, Fixture};
+use crate::util::{artifact_store_paths, nix_path_info, stock, Fixture};
 
 /// A fresh key pair made by nix itself.
 fn key_pair(dir: &Path) -> (String, String) {
@@ -140,14 +140,7 @@ fn build_closure_push_over_s3_and_to_a_directory() {
     let f = Fixture::example("hello");
     let (sk, pk) = key_pair(&f.dir);
     f.run(&["build", "-q", "-t", "linux/arm64"]).ok();
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(f.dist().join("build.json")).unwrap()).unwrap();
-    let paths: Vec<String> = manifest["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["storePath"].as_str().unwrap().to_string())
-        .collect();
+    let paths = artifact_store_paths(&f);
     for (compression, dest) in [("zstd", "s3"), ("xz", "file"), ("none", "s3")] {
         let (url, cache) = if dest == "s3" {
             let bucket = g.bucket(&format!("build-{compression}"));
@@ -224,24 +217,14 @@ fn narinfo_from_the_bucket_matches_nix_path_info() {
         "curl",
         &["-sf", &format!("{}/{hash}.narinfo", g.web_url(&bucket))],
     );
-    let info: Value = serde_json::from_str(&stock(
-        "nix",
-        &[
-            "--extra-experimental-features",
-            "nix-command",
-            "path-info",
-            "--json",
-            &out,
-        ],
-    ))
-    .unwrap();
+    let info = nix_path_info(&out);
     assert!(
         narinfo.starts_with(&format!("StorePath: {out}\nURL: nar/")),
         "{narinfo}"
     );
     assert!(narinfo.contains("\nCompression: zstd\n"), "{narinfo}");
     assert!(
-        narinfo.contains(&format!("\nNarSize: {}\n", info[0]["narSize"])),
+        narinfo.contains(&format!("\nNarSize: {}\n", info["narSize"])),
         "{narinfo}"
     );
     assert!(narinfo.contains("\nSig: release-dist-test-1:"), "{narinfo}");
@@ -356,16 +339,9 @@ fn build_push_cache_pushes_the_runtime_closure_of_the_artifacts() {
         &g.url(&bucket, &format!("&secret-key={sk}")),
     ])
     .ok();
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(f.dist().join("build.json")).unwrap()).unwrap();
-    for a in manifest["artifacts"].as_array().unwrap() {
+    for path in artifact_store_paths(&f) {
         let store = tempfile::tempdir().unwrap();
-        let copy = nix_copy_from(
-            &g.web_url(&bucket),
-            store.path(),
-            a["storePath"].as_str().unwrap(),
-            &pk,
-        );
+        let copy = nix_copy_from(&g.web_url(&bucket), store.path(), &path, &pk);
         assert!(
             copy.status.success(),
             "{}",

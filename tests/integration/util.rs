@@ -146,6 +146,36 @@ impl Run {
     }
 }
 
+/// The fixture's build.json.
+pub fn build_json(f: &Fixture) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(f.dist().join("build.json")).unwrap()).unwrap()
+}
+
+/// The store paths of every artifact in the fixture's build.json.
+pub fn artifact_store_paths(f: &Fixture) -> Vec<String> {
+    build_json(f)["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["storePath"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What stock `nix path-info --json` says of one path (its first entry).
+pub fn nix_path_info(path: &str) -> serde_json::Value {
+    let out = stock(
+        "nix",
+        &[
+            "--extra-experimental-features",
+            "nix-command",
+            "path-info",
+            "--json",
+            path,
+        ],
+    );
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()[0].clone()
+}
+
 /// Runs a stock tool and returns its stdout, asserting success.
 pub fn stock(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
