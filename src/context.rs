@@ -40,11 +40,9 @@ impl Context {
     /// Prints a command's result: `human` as text, or `json` as JSON.
     pub fn print_result<T: Serialize>(&self, human: &str, json: &T) {
         match self.format {
-            MessageFormat::Human => {
-                if self.verbosity != Verbosity::Quiet || !human.is_empty() {
-                    print!("{human}");
-                }
-            }
+            // The result is the command's output: printed even with -q,
+            // which silences only progress on standard error.
+            MessageFormat::Human => print!("{human}"),
             MessageFormat::Json => match serde_json::to_string(json) {
                 Ok(text) => println!("{text}"),
                 Err(e) => eprintln!("error: cannot print the result as JSON: {e}"),

@@ -239,37 +239,6 @@ fn eval_error(plan: &Plan, flake: &str, message: String) -> Error {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-
-    #[test]
-    fn names_the_missing_attribute_from_nix_2_8_text() {
-        let config = Config::defaults("hello");
-        let plan = Plan::new(&config, &config.targets);
-        let text = "error: flake 'git+file:///tmp/x/hello' does not provide attribute \
-            'packages.x86_64-linux.packages.i686-linux.hello-docker', \
-            'legacyPackages.x86_64-linux.packages.i686-linux.hello-docker' or 'packages.i686-linux.hello-docker'";
-        match eval_error(&plan, ".", text.into()) {
-            Error::MissingAttribute {
-                platform,
-                kind,
-                attribute,
-            } => {
-                assert_eq!(platform.to_string(), "linux/386");
-                assert_eq!(kind, "docker");
-                assert_eq!(attribute, "packages.i686-linux.hello-docker");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            eval_error(&plan, ".", "error: syntax error".into()),
-            Error::Eval { .. }
-        ));
-    }
-}
-
 fn nix_command_name(nix: &Nix) -> String {
     let v = nix.version();
     format!(
@@ -518,4 +487,35 @@ fn display_path(path: &Path) -> String {
         .unwrap_or_else(|| path.to_path_buf())
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn names_the_missing_attribute_from_nix_2_8_text() {
+        let config = Config::defaults("hello");
+        let plan = Plan::new(&config, &config.targets);
+        let text = "error: flake 'git+file:///tmp/x/hello' does not provide attribute \
+            'packages.x86_64-linux.packages.i686-linux.hello-docker', \
+            'legacyPackages.x86_64-linux.packages.i686-linux.hello-docker' or 'packages.i686-linux.hello-docker'";
+        match eval_error(&plan, ".", text.into()) {
+            Error::MissingAttribute {
+                platform,
+                kind,
+                attribute,
+            } => {
+                assert_eq!(platform.to_string(), "linux/386");
+                assert_eq!(kind, "docker");
+                assert_eq!(attribute, "packages.i686-linux.hello-docker");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            eval_error(&plan, ".", "error: syntax error".into()),
+            Error::Eval { .. }
+        ));
+    }
 }

@@ -5,6 +5,7 @@
 //! - a NAR is uploaded before its narinfo;
 //! - a narinfo is written only once every reference's narinfo exists;
 //! - so no narinfo ever lacks its NAR or its references' narinfos.
+//!
 //! A re-run skips every path whose narinfo exists, and every NAR already
 //! uploaded under its FileHash key.
 
@@ -116,7 +117,7 @@ pub async fn push_paths(
 
     // Largest first, so one big path does not finish alone at the end.
     let mut upload_order: Vec<&PathInfo> = missing.clone();
-    upload_order.sort_by(|a, b| b.nar_size.cmp(&a.nar_size));
+    upload_order.sort_by_key(|i| std::cmp::Reverse(i.nar_size));
     let threads_per_nar = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(1);

@@ -266,10 +266,7 @@ impl Nix {
 
     /// `nix-instantiate FILE`: the derivations a Nix file evaluates to.
     pub fn instantiate(&self, dir: &Path, file: &Path) -> Result<Vec<String>> {
-        let out = Cmd::new(&self.nix_instantiate())
-            .arg(file)
-            .dir(dir)
-            .read()?;
+        let out = Cmd::new(self.nix_instantiate()).arg(file).dir(dir).read()?;
         Ok(lines(&out))
     }
 

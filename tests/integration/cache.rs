@@ -246,6 +246,9 @@ fn narinfo_from_the_bucket_matches_nix_path_info() {
     assert!(!nar_headers.contains("content-encoding"), "{nar_headers}");
 }
 
+/// A store URL, extra environment, the exit code, and what stderr must say.
+type BadCase<'a> = (String, Vec<(&'a str, &'a str)>, i32, Vec<&'a str>);
+
 #[test]
 fn bad_input_fails_clearly_and_writes_no_narinfo() {
     let g = Garage::from_env();
@@ -255,7 +258,7 @@ fn bad_input_fails_clearly_and_writes_no_narinfo() {
     let bucket = g.bucket("bad");
     let malformed = f.dir.join("malformed.sec");
     std::fs::write(&malformed, "not-a-key").unwrap();
-    let cases: Vec<(String, Vec<(&str, &str)>, i32, Vec<&str>)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             g.url(&bucket, "&secret-key=/nonexistent/key.sec"),
             vec![],
