@@ -2,8 +2,9 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -244,7 +245,14 @@ struct Progress {
     bar: std::sync::OnceLock<ProgressBar>,
     done: AtomicUsize,
     total: AtomicUsize,
+    bytes_done: AtomicU64,
+    bytes_total: AtomicU64,
+    /// When the last line was printed, without a terminal (CI logs).
+    last_line: Mutex<Instant>,
 }
+
+/// Without a terminal, a progress line at most this often.
+const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
     fn new(verbosity: Verbosity) -> Progress {
@@ -253,6 +261,9 @@ impl Progress {
             bar: std::sync::OnceLock::new(),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
+            bytes_done: AtomicU64::new(0),
+            bytes_total: AtomicU64::new(0),
+            last_line: Mutex::new(Instant::now()),
         }
     }
 }
@@ -260,6 +271,7 @@ impl Progress {
 impl PushProgress for Progress {
     fn planned(&self, to_push: usize, nar_bytes: u64, present: usize) {
         self.total.store(to_push, Ordering::Relaxed);
+        self.bytes_total.store(nar_bytes, Ordering::Relaxed);
         if self.verbosity != Verbosity::Quiet {
             eprintln!(
                 "{to_push} paths to push ({} of NAR); {present} already in the cache",
@@ -280,6 +292,7 @@ impl PushProgress for Progress {
     fn nar_done(&self, path: &str, nar_bytes: u64, uploaded: bool) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.total.load(Ordering::Relaxed);
+        let bytes_done = self.bytes_done.fetch_add(nar_bytes, Ordering::Relaxed) + nar_bytes;
         match self.bar.get() {
             Some(bar) => {
                 bar.inc(nar_bytes);
@@ -299,6 +312,20 @@ impl PushProgress for Progress {
                     Path::new(path).display(),
                     bytes(nar_bytes)
                 );
+            }
+            None if self.verbosity == Verbosity::Normal => {
+                // CI logs: a line now and then, so a long push shows life.
+                let Ok(mut last) = self.last_line.lock() else {
+                    return;
+                };
+                if last.elapsed() >= LOG_EVERY || done == total {
+                    *last = Instant::now();
+                    eprintln!(
+                        "  {done}/{total} paths, {} of {} of NAR",
+                        bytes(bytes_done),
+                        bytes(self.bytes_total.load(Ordering::Relaxed))
+                    );
+                }
             }
             None => {}
         }

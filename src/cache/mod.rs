@@ -3,7 +3,7 @@
 //! `prepare` streams one path's NAR through the hash check and the
 //! compressor into a temporary file; `push` runs many of those at once,
 //! uploads NARs, then writes narinfos only once their references' narinfos
-//! exist (`order`). `command` holds the `cache push` and `cache-toolchain`
+//! exist (`order`, [`NarinfoGate`]). `command` holds the `cache push` and `cache-toolchain`
 //! commands.
 
 mod command;
@@ -12,6 +12,6 @@ mod prepare;
 mod push;
 
 pub use command::{run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts};
-pub use order::topo_order;
+pub use order::NarinfoGate;
 pub use prepare::{prepare_nar, Prepared};
 pub use push::{push_paths, PushSummary};

@@ -1,73 +1,117 @@
-//! Topological order over store paths: references before referrers.
+//! When a narinfo may be written: once its own NAR is uploaded and the
+//! narinfo of every reference inside the push exists. References outside the
+//! push are already in the cache (that is why they are outside it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// Orders `paths` (path → references) so that every path comes after the
-/// references it has inside the set. Self-references and references
-/// outside the set are ignored. Ties are broken by path, so the order is
-/// stable. Cycles (impossible in a Nix store) are broken arbitrarily.
-pub fn topo_order(paths: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-    let mut remaining: BTreeMap<&str, BTreeSet<&str>> = paths
-        .iter()
-        .map(|(p, refs)| {
-            let deps = refs
+/// Tracks, for every path of a push, what its narinfo still waits on.
+#[derive(Debug, Default)]
+pub struct NarinfoGate {
+    /// Path → how many of its references' narinfos are not written yet.
+    waiting_on: HashMap<String, usize>,
+    /// Path → the paths that refer to it.
+    dependents: HashMap<String, Vec<String>>,
+    /// Paths whose NAR is uploaded but whose narinfo is not released yet.
+    nar_done: HashSet<String>,
+}
+
+impl NarinfoGate {
+    /// A gate over `paths` (path → references). Self-references and
+    /// references outside the set are ignored.
+    pub fn new(paths: &BTreeMap<String, Vec<String>>) -> NarinfoGate {
+        let mut gate = NarinfoGate::default();
+        for (path, refs) in paths {
+            let inside: Vec<&String> = refs
                 .iter()
-                .map(String::as_str)
-                .filter(|r| *r != p && paths.contains_key(*r))
+                .filter(|r| *r != path && paths.contains_key(*r))
                 .collect();
-            (p.as_str(), deps)
-        })
-        .collect();
-    let mut out = Vec::with_capacity(paths.len());
-    while !remaining.is_empty() {
-        let ready: Vec<&str> = remaining
-            .iter()
-            .filter(|(_, deps)| deps.is_empty())
-            .map(|(p, _)| *p)
-            .collect();
-        let ready = if ready.is_empty() {
-            vec![*remaining.keys().next().unwrap_or(&"")]
-        } else {
-            ready
-        };
-        for p in &ready {
-            remaining.remove(p);
-        }
-        for deps in remaining.values_mut() {
-            for p in &ready {
-                deps.remove(p);
+            gate.waiting_on.insert(path.clone(), inside.len());
+            for r in inside {
+                gate.dependents
+                    .entry(r.clone())
+                    .or_default()
+                    .push(path.clone());
             }
         }
-        out.extend(ready.into_iter().map(str::to_string));
+        gate
     }
-    out
+
+    /// `path`'s NAR is uploaded. True when its narinfo may be written now.
+    pub fn nar_uploaded(&mut self, path: &str) -> bool {
+        if self.waiting_on.get(path) == Some(&0) {
+            true
+        } else {
+            self.nar_done.insert(path.to_string());
+            false
+        }
+    }
+
+    /// `path`'s narinfo is written. Returns the paths whose narinfos this
+    /// releases: their NAR is uploaded and all their references are written.
+    pub fn narinfo_written(&mut self, path: &str) -> Vec<String> {
+        let mut released = Vec::new();
+        for d in self.dependents.get(path).into_iter().flatten() {
+            let Some(n) = self.waiting_on.get_mut(d) else {
+                continue;
+            };
+            *n = n.saturating_sub(1);
+            if *n == 0 && self.nar_done.remove(d) {
+                released.push(d.clone());
+            }
+        }
+        released
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn references_come_first() {
+    fn graph() -> BTreeMap<String, Vec<String>> {
         let mut g = BTreeMap::new();
+        g.insert("a-app".to_string(), vec!["b-lib".into(), "a-app".into()]);
+        g.insert("b-lib".to_string(), vec!["c-libc".into()]);
+        g.insert("c-libc".to_string(), vec![]);
         g.insert(
-            "/nix/store/a-app".to_string(),
-            vec!["/nix/store/b-lib".into(), "/nix/store/a-app".into()],
+            "d-other".to_string(),
+            vec!["c-libc".into(), "z-outside".into()],
         );
-        g.insert(
-            "/nix/store/b-lib".to_string(),
-            vec!["/nix/store/c-libc".into()],
-        );
-        g.insert("/nix/store/c-libc".to_string(), vec![]);
-        g.insert(
-            "/nix/store/d-other".to_string(),
-            vec!["/nix/store/c-libc".into(), "/nix/store/z-outside".into()],
-        );
-        let order = topo_order(&g);
-        let pos = |p: &str| order.iter().position(|x| x == p).unwrap();
-        assert_eq!(order.len(), 4);
-        assert!(pos("/nix/store/c-libc") < pos("/nix/store/b-lib"));
-        assert!(pos("/nix/store/b-lib") < pos("/nix/store/a-app"));
-        assert!(pos("/nix/store/c-libc") < pos("/nix/store/d-other"));
+        g
+    }
+
+    #[test]
+    fn a_narinfo_waits_for_its_references_and_its_nar() {
+        let mut gate = NarinfoGate::new(&graph());
+        // NARs finish in the worst order: referrers first.
+        assert!(!gate.nar_uploaded("a-app"));
+        assert!(!gate.nar_uploaded("d-other"));
+        assert!(!gate.nar_uploaded("b-lib"));
+        // c has no references inside the push: ready at once.
+        assert!(gate.nar_uploaded("c-libc"));
+        let mut released = gate.narinfo_written("c-libc");
+        released.sort();
+        assert_eq!(released, ["b-lib", "d-other"]);
+        assert_eq!(gate.narinfo_written("d-other"), Vec::<String>::new());
+        assert_eq!(gate.narinfo_written("b-lib"), ["a-app"]);
+    }
+
+    #[test]
+    fn a_path_whose_references_are_written_is_ready_when_its_nar_is() {
+        let mut gate = NarinfoGate::new(&graph());
+        assert!(gate.nar_uploaded("c-libc"));
+        // b's NAR is not there yet: writing c releases nothing.
+        assert_eq!(gate.narinfo_written("c-libc"), Vec::<String>::new());
+        assert!(gate.nar_uploaded("b-lib"));
+        // Self-references and references outside the push do not block.
+        assert!(gate.nar_uploaded("d-other"));
+    }
+
+    #[test]
+    fn a_failed_reference_keeps_its_referrers_back() {
+        let mut gate = NarinfoGate::new(&graph());
+        assert!(!gate.nar_uploaded("b-lib"));
+        assert!(!gate.nar_uploaded("a-app"));
+        // c never gets written: neither b nor a is ever released.
+        assert!(!gate.nar_uploaded("d-other"));
     }
 }

@@ -9,14 +9,15 @@
 //! A re-run skips every path whose narinfo exists, and every NAR already
 //! uploaded under its FileHash key.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::order::topo_order;
+use super::order::NarinfoGate;
 use super::prepare::{prepare_nar, Compressor};
 use crate::errors::{Error, Result};
 use crate::nix::PathInfo;
@@ -28,6 +29,18 @@ use crate::objstore::{Body, CacheParams, ObjectStore};
 
 /// How many existence checks run at once.
 const CHECKS_IN_FLIGHT: usize = 64;
+/// How many NARs are in flight (prepared or uploading) at once. Preparing
+/// is bounded apart, by `jobs`: it is CPU work, uploading is waiting.
+const NARS_IN_FLIGHT: usize = 16;
+/// How many narinfo writes run at once.
+const NARINFOS_IN_FLIGHT: usize = 32;
+/// From this many paths on, the cache's top level is listed instead of
+/// asking for each narinfo.
+const LIST_FROM_PATHS: usize = 256;
+/// The listing gives up (and falls back to asking) past this many keys per
+/// path pushed: a listing page answers for 1,000 keys in about the time of
+/// a few dozen existence checks.
+const LIST_KEYS_PER_PATH: usize = 40;
 
 /// What a push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -86,20 +99,7 @@ pub async fn push_paths(
             .await?;
     }
 
-    // Which narinfos exist: concurrent HEADs, bounded, no round trip in series.
-    let present: HashSet<String> = futures::stream::iter(infos.iter().map(|i| {
-        let store = store.clone();
-        let path = i.path.clone();
-        async move { store.exists(&narinfo_key(&path)).await.map(|e| (path, e)) }
-    }))
-    .buffer_unordered(CHECKS_IN_FLIGHT)
-    .collect::<Vec<_>>()
-    .await
-    .into_iter()
-    .collect::<Result<Vec<_>>>()?
-    .into_iter()
-    .filter_map(|(p, exists)| exists.then_some(p))
-    .collect();
+    let present = present_narinfos(&store, &infos).await?;
     summary.skipped = present.len();
 
     let missing: Vec<&PathInfo> = infos
@@ -110,8 +110,7 @@ pub async fn push_paths(
         .iter()
         .map(|i| (i.path.clone(), i.references.clone()))
         .collect();
-    let order = topo_order(&graph);
-    let by_path: HashMap<&str, &PathInfo> = missing.iter().map(|i| (i.path.as_str(), *i)).collect();
+    let mut gate = NarinfoGate::new(&graph);
     summary.nar_bytes = missing.iter().map(|i| i.nar_size).sum();
     progress.planned(missing.len(), summary.nar_bytes, present.len());
 
@@ -122,51 +121,86 @@ pub async fn push_paths(
         .map(|n| n.get() as u32)
         .unwrap_or(1);
 
+    let cpu = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut uploads = futures::stream::iter(upload_order.into_iter().map(|info| {
         let store = store.clone();
         let params = params.clone();
         let tmp_dir = tmp_dir.clone();
         let info = info.clone();
+        let cpu = cpu.clone();
         async move {
-            let result = upload_nar(&store, &params, &info, threads_per_nar, &tmp_dir).await;
+            let result = upload_nar(&store, &params, &info, threads_per_nar, &tmp_dir, &cpu).await;
             (info.path.clone(), result)
         }
     }))
-    .buffer_unordered(jobs.max(1));
+    .buffer_unordered(NARS_IN_FLIGHT.max(jobs))
+    .fuse();
 
-    let mut ready: HashMap<String, NarInfo> = HashMap::new();
-    let mut written: HashSet<String> = HashSet::new();
+    // NAR uploads and narinfo writes run side by side in one loop, so a
+    // narinfo write never holds the uploads back.
+    let mut narinfos: HashMap<String, NarInfo> = HashMap::new();
+    let mut eligible: VecDeque<String> = VecDeque::new();
+    let mut writes = FuturesUnordered::new();
     let mut first_error: Option<Error> = None;
-    while let Some((path, result)) = uploads.next().await {
-        match result {
-            Ok((narinfo, uploaded)) => {
-                if uploaded {
-                    summary.nars_uploaded += 1;
-                    summary.uploaded_bytes += narinfo.file_size;
-                } else {
-                    summary.nars_reused += 1;
+    let mut uploads_done = false;
+    loop {
+        while writes.len() < NARINFOS_IN_FLIGHT {
+            let Some(path) = eligible.pop_front() else {
+                break;
+            };
+            let Some(mut narinfo) = narinfos.remove(&path) else {
+                continue;
+            };
+            narinfo.sign(&key);
+            let store = store.clone();
+            writes.push(async move {
+                let result = store
+                    .put(
+                        &narinfo.key(),
+                        Body::Bytes(narinfo.render().into_bytes()),
+                        CONTENT_TYPE_NARINFO,
+                    )
+                    .await;
+                (path, result)
+            });
+        }
+        if uploads_done && writes.is_empty() {
+            break;
+        }
+        tokio::select! {
+            next = uploads.next(), if !uploads_done => match next {
+                None => uploads_done = true,
+                Some((path, Ok((narinfo, uploaded)))) => {
+                    if uploaded {
+                        summary.nars_uploaded += 1;
+                        summary.uploaded_bytes += narinfo.file_size;
+                    } else {
+                        summary.nars_reused += 1;
+                    }
+                    progress.nar_done(&path, narinfo.nar_size, uploaded);
+                    if gate.nar_uploaded(&path) {
+                        eligible.push_back(path.clone());
+                    }
+                    narinfos.insert(path, narinfo);
                 }
-                progress.nar_done(&path, narinfo.nar_size, uploaded);
-                ready.insert(path, narinfo);
-                write_ready_narinfos(
-                    &store,
-                    &key,
-                    &order,
-                    &by_path,
-                    &present,
-                    &mut ready,
-                    &mut written,
-                )
-                .await?;
-            }
-            Err(e) => {
-                progress.failed(&path, &e);
-                first_error.get_or_insert(e);
-            }
+                Some((path, Err(e))) => {
+                    progress.failed(&path, &e);
+                    first_error.get_or_insert(e);
+                }
+            },
+            Some((path, result)) = writes.next(), if !writes.is_empty() => match result {
+                Ok(()) => {
+                    eligible.extend(gate.narinfo_written(&path));
+                    summary.pushed += 1;
+                }
+                Err(e) => {
+                    progress.failed(&path, &e);
+                    first_error.get_or_insert(e);
+                }
+            },
         }
     }
-    summary.pushed = written.len();
-    summary.failed = missing.len() - written.len();
+    summary.failed = missing.len() - summary.pushed;
     match first_error {
         Some(e) if summary.failed == 1 => Err(e),
         Some(e) => {
@@ -180,6 +214,39 @@ pub async fn push_paths(
     }
 }
 
+/// The paths of `infos` whose narinfo the cache already has. A big push
+/// lists the cache's top level (1,000 keys a request); a small one, or one
+/// into a cache far bigger than itself, asks for each narinfo, many at once.
+async fn present_narinfos(store: &ObjectStore, infos: &[PathInfo]) -> Result<HashSet<String>> {
+    if infos.len() >= LIST_FROM_PATHS {
+        if let Some(keys) = store
+            .list_top_level(infos.len() * LIST_KEYS_PER_PATH)
+            .await?
+        {
+            let keys: HashSet<String> = keys.into_iter().collect();
+            return Ok(infos
+                .iter()
+                .filter(|i| keys.contains(&narinfo_key(&i.path)))
+                .map(|i| i.path.clone())
+                .collect());
+        }
+    }
+    futures::stream::iter(infos.iter().map(|i| {
+        let path = i.path.clone();
+        async move { store.exists(&narinfo_key(&path)).await.map(|e| (path, e)) }
+    }))
+    .buffer_unordered(CHECKS_IN_FLIGHT)
+    .collect::<Vec<_>>()
+    .await
+    .into_iter()
+    .filter_map(|r| match r {
+        Ok((p, true)) => Some(Ok(p)),
+        Ok((_, false)) => None,
+        Err(e) => Some(Err(e)),
+    })
+    .collect()
+}
+
 /// Prepares one path's NAR and uploads it unless its key exists.
 async fn upload_nar(
     store: &ObjectStore,
@@ -187,6 +254,7 @@ async fn upload_nar(
     info: &PathInfo,
     threads: u32,
     tmp_dir: &std::path::Path,
+    cpu: &tokio::sync::Semaphore,
 ) -> Result<(NarInfo, bool)> {
     let expected = parse_nar_hash(&info.nar_hash).ok_or_else(|| Error::Command {
         command: "nix path-info --json".into(),
@@ -206,6 +274,7 @@ async fn upload_nar(
     let path = PathBuf::from(&info.path);
     let tmp = tmp_dir.to_path_buf();
     let nar_size = info.nar_size;
+    let permit = cpu.acquire().await.ok();
     let prepared = tokio::task::spawn_blocking(move || {
         prepare_nar(&path, (expected, nar_size), compressor, &tmp)
     })
@@ -223,6 +292,7 @@ async fn upload_nar(
         sigs: info.signatures.clone(),
         ca: info.ca.clone(),
     };
+    drop(permit);
     let key = narinfo.url();
     let uploaded = if store.exists(&key).await? {
         false
@@ -238,48 +308,4 @@ async fn upload_nar(
     };
     drop(prepared);
     Ok((narinfo, uploaded))
-}
-
-/// Writes, in topological order, every ready narinfo whose references are
-/// all in the cache.
-async fn write_ready_narinfos(
-    store: &ObjectStore,
-    key: &SecretKey,
-    order: &[String],
-    by_path: &HashMap<&str, &PathInfo>,
-    present: &HashSet<String>,
-    ready: &mut HashMap<String, NarInfo>,
-    written: &mut HashSet<String>,
-) -> Result<()> {
-    loop {
-        let mut progressed = false;
-        for path in order {
-            if written.contains(path) || !ready.contains_key(path) {
-                continue;
-            }
-            let refs_in_cache = by_path[path.as_str()]
-                .references
-                .iter()
-                .all(|r| r == path || present.contains(r) || written.contains(r));
-            if !refs_in_cache {
-                continue;
-            }
-            let Some(mut narinfo) = ready.remove(path) else {
-                continue;
-            };
-            narinfo.sign(key);
-            store
-                .put(
-                    &narinfo.key(),
-                    Body::Bytes(narinfo.render().into_bytes()),
-                    CONTENT_TYPE_NARINFO,
-                )
-                .await?;
-            written.insert(path.clone());
-            progressed = true;
-        }
-        if !progressed {
-            return Ok(());
-        }
-    }
 }

@@ -93,6 +93,33 @@ impl LocalStore {
         .map_err(|e| Error::io("cannot list", &self.root)(std::io::Error::other(e)))?
     }
 
+    pub(super) async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let entries = match std::fs::read_dir(&root) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
+                Err(e) => return Err(Error::io("cannot list", &root)(e)),
+            };
+            let mut keys = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(Error::io("cannot list", &root))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || entry.path().is_dir() {
+                    continue;
+                }
+                keys.push(name);
+                if keys.len() > limit {
+                    return Ok(None);
+                }
+            }
+            keys.sort();
+            Ok(Some(keys))
+        })
+        .await
+        .map_err(|e| Error::io("cannot list", &self.root)(std::io::Error::other(e)))?
+    }
+
     pub(super) async fn check_access(&self) -> Result<()> {
         tokio::fs::create_dir_all(&self.root)
             .await

@@ -83,6 +83,15 @@ impl ObjectStore {
         }
     }
 
+    /// The keys at the top level (no `/` in them), or `None` once there are
+    /// more than `limit`: listing a huge store costs more than it saves.
+    pub async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
+        match self {
+            ObjectStore::S3(s) => s.list_top_level(limit).await,
+            ObjectStore::Local(l) => l.list_top_level(limit).await,
+        }
+    }
+
     /// Checks that the store can be read and written, before any work.
     pub async fn check_access(&self) -> Result<()> {
         match self {

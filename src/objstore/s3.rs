@@ -142,8 +142,12 @@ impl S3Store {
     }
 
     pub(super) async fn put(&self, key: &str, body: Body, content_type: &str) -> Result<()> {
-        let stream = match body {
-            Body::Bytes(bytes) => ByteStream::from(bytes),
+        // Files (NARs, release files, blobs) go up without payload signing:
+        // SigV4 would hash every byte once more on each side, and their
+        // integrity is already in what names them (the narinfo's FileHash,
+        // SHA256SUMS, a digest). Small documents stay signed.
+        let (stream, unsigned) = match body {
+            Body::Bytes(bytes) => (ByteStream::from(bytes), false),
             Body::File(path) => {
                 let size = tokio::fs::metadata(&path)
                     .await
@@ -152,20 +156,25 @@ impl S3Store {
                 if self.multipart && size >= MULTIPART_THRESHOLD {
                     return self.put_multipart(key, &path, size, content_type).await;
                 }
-                ByteStream::from_path(&path)
+                let stream = ByteStream::from_path(&path)
                     .await
-                    .map_err(|e| Error::io("cannot read", &path)(std::io::Error::other(e)))?
+                    .map_err(|e| Error::io("cannot read", &path)(std::io::Error::other(e)))?;
+                (stream, true)
             }
         };
-        self.client
+        let request = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .body(stream)
-            .send()
-            .await
-            .map_err(|e| self.error("PUT", key, e))?;
+            .body(stream);
+        let sent = if unsigned {
+            request.customize().disable_payload_signing().send().await
+        } else {
+            request.send().await
+        };
+        sent.map_err(|e| self.error("PUT", key, e))?;
         Ok(())
     }
 
@@ -210,6 +219,8 @@ impl S3Store {
                         .upload_id(&upload_id)
                         .part_number(number)
                         .body(body)
+                        .customize()
+                        .disable_payload_signing()
                         .send()
                         .await
                         .map_err(|e| self.error("UploadPart", key, e))?;
@@ -270,6 +281,29 @@ impl S3Store {
             );
         }
         Ok(keys)
+    }
+
+    pub(super) async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("LIST", "", e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            if keys.len() > limit {
+                return Ok(None);
+            }
+        }
+        Ok(Some(keys))
     }
 
     pub(super) async fn check_access(&self) -> Result<()> {
