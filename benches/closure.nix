@@ -5,7 +5,8 @@
 #
 #   nix-build benches/closure.nix -A root      the whole closure
 #   nix-build benches/closure.nix -A big2g     one 2 GiB path (for peak RSS)
-{ n ? 2000, system ? builtins.currentSystem }:
+#   --arg n 150 --arg bigMiB 6                 the small variant the fault tests push
+{ n ? 2000, bigMiB ? 120, system ? builtins.currentSystem }:
 let
   inherit (builtins) genList elemAt toString concatStringsSep;
   mod = a: b: a - (a / b) * b;
@@ -34,9 +35,9 @@ let
     (if mod i 2 == 0 then random (sizeOf i) "data" else text (sizeOf i) "data")
     (depsOf i)) n;
   big = [
-    (mk "bench-big-random" (random (120 * mib) "data") [ ])
-    (mk "bench-big-text" (text (120 * mib) "data") [ ])
-    (mk "bench-big-mixed" "${random (60 * mib) "a"}; ${text (60 * mib) "b"}" [ (elemAt paths 10) ])
+    (mk "bench-big-random" (random (bigMiB * mib) "data") [ ])
+    (mk "bench-big-text" (text (bigMiB * mib) "data") [ ])
+    (mk "bench-big-mixed" "${random (bigMiB / 2 * mib) "a"}; ${text (bigMiB / 2 * mib) "b"}" [ (elemAt paths 10) ])
   ];
 in {
   root = mk "bench-root" "true" ([ (elemAt paths (n - 1)) ] ++ big);

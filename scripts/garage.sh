@@ -58,7 +58,8 @@ TOML
     echo "garage did not start (ports $base..$((base + 3)) in use?):" >&2; tail -5 "$dir/server.log" >&2; exit 1
   fi
   id=$($g node id -q 2>/dev/null | cut -d@ -f1)
-  if ! $g layout show 2>/dev/null | grep -q "$id"; then
+  # `layout show` prints ids cut to 16 characters; a restarted node has its layout.
+  if ! $g layout show 2>/dev/null | grep -q "^${id:0:16}"; then
     $g layout assign -z dc1 -c 1G "$id" >/dev/null
     $g layout apply --version 1 >/dev/null
   fi

@@ -9,7 +9,7 @@ use crate::garage::Garage;
 use crate::util::{artifact_store_paths, nix_path_info, stock, Fixture};
 
 /// A fresh key pair made by nix itself.
-fn key_pair(dir: &Path) -> (String, String) {
+pub fn key_pair(dir: &Path) -> (String, String) {
     let sk = dir.join("cache.sec");
     let pk = dir.join("cache.pub");
     stock(
@@ -28,7 +28,7 @@ fn key_pair(dir: &Path) -> (String, String) {
 }
 
 /// `nix copy --from CACHE --to STORE PATH` with `trusted-public-keys = PUBKEY`.
-fn nix_copy_from(cache: &str, store: &Path, path: &str, pubkey: &str) -> std::process::Output {
+pub fn nix_copy_from(cache: &str, store: &Path, path: &str, pubkey: &str) -> std::process::Output {
     std::process::Command::new("nix")
         .args([
             "--extra-experimental-features",

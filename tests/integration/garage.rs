@@ -89,3 +89,73 @@ impl Garage {
             .unwrap_or_else(|| panic!("no object count in: {text}"))
     }
 }
+
+/// A Garage node of a test's own, which the test may kill and restart.
+pub struct OwnGarage {
+    pub garage: Garage,
+    dir: tempfile::TempDir,
+    base: u16,
+}
+
+impl OwnGarage {
+    /// Starts a single node with ports `base..base+3` (distinct per test).
+    pub fn start(base: u16) -> OwnGarage {
+        let dir = tempfile::tempdir().unwrap();
+        let node = OwnGarage {
+            garage: Garage {
+                config: dir.path().join("garage.toml"),
+                s3: format!("127.0.0.1:{base}"),
+                web: format!("127.0.0.1:{}", base + 2),
+            },
+            dir,
+            base,
+        };
+        node.run_script();
+        node
+    }
+
+    fn run_script(&self) {
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/garage.sh"))
+            .args(["start", self.dir.path().to_str().unwrap()])
+            .arg(self.base.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "garage start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pid(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pid"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&self) {
+        let pid = self.pid();
+        Command::new("kill").args(["-9", &pid]).status().unwrap();
+        // Wait until it is gone, so its ports are free for the restart.
+        for _ in 0..100 {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the node again on the same data.
+    pub fn restart(&self) {
+        self.run_script();
+    }
+}
+
+impl Drop for OwnGarage {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-9", &self.pid()]).status();
+    }
+}

@@ -2,6 +2,7 @@
 
 mod build;
 mod cache;
+mod faults;
 mod garage;
 mod templates;
 mod util;

@@ -1,0 +1,239 @@
+//! Interrupted cache pushes: the tool or the S3 server killed part-way.
+//! After each, the cache must stay closed (no narinfo without its NAR or its
+//! references' narinfos), a re-run must finish the job without uploading
+//! again what was done, and stock nix must substitute the result.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cache::{key_pair, nix_copy_from};
+use crate::garage::{Garage, OwnGarage};
+use crate::util::{repo_root, stock, tool};
+
+/// 150 small paths and three of 6 MiB, in a graph (benches/closure.nix).
+fn closure() -> String {
+    stock(
+        "nix-build",
+        &[
+            "--no-out-link",
+            repo_root().join("benches/closure.nix").to_str().unwrap(),
+            "-A",
+            "root",
+            "--arg",
+            "n",
+            "150",
+            "--arg",
+            "bigMiB",
+            "6",
+            "--option",
+            "substituters",
+            "",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+fn closure_size(root: &str) -> usize {
+    stock("nix-store", &["-qR", root]).lines().count()
+}
+
+/// Starts `cache push -v -j 1` and returns once it has reported `after`
+/// NARs done (so the push is surely part-way), with the child running.
+fn push_until(url: &str, root: &str, after: usize) -> Child {
+    let mut child = tool()
+        .args([
+            "release-dist",
+            "-v",
+            "cache",
+            "push",
+            "-j",
+            "1",
+            "--to",
+            url,
+            root,
+        ])
+        .current_dir(repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut done = 0;
+    while done < after {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with('[') && line.contains("NAR ") => done += 1,
+            Some(Ok(_)) => {}
+            _ => panic!("the push ended before {after} NARs were done"),
+        }
+    }
+    // Keep reading in the background, so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+/// Waits for the child, failing the test if it hangs.
+fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the tool did not give up within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every key in the bucket, read through the S3 API with the library's store.
+fn keys(g: &Garage, bucket: &str) -> HashSet<String> {
+    let url = release_dist::objstore::StoreUrl::parse(&g.url(bucket, "")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = release_dist::objstore::ObjectStore::open(&url.location)
+            .await
+            .unwrap();
+        store.list("").await.unwrap().into_iter().collect()
+    })
+}
+
+/// The cache invariant, checked over HTTP on what the bucket holds: each
+/// narinfo's NAR exists, and so does each reference's narinfo.
+fn assert_closed(g: &Garage, bucket: &str) -> usize {
+    let keys = keys(g, bucket);
+    let narinfos: Vec<&String> = keys.iter().filter(|k| k.ends_with(".narinfo")).collect();
+    for k in &narinfos {
+        let text = stock("curl", &["-sf", &format!("{}/{k}", g.web_url(bucket))]);
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        let nar = field("URL:");
+        assert!(keys.contains(&nar), "{k} names {nar}, which is missing");
+        for r in field("References:").split_whitespace() {
+            let hash = &r[..32];
+            assert!(
+                keys.contains(&format!("{hash}.narinfo")),
+                "{k} refers to {r}, whose narinfo is missing"
+            );
+        }
+    }
+    narinfos.len()
+}
+
+fn summary(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn push_json(url: &str, root: &str) -> std::process::Output {
+    tool()
+        .args([
+            "release-dist",
+            "--message-format",
+            "json",
+            "cache",
+            "push",
+            "--to",
+            url,
+            root,
+        ])
+        .current_dir(repo_root())
+        .output()
+        .unwrap()
+}
+
+/// Re-runs the push and checks it finishes without re-uploading NARs that
+/// were already there, then that stock nix substitutes the whole closure.
+fn finish_and_substitute(g: &Garage, bucket: &str, url: &str, root: &str, pk: &str) {
+    let before = keys(g, bucket);
+    let nars_before = before.iter().filter(|k| k.starts_with("nar/")).count();
+    let narinfos_before = before.iter().filter(|k| k.ends_with(".narinfo")).count();
+    let out = push_json(url, root);
+    assert!(
+        out.status.success(),
+        "the re-run failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    let total = closure_size(root) as u64;
+    assert_eq!(s["total"].as_u64(), Some(total), "{s}");
+    assert_eq!(s["skipped"].as_u64(), Some(narinfos_before as u64), "{s}");
+    // NARs uploaded before the interruption are reused, not sent again.
+    let reused = s["narsReused"].as_u64().unwrap();
+    assert_eq!(
+        reused as usize,
+        nars_before - narinfos_before,
+        "every NAR already there without its narinfo is reused: {s}"
+    );
+    assert_eq!(
+        s["narsUploaded"].as_u64().unwrap() + reused + narinfos_before as u64,
+        total,
+        "{s}"
+    );
+    assert_eq!(assert_closed(g, bucket), total as usize);
+
+    let store = tempfile::tempdir().unwrap();
+    let copy = nix_copy_from(&g.web_url(bucket), store.path(), root, pk);
+    assert!(
+        copy.status.success(),
+        "stock nix could not substitute:\n{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+}
+
+#[test]
+fn a_push_killed_part_way_leaves_a_closed_cache_and_resumes() {
+    let g = Garage::from_env();
+    let root = closure();
+    let keydir = tempfile::tempdir().unwrap();
+    let (sk, pk) = key_pair(keydir.path());
+    for after in [1, 40, 120] {
+        let bucket = g.bucket(&format!("killtool{after}"));
+        let url = g.url(&bucket, &format!("&secret-key={sk}"));
+        let mut child = push_until(&url, &root, after);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let written = assert_closed(&g, &bucket);
+        assert!(
+            written < closure_size(&root),
+            "killed after {after}: nothing left to do"
+        );
+        finish_and_substitute(&g, &bucket, &url, &root, &pk);
+    }
+}
+
+#[test]
+fn garage_killed_during_a_push_fails_clearly_then_a_rerun_completes() {
+    let own = OwnGarage::start(39420);
+    let g = &own.garage;
+    let root = closure();
+    let keydir = tempfile::tempdir().unwrap();
+    let (sk, pk) = key_pair(keydir.path());
+    for after in [5, 80] {
+        let bucket = g.bucket(&format!("killgarage{after}"));
+        let url = g.url(&bucket, &format!("&secret-key={sk}"));
+        let mut child = push_until(&url, &root, after);
+        own.kill();
+        let status = wait_bounded(&mut child, Duration::from_secs(120));
+        assert_eq!(status.code(), Some(4), "a store failure exits 4");
+        own.restart();
+        assert_closed(g, &bucket);
+        finish_and_substitute(g, &bucket, &url, &root, &pk);
+    }
+}
