@@ -20,6 +20,8 @@ pub mod exit_codes {
     pub const ENVIRONMENT: u8 = 3;
     /// An object store (S3, registry) refused or could not be reached.
     pub const STORE: u8 = 4;
+    /// `verify` found a missing or altered object, or a bad signature.
+    pub const VERIFY_FAILED: u8 = 5;
 }
 
 /// A result with this crate's error.
@@ -171,6 +173,65 @@ pub enum Error {
         /// Why not (never the key itself).
         reason: String,
     },
+    /// A release tag that cannot name a release.
+    #[error("`{tag}` is not a valid release tag")]
+    InvalidTag {
+        /// The tag.
+        tag: String,
+    },
+    /// No build.json to publish from.
+    #[error("there is no build to publish: {} is missing", .path.display())]
+    NoBuild {
+        /// Where build.json was looked for.
+        path: PathBuf,
+    },
+    /// build.json records failed outputs.
+    #[error("the build is incomplete: {failed} output(s) failed ({names})")]
+    IncompleteBuild {
+        /// How many.
+        failed: usize,
+        /// Which.
+        names: String,
+    },
+    /// A built file changed since build.json was written.
+    #[error("{} changed since `build` wrote build.json (sha256 {actual}, expected {expected})", .path.display())]
+    ArtifactChanged {
+        /// The file.
+        path: PathBuf,
+        /// What build.json says.
+        expected: String,
+        /// What the file hashes to now.
+        actual: String,
+    },
+    /// A stable release from a tree with uncommitted changes.
+    #[error("refusing to publish stable release {tag} from a dirty tree ({what})")]
+    DirtyStable {
+        /// The tag.
+        tag: String,
+        /// Where the dirt is: the build, or the work tree now.
+        what: String,
+    },
+    /// A stable tag is already published with other bytes.
+    #[error("stable release {tag} is already published at {store} with different files ({changed})")]
+    StableTagExists {
+        /// The tag.
+        tag: String,
+        /// The destination.
+        store: String,
+        /// Which files differ.
+        changed: String,
+    },
+    /// No key to sign the provenance with.
+    #[error("no signing key for the provenance: give --signing-key PATH or set $RELEASE_DIST_SIGNING_KEY")]
+    NoSigningKey,
+    /// `verify` found problems.
+    #[error("verification of {release} failed: {count} problem(s)")]
+    VerifyFailed {
+        /// `name:tag`.
+        release: String,
+        /// How many problems were printed.
+        count: usize,
+    },
     /// A store path that is not in the local store.
     #[error("{path} is not a valid path in the local Nix store")]
     NotInStore {
@@ -294,6 +355,14 @@ impl Error {
             },
             Error::StoreUrl(_) => "store URLs take nix copy's parameters: s3://BUCKET?endpoint=HOST:PORT&region=R&scheme=http&compression=zstd&secret-key=PATH, or file:///DIR".into(),
             Error::Key { .. } => "a Nix key file holds `name:base64`: make one with `nix-store --generate-binary-cache-key NAME key.sec key.pub`".into(),
+            Error::InvalidTag { .. } => "a tag is 1 to 128 of A-Z a-z 0-9 _ . - and starts with a letter, digit or _ (an OCI tag); stable releases are vX.Y.Z".into(),
+            Error::NoBuild { .. } => "run `cargo release-dist build` first; publish reads what it made from build.json".into(),
+            Error::IncompleteBuild { .. } => "fix the failing outputs and run `cargo release-dist build` again: a release is published whole or not at all".into(),
+            Error::ArtifactChanged { .. } => "run `cargo release-dist build` again so build.json matches what is on disk".into(),
+            Error::DirtyStable { .. } => "commit or stash the changes, then `build` and `publish` again; or publish with a non-stable --tag".into(),
+            Error::StableTagExists { .. } => "stable releases are immutable: publish a new version, or pass --force if you really mean to replace it".into(),
+            Error::NoSigningKey => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
+            Error::VerifyFailed { .. } => "each problem above names the object; re-publish the release (identical files are not uploaded again) or investigate who changed it".into(),
             Error::NotInStore { .. } => "build or substitute it first (`nix build`, `nix-store --realise`), or name an installable instead".into(),
             Error::NarMismatch { .. } => "the store path was changed after it was registered: run `nix-store --verify --check-contents --repair`".into(),
             Error::PushIncomplete { .. } => "fix the cause above and run the push again: what is in the cache is not uploaded twice".into(),
@@ -319,7 +388,15 @@ impl Error {
             | Error::OutputShape { .. }
             | Error::StoreUrl(_)
             | Error::Key { .. }
-            | Error::NotInStore { .. } => BAD_INPUT,
+            | Error::NotInStore { .. }
+            | Error::InvalidTag { .. }
+            | Error::NoBuild { .. }
+            | Error::IncompleteBuild { .. }
+            | Error::ArtifactChanged { .. }
+            | Error::DirtyStable { .. }
+            | Error::StableTagExists { .. }
+            | Error::NoSigningKey => BAD_INPUT,
+            Error::VerifyFailed { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } => ENVIRONMENT,
             Error::Store { .. } | Error::PushIncomplete { .. } => STORE,
             Error::NixMissing

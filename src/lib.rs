@@ -19,6 +19,8 @@ pub mod fsutil;
 pub mod manifest;
 pub mod nix;
 pub mod platform;
+pub mod provenance;
+pub mod release;
 pub mod process;
 pub mod source;
 pub mod workspace;

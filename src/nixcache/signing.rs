@@ -19,6 +19,9 @@ pub enum KeyError {
     /// The public half of a secret key does not match its seed.
     #[error("the secret key's public half does not match its seed")]
     Mismatch,
+    /// A PEM that is not an Ed25519 PKCS#8 private key or SPKI public key.
+    #[error("not an Ed25519 PKCS#8 PEM key")]
+    Pem,
 }
 
 /// A Nix secret key: what `nix-store --generate-binary-cache-key` writes.
@@ -70,6 +73,20 @@ impl SecretKey {
     /// The key's name (`cache.example.org-1`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A Nix key file's text, or an Ed25519 PKCS#8 PEM (`BEGIN PRIVATE KEY`).
+    pub fn parse_any(text: &str) -> Result<SecretKey, KeyError> {
+        if text.contains("-----BEGIN") {
+            use ed25519_dalek::pkcs8::DecodePrivateKey;
+            let key = SigningKey::from_pkcs8_pem(text.trim()).map_err(|_| KeyError::Pem)?;
+            Ok(SecretKey {
+                name: "pem".into(),
+                key,
+            })
+        } else {
+            SecretKey::parse(text)
+        }
     }
 
     /// Signs `message`, giving `name:base64(signature)`.
@@ -127,6 +144,33 @@ impl PublicKey {
             return false;
         };
         name == self.name && self.key.verify(message, &sig).is_ok()
+    }
+
+    /// A Nix public key (`name:base64`), or an Ed25519 SPKI PEM (`BEGIN PUBLIC KEY`).
+    pub fn parse_any(text: &str) -> Result<PublicKey, KeyError> {
+        if text.contains("-----BEGIN") {
+            use ed25519_dalek::pkcs8::DecodePublicKey;
+            let key = VerifyingKey::from_public_key_pem(text.trim()).map_err(|_| KeyError::Pem)?;
+            Ok(PublicKey {
+                name: "pem".into(),
+                key,
+            })
+        } else {
+            PublicKey::parse(text)
+        }
+    }
+
+    /// The 32 raw bytes of the key.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        self.key.as_bytes()
+    }
+
+    /// The key as an SPKI PEM, for tools such as openssl.
+    pub fn to_pem(&self) -> String {
+        use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePublicKey};
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
     }
 
     /// Verifies a raw 64-byte signature.

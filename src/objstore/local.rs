@@ -1,8 +1,15 @@
 //! A directory laid out like a bucket: key `a/b` is file `<root>/a/b`.
+//!
+//! A bucket may hold both `a` and `a/b` (the df-dist-v1 tag document is such a
+//! key); a directory cannot. So an object whose key is also a prefix of other
+//! keys lives in `<root>/a/.object`, and listing maps it back to `a`.
 
 use std::path::{Path, PathBuf};
 
-use super::Body;
+use super::{Body, ObjectMeta};
+
+/// The file that holds an object whose key is also a directory.
+const SELF_FILE: &str = ".object";
 use crate::errors::{Error, Result};
 
 /// A local directory store.
@@ -32,7 +39,31 @@ impl LocalStore {
                 message: "not a valid object key".into(),
             });
         }
-        Ok(self.root.join(key))
+        let path = self.root.join(key);
+        Ok(if path.is_dir() {
+            path.join(SELF_FILE)
+        } else {
+            path
+        })
+    }
+
+    /// Makes room for `key`: an ancestor stored as a file moves into its
+    /// directory's [`SELF_FILE`]. Returns where `key`'s bytes go.
+    fn make_room(&self, key: &str) -> Result<PathBuf> {
+        let mut dir = self.root.clone();
+        let parts: Vec<&str> = key.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            dir.push(part);
+            if dir.is_file() {
+                let moving = dir.with_extension("moving-into-dir");
+                std::fs::rename(&dir, &moving).map_err(Error::io("cannot move", &dir))?;
+                std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+                std::fs::rename(&moving, dir.join(SELF_FILE))
+                    .map_err(Error::io("cannot move", &moving))?;
+            }
+        }
+        std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+        self.path(key)
     }
 
     pub(super) async fn exists(&self, key: &str) -> Result<bool> {
@@ -51,11 +82,9 @@ impl LocalStore {
     }
 
     pub(super) async fn put(&self, key: &str, body: Body) -> Result<()> {
-        let path = self.path(key)?;
+        self.path(key)?;
+        let path = self.make_room(key)?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(Error::io("cannot create", &dir))?;
         let tmp = dir.join(format!(
             ".{}.part-{}-{:x}",
             path.file_name()
@@ -79,15 +108,15 @@ impl LocalStore {
             .map_err(Error::io("cannot replace", &path))
     }
 
-    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         let root = self.root.clone();
         let prefix = prefix.to_string();
         tokio::task::spawn_blocking(move || {
-            let mut keys = Vec::new();
-            walk(&root, &root, &mut keys)?;
-            keys.retain(|k: &String| k.starts_with(&prefix));
-            keys.sort();
-            Ok(keys)
+            let mut objects = Vec::new();
+            walk(&root, &root, &mut objects)?;
+            objects.retain(|o: &ObjectMeta| o.key.starts_with(&prefix));
+            objects.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(objects)
         })
         .await
         .map_err(|e| Error::io("cannot list", &self.root)(std::io::Error::other(e)))?
@@ -105,7 +134,8 @@ impl LocalStore {
             for entry in entries {
                 let entry = entry.map_err(Error::io("cannot list", &root))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') || entry.path().is_dir() {
+                let is_object = !entry.path().is_dir() || entry.path().join(SELF_FILE).is_file();
+                if name.starts_with('.') || !is_object {
                     continue;
                 }
                 keys.push(name);
@@ -127,7 +157,7 @@ impl LocalStore {
     }
 }
 
-fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<()> {
+fn walk(root: &Path, dir: &Path, objects: &mut Vec<ObjectMeta>) -> Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -137,13 +167,22 @@ fn walk(root: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<()> {
         let entry = entry.map_err(Error::io("cannot list", dir))?;
         let path = entry.path();
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
+        let file = if name == SELF_FILE {
+            dir // the directory's own object
+        } else if name.to_string_lossy().starts_with('.') {
             continue; // temporary files of unfinished writes
-        }
-        if path.is_dir() {
-            walk(root, &path, keys)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            keys.push(rel.to_string_lossy().into_owned());
+        } else if path.is_dir() {
+            walk(root, &path, objects)?;
+            continue;
+        } else {
+            path.as_path()
+        };
+        if let (Ok(rel), Ok(meta)) = (file.strip_prefix(root), entry.metadata()) {
+            objects.push(ObjectMeta {
+                key: rel.to_string_lossy().into_owned(),
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            });
         }
     }
     Ok(())
@@ -176,8 +215,30 @@ mod tests {
             Some(&b"one"[..])
         );
         assert_eq!(store.get("missing").await.unwrap(), None);
-        assert_eq!(store.list("").await.unwrap(), ["a/b", "c"]);
-        assert_eq!(store.list("a/").await.unwrap(), ["a/b"]);
+        let keys = |prefix: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .list(prefix)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| o.key)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(keys("").await, ["a/b", "c"]);
+        assert_eq!(keys("a/").await, ["a/b"]);
         assert!(store.put("../x", Body::Bytes(vec![])).await.is_err());
+
+        // A key that is also a prefix (the df-dist-v1 tag document) coexists
+        // with the keys under it, whichever is written first.
+        store.put("c/d", Body::Bytes(b"three".to_vec())).await.unwrap();
+        store.put("a", Body::Bytes(b"four".to_vec())).await.unwrap();
+        assert_eq!(keys("").await, ["a", "a/b", "c", "c/d"]);
+        assert_eq!(store.get("c").await.unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"four"[..]));
+        assert!(store.exists("c").await.unwrap());
+        assert_eq!(store.list("c").await.unwrap()[0].size, 3);
     }
 }

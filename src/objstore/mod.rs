@@ -25,6 +25,17 @@ pub enum Body {
     File(PathBuf),
 }
 
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Its key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written, when the store says.
+    pub modified: Option<std::time::SystemTime>,
+}
+
 /// A bucket or a directory.
 #[derive(Debug)]
 pub enum ObjectStore {
@@ -75,8 +86,8 @@ impl ObjectStore {
         }
     }
 
-    /// Every key under `prefix`.
-    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+    /// Every object under `prefix`, sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         match self {
             ObjectStore::S3(s) => s.list(prefix).await,
             ObjectStore::Local(l) => l.list(prefix).await,

@@ -17,6 +17,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 
+use super::ObjectMeta;
 use super::url::S3Location;
 use super::Body;
 use crate::errors::{Error, Result, StoreErrorKind};
@@ -263,7 +264,7 @@ impl S3Store {
         Ok(())
     }
 
-    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -274,12 +275,17 @@ impl S3Store {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.error("LIST", prefix, e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
+            keys.extend(page.contents().iter().filter_map(|o| {
+                Some(ObjectMeta {
+                    key: o.key()?.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    modified: o
+                        .last_modified()
+                        .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
+                })
+            }));
         }
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(keys)
     }
 

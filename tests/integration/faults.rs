@@ -100,7 +100,7 @@ fn keys(g: &Garage, bucket: &str) -> HashSet<String> {
         let store = release_dist::objstore::ObjectStore::open(&url.location)
             .await
             .unwrap();
-        store.list("").await.unwrap().into_iter().collect()
+        store.list("").await.unwrap().into_iter().map(|o| o.key).collect()
     })
 }
 
