@@ -73,6 +73,51 @@ pub enum Command {
     /// Push the closure of the toolchain (default nix/toolchain.nix), build-time
     /// dependencies included, into the binary cache.
     CacheToolchain(CacheToolchainArgs),
+    /// Publish what `build` made: the static files with checksums, signed
+    /// provenance, the tag and name documents and the release index.
+    Publish(PublishArgs),
+    /// Read a published release back and check its signature, digests and checksums.
+    Verify(VerifyArgs),
+}
+
+/// `publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// A static destination: s3://BUCKET?endpoint=… or a directory (repeatable;
+    /// default: the config's `static`, else target/release-dist/publish/static).
+    #[arg(long = "static", value_name = "URL")]
+    pub static_urls: Vec<String>,
+    /// The provenance signing key: a Nix key file or an Ed25519 PKCS#8 PEM
+    /// (default: the key's text in $RELEASE_DIST_SIGNING_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
+    /// The release tag (default: from the CI, else the git tag at HEAD, else the commit).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Replace a stable release already published with other bytes.
+    #[arg(long)]
+    pub force: bool,
+    /// The static layout (default: the config's `static-layout`, else df-dist-v1).
+    #[arg(long, value_enum, value_name = "LAYOUT")]
+    pub layout: Option<crate::publish::Layout>,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Where the release is: a store URL or a directory.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The release, as NAME:TAG.
+    #[arg(short = 't', long = "release", value_name = "NAME:TAG")]
+    pub release: String,
+    /// The public key (Nix `name:base64` file or SPKI PEM); without it the
+    /// signature is not checked.
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
+    /// The static layout.
+    #[arg(long, value_enum, default_value = "df-dist-v1", value_name = "LAYOUT")]
+    pub layout: crate::publish::Layout,
 }
 
 /// `cache …`.

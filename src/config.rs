@@ -29,6 +29,10 @@ const KEYS: &[&str] = &[
     "static-attr",
     "docker-attr",
     "nix-options",
+    "toolchain",
+    "cache",
+    "static",
+    "static-layout",
 ];
 
 /// The placeholders an attribute template may use.
@@ -55,6 +59,10 @@ pub struct Config {
     pub toolchain: String,
     /// The binary cache's store URL, when not given on the command line.
     pub cache: Option<String>,
+    /// Static release destinations, when none is given on the command line.
+    pub static_destinations: Vec<String>,
+    /// The static layout: `df-dist-v1` (default) or `garage`.
+    pub static_layout: crate::publish::Layout,
 }
 
 impl Config {
@@ -69,6 +77,8 @@ impl Config {
             nix_options: Vec::new(),
             toolchain: DEFAULT_TOOLCHAIN.into(),
             cache: None,
+            static_destinations: Vec::new(),
+            static_layout: crate::publish::Layout::DfDist,
         }
     }
 
@@ -126,6 +136,19 @@ impl Config {
                 "nix-options" => self.nix_options = strings(&full, value)?,
                 "toolchain" => self.toolchain = string(&full, value)?,
                 "cache" => self.cache = Some(string(&full, value)?),
+                "static" => self.static_destinations = strings(&full, value)?,
+                "static-layout" => {
+                    self.static_layout = match string(&full, value)?.as_str() {
+                        "df-dist-v1" => crate::publish::Layout::DfDist,
+                        "garage" => crate::publish::Layout::Garage,
+                        _ => {
+                            return Err(Error::config(
+                                &full,
+                                "must be \"df-dist-v1\" or \"garage\"",
+                            ))
+                        }
+                    }
+                }
                 other => {
                     return Err(Error::config(
                         full.clone(),

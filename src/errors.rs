@@ -212,7 +212,9 @@ pub enum Error {
         what: String,
     },
     /// A stable tag is already published with other bytes.
-    #[error("stable release {tag} is already published at {store} with different files ({changed})")]
+    #[error(
+        "stable release {tag} is already published at {store} with different files ({changed})"
+    )]
     StableTagExists {
         /// The tag.
         tag: String,
@@ -362,7 +364,7 @@ impl Error {
             Error::DirtyStable { .. } => "commit or stash the changes, then `build` and `publish` again; or publish with a non-stable --tag".into(),
             Error::StableTagExists { .. } => "stable releases are immutable: publish a new version, or pass --force if you really mean to replace it".into(),
             Error::NoSigningKey => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
-            Error::VerifyFailed { .. } => "each problem above names the object; re-publish the release (identical files are not uploaded again) or investigate who changed it".into(),
+            Error::VerifyFailed { .. } => "each problem above names the object; find out who changed it; `publish --force` with the same build uploads every file again".into(),
             Error::NotInStore { .. } => "build or substitute it first (`nix build`, `nix-store --realise`), or name an installable instead".into(),
             Error::NarMismatch { .. } => "the store path was changed after it was registered: run `nix-store --verify --check-contents --repair`".into(),
             Error::PushIncomplete { .. } => "fix the cause above and run the push again: what is in the cache is not uploaded twice".into(),

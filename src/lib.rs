@@ -19,9 +19,10 @@ pub mod fsutil;
 pub mod manifest;
 pub mod nix;
 pub mod platform;
-pub mod provenance;
-pub mod release;
 pub mod process;
+pub mod provenance;
+pub mod publish;
+pub mod release;
 pub mod source;
 pub mod workspace;
 
@@ -115,6 +116,26 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             },
         )
         .map(drop),
+        Command::Publish(args) => publish::run_publish(
+            &ctx,
+            &publish::PublishOpts {
+                static_urls: args.static_urls,
+                signing_key: args.signing_key,
+                tag: args.tag,
+                force: args.force,
+                layout: args.layout,
+            },
+        )
+        .map(drop),
+        Command::Verify(args) => publish::run_verify(
+            &ctx,
+            &publish::VerifyOpts {
+                from: args.from,
+                release: args.release,
+                key: args.key,
+                layout: args.layout,
+            },
+        ),
     }
 }
 

@@ -49,7 +49,10 @@ pub fn semver_of(tag: &str) -> Option<(u64, u64, u64)> {
     let mut parts = tag.strip_prefix('v')?.split('.');
     let mut next = || -> Option<u64> {
         let p = parts.next()?;
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+        if p.is_empty()
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || (p.len() > 1 && p.starts_with('0'))
+        {
             return None;
         }
         p.parse().ok()
@@ -267,7 +270,10 @@ mod tests {
             &[
                 ("DRONE", "true"),
                 ("DRONE_TAG", "v1.4.0"),
-                ("DRONE_COMMIT_SHA", "0123456789abcdef0123456789abcdef01234567"),
+                (
+                    "DRONE_COMMIT_SHA",
+                    "0123456789abcdef0123456789abcdef01234567",
+                ),
                 ("DRONE_BUILD_LINK", "https://drone.example.org/o/r/42"),
                 ("DRONE_SYSTEM_PROTO", "https"),
                 ("DRONE_SYSTEM_HOST", "drone.example.org"),
@@ -335,7 +341,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!((wp.builder.system.as_str(), wp.class), ("woodpecker", Class::Extra));
+        assert_eq!(
+            (wp.builder.system.as_str(), wp.class),
+            ("woodpecker", Class::Extra)
+        );
         assert_eq!(wp.builder.id, "https://ci.example");
     }
 
@@ -358,14 +367,25 @@ mod tests {
         );
         let mut branch = vars.to_vec();
         branch[5] = ("GITHUB_REF_TYPE", "branch");
-        assert_eq!(detect_with(&branch, None, None).unwrap().class, Class::Development);
+        assert_eq!(
+            detect_with(&branch, None, None).unwrap().class,
+            Class::Development
+        );
     }
 
     #[test]
     fn git_then_cli_tag() {
         let r = detect_with(&[], None, Some("v3.0.0")).unwrap();
-        assert_eq!((r.tag.as_str(), r.builder.id.as_str()), ("v3.0.0", "local://host"));
-        let r = detect_with(&[("DRONE_TAG", "x"), ("DRONE", "true")], Some("v9.9.9"), None).unwrap();
+        assert_eq!(
+            (r.tag.as_str(), r.builder.id.as_str()),
+            ("v3.0.0", "local://host")
+        );
+        let r = detect_with(
+            &[("DRONE_TAG", "x"), ("DRONE", "true")],
+            Some("v9.9.9"),
+            None,
+        )
+        .unwrap();
         assert_eq!(r.tag, "v9.9.9");
         assert!(matches!(
             detect_with(&[], Some("bad tag"), None),

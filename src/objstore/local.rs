@@ -233,7 +233,10 @@ mod tests {
 
         // A key that is also a prefix (the df-dist-v1 tag document) coexists
         // with the keys under it, whichever is written first.
-        store.put("c/d", Body::Bytes(b"three".to_vec())).await.unwrap();
+        store
+            .put("c/d", Body::Bytes(b"three".to_vec()))
+            .await
+            .unwrap();
         store.put("a", Body::Bytes(b"four".to_vec())).await.unwrap();
         assert_eq!(keys("").await, ["a", "a/b", "c", "c/d"]);
         assert_eq!(store.get("c").await.unwrap().as_deref(), Some(&b"two"[..]));

@@ -17,9 +17,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use super::ObjectMeta;
 use super::url::S3Location;
 use super::Body;
+use super::ObjectMeta;
 use crate::errors::{Error, Result, StoreErrorKind};
 
 /// Objects at least this big go up in parts (when multipart is on).

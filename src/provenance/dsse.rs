@@ -152,6 +152,9 @@ mod tests {
         assert_eq!(env, sign(&nix, IN_TOTO_PAYLOAD_TYPE, b"{}"));
         let public = PublicKey::parse_any(&nix.public().to_pem()).unwrap();
         verify(&env, &public).unwrap();
-        assert!(SecretKey::parse_any("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err());
+        assert!(SecretKey::parse_any(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
+        )
+        .is_err());
     }
 }

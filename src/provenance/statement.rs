@@ -219,10 +219,19 @@ mod tests {
             },
         };
         let subjects = [
-            Subject { name: "linux/arm/v6/hello".into(), sha256: "ab".repeat(32) },
-            Subject { name: "SHA256SUMS".into(), sha256: "cd".repeat(32) },
+            Subject {
+                name: "linux/arm/v6/hello".into(),
+                sha256: "ab".repeat(32),
+            },
+            Subject {
+                name: "SHA256SUMS".into(),
+                sha256: "cd".repeat(32),
+            },
         ];
-        let run = Run { started_on: "2026-11-21T00:00:00Z".into(), finished_on: "2026-11-21T00:01:00Z".into() };
+        let run = Run {
+            started_on: "2026-11-21T00:00:00Z".into(),
+            finished_on: "2026-11-21T00:01:00Z".into(),
+        };
         let st = statement(&manifest(), &release, &subjects, &run);
         assert_eq!(st["_type"], STATEMENT_TYPE);
         assert_eq!(st["predicateType"], SLSA_PROVENANCE_V1);
@@ -230,15 +239,33 @@ mod tests {
         assert_eq!(st["subject"][1]["digest"]["sha256"], "ab".repeat(32));
         let def = &st["predicate"]["buildDefinition"];
         assert_eq!(def["externalParameters"]["targets"][0], "linux/arm/v6");
-        assert_eq!(def["externalParameters"]["attributes"][0]["attribute"], "packages.armv6l-linux.hello");
+        assert_eq!(
+            def["externalParameters"]["attributes"][0]["attribute"],
+            "packages.armv6l-linux.hello"
+        );
         assert_eq!(def["externalParameters"]["tag"], "v1.0.0");
-        assert_eq!(def["resolvedDependencies"][0]["uri"], format!("git+https://git.example/o/r@{}", "c".repeat(40)));
-        assert_eq!(def["resolvedDependencies"][1]["uri"], "git+https://github.com/NixOS/nixpkgs@deadbeef");
-        assert_eq!(def["resolvedDependencies"][1]["annotations"]["narHash"], "sha256-abc=");
+        assert_eq!(
+            def["resolvedDependencies"][0]["uri"],
+            format!("git+https://git.example/o/r@{}", "c".repeat(40))
+        );
+        assert_eq!(
+            def["resolvedDependencies"][1]["uri"],
+            "git+https://github.com/NixOS/nixpkgs@deadbeef"
+        );
+        assert_eq!(
+            def["resolvedDependencies"][1]["annotations"]["narHash"],
+            "sha256-abc="
+        );
         let run = &st["predicate"]["runDetails"];
         assert_eq!(run["builder"]["id"], "https://drone.example");
-        assert_eq!(run["metadata"]["invocationId"], "https://drone.example/o/r/4");
-        assert_eq!(run["byproducts"][0]["annotations"]["drvPath"], "/nix/store/y-hello.drv");
+        assert_eq!(
+            run["metadata"]["invocationId"],
+            "https://drone.example/o/r/4"
+        );
+        assert_eq!(
+            run["byproducts"][0]["annotations"]["drvPath"],
+            "/nix/store/y-hello.drv"
+        );
         assert_eq!(run["byproducts"][0]["annotations"]["narHash"], "sha256-zzz");
     }
 }

@@ -93,14 +93,20 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus 
 }
 
 /// Every key in the bucket, read through the S3 API with the library's store.
-fn keys(g: &Garage, bucket: &str) -> HashSet<String> {
+pub fn keys(g: &Garage, bucket: &str) -> HashSet<String> {
     let url = release_dist::objstore::StoreUrl::parse(&g.url(bucket, "")).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = release_dist::objstore::ObjectStore::open(&url.location)
             .await
             .unwrap();
-        store.list("").await.unwrap().into_iter().map(|o| o.key).collect()
+        store
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect()
     })
 }
 

@@ -4,5 +4,6 @@ mod build;
 mod cache;
 mod faults;
 mod garage;
+mod publish;
 mod templates;
 mod util;

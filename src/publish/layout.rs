@@ -1,0 +1,255 @@
+//! Where a release's objects go, and the documents that describe it. Pure.
+//!
+//! `df-dist-v1` (the default):
+//! - `df-dist-v1/<name>/<tag>/<os>/<arch>[/<variant>]/<file>` and `<file>.sha256`;
+//! - `df-dist-v1/<name>/<tag>/SHA256SUMS` and `<name>-<tag>.intoto.jsonl`;
+//! - the tag document `df-dist-v1/<name>/<tag>` and the name document `df-dist-v1/<name>`.
+//!
+//! `garage` (Garage's own bucket): `_releases/<tag>/<rust triple>/<file>`, the
+//! same checksums and provenance under `_releases/<tag>/`, no documents: the
+//! release index is the listing.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::platform::Platform;
+
+/// The static layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// `df-dist-v1/<name>/<tag>/<os>/<arch>[/<variant>]/<file>` with tag and name documents.
+    #[value(name = "df-dist-v1")]
+    DfDist,
+    /// Garage's `_releases/<tag>/<rust triple>/<file>`.
+    #[value(name = "garage")]
+    Garage,
+}
+
+/// The df-dist-v1 root.
+pub const DF_DIST_ROOT: &str = "df-dist-v1";
+/// The Garage layout root.
+pub const GARAGE_ROOT: &str = "_releases";
+/// The checksum list of a release.
+pub const SHA256SUMS: &str = "SHA256SUMS";
+
+/// Content-Types.
+pub mod content_type {
+    /// Binaries.
+    pub const BINARY: &str = "application/octet-stream";
+    /// Checksums.
+    pub const TEXT: &str = "text/plain; charset=utf-8";
+    /// JSON documents.
+    pub const JSON: &str = "application/json";
+    /// The release page.
+    pub const HTML: &str = "text/html; charset=utf-8";
+}
+
+/// One file of a release, on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseFile {
+    /// Its target.
+    pub platform: Platform,
+    /// Its file name (`hello`).
+    pub file: String,
+    /// Where its bytes are.
+    pub local: PathBuf,
+    /// sha256 of its bytes, hex.
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+}
+
+impl Layout {
+    /// `df-dist-v1` or `garage`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::DfDist => "df-dist-v1",
+            Layout::Garage => "garage",
+        }
+    }
+
+    /// The prefix every object of a name lives under.
+    pub fn name_prefix(self, name: &str) -> String {
+        match self {
+            Layout::DfDist => format!("{DF_DIST_ROOT}/{name}/"),
+            Layout::Garage => format!("{GARAGE_ROOT}/"),
+        }
+    }
+
+    /// The prefix of one release's objects (ends with `/`).
+    pub fn release_prefix(self, name: &str, tag: &str) -> String {
+        format!("{}{tag}/", self.name_prefix(name))
+    }
+
+    /// A file's path inside its release (`linux/amd64/hello`, or
+    /// `x86_64-unknown-linux-musl/hello` for Garage's layout).
+    pub fn file_path(self, platform: Platform, file: &str) -> String {
+        match self {
+            Layout::DfDist => format!("{}/{file}", platform.tree_dir()),
+            Layout::Garage => format!("{}/{file}", platform.rust_triple()),
+        }
+    }
+
+    /// The platform a path inside a release belongs to, if it is a release file.
+    pub fn platform_of(self, path: &str) -> Option<Platform> {
+        let (dir, _file) = path.rsplit_once('/')?;
+        match self {
+            Layout::DfDist => Platform::all().find(|p| p.tree_dir() == dir),
+            Layout::Garage => Platform::all().find(|p| p.rust_triple() == dir),
+        }
+    }
+
+    /// The tag document's key (df-dist-v1 only).
+    pub fn tag_document_key(self, name: &str, tag: &str) -> Option<String> {
+        match self {
+            Layout::DfDist => Some(format!("{DF_DIST_ROOT}/{name}/{tag}")),
+            Layout::Garage => None,
+        }
+    }
+
+    /// The name document's key (df-dist-v1 only).
+    pub fn name_document_key(self, name: &str) -> Option<String> {
+        match self {
+            Layout::DfDist => Some(format!("{DF_DIST_ROOT}/{name}")),
+            Layout::Garage => None,
+        }
+    }
+}
+
+/// The tag document: one flavor per platform, with its files.
+pub fn tag_document(files: &[ReleaseFile]) -> Value {
+    let mut platforms: Vec<Platform> = files.iter().map(|f| f.platform).collect();
+    platforms.sort_by_key(|p| p.to_string());
+    platforms.dedup();
+    let flavors: Vec<Value> = platforms
+        .iter()
+        .map(|p| {
+            let resources: Vec<Value> = files
+                .iter()
+                .filter(|f| f.platform == *p)
+                .map(|f| json!({"path": f.file}))
+                .collect();
+            let mut platform = json!({"architecture": p.arch(), "os": p.os()});
+            if let Some(v) = p.variant() {
+                platform["variant"] = json!(v);
+            }
+            json!({"resources": resources, "platform": platform})
+        })
+        .collect();
+    json!({ "flavors": flavors })
+}
+
+/// The name document: every tag, in the order given.
+pub fn name_document(name: &str, tags: &[String]) -> Value {
+    json!({"name": name, "tags": tags})
+}
+
+/// Tags named by a name document.
+pub fn tags_of_name_document(bytes: &[u8]) -> Option<Vec<String>> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    v.get("tags")?
+        .as_array()?
+        .iter()
+        .map(|t| t.as_str().map(str::to_string))
+        .collect()
+}
+
+/// `SHA256SUMS`, as `sha256sum -c` reads it: `<hex>  <path>` lines, sorted by path.
+pub fn sha256sums(entries: &[(String, String)]) -> String {
+    let mut entries = entries.to_vec();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries
+        .iter()
+        .map(|(path, sha)| format!("{sha}  {path}\n"))
+        .collect()
+}
+
+/// Parses `SHA256SUMS` back into `(path, hex)` pairs.
+pub fn parse_sha256sums(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (sha, path) = l.split_once("  ")?;
+            Some((path.trim_start_matches('*').to_string(), sha.to_string()))
+        })
+        .collect()
+}
+
+/// The `<file>.sha256` beside a file: one `sha256sum` line naming the file.
+pub fn sidecar(sha256: &str, file: &str) -> String {
+    format!("{sha256}  {file}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(platform: &str, name: &str) -> ReleaseFile {
+        ReleaseFile {
+            platform: Platform::parse_any(platform).unwrap(),
+            file: name.into(),
+            local: PathBuf::from("/x"),
+            sha256: "00".repeat(32),
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn df_dist_keys_and_documents() {
+        let l = Layout::DfDist;
+        let arm = Platform::parse_any("linux/arm/v6").unwrap();
+        assert_eq!(
+            l.release_prefix("hello", "v1.0.0"),
+            "df-dist-v1/hello/v1.0.0/"
+        );
+        assert_eq!(l.file_path(arm, "hello"), "linux/arm/v6/hello");
+        assert_eq!(l.platform_of("linux/arm/v6/hello"), Some(arm));
+        assert_eq!(l.platform_of("SHA256SUMS"), None);
+        assert_eq!(
+            l.tag_document_key("hello", "v1"),
+            Some("df-dist-v1/hello/v1".into())
+        );
+        assert_eq!(
+            l.name_document_key("hello"),
+            Some("df-dist-v1/hello".into())
+        );
+        let doc = tag_document(&[file("linux/amd64", "hello"), file("linux/arm/v6", "hello")]);
+        assert_eq!(
+            doc.to_string(),
+            r#"{"flavors":[{"platform":{"architecture":"amd64","os":"linux"},"resources":[{"path":"hello"}]},{"platform":{"architecture":"arm","os":"linux","variant":"v6"},"resources":[{"path":"hello"}]}]}"#
+        );
+        let name = name_document("hello", &["v1".into(), "v2".into()]);
+        assert_eq!(name.to_string(), r#"{"name":"hello","tags":["v1","v2"]}"#);
+        assert_eq!(
+            tags_of_name_document(name.to_string().as_bytes()).unwrap(),
+            ["v1", "v2"]
+        );
+    }
+
+    #[test]
+    fn garage_layout_uses_rust_triples() {
+        let l = Layout::Garage;
+        let arm = Platform::parse_any("linux/arm/v6").unwrap();
+        assert_eq!(l.release_prefix("garage", "v1.0.0"), "_releases/v1.0.0/");
+        assert_eq!(
+            l.file_path(arm, "garage"),
+            "armv6l-unknown-linux-musleabihf/garage"
+        );
+        assert_eq!(
+            l.platform_of("armv6l-unknown-linux-musleabihf/garage"),
+            Some(arm)
+        );
+        assert_eq!(l.tag_document_key("garage", "v1"), None);
+    }
+
+    #[test]
+    fn checksums_round_trip() {
+        let text = sha256sums(&[("b/x".into(), "22".into()), ("a/x".into(), "11".into())]);
+        assert_eq!(text, "11  a/x\n22  b/x\n");
+        assert_eq!(
+            parse_sha256sums(&text)[1],
+            ("b/x".to_string(), "22".to_string())
+        );
+        assert_eq!(sidecar("ab", "hello"), "ab  hello\n");
+    }
+}

@@ -1,0 +1,286 @@
+//! `publish`: the static release (files, checksums, signed provenance, tag
+//! and name documents, release index) from what `build` recorded in
+//! build.json, to every destination; and `verify`, which reads it back.
+
+pub mod index;
+pub mod layout;
+pub mod statics;
+mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use layout::Layout;
+pub use verify::{run_verify, VerifyOpts};
+
+use crate::context::{Context, Verbosity};
+use crate::errors::{Error, Result};
+use crate::manifest::{BuildManifest, Kind};
+use crate::nixcache::SecretKey;
+use crate::objstore::{ObjectStore, StoreUrl};
+use crate::provenance::{self, Subject};
+use crate::release::{self, Class, Release};
+use layout::{sha256sums, ReleaseFile, SHA256SUMS};
+use statics::{publish_static, StaticRelease, StaticSummary};
+
+/// The environment variable that may hold the provenance signing key's text.
+pub const SIGNING_KEY_ENV: &str = "RELEASE_DIST_SIGNING_KEY";
+
+/// `publish`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOpts {
+    /// Static destinations (store URLs or directories).
+    pub static_urls: Vec<String>,
+    /// The signing key file.
+    pub signing_key: Option<PathBuf>,
+    /// The release tag, overriding CI and git.
+    pub tag: Option<String>,
+    /// Replace a stable release that has other bytes.
+    pub force: bool,
+    /// The static layout, overriding the config.
+    pub layout: Option<Layout>,
+}
+
+/// What `publish` did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishSummary {
+    /// The release.
+    pub release: Release,
+    /// The layout.
+    pub layout: &'static str,
+    /// The provenance bundle's name.
+    pub provenance: String,
+    /// One entry per static destination.
+    pub destinations: Vec<StaticSummary>,
+}
+
+/// Reads the signing key: `--signing-key PATH`, else `$RELEASE_DIST_SIGNING_KEY`.
+pub fn signing_key(path: Option<&std::path::Path>) -> Result<SecretKey> {
+    let (text, origin) = match path {
+        Some(p) => (
+            std::fs::read_to_string(p).map_err(|e| Error::Key {
+                path: p.to_path_buf(),
+                reason: format!("cannot read it: {e}"),
+            })?,
+            p.to_path_buf(),
+        ),
+        None => match std::env::var(SIGNING_KEY_ENV) {
+            Ok(t) if !t.trim().is_empty() => (t, PathBuf::from(format!("${SIGNING_KEY_ENV}"))),
+            _ => return Err(Error::NoSigningKey),
+        },
+    };
+    SecretKey::parse_any(&text).map_err(|e| Error::Key {
+        path: origin,
+        reason: e.to_string(),
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Runs `publish`.
+pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> {
+    let dist = ctx.dist_dir();
+    let manifest_path = dist.join("build.json");
+    if !manifest_path.exists() {
+        return Err(Error::NoBuild {
+            path: manifest_path,
+        });
+    }
+    let manifest = BuildManifest::read(&manifest_path)?;
+    if !manifest.complete || !manifest.failures.is_empty() {
+        return Err(Error::IncompleteBuild {
+            failed: manifest.failures.len(),
+            names: manifest
+                .failures
+                .iter()
+                .map(|f| format!("{} {}", f.platform, f.kind.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let release = release::detect(
+        &|k| std::env::var(k).ok(),
+        opts.tag.as_deref(),
+        &manifest.source,
+        &hostname(),
+    )?;
+    if release.class == Class::Stable {
+        if manifest.source.dirty {
+            return Err(Error::DirtyStable {
+                tag: release.tag.clone(),
+                what: "build.json records that the build ran on uncommitted changes".into(),
+            });
+        }
+        let repo = crate::source::git_toplevel(&ctx.project.dir)?;
+        let now = crate::source::read(&repo, &ctx.project.dir)?;
+        if now.dirty {
+            let status = crate::process::Cmd::new("git")
+                .args(&["status", "--porcelain", "--untracked-files=normal"])
+                .dir(&repo)
+                .read()
+                .map(|o| String::from_utf8_lossy(&o).into_owned())
+                .unwrap_or_default();
+            let files: Vec<&str> = status.lines().take(5).map(str::trim).collect();
+            return Err(Error::DirtyStable {
+                tag: release.tag.clone(),
+                what: format!("uncommitted changes: {}", files.join("; ")),
+            });
+        }
+    }
+    let key = signing_key(opts.signing_key.as_deref())?;
+    let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
+
+    // The files, checked against build.json.
+    let mut files = Vec::new();
+    for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
+        let local = dist.join(&a.path);
+        let (sha256, size) = crate::fsutil::sha256_file(&local)?;
+        if sha256 != a.sha256 {
+            return Err(Error::ArtifactChanged {
+                path: local,
+                expected: a.sha256.clone(),
+                actual: sha256,
+            });
+        }
+        let file = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push(ReleaseFile {
+            platform: a.platform,
+            file,
+            local,
+            sha256,
+            size,
+        });
+    }
+    let name = &ctx.project.config.name;
+    let sums = sha256sums(
+        &files
+            .iter()
+            .map(|f| (layout.file_path(f.platform, &f.file), f.sha256.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let started = provenance::statement::now_rfc3339();
+    let mut subjects: Vec<Subject> = files
+        .iter()
+        .map(|f| Subject {
+            name: layout.file_path(f.platform, &f.file),
+            sha256: f.sha256.clone(),
+        })
+        .collect();
+    subjects.push(Subject {
+        name: SHA256SUMS.into(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes())),
+    });
+    let statement = provenance::statement(
+        &manifest,
+        &release,
+        &subjects,
+        &provenance::Run {
+            started_on: started.clone(),
+            finished_on: provenance::statement::now_rfc3339(),
+        },
+    );
+    let body = serde_json::to_vec(&statement).map_err(|e| Error::Json {
+        path: PathBuf::from("provenance statement"),
+        source: e,
+    })?;
+    let envelope = provenance::dsse::sign(&key, provenance::IN_TOTO_PAYLOAD_TYPE, &body);
+    let mut bundle = serde_json::to_vec(&envelope).unwrap_or_default();
+    bundle.push(b'\n');
+    let bundle_name = provenance::bundle_name(name, &release.tag);
+
+    let urls: Vec<String> = if !opts.static_urls.is_empty() {
+        opts.static_urls.clone()
+    } else if !ctx.project.config.static_destinations.is_empty() {
+        ctx.project.config.static_destinations.clone()
+    } else {
+        vec![dist.join("publish/static").display().to_string()]
+    };
+    let locations = urls
+        .iter()
+        .map(|u| StoreUrl::parse(u).map(|s| s.location))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::StoreUrl)?;
+
+    let rel = StaticRelease {
+        name,
+        release: &release,
+        layout,
+        files: &files,
+        sha256sums: sums,
+        provenance: (bundle_name.clone(), bundle),
+        force: opts.force,
+    };
+    if ctx.dry_run {
+        for u in &urls {
+            println!(
+                "would publish {name} {} ({}) to {u}: {} files under {}",
+                release.tag,
+                release.class.as_str(),
+                files.len(),
+                layout.release_prefix(name, &release.tag)
+            );
+        }
+        return Ok(PublishSummary {
+            release,
+            layout: layout.as_str(),
+            provenance: bundle_name,
+            destinations: vec![],
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let mut destinations = Vec::new();
+    for (url, location) in urls.iter().zip(&locations) {
+        if ctx.verbosity != Verbosity::Quiet {
+            eprintln!(
+                "publishing {name} {} ({}) to {}",
+                release.tag,
+                release.class.as_str(),
+                url
+            );
+        }
+        let summary = runtime.block_on(async {
+            let store = Arc::new(ObjectStore::open(location).await?);
+            publish_static(&store, &rel).await
+        })?;
+        destinations.push(summary);
+    }
+    let summary = PublishSummary {
+        release,
+        layout: layout.as_str(),
+        provenance: bundle_name,
+        destinations,
+    };
+    let mut human = String::new();
+    for d in &summary.destinations {
+        human.push_str(&format!(
+            "{} {} at {}: {}, {} files uploaded ({} bytes), {} already there; tags: {}\n",
+            name,
+            summary.release.tag,
+            d.store,
+            if d.already_published {
+                "already published"
+            } else {
+                "published"
+            },
+            d.uploaded,
+            d.uploaded_bytes,
+            d.skipped,
+            d.tags.join(", ")
+        ));
+    }
+    ctx.print_result(&human, &summary);
+    Ok(summary)
+}

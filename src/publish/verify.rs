@@ -1,0 +1,207 @@
+//! `verify`: reads a published release back and checks the provenance
+//! signature, every subject's digest, `SHA256SUMS` and each `.sha256`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::layout::{parse_sha256sums, Layout, SHA256SUMS};
+use crate::context::Context;
+use crate::errors::{Error, Result};
+use crate::nixcache::PublicKey;
+use crate::objstore::{ObjectStore, StoreUrl};
+use crate::provenance::{self, Envelope};
+
+/// `verify`'s options.
+#[derive(Debug, Clone)]
+pub struct VerifyOpts {
+    /// Where the release is.
+    pub from: String,
+    /// `name:tag`.
+    pub release: String,
+    /// The public key file (Nix `name:base64` or SPKI PEM).
+    pub key: Option<PathBuf>,
+    /// The layout.
+    pub layout: Layout,
+}
+
+/// Runs `verify`: prints every problem, and fails when there is one.
+pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
+    let (name, tag) = opts
+        .release
+        .split_once(':')
+        .ok_or_else(|| Error::InvalidTag {
+            tag: opts.release.clone(),
+        })?;
+    crate::release::validate_tag(tag)?;
+    let key = match &opts.key {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::Key {
+                path: p.clone(),
+                reason: format!("cannot read it: {e}"),
+            })?;
+            Some(PublicKey::parse_any(&text).map_err(|e| Error::Key {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?)
+        }
+        None => None,
+    };
+    let location = StoreUrl::parse(&opts.from)
+        .map_err(Error::StoreUrl)?
+        .location;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let (problems, checked) = runtime.block_on(async {
+        let store = ObjectStore::open(&location).await?;
+        check(&store, opts.layout, name, tag, key.as_ref()).await
+    })?;
+    for p in &problems {
+        eprintln!("problem: {p}");
+    }
+    if !problems.is_empty() {
+        return Err(Error::VerifyFailed {
+            release: opts.release.clone(),
+            count: problems.len(),
+        });
+    }
+    let signature = if key.is_some() {
+        "signature good"
+    } else {
+        "signature NOT checked (no --key)"
+    };
+    ctx.print_result(
+        &format!("{name}:{tag}: {checked} objects verified, {signature}\n"),
+        &serde_json::json!({"release": opts.release, "verified": checked, "signatureChecked": key.is_some()}),
+    );
+    Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Every problem found, and how many objects were checked.
+async fn check(
+    store: &ObjectStore,
+    layout: Layout,
+    name: &str,
+    tag: &str,
+    key: Option<&PublicKey>,
+) -> Result<(Vec<String>, usize)> {
+    let prefix = layout.release_prefix(name, tag);
+    let mut problems = Vec::new();
+    let mut digests: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let fetch = |path: String| {
+        let key = format!("{prefix}{path}");
+        async move {
+            let bytes = store.get(&key).await?;
+            Ok::<_, Error>((path, bytes))
+        }
+    };
+
+    if let Some(doc) = layout.tag_document_key(name, tag) {
+        if store.get(&doc).await?.is_none() {
+            problems.push(format!("{doc}: the tag document is missing"));
+        }
+    }
+    let bundle = provenance::bundle_name(name, tag);
+    let (_, bundle_bytes) = fetch(bundle.clone()).await?;
+    let statement: Option<Value> = match bundle_bytes {
+        None => {
+            problems.push(format!("{prefix}{bundle}: the provenance is missing"));
+            None
+        }
+        Some(bytes) => {
+            let line = String::from_utf8_lossy(&bytes);
+            let envelope: Option<Envelope> = line
+                .lines()
+                .next()
+                .and_then(|l| serde_json::from_str(l).ok());
+            match envelope {
+                None => {
+                    problems.push(format!("{prefix}{bundle}: not a DSSE envelope"));
+                    None
+                }
+                Some(env) => {
+                    let payload = match key {
+                        Some(k) => match provenance::dsse::verify(&env, k) {
+                            Ok(p) => Some(p),
+                            Err(e) => {
+                                problems.push(format!("{prefix}{bundle}: {e}"));
+                                None
+                            }
+                        },
+                        None => base64::Engine::decode(
+                            &base64::engine::general_purpose::STANDARD,
+                            &env.payload,
+                        )
+                        .ok(),
+                    };
+                    payload.and_then(|p| serde_json::from_slice(&p).ok())
+                }
+            }
+        }
+    };
+
+    // Every subject must be there with its digest.
+    let mut checked = 0;
+    if let Some(st) = &statement {
+        for s in st["subject"].as_array().into_iter().flatten() {
+            let (Some(path), Some(want)) = (s["name"].as_str(), s["digest"]["sha256"].as_str())
+            else {
+                continue;
+            };
+            let (path, bytes) = fetch(path.to_string()).await?;
+            checked += 1;
+            let got = bytes.as_deref().map(sha256_hex);
+            match &got {
+                None => problems.push(format!("{prefix}{path}: missing")),
+                Some(g) if g != want => problems.push(format!(
+                    "{prefix}{path}: altered (sha256 {g}, the provenance says {want})"
+                )),
+                _ => {}
+            }
+            digests.insert(path, got);
+        }
+    }
+
+    // SHA256SUMS and each .sha256 must agree with the bytes.
+    let (_, sums) = fetch(SHA256SUMS.into()).await?;
+    match sums {
+        None => problems.push(format!("{prefix}{SHA256SUMS}: missing")),
+        Some(sums) => {
+            for (path, want) in parse_sha256sums(&String::from_utf8_lossy(&sums)) {
+                let got = match digests.get(&path) {
+                    Some(g) => g.clone(),
+                    None => {
+                        checked += 1;
+                        fetch(path.clone()).await?.1.as_deref().map(sha256_hex)
+                    }
+                };
+                match got {
+                    None => {
+                        problems.push(format!("{prefix}{path}: missing (listed in SHA256SUMS)"))
+                    }
+                    Some(g) if g != want => problems.push(format!(
+                        "{prefix}{path}: altered (sha256 {g}, SHA256SUMS says {want})"
+                    )),
+                    _ => {}
+                }
+                let file = path.rsplit('/').next().unwrap_or(&path);
+                let (_, side) = fetch(format!("{path}.sha256")).await?;
+                let expected = super::layout::sidecar(&want, file);
+                if side.as_deref() != Some(expected.as_bytes()) {
+                    problems.push(format!(
+                        "{prefix}{path}.sha256: missing or disagrees with SHA256SUMS"
+                    ));
+                }
+            }
+        }
+    }
+    Ok((problems, checked))
+}

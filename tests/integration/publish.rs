@@ -1,0 +1,413 @@
+//! `publish` and `verify` against Garage, read back with stock tools: curl
+//! over the web endpoint, `sha256sum -c`, and openssl for the DSSE signature.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::cache::key_pair;
+use crate::garage::Garage;
+use crate::util::{stock, Fixture, Run};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A built fixture with a committed .gitignore'd tree, and a nix key pair.
+fn built() -> (Fixture, String, String) {
+    let f = Fixture::example("hello");
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v6"])
+        .ok();
+    let keys = f.dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (sk, pk) = key_pair(&keys);
+    // The keys live in the tree: keep it clean for stable releases.
+    std::fs::write(f.dir.join(".git/info/exclude"), "keys/\nflake.lock\n").unwrap();
+    (f, sk, pk)
+}
+
+fn publish(f: &Fixture, url: &str, sk: &str, tag: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--message-format",
+        "json",
+        "publish",
+        "--static",
+        url,
+        "--signing-key",
+        sk,
+        "--tag",
+        tag,
+    ];
+    args.extend_from_slice(extra);
+    f.run(&args)
+}
+
+fn curl(url: &str) -> Vec<u8> {
+    let out = Command::new("curl").args(["-sf", url]).output().unwrap();
+    assert!(out.status.success(), "curl {url} failed");
+    out.stdout
+}
+
+fn content_type(url: &str) -> String {
+    let out = stock("curl", &["-sfI", url]);
+    out.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// Verifies the DSSE envelope with openssl, from the Nix public key file.
+fn openssl_verifies(envelope: &Value, nix_pub: &str, dir: &Path) -> bool {
+    let payload = B64.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let ptype = envelope["payloadType"].as_str().unwrap();
+    let mut pae = format!("DSSEv1 {} {} {} ", ptype.len(), ptype, payload.len()).into_bytes();
+    pae.extend_from_slice(&payload);
+    std::fs::write(dir.join("pae.bin"), &pae).unwrap();
+    let sig = B64
+        .decode(envelope["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(dir.join("sig.bin"), sig).unwrap();
+    // SPKI DER of an Ed25519 key: a fixed 12-byte prefix, then the 32 raw bytes.
+    let raw = B64
+        .decode(nix_pub.trim().split_once(':').unwrap().1)
+        .unwrap();
+    let mut der = hex::decode("302a300506032b6570032100").unwrap();
+    der.extend_from_slice(&raw);
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        B64.encode(der)
+    );
+    std::fs::write(dir.join("pub.pem"), pem).unwrap();
+    Command::new("openssl")
+        .args([
+            "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-in", "pae.bin",
+            "-sigfile", "sig.bin",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn publish_to_garage_reads_back_with_stock_tools() {
+    let g = Garage::from_env();
+    let (f, sk, pk) = built();
+    let bucket = g.bucket("publish");
+    let url = g.url(&bucket, "");
+    let run = publish(&f, &url, &sk, "v1.0.0", &[]).ok();
+    let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(summary["release"]["class"], "stable");
+    assert_eq!(summary["destinations"][0]["uploaded"], 2);
+
+    let web = g.web_url(&bucket);
+    let name: Value = serde_json::from_slice(&curl(&format!("{web}/df-dist-v1/hello"))).unwrap();
+    assert_eq!(
+        name,
+        serde_json::json!({"name": "hello", "tags": ["v1.0.0"]})
+    );
+    let tag: Value =
+        serde_json::from_slice(&curl(&format!("{web}/df-dist-v1/hello/v1.0.0"))).unwrap();
+    let flavors = tag["flavors"].as_array().unwrap();
+    assert_eq!(flavors.len(), 2);
+    assert!(flavors.iter().any(|fl| fl["platform"]
+        == serde_json::json!({"architecture": "arm", "os": "linux", "variant": "v6"})
+        && fl["resources"][0]["path"] == "hello"));
+
+    // Download the release as a user would, then `sha256sum -c`.
+    let dl = tempfile::tempdir().unwrap();
+    let base = format!("{web}/df-dist-v1/hello/v1.0.0");
+    let sums = curl(&format!("{base}/SHA256SUMS"));
+    std::fs::write(dl.path().join("SHA256SUMS"), &sums).unwrap();
+    for line in String::from_utf8_lossy(&sums).lines() {
+        let path = line.split_once("  ").unwrap().1;
+        let dest = dl.path().join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(&dest, curl(&format!("{base}/{path}"))).unwrap();
+        std::fs::write(
+            dest.with_extension("sha256"),
+            curl(&format!("{base}/{path}.sha256")),
+        )
+        .unwrap();
+        let check = Command::new("sha256sum")
+            .args(["-c", "hello.sha256"])
+            .current_dir(dest.parent().unwrap())
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{path}.sha256");
+    }
+    let check = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dl.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout)
+            .matches(": OK")
+            .count(),
+        2
+    );
+
+    // Content types.
+    assert_eq!(
+        content_type(&format!("{base}/linux/amd64/hello")),
+        "application/octet-stream"
+    );
+    assert!(content_type(&format!("{base}/SHA256SUMS")).starts_with("text/plain"));
+    assert_eq!(
+        content_type(&format!("{web}/df-dist-v1/hello")),
+        "application/json"
+    );
+    assert!(content_type(&format!("{web}/_releases.html")).starts_with("text/html"));
+
+    // The provenance, checked by openssl rather than by us.
+    let bundle = curl(&format!("{base}/hello-v1.0.0.intoto.jsonl"));
+    let envelope: Value =
+        serde_json::from_slice(bundle.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    assert!(
+        openssl_verifies(&envelope, &pk, dl.path()),
+        "openssl rejects the DSSE signature"
+    );
+    let statement: Value =
+        serde_json::from_slice(&B64.decode(envelope["payload"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    let downloaded = std::fs::read(dl.path().join("linux/amd64/hello")).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&downloaded));
+    assert!(statement["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "linux/amd64/hello" && s["digest"]["sha256"] == sha.as_str()));
+    let commit = f.git(&["rev-parse", "HEAD"]);
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["gitCommit"],
+        commit.as_str()
+    );
+    // Another key: openssl must refuse.
+    let other = tempfile::tempdir().unwrap();
+    let (_, other_pk) = key_pair(other.path());
+    assert!(!openssl_verifies(&envelope, &other_pk, dl.path()));
+
+    // The index.
+    let index: Value = serde_json::from_slice(&curl(&format!("{web}/_releases.json"))).unwrap();
+    assert_eq!(index[0]["builds"][0]["version"], "v1.0.0");
+
+    // verify agrees; then a tampered object is named.
+    f.run(&[
+        "verify",
+        "--from",
+        &url,
+        "-t",
+        "hello:v1.0.0",
+        "--key",
+        &format!("{}/keys/cache.pub", f.dir.display()),
+    ])
+    .ok();
+    let evil = f.dir.join("keys/evil");
+    std::fs::write(&evil, b"not hello").unwrap();
+    put_object(
+        &g,
+        &bucket,
+        "df-dist-v1/hello/v1.0.0/linux/arm/v6/hello",
+        &evil,
+    );
+    f.run(&[
+        "verify",
+        "--from",
+        &url,
+        "-t",
+        "hello:v1.0.0",
+        "--key",
+        &format!("{}/keys/cache.pub", f.dir.display()),
+    ])
+    .fails_with(5, &["df-dist-v1/hello/v1.0.0/linux/arm/v6/hello: altered"]);
+    // The wrong key is refused.
+    let other_pub = other.path().join("cache.pub");
+    f.run(&[
+        "verify",
+        "--from",
+        &url,
+        "-t",
+        "hello:v1.0.0",
+        "--key",
+        other_pub.to_str().unwrap(),
+    ])
+    .fails_with(5, &["no signature verifies"]);
+
+    // Re-publishing the same build uploads nothing.
+    let again = publish(&f, &url, &sk, "v1.0.0", &["--force"]).ok();
+    let again: Value = serde_json::from_str(again.stdout().trim()).unwrap();
+    assert_eq!(again["destinations"][0]["alreadyPublished"], true);
+    f.run(&[
+        "verify",
+        "--from",
+        &url,
+        "-t",
+        "hello:v1.0.0",
+        "--key",
+        &format!("{}/keys/cache.pub", f.dir.display()),
+    ])
+    .ok();
+    let noop = publish(&f, &url, &sk, "v1.0.0", &[]).ok();
+    let noop: Value = serde_json::from_str(noop.stdout().trim()).unwrap();
+    assert_eq!(
+        (
+            noop["destinations"][0]["uploaded"].as_u64(),
+            noop["destinations"][0]["skipped"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+
+    // No secret in any output or object.
+    let secret_key_text = std::fs::read_to_string(&sk).unwrap();
+    let secret_b64 = secret_key_text
+        .trim()
+        .split_once(':')
+        .unwrap()
+        .1
+        .to_string();
+    let s3_secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
+    let mut haystacks = vec![run.stdout(), run.stderr()];
+    for key in crate::faults::keys(&g, &bucket) {
+        haystacks.push(String::from_utf8_lossy(&curl(&format!("{web}/{key}"))).into_owned());
+    }
+    for h in &haystacks {
+        assert!(
+            !h.contains(&secret_b64) && !h.contains(&s3_secret),
+            "a secret leaked"
+        );
+    }
+}
+
+/// Overwrites one object, as an attacker with bucket access would.
+fn put_object(g: &Garage, bucket: &str, key: &str, file: &Path) {
+    let url = release_dist::objstore::StoreUrl::parse(&g.url(bucket, "")).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = release_dist::objstore::ObjectStore::open(&url.location)
+            .await
+            .unwrap();
+        store
+            .put(
+                key,
+                release_dist::objstore::Body::File(file.to_path_buf()),
+                "application/octet-stream",
+            )
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn two_publishes_at_once_both_end_up_in_the_name_document() {
+    let g = Garage::from_env();
+    let (f, sk, _) = built();
+    let bucket = g.bucket("race");
+    let url = g.url(&bucket, "");
+    let spawn = |tag: &str, delay_ms: &str| {
+        let mut cmd = crate::util::tool();
+        cmd.args([
+            "release-dist",
+            "-q",
+            "publish",
+            "--static",
+            &url,
+            "--signing-key",
+            &sk,
+            "--tag",
+            tag,
+        ])
+        .current_dir(&f.dir)
+        .env("RELEASE_DIST_TEST_DOC_DELAY_MS", delay_ms);
+        cmd.spawn().unwrap()
+    };
+    // A lists the bucket (seeing only its own tag), then holds its write for
+    // 1.5 s; meanwhile B publishes whole. A plain last-writer-wins update
+    // would leave B out of the name document.
+    let mut a = spawn("nightly-a", "1500");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut b = spawn("nightly-b", "0");
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    let name: Value =
+        serde_json::from_slice(&curl(&format!("{}/df-dist-v1/hello", g.web_url(&bucket)))).unwrap();
+    let mut tags: Vec<&str> = name["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["nightly-a", "nightly-b"]);
+    let index = String::from_utf8(curl(&format!("{}/_releases.json", g.web_url(&bucket)))).unwrap();
+    assert!(index.contains("nightly-a") && index.contains("nightly-b"));
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_is_published() {
+    let g = Garage::from_env();
+    let (f, sk, _) = built();
+    let bucket = g.bucket("badpub");
+    let url = g.url(&bucket, "");
+
+    publish(&f, &url, &sk, "bad tag", &[])
+        .fails_with(2, &["`bad tag` is not a valid release tag", "hint:"]);
+    let bad_key = f.dir.join("keys/bad.sec");
+    std::fs::write(&bad_key, "nonsense").unwrap();
+    publish(&f, &url, bad_key.to_str().unwrap(), "v1.0.0", &[]).fails_with(
+        2,
+        &[
+            "cannot use the signing key",
+            "nix-store --generate-binary-cache-key",
+        ],
+    );
+    f.run(&["publish", "--static", &url, "--tag", "v1.0.0"])
+        .fails_with(2, &["no signing key", "--signing-key"]);
+    f.run_with(
+        &[
+            "publish",
+            "--static",
+            &url,
+            "--signing-key",
+            &sk,
+            "--tag",
+            "v1.0.0",
+        ],
+        |c| {
+            c.env("AWS_ACCESS_KEY_ID", "GKnobody")
+                .env("AWS_SECRET_ACCESS_KEY", "wrong");
+        },
+    )
+    .fails_with(4, &["AWS_ACCESS_KEY_ID"]);
+    // A dirty tree refuses a stable release, not a development one.
+    std::fs::write(f.dir.join("untracked.txt"), "x").unwrap();
+    publish(&f, &url, &sk, "v1.0.0", &[]).fails_with(2, &["dirty tree", "commit or stash"]);
+    std::fs::remove_file(f.dir.join("untracked.txt")).unwrap();
+    assert_eq!(g.object_count(&bucket), 0, "nothing half-published");
+
+    // A stable tag published with other bytes is immutable.
+    publish(&f, &url, &sk, "v1.0.0", &[]).ok();
+    let objects = g.object_count(&bucket);
+    f.edit("flake.nix", |t| t.replacen("hello from", "HELLO from", 1));
+    f.commit("change the greeting");
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v6"])
+        .ok();
+    publish(&f, &url, &sk, "v1.0.0", &[])
+        .fails_with(2, &["already published", "linux/amd64/hello", "--force"]);
+    assert_eq!(g.object_count(&bucket), objects);
+
+    // No build.json.
+    std::fs::remove_file(f.dist().join("build.json")).unwrap();
+    publish(&f, &url, &sk, "v1.0.1", &[])
+        .fails_with(2, &["no build to publish", "cargo release-dist build"]);
+    assert_eq!(g.object_count(&bucket), objects);
+}
