@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: build every target of examples/hello
-# with nix and print the platform tree. Needs no credentials.
+# with nix, push its closure to a local binary cache, publish the release
+# (files, checksums, signed provenance, index) to a local directory, and
+# verify it. Needs no credentials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 # The example needs no binary cache; an empty substituter list keeps nix from
 # waiting on one when the machine is offline.
 export NIX_CONFIG="${NIX_CONFIG:-substituters =}"
-cargo release-dist --manifest-path examples/hello/Cargo.toml build "$@"
+dist=examples/hello/target/release-dist
+run() { cargo release-dist --manifest-path examples/hello/Cargo.toml "$@"; }
+
+# A throwaway signing key for the local trial (a real release keeps its key secret).
+mkdir -p "$dist/keys"
+[[ -f $dist/keys/example.sec ]] ||
+  nix-store --generate-binary-cache-key example-1 "$dist/keys/example.sec" "$dist/keys/example.pub"
+
+run build --push-cache "file://$PWD/$dist/cache?secret-key=$PWD/$dist/keys/example.sec" "$@"
+tag=$(git rev-parse HEAD)
+run publish --signing-key "$dist/keys/example.sec" --tag "$tag"
+run verify --from "$dist/publish/static" -t "hello:$tag" --key "$dist/keys/example.pub"
+echo "release index: $dist/publish/static/_releases.html"

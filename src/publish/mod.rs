@@ -122,7 +122,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         let now = crate::source::read(&repo, &ctx.project.dir)?;
         if now.dirty {
             let status = crate::process::Cmd::new("git")
-                .args(&["status", "--porcelain", "--untracked-files=normal"])
+                .args(["status", "--porcelain", "--untracked-files=normal"])
                 .dir(&repo)
                 .read()
                 .map(|o| String::from_utf8_lossy(&o).into_owned())

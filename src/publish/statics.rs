@@ -287,7 +287,7 @@ fn jitter(attempt: usize) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0) as u64;
-    let spread = (nanos ^ (std::process::id() as u64 * 7919) ^ attempt as u64 * 104_729) % 100;
+    let spread = (nanos ^ (std::process::id() as u64 * 7919) ^ (attempt as u64 * 104_729)) % 100;
     Duration::from_millis(20 + spread)
 }
 

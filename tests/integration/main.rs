@@ -2,6 +2,7 @@
 
 mod build;
 mod cache;
+mod ci_examples;
 mod faults;
 mod garage;
 mod publish;
