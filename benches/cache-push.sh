@@ -13,39 +13,17 @@
 # one of its own. Needs nix, garage and the aws CLI (pip install awscli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The aws CLI fails on some of the CA variables this environment sets.
-unset AWS_CA_BUNDLE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE SSL_CERT_FILE || true
-export AWS_DEFAULT_REGION=garage AWS_EC2_METADATA_DISABLED=true
-
-command -v aws >/dev/null || { echo "the aws CLI is needed: pip install awscli" >&2; exit 3; }
 nixopts=(--option substituters '' --extra-experimental-features 'nix-command flakes')
-
-work=$(mktemp -d /tmp/release-dist-bench.XXXXXX)
-cleanup() {
-  if [[ -n "${own_garage:-}" ]]; then scripts/garage.sh stop "$work/garage" >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [[ -z "${RELEASE_DIST_GARAGE_CONFIG:-}" ]]; then
-  own_garage=1
-  eval "$(scripts/garage.sh start "$work/garage" "${BENCH_GARAGE_BASE:-39300}")"
-fi
-gdir=$(dirname "$RELEASE_DIST_GARAGE_CONFIG")
-s3=$RELEASE_DIST_GARAGE_S3
-suffix=$(date +%s)-$$
+source benches/common.sh
 for b in ours anchor upload; do scripts/garage.sh bucket "$gdir" "bench-$b-$suffix"; done
 
-echo "building the release binary and the synthetic closure (cached after the first run)" >&2
-cargo build --release --locked --quiet
-bin=$PWD/target/release/cargo-release-dist
+echo "building the synthetic closure (cached after the first run)" >&2
 root=$(nix-build benches/closure.nix -A root --no-out-link "${nixopts[@]}" 2>/dev/null)
 big=$(nix-build benches/closure.nix -A big2g --no-out-link "${nixopts[@]}" 2>/dev/null)
 paths=$(nix-store -qR "$root" | wc -l)
 bytes=$(nix path-info -S "$root" "${nixopts[@]}" | awk '{print $2}')
 nix-store --generate-binary-cache-key bench-1 "$work/key.sec" "$work/key.pub"
 
-now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
 url() { echo "s3://bench-$1-$suffix?endpoint=$s3&region=garage&scheme=http&secret-key=$work/key.sec"; }
 

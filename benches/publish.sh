@@ -6,28 +6,10 @@
 # Uses the Garage named by RELEASE_DIST_GARAGE_CONFIG / _S3, or starts one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-unset AWS_CA_BUNDLE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE SSL_CERT_FILE || true
-export AWS_DEFAULT_REGION=garage AWS_EC2_METADATA_DISABLED=true
 export NIX_CONFIG="substituters ="
-command -v aws >/dev/null || { echo "the aws CLI is needed: pip install awscli" >&2; exit 3; }
-
-work=$(mktemp -d /tmp/release-dist-bench-publish.XXXXXX)
-cleanup() {
-  if [[ -n "${own_garage:-}" ]]; then scripts/garage.sh stop "$work/garage" >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-if [[ -z "${RELEASE_DIST_GARAGE_CONFIG:-}" ]]; then
-  own_garage=1
-  eval "$(scripts/garage.sh start "$work/garage" "${BENCH_GARAGE_BASE:-39310}")"
-fi
-gdir=$(dirname "$RELEASE_DIST_GARAGE_CONFIG")
-s3=$RELEASE_DIST_GARAGE_S3
-suffix=$(date +%s)-$$
+source benches/common.sh
 for b in ours anchor; do scripts/garage.sh bucket "$gdir" "benchpub-$b-$suffix"; done
 
-cargo build --release --locked --quiet
-bin=$PWD/target/release/cargo-release-dist
 
 # The example, with 50 MiB of random bytes appended to each stand-in binary.
 cp -r examples/hello "$work/hello"
@@ -40,7 +22,6 @@ mkdir -p "$work/files"
 cp -rL "$work/hello/target/release-dist/static/." "$work/files/"
 bytes=$(du -sb "$work/files" | cut -f1)
 
-now() { date +%s.%N; }
 t0=$(now)
 (cd "$work/hello" && "$bin" release-dist -q publish --tag bench \
   --static "s3://benchpub-ours-$suffix?endpoint=$s3&region=garage&scheme=http" \

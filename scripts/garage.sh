@@ -57,11 +57,19 @@ TOML
   if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
     echo "garage did not start (ports $base..$((base + 3)) in use?):" >&2; tail -5 "$dir/server.log" >&2; exit 1
   fi
+  # The RPC answering is not enough: wait until the S3 and web ports accept connections.
+  for port in "$base" "$((base + 2))"; do
+    for _ in $(seq 1 100); do
+      curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+      sleep 0.1
+    done
+  done
   id=$($g node id -q 2>/dev/null | cut -d@ -f1)
-  # `layout show` prints ids cut to 16 characters; a restarted node has its layout.
-  if ! $g layout show 2>/dev/null | grep -q "^${id:0:16}"; then
+  # A restarted node keeps its layout: apply it once per data directory.
+  if [[ ! -f $dir/layout-applied ]]; then
     $g layout assign -z dc1 -c 1G "$id" >/dev/null
     $g layout apply --version 1 >/dev/null
+    touch "$dir/layout-applied"
   fi
   $g key info "$KEY_ID" >/dev/null 2>&1 || $g key import --yes -n test "$KEY_ID" "$KEY_SECRET" >/dev/null
   cat <<ENV

@@ -194,13 +194,13 @@ pub enum Error {
         names: String,
     },
     /// A built file changed since build.json was written.
-    #[error("{} changed since `build` wrote build.json (sha256 {actual}, expected {expected})", .path.display())]
+    #[error("{} changed since `build` wrote build.json (it is {actual}, build.json says {expected})", .path.display())]
     ArtifactChanged {
         /// The file.
         path: PathBuf,
-        /// What build.json says.
+        /// The store file build.json names.
         expected: String,
-        /// What the file hashes to now.
+        /// What the link resolves to now.
         actual: String,
     },
     /// A stable release from a tree with uncommitted changes.

@@ -102,6 +102,16 @@ pub struct Artifact {
     pub size: u64,
 }
 
+impl Artifact {
+    /// The store file the link points at: `storePath[/storeFile]`.
+    pub fn store_target(&self) -> String {
+        match &self.store_file {
+            Some(f) => format!("{}/{f}", self.store_path),
+            None => self.store_path.clone(),
+        }
+    }
+}
+
 /// An output that did not build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -104,7 +104,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
     let leaves: Vec<(String, String)> = manifest
         .artifacts
         .iter()
-        .map(|a| (a.path.clone(), link_target(a)))
+        .map(|a| (a.path.clone(), a.store_target()))
         .collect();
     let mut human = render_tree(&display_path(&dist), &leaves);
     human.push_str(&format!(
@@ -436,13 +436,6 @@ fn archive_ext(path: &Path) -> Result<&'static str> {
         [0x28, 0xb5, 0x2f, 0xfd] => "tar.zst",
         _ => "tar",
     })
-}
-
-fn link_target(a: &Artifact) -> String {
-    match &a.store_file {
-        Some(f) => format!("{}/{f}", a.store_path),
-        None => a.store_path.clone(),
-    }
 }
 
 fn report_failures(ctx: &Context, progress: &Progress, manifest: &BuildManifest) {

@@ -265,17 +265,40 @@ impl S3Store {
     }
 
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let mut keys = Vec::new();
+        let mut objects = self
+            .list_pages(prefix, None, usize::MAX)
+            .await?
+            .unwrap_or_default();
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    pub(super) async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
+        Ok(self
+            .list_pages("", Some("/"), limit)
+            .await?
+            .map(|objects| objects.into_iter().map(|o| o.key).collect()))
+    }
+
+    /// Pages through a listing; `None` once more than `limit` objects came.
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<ObjectMeta>>> {
+        let mut objects = Vec::new();
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_string))
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.error("LIST", prefix, e))?;
-            keys.extend(page.contents().iter().filter_map(|o| {
+            objects.extend(page.contents().iter().filter_map(|o| {
                 Some(ObjectMeta {
                     key: o.key()?.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
@@ -284,32 +307,11 @@ impl S3Store {
                         .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
                 })
             }));
-        }
-        keys.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(keys)
-    }
-
-    pub(super) async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .delimiter("/")
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.error("LIST", "", e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
-            if keys.len() > limit {
+            if objects.len() > limit {
                 return Ok(None);
             }
         }
-        Ok(Some(keys))
+        Ok(Some(objects))
     }
 
     pub(super) async fn check_access(&self) -> Result<()> {

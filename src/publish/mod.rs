@@ -140,15 +140,20 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     // The files, checked against build.json.
     let mut files = Vec::new();
     for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
+        // The link must still resolve to the store file build.json names:
+        // the store is immutable, so its bytes are the recorded ones and
+        // need no second hashing.
         let local = dist.join(&a.path);
-        let (sha256, size) = crate::fsutil::sha256_file(&local)?;
-        if sha256 != a.sha256 {
+        let expected = PathBuf::from(a.store_target());
+        let actual = std::fs::canonicalize(&local).map_err(Error::io("cannot read", &local))?;
+        if actual != expected {
             return Err(Error::ArtifactChanged {
                 path: local,
-                expected: a.sha256.clone(),
-                actual: sha256,
+                expected: expected.display().to_string(),
+                actual: actual.display().to_string(),
             });
         }
+        let (sha256, size) = (a.sha256.clone(), a.size);
         let file = local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

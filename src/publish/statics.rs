@@ -203,7 +203,11 @@ pub async fn converge_shared_documents(
         for (key, bytes, ctype) in &docs {
             store.put(key, Body::Bytes(bytes.clone()), ctype).await?;
         }
-        tokio::time::sleep(jitter(attempt)).await;
+        // Safety needs only that the check lists after the write; the pause,
+        // from the second round on, keeps racing publishers out of step.
+        if attempt > 0 {
+            tokio::time::sleep(jitter(attempt)).await;
+        }
         let relisted = store.list(&layout.name_prefix(name)).await?;
         let again = derive(layout, name, &relisted);
         let mut stored_agrees = true;

@@ -34,10 +34,15 @@ fn words(line: &str) -> Vec<String> {
 }
 
 fn check_pipeline(path: &str, steps: &Value) {
-    let steps = steps.as_sequence().unwrap_or_else(|| panic!("{path}: no steps list"));
+    let steps = steps
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{path}: no steps list"));
     let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
     for wanted in ["build", "cache-toolchain", "publish"] {
-        assert!(names.contains(&wanted), "{path}: no `{wanted}` step in {names:?}");
+        assert!(
+            names.contains(&wanted),
+            "{path}: no `{wanted}` step in {names:?}"
+        );
     }
     let mut commands = 0;
     for step in steps {
@@ -65,13 +70,17 @@ fn check_pipeline(path: &str, steps: &Value) {
             commands += 1;
         }
     }
-    assert!(commands >= 4, "{path}: only {commands} cargo release-dist commands");
+    assert!(
+        commands >= 4,
+        "{path}: only {commands} cargo release-dist commands"
+    );
 }
 
 #[test]
 fn drone_pipeline_parses_and_calls_real_commands() {
     let path = "examples/drone/.drone.yml";
-    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(path)).unwrap()).unwrap();
+    let doc: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(path)).unwrap()).unwrap();
     let events = doc["trigger"]["event"].as_sequence().unwrap();
     assert!(events.contains(&"tag".into()) && events.contains(&"promote".into()));
     check_pipeline(path, &doc["steps"]);
@@ -80,7 +89,8 @@ fn drone_pipeline_parses_and_calls_real_commands() {
 #[test]
 fn woodpecker_pipeline_parses_and_calls_real_commands() {
     let path = "examples/woodpecker/release.yaml";
-    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(path)).unwrap()).unwrap();
+    let doc: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo_root().join(path)).unwrap()).unwrap();
     check_pipeline(path, &doc["steps"]);
 }
 

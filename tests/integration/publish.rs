@@ -203,16 +203,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
     assert_eq!(index[0]["builds"][0]["version"], "v1.0.0");
 
     // verify agrees; then a tampered object is named.
-    f.run(&[
-        "verify",
-        "--from",
-        &url,
-        "-t",
-        "hello:v1.0.0",
-        "--key",
-        &format!("{}/keys/cache.pub", f.dir.display()),
-    ])
-    .ok();
+    verify(&f, &url, &f.dir.join("keys/cache.pub")).ok();
     let evil = f.dir.join("keys/evil");
     std::fs::write(&evil, b"not hello").unwrap();
     put_object(
@@ -221,43 +212,17 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         "df-dist-v1/hello/v1.0.0/linux/arm/v6/hello",
         &evil,
     );
-    f.run(&[
-        "verify",
-        "--from",
-        &url,
-        "-t",
-        "hello:v1.0.0",
-        "--key",
-        &format!("{}/keys/cache.pub", f.dir.display()),
-    ])
-    .fails_with(5, &["df-dist-v1/hello/v1.0.0/linux/arm/v6/hello: altered"]);
+    verify(&f, &url, &f.dir.join("keys/cache.pub"))
+        .fails_with(5, &["df-dist-v1/hello/v1.0.0/linux/arm/v6/hello: altered"]);
     // The wrong key is refused.
     let other_pub = other.path().join("cache.pub");
-    f.run(&[
-        "verify",
-        "--from",
-        &url,
-        "-t",
-        "hello:v1.0.0",
-        "--key",
-        other_pub.to_str().unwrap(),
-    ])
-    .fails_with(5, &["no signature verifies"]);
+    verify(&f, &url, &other_pub).fails_with(5, &["no signature verifies"]);
 
     // Re-publishing the same build uploads nothing.
     let again = publish(&f, &url, &sk, "v1.0.0", &["--force"]).ok();
     let again: Value = serde_json::from_str(again.stdout().trim()).unwrap();
     assert_eq!(again["destinations"][0]["alreadyPublished"], true);
-    f.run(&[
-        "verify",
-        "--from",
-        &url,
-        "-t",
-        "hello:v1.0.0",
-        "--key",
-        &format!("{}/keys/cache.pub", f.dir.display()),
-    ])
-    .ok();
+    verify(&f, &url, &f.dir.join("keys/cache.pub")).ok();
     let noop = publish(&f, &url, &sk, "v1.0.0", &[]).ok();
     let noop: Value = serde_json::from_str(noop.stdout().trim()).unwrap();
     assert_eq!(
@@ -287,6 +252,19 @@ fn publish_to_garage_reads_back_with_stock_tools() {
             "a secret leaked"
         );
     }
+}
+
+/// `verify --from URL -t hello:v1.0.0 --key PUB`.
+fn verify(f: &Fixture, url: &str, key: &Path) -> Run {
+    f.run(&[
+        "verify",
+        "--from",
+        url,
+        "-t",
+        "hello:v1.0.0",
+        "--key",
+        key.to_str().unwrap(),
+    ])
 }
 
 /// Overwrites one object, as an attacker with bucket access would.
