@@ -100,6 +100,22 @@ pub struct PublishArgs {
     /// The static layout (default: the config's `static-layout`, else df-dist-v1).
     #[arg(long, value_enum, value_name = "LAYOUT")]
     pub layout: Option<crate::publish::Layout>,
+    /// An image destination: docker://HOST[:PORT]/NAME (a registry; `?tls=false`
+    /// for plain HTTP), s3://BUCKET?… (a static registry) or a directory (an OCI
+    /// layout). Repeatable; default: the config's `images`, else
+    /// target/release-dist/publish/images.
+    #[arg(long = "images", value_name = "URL")]
+    pub image_urls: Vec<String>,
+    /// An extra tag for the images of a stable release: `latest`, `major`
+    /// (v1 of v1.2.3) or any tag (repeatable; default: the config's `image-tags`).
+    #[arg(long = "image-tag", value_name = "TAG")]
+    pub image_tags: Vec<String>,
+    /// How image layers are pushed (default: the config's `image-compression`, else gzip).
+    #[arg(long, value_name = "gzip|none", value_parser = ["gzip", "none"])]
+    pub image_compression: Option<String>,
+    /// Publish no images, even when the build made them.
+    #[arg(long)]
+    pub no_images: bool,
 }
 
 /// `verify`.

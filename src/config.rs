@@ -33,6 +33,9 @@ const KEYS: &[&str] = &[
     "cache",
     "static",
     "static-layout",
+    "images",
+    "image-tags",
+    "image-compression",
 ];
 
 /// The placeholders an attribute template may use.
@@ -63,6 +66,12 @@ pub struct Config {
     pub static_destinations: Vec<String>,
     /// The static layout: `df-dist-v1` (default) or `garage`.
     pub static_layout: crate::publish::Layout,
+    /// Image destinations, when none is given on the command line.
+    pub image_destinations: Vec<String>,
+    /// Extra image tags of a stable release (`latest`, `major`).
+    pub image_tags: Vec<String>,
+    /// How image layers are pushed: gzip (default) or none.
+    pub image_compression: crate::oci::convert::LayerCompression,
 }
 
 impl Config {
@@ -79,6 +88,9 @@ impl Config {
             cache: None,
             static_destinations: Vec::new(),
             static_layout: crate::publish::Layout::DfDist,
+            image_destinations: Vec::new(),
+            image_tags: Vec::new(),
+            image_compression: crate::oci::convert::LayerCompression::Gzip,
         }
     }
 
@@ -148,6 +160,13 @@ impl Config {
                             ))
                         }
                     }
+                }
+                "images" => self.image_destinations = strings(&full, value)?,
+                "image-tags" => self.image_tags = strings(&full, value)?,
+                "image-compression" => {
+                    let v = string(&full, value)?;
+                    self.image_compression = crate::oci::convert::LayerCompression::parse(&v)
+                        .ok_or_else(|| Error::config(&full, "must be \"gzip\" or \"none\""))?;
                 }
                 other => {
                     return Err(Error::config(

@@ -240,6 +240,52 @@ pub enum Error {
         /// The path.
         path: String,
     },
+    /// A docker archive that cannot be converted.
+    #[error("the {platform} image {}: {reason}", .path.display())]
+    Image {
+        /// The target it was built for.
+        platform: Platform,
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An image whose config names another platform than its target.
+    #[error("the {platform} image {} says it is {found}", .path.display())]
+    ImageArch {
+        /// The target it was built for.
+        platform: Platform,
+        /// The archive.
+        path: PathBuf,
+        /// `os/architecture[/variant]` from its config.
+        found: String,
+    },
+    /// Registry credentials that cannot be used.
+    #[error("registry credentials from {origin} for {host}: {reason}")]
+    RegistryAuth {
+        /// The registry host.
+        host: String,
+        /// Where they came from.
+        origin: &'static str,
+        /// What is wrong (never the secret).
+        reason: String,
+    },
+    /// A registry refused or failed a request.
+    #[error("{registry}: {op} {what} failed (credentials: {credentials}): {message}")]
+    Registry {
+        /// `docker://host/repo`.
+        registry: String,
+        /// What was being done.
+        op: &'static str,
+        /// The digest or tag.
+        what: String,
+        /// What kind of failure, for the hint.
+        kind: StoreErrorKind,
+        /// Where the credentials came from (`anonymous`, `$DOCKER_AUTH`…).
+        credentials: &'static str,
+        /// The client's message, scrubbed of the secret.
+        message: String,
+    },
     /// A path's NAR does not hash to what the store registered.
     #[error("{path}: its NAR hashes to {actual}, but the store registered {expected}; refusing to push it")]
     NarMismatch {
@@ -363,6 +409,18 @@ impl Error {
             Error::ArtifactChanged { .. } => "run `cargo release-dist build` again so build.json matches what is on disk".into(),
             Error::DirtyStable { .. } => "commit or stash the changes, then `build` and `publish` again; or publish with a non-stable --tag".into(),
             Error::StableTagExists { .. } => "stable releases are immutable: publish a new version, or pass --force if you really mean to replace it".into(),
+            Error::Image { .. } => "rebuild the image (`cargo release-dist build`); the archive must be a docker-archive as dockerTools writes it, whole".into(),
+            Error::ImageArch { platform, .. } => format!(
+                "the image attribute for {platform} builds for another platform: build it with the {} package set (dockerTools takes the architecture from pkgs.go.GOARCH)",
+                platform.nix_system()
+            ),
+            Error::RegistryAuth { .. } => "fix $DOCKER_AUTH or ~/.docker/config.json (`docker login HOST` writes it), or unset it to push anonymously".into(),
+            Error::Registry { kind, .. } => match kind {
+                StoreErrorKind::Auth => "check the credentials: $DOCKER_AUTH (a docker config.json), or `docker login HOST` for ~/.docker/config.json, and that they may push to this repository".into(),
+                StoreErrorKind::Unreachable => "check the host and port in docker://HOST[:PORT]/NAME and that the registry is up (`?tls=false` for plain HTTP); re-running skips the blobs already pushed".into(),
+                StoreErrorKind::Unavailable => "the registry failed after retries; re-run once it is healthy: blobs already pushed are skipped, and no tag was moved".into(),
+                StoreErrorKind::NoBucket | StoreErrorKind::Other => "no tag was moved; re-run with -v for the requests".into(),
+            },
             Error::NoSigningKey => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
             Error::VerifyFailed { .. } => "each problem above names the object; find out who changed it; `publish --force` with the same build uploads every file again".into(),
             Error::NotInStore { .. } => "build or substitute it first (`nix build`, `nix-store --realise`), or name an installable instead".into(),
@@ -397,10 +455,13 @@ impl Error {
             | Error::ArtifactChanged { .. }
             | Error::DirtyStable { .. }
             | Error::StableTagExists { .. }
+            | Error::Image { .. }
+            | Error::ImageArch { .. }
+            | Error::RegistryAuth { .. }
             | Error::NoSigningKey => BAD_INPUT,
             Error::VerifyFailed { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } => ENVIRONMENT,
-            Error::Store { .. } | Error::PushIncomplete { .. } => STORE,
+            Error::Store { .. } | Error::Registry { .. } | Error::PushIncomplete { .. } => STORE,
             Error::NixMissing
             | Error::Command { .. }
             | Error::CommandOutput { .. }

@@ -18,6 +18,7 @@ pub mod errors;
 pub mod fsutil;
 pub mod manifest;
 pub mod nix;
+pub mod oci;
 pub mod platform;
 pub mod process;
 pub mod provenance;
@@ -124,6 +125,13 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 tag: args.tag,
                 force: args.force,
                 layout: args.layout,
+                image_urls: args.image_urls,
+                image_tags: args.image_tags,
+                image_compression: args
+                    .image_compression
+                    .as_deref()
+                    .and_then(oci::convert::LayerCompression::parse),
+                no_images: args.no_images,
             },
         )
         .map(drop),

@@ -4,6 +4,7 @@
 //! Two implementations with the same layout: [`S3Store`] (aws-sdk-s3) and
 //! [`LocalStore`] (a directory). [`ObjectStore`] dispatches between them.
 
+mod converge;
 mod local;
 mod s3;
 mod url;
@@ -11,6 +12,7 @@ mod url;
 use std::path::PathBuf;
 
 pub use self::url::{CacheParams, Location, S3Location, StoreUrl, UrlError};
+pub use converge::{converge, Derived};
 pub use local::LocalStore;
 pub use s3::S3Store;
 

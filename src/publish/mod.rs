@@ -2,6 +2,7 @@
 //! and name documents, release index) from what `build` recorded in
 //! build.json, to every destination; and `verify`, which reads it back.
 
+pub mod images;
 pub mod index;
 pub mod layout;
 pub mod statics;
@@ -41,6 +42,14 @@ pub struct PublishOpts {
     pub force: bool,
     /// The static layout, overriding the config.
     pub layout: Option<Layout>,
+    /// Image destinations.
+    pub image_urls: Vec<String>,
+    /// Extra image tags of a stable release.
+    pub image_tags: Vec<String>,
+    /// Layer compression, overriding the config.
+    pub image_compression: Option<crate::oci::convert::LayerCompression>,
+    /// Publish no images.
+    pub no_images: bool,
 }
 
 /// What `publish` did.
@@ -55,6 +64,11 @@ pub struct PublishSummary {
     pub provenance: String,
     /// One entry per static destination.
     pub destinations: Vec<StaticSummary>,
+    /// The image index digest, when the build made images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_index: Option<String>,
+    /// One entry per image destination.
+    pub images: Vec<images::ImageSummary>,
 }
 
 /// Reads the signing key: `--signing-key PATH`, else `$RELEASE_DIST_SIGNING_KEY`.
@@ -140,19 +154,8 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     // The files, checked against build.json.
     let mut files = Vec::new();
     for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
-        // The link must still resolve to the store file build.json names:
-        // the store is immutable, so its bytes are the recorded ones and
-        // need no second hashing.
         let local = dist.join(&a.path);
-        let expected = PathBuf::from(a.store_target());
-        let actual = std::fs::canonicalize(&local).map_err(Error::io("cannot read", &local))?;
-        if actual != expected {
-            return Err(Error::ArtifactChanged {
-                path: local,
-                expected: expected.display().to_string(),
-                actual: actual.display().to_string(),
-            });
-        }
+        images::checked_link(&dist, a)?;
         let (sha256, size) = (a.sha256.clone(), a.size);
         let file = local
             .file_name()
@@ -185,6 +188,26 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         name: SHA256SUMS.into(),
         sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes())),
     });
+    let config = &ctx.project.config;
+    let images = if opts.no_images {
+        None
+    } else {
+        let extra = if opts.image_tags.is_empty() {
+            &config.image_tags
+        } else {
+            &opts.image_tags
+        };
+        images::prepare(
+            ctx,
+            &manifest,
+            &release,
+            opts.image_compression.unwrap_or(config.image_compression),
+            extra,
+        )?
+    };
+    if let Some(im) = &images {
+        subjects.extend(im.subjects(&config.name, &release.tag));
+    }
     let statement = provenance::statement(
         &manifest,
         &release,
@@ -216,6 +239,16 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(Error::StoreUrl)?;
 
+    let image_urls: Vec<String> = match &images {
+        None => Vec::new(),
+        Some(_) if !opts.image_urls.is_empty() => opts.image_urls.clone(),
+        Some(_) if !config.image_destinations.is_empty() => config.image_destinations.clone(),
+        Some(_) => vec![dist.join("publish/images").display().to_string()],
+    };
+    for u in &image_urls {
+        crate::oci::dest::parse(u).map_err(Error::StoreUrl)?;
+    }
+
     let rel = StaticRelease {
         name,
         release: &release,
@@ -235,17 +268,68 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
                 layout.release_prefix(name, &release.tag)
             );
         }
+        if let Some(im) = &images {
+            for u in &image_urls {
+                println!(
+                    "would push the image index {} ({} platforms, {} blobs) to {u} as {}",
+                    im.set.index.descriptor.digest,
+                    im.set.manifests.len(),
+                    im.set.blobs.len(),
+                    im.tags.join(", ")
+                );
+            }
+        }
         return Ok(PublishSummary {
             release,
             layout: layout.as_str(),
             provenance: bundle_name,
             destinations: vec![],
+            image_index: images.map(|i| i.set.index.descriptor.digest),
+            images: vec![],
         });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let quiet = ctx.verbosity == Verbosity::Quiet;
+    if let Some(im) = &images {
+        if !im.ignored_tags.is_empty() && !quiet {
+            eprintln!(
+                "note: image tags {} are for stable releases only; {} is {}",
+                im.ignored_tags.join(", "),
+                release.tag,
+                release.class.as_str()
+            );
+        }
+    }
+    // Images, phase one: every destination opened (registries authenticate
+    // here), then blobs, manifests and the index pushed. No tag moves yet.
+    let mut targets = Vec::new();
+    let mut image_summaries = Vec::new();
+    if let Some(im) = &images {
+        for u in &image_urls {
+            let target = runtime.block_on(images::Target::open(u))?;
+            targets.push(target);
+        }
+        for target in &targets {
+            if !quiet {
+                eprintln!(
+                    "pushing the {name} image ({} platforms, {} MiB of blobs) to {}",
+                    im.set.manifests.len(),
+                    im.set.blob_bytes() / (1 << 20),
+                    target.describe()
+                );
+            }
+            let stats = runtime.block_on(target.push_content(name, &im.set))?;
+            image_summaries.push(images::ImageSummary {
+                destination: target.describe(),
+                index: im.set.index.descriptor.digest.clone(),
+                stats,
+                listed_tags: Vec::new(),
+            });
+        }
+    }
     let mut destinations = Vec::new();
     for (url, location) in urls.iter().zip(&locations) {
         if ctx.verbosity != Verbosity::Quiet {
@@ -262,11 +346,20 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         })?;
         destinations.push(summary);
     }
+    // Images, phase two, after the static release: the tags.
+    if let Some(im) = &images {
+        for (target, summary) in targets.iter().zip(&mut image_summaries) {
+            summary.listed_tags = runtime.block_on(target.push_tags(name, &im.set, &im.tags))?;
+            summary.stats.tags = im.tags.clone();
+        }
+    }
     let summary = PublishSummary {
         release,
         layout: layout.as_str(),
         provenance: bundle_name,
         destinations,
+        image_index: images.as_ref().map(|i| i.set.index.descriptor.digest.clone()),
+        images: image_summaries,
     };
     let mut human = String::new();
     for d in &summary.destinations {
@@ -284,6 +377,18 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
             d.uploaded_bytes,
             d.skipped,
             d.tags.join(", ")
+        ));
+    }
+    for i in &summary.images {
+        human.push_str(&format!(
+            "{} image {} at {}: {} blobs uploaded ({} bytes), {} already there; tags: {}\n",
+            name,
+            i.index,
+            i.destination,
+            i.stats.blobs_uploaded,
+            i.stats.bytes_uploaded,
+            i.stats.blobs_skipped,
+            i.stats.tags.join(", ")
         ));
     }
     ctx.print_result(&human, &summary);

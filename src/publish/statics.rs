@@ -3,8 +3,6 @@
 //! by its `.sha256`), then `SHA256SUMS`, then the provenance, then the tag
 //! document, then the name document and the index.
 
-use std::time::Duration;
-
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
@@ -14,14 +12,12 @@ use super::layout::{
     Layout, ReleaseFile, SHA256SUMS,
 };
 use crate::errors::{Error, Result};
-use crate::objstore::{Body, ObjectMeta, ObjectStore};
+use crate::objstore::{converge, Body, Derived, ObjectMeta, ObjectStore};
 use crate::provenance::CONTENT_TYPE_BUNDLE;
 use crate::release::{Class, Release};
 
 /// Files uploaded at once.
 const FILES_IN_FLIGHT: usize = 8;
-/// How many times a shared document is re-derived before giving up.
-const CONVERGE_ATTEMPTS: usize = 20;
 
 /// What one release needs, prepared once for every destination.
 #[derive(Debug)]
@@ -193,62 +189,25 @@ pub async fn converge_shared_documents(
     layout: Layout,
     name: &str,
 ) -> Result<Vec<String>> {
-    let delay = test_delay();
-    for attempt in 0..CONVERGE_ATTEMPTS {
-        let listing = store.list(&layout.name_prefix(name)).await?;
-        let docs = derive(layout, name, &listing);
-        if let Some(d) = delay {
-            tokio::time::sleep(d).await;
-        }
-        for (key, bytes, ctype) in &docs {
-            store.put(key, Body::Bytes(bytes.clone()), ctype).await?;
-        }
-        // Safety needs only that the check lists after the write; the pause,
-        // from the second round on, keeps racing publishers out of step.
-        if attempt > 0 {
-            tokio::time::sleep(jitter(attempt)).await;
-        }
-        let relisted = store.list(&layout.name_prefix(name)).await?;
-        let again = derive(layout, name, &relisted);
-        let mut stored_agrees = true;
-        for (key, bytes, _) in &again {
-            if store.get(key).await?.as_deref() != Some(bytes.as_slice()) {
-                stored_agrees = false;
-            }
-        }
-        if stored_agrees {
-            let tags = match layout.name_document_key(name) {
-                Some(k) => store
-                    .get(&k)
-                    .await?
-                    .and_then(|b| tags_of_name_document(&b))
-                    .unwrap_or_default(),
-                None => releases(layout, name, &relisted)
-                    .into_iter()
-                    .map(|r| r.tag)
-                    .collect(),
-            };
-            return Ok(tags);
-        }
-        tracing::debug!("shared documents of {name} changed under us; deriving them again");
-    }
-    Err(Error::Store {
-        store: store.describe(),
-        op: "update",
-        key: layout.name_document_key(name).unwrap_or_else(|| INDEX_JSON.into()),
-        kind: crate::errors::StoreErrorKind::Unavailable,
-        message: format!(
-            "the shared documents kept changing for {CONVERGE_ATTEMPTS} attempts (many publishes at once?)"
-        ),
+    let relisted = converge(store, &layout.name_prefix(name), &|listing| {
+        derive(layout, name, listing)
+    })
+    .await?;
+    Ok(match layout.name_document_key(name) {
+        Some(k) => store
+            .get(&k)
+            .await?
+            .and_then(|b| tags_of_name_document(&b))
+            .unwrap_or_default(),
+        None => releases(layout, name, &relisted)
+            .into_iter()
+            .map(|r| r.tag)
+            .collect(),
     })
 }
 
 /// The shared documents a listing gives: (key, bytes, content type).
-fn derive(
-    layout: Layout,
-    name: &str,
-    listing: &[ObjectMeta],
-) -> Vec<(String, Vec<u8>, &'static str)> {
+fn derive(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Derived {
     let all = releases(layout, name, listing);
     let mut docs = Vec::new();
     if let Some(key) = layout.name_document_key(name) {
@@ -271,28 +230,6 @@ fn derive(
         content_type::HTML,
     ));
     docs
-}
-
-/// A test hook: `RELEASE_DIST_TEST_DOC_DELAY_MS` widens the gap between
-/// listing and writing the shared documents, so that a test can make two
-/// publishes race for certain.
-fn test_delay() -> Option<Duration> {
-    std::env::var("RELEASE_DIST_TEST_DOC_DELAY_MS")
-        .ok()?
-        .parse()
-        .ok()
-        .map(Duration::from_millis)
-}
-
-/// 20 to 120 ms, different per process and attempt, so racing publishers
-/// do not stay in step.
-fn jitter(attempt: usize) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0) as u64;
-    let spread = (nanos ^ (std::process::id() as u64 * 7919) ^ (attempt as u64 * 104_729)) % 100;
-    Duration::from_millis(20 + spread)
 }
 
 #[cfg(test)]

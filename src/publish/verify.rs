@@ -156,6 +156,11 @@ async fn check(
             else {
                 continue;
             };
+            // Image subjects (the index and per-platform manifests) live in
+            // registries, not here: `skopeo inspect --raw` gives their bytes.
+            if path.starts_with("image/") {
+                continue;
+            }
             let (path, bytes) = fetch(path.to_string()).await?;
             checked += 1;
             let got = bytes.as_deref().map(sha256_hex);

@@ -1,0 +1,241 @@
+//! Images in an object store, in two shapes:
+//!
+//! - **static registry** (an S3 bucket served by its web endpoint):
+//!   `v2/<name>/blobs/sha256:<d>`, `v2/<name>/manifests/sha256:<d>`,
+//!   `v2/<name>/manifests/<tag>` (a byte-identical copy of the index),
+//!   `v2/<name>/tags/list`, and `v2/index.html` so that `GET /v2/` answers
+//!   200. Manifests carry `Content-Type` = their media type; blobs never
+//!   carry a `Content-Encoding`.
+//! - **OCI image layout** (a directory): `oci-layout`, `blobs/sha256/<hex>`,
+//!   and `index.json` naming each tag with `org.opencontainers.image.ref.name`.
+//!
+//! Blobs first, then manifests and the index by digest; tags in a separate,
+//! last phase.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::{StreamExt, TryStreamExt};
+use serde_json::json;
+
+use super::document::{Descriptor, INDEX_MEDIA_TYPE};
+use super::{Blob, Document, ImageSet, PushStats};
+use crate::errors::Result;
+use crate::objstore::{converge, Body, Derived, ObjectMeta, ObjectStore};
+
+/// Blobs uploaded at once.
+const PARALLEL_BLOBS: usize = 8;
+const OCTET: &str = "application/octet-stream";
+const JSON: &str = "application/json";
+
+/// The two shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `v2/…`, for an S3 web endpoint.
+    StaticRegistry,
+    /// An OCI image layout directory.
+    Layout,
+}
+
+impl Shape {
+    fn blob_key(self, name: &str, d: &Descriptor) -> String {
+        match self {
+            Shape::StaticRegistry => format!("v2/{name}/blobs/{}", d.digest),
+            Shape::Layout => format!("blobs/sha256/{}", d.hex()),
+        }
+    }
+
+    fn blob_prefix(self, name: &str) -> String {
+        match self {
+            Shape::StaticRegistry => format!("v2/{name}/blobs/"),
+            Shape::Layout => "blobs/sha256/".into(),
+        }
+    }
+
+    fn manifest_key(self, name: &str, d: &Descriptor) -> String {
+        match self {
+            Shape::StaticRegistry => format!("v2/{name}/manifests/{}", d.digest),
+            Shape::Layout => self.blob_key(name, d),
+        }
+    }
+
+    fn manifest_prefix(self, name: &str) -> String {
+        match self {
+            Shape::StaticRegistry => format!("v2/{name}/manifests/"),
+            Shape::Layout => "blobs/sha256/".into(),
+        }
+    }
+}
+
+/// Uploads the missing blobs, then the manifests and the index by digest.
+pub async fn push_content(
+    store: &ObjectStore,
+    shape: Shape,
+    name: &str,
+    set: &ImageSet,
+    stats: &mut PushStats,
+) -> Result<()> {
+    match shape {
+        Shape::StaticRegistry => {
+            store
+                .put("v2/index.html", Body::Bytes(b"{}\n".to_vec()), "text/html")
+                .await?
+        }
+        Shape::Layout => {
+            store
+                .put(
+                    "oci-layout",
+                    Body::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+                    JSON,
+                )
+                .await?
+        }
+    }
+    let present = sizes(&store.list(&shape.blob_prefix(name)).await?);
+    let missing: Vec<&Blob> = set
+        .blobs
+        .iter()
+        .filter(|b| present.get(&shape.blob_key(name, &b.descriptor)) != Some(&b.descriptor.size))
+        .collect();
+    stats.blobs_skipped += set.blobs.len() - missing.len();
+    let jobs: Vec<(String, &Blob)> = missing
+        .iter()
+        .map(|b| (shape.blob_key(name, &b.descriptor), *b))
+        .collect();
+    futures::stream::iter(jobs.iter())
+        .map(|(key, b)| store.put(key, Body::File(b.path.clone()), OCTET))
+        .buffer_unordered(PARALLEL_BLOBS)
+        .try_collect::<Vec<()>>()
+        .await?;
+    stats.blobs_uploaded += missing.len();
+    stats.bytes_uploaded += missing.iter().map(|b| b.descriptor.size).sum::<u64>();
+
+    let present = sizes(&store.list(&shape.manifest_prefix(name)).await?);
+    let docs = set.manifests.iter().map(|(_, m)| m).chain([&set.index]);
+    for doc in docs {
+        let key = shape.manifest_key(name, &doc.descriptor);
+        if present.get(&key) != Some(&doc.descriptor.size) {
+            put_document(store, &key, doc).await?;
+        }
+        stats.manifests += 1;
+    }
+    Ok(())
+}
+
+async fn put_document(store: &ObjectStore, key: &str, doc: &Document) -> Result<()> {
+    store
+        .put(key, Body::Bytes(doc.bytes.clone()), &doc.descriptor.media_type)
+        .await
+}
+
+fn sizes(listing: &[ObjectMeta]) -> HashMap<String, u64> {
+    listing.iter().map(|o| (o.key.clone(), o.size)).collect()
+}
+
+/// Points `tags` at the index, then updates the tag list (static registry:
+/// `tags/list`, converged against concurrent publishers) or `index.json`
+/// (layout). Returns every tag the destination now lists.
+pub async fn push_tags(
+    store: &ObjectStore,
+    shape: Shape,
+    name: &str,
+    set: &ImageSet,
+    tags: &[String],
+) -> Result<Vec<String>> {
+    match shape {
+        Shape::StaticRegistry => {
+            for t in tags {
+                put_document(store, &format!("v2/{name}/manifests/{t}"), &set.index).await?;
+            }
+            let prefix = format!("v2/{name}/manifests/");
+            let list_key = format!("v2/{name}/tags/list");
+            let derive = |listing: &[ObjectMeta]| -> Derived {
+                let doc = json!({"name": name, "tags": tags_of(&prefix, listing)});
+                vec![(
+                    list_key.clone(),
+                    serde_json::to_vec(&doc).unwrap_or_default(),
+                    JSON,
+                )]
+            };
+            let listing = converge(store, &prefix, &derive).await?;
+            Ok(tags_of(&prefix, &listing))
+        }
+        Shape::Layout => {
+            let old = store.get("index.json").await?;
+            let (bytes, all) = layout_index(old.as_deref(), &set.index.descriptor, tags);
+            store.put("index.json", Body::Bytes(bytes), INDEX_MEDIA_TYPE).await?;
+            Ok(all)
+        }
+    }
+}
+
+/// Tags under a static registry's `manifests/` prefix: every key that is
+/// not a digest.
+pub fn tags_of(prefix: &str, listing: &[ObjectMeta]) -> Vec<String> {
+    let mut tags: Vec<String> = listing
+        .iter()
+        .filter_map(|o| o.key.strip_prefix(prefix))
+        .filter(|k| !k.contains(':') && !k.contains('/'))
+        .map(str::to_string)
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// The OCI layout's `index.json` with `tags` pointing at `index` and every
+/// other tag kept. Returns its bytes and all tags.
+pub fn layout_index(old: Option<&[u8]>, index: &Descriptor, tags: &[String]) -> (Vec<u8>, Vec<String>) {
+    const REF: &str = "org.opencontainers.image.ref.name";
+    let mut entries: Vec<serde_json::Value> = old
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| v.get("manifests").and_then(|m| m.as_array()).cloned())
+        .unwrap_or_default();
+    entries.retain(|e| {
+        e["annotations"][REF]
+            .as_str()
+            .is_none_or(|r| !tags.iter().any(|t| t == r))
+    });
+    for t in tags {
+        let mut d = index.clone();
+        d.annotations = Some(BTreeMap::from([(REF.to_string(), t.clone())]));
+        entries.push(serde_json::to_value(&d).unwrap_or_default());
+    }
+    let all: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e["annotations"][REF].as_str().map(str::to_string))
+        .collect();
+    let doc = json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": entries});
+    (serde_json::to_vec_pretty(&doc).unwrap_or_default(), all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_index_replaces_only_the_same_tags() {
+        let a = Descriptor::of(INDEX_MEDIA_TYPE, b"a");
+        let b = Descriptor::of(INDEX_MEDIA_TYPE, b"b");
+        let (one, _) = layout_index(None, &a, &["v1".into(), "latest".into()]);
+        let (two, all) = layout_index(Some(&one), &b, &["latest".into()]);
+        assert_eq!(all, ["v1", "latest"]);
+        let v: serde_json::Value = serde_json::from_slice(&two).unwrap();
+        assert_eq!(v["manifests"][0]["digest"], a.digest);
+        assert_eq!(v["manifests"][1]["digest"], b.digest);
+        assert_eq!(v["mediaType"], INDEX_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn tags_are_the_keys_that_are_not_digests() {
+        let meta = |k: &str| ObjectMeta {
+            key: k.into(),
+            size: 1,
+            modified: None,
+        };
+        let listing = [
+            meta("v2/x/manifests/sha256:00"),
+            meta("v2/x/manifests/v1.0.0"),
+            meta("v2/x/manifests/latest"),
+        ];
+        assert_eq!(tags_of("v2/x/manifests/", &listing), ["latest", "v1.0.0"]);
+    }
+}

@@ -1,0 +1,253 @@
+//! Pushing an [`ImageSet`] to an OCI registry through oci-client.
+//!
+//! Blobs are checked with HEAD and only the missing ones are uploaded, in
+//! parallel, each as one monolithic PUT streamed from the blob cache. Then
+//! the per-platform manifests and the index go up by digest, as raw bytes;
+//! tags come last, in a separate phase, so no tag ever points at an image
+//! whose parts are not all there.
+
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::{Client, Reference, RegistryOperation};
+use http::HeaderValue;
+
+use super::auth::{scrub, Credentials};
+use super::dest::RegistryRepo;
+use super::{Blob, Document, ImageSet, PushStats};
+use crate::errors::{Error, Result, StoreErrorKind};
+
+/// Blobs uploaded at once.
+const PARALLEL_BLOBS: usize = 8;
+/// Attempts for a request that failed in a way that may pass.
+const ATTEMPTS: usize = 4;
+
+/// A connection to one repository.
+pub struct Registry {
+    client: Client,
+    repo: RegistryRepo,
+    creds: Credentials,
+}
+
+impl Registry {
+    /// Connects and authenticates for push (the token exchange, if any).
+    pub async fn connect(repo: &RegistryRepo, creds: Credentials) -> Result<Registry> {
+        let config = ClientConfig {
+            protocol: if repo.plain_http {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            use_monolithic_push: true,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(120)),
+            user_agent: concat!("cargo-release-dist/", env!("CARGO_PKG_VERSION")),
+            platform_resolver: None,
+            ..Default::default()
+        };
+        let r = Registry {
+            client: Client::new(config),
+            repo: repo.clone(),
+            creds,
+        };
+        let reference = r.reference_tag("latest");
+        retry(|| async {
+            r.client
+                .auth(&reference, &r.creds.auth, RegistryOperation::Push)
+                .await
+                .map(|_| ())
+        })
+        .await
+        .map_err(|e| r.error("authenticate with", "/v2/", e))?;
+        Ok(r)
+    }
+
+    /// `host/repo`.
+    pub fn describe(&self) -> String {
+        format!("docker://{}", self.repo.display())
+    }
+
+    fn reference_tag(&self, tag: &str) -> Reference {
+        Reference::with_tag(self.repo.host.clone(), self.repo.repository.clone(), tag.into())
+    }
+
+    fn reference_digest(&self, digest: &str) -> Reference {
+        Reference::with_digest(
+            self.repo.host.clone(),
+            self.repo.repository.clone(),
+            digest.into(),
+        )
+    }
+
+    fn error(&self, op: &'static str, what: &str, e: OciDistributionError) -> Error {
+        let kind = classify(&e);
+        let mut message = scrub(&e.to_string(), self.creds.secret.as_deref());
+        if let OciDistributionError::RequestError(re) = &e {
+            let mut src = std::error::Error::source(re);
+            while let Some(s) = src {
+                message.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            message = scrub(&message, self.creds.secret.as_deref());
+        }
+        Error::Registry {
+            registry: self.describe(),
+            op,
+            what: what.to_string(),
+            kind,
+            credentials: self.creds.origin,
+            message,
+        }
+    }
+
+    /// Uploads the blobs that are missing, then every manifest and the index
+    /// by digest. No tag is touched.
+    pub async fn push_content(&self, set: &ImageSet, stats: &mut PushStats) -> Result<()> {
+        let results: Vec<(bool, u64)> = futures::stream::iter(set.blobs.iter())
+            .map(|b| self.push_blob(b))
+            .buffer_unordered(PARALLEL_BLOBS)
+            .try_collect()
+            .await?;
+        for (uploaded, size) in results {
+            if uploaded {
+                stats.blobs_uploaded += 1;
+                stats.bytes_uploaded += size;
+            } else {
+                stats.blobs_skipped += 1;
+            }
+        }
+        for (_, m) in &set.manifests {
+            self.put_manifest(&self.reference_digest(&m.descriptor.digest), m)
+                .await?;
+            stats.manifests += 1;
+        }
+        self.put_manifest(&self.reference_digest(&set.index.descriptor.digest), &set.index)
+            .await?;
+        stats.manifests += 1;
+        Ok(())
+    }
+
+    /// Points each tag at the index: the same bytes, put by tag.
+    pub async fn push_tags(&self, set: &ImageSet, tags: &[String]) -> Result<()> {
+        for t in tags {
+            self.put_manifest(&self.reference_tag(t), &set.index).await?;
+        }
+        Ok(())
+    }
+
+    async fn push_blob(&self, b: &Blob) -> Result<(bool, u64)> {
+        let d = &b.descriptor;
+        let reference = self.reference_digest(&d.digest);
+        let exists = retry(|| self.client.blob_exists(&reference, &d.digest))
+            .await
+            .map_err(|e| self.error("HEAD", &d.digest, e))?;
+        if exists {
+            return Ok((false, d.size));
+        }
+        retry(|| async {
+            let stream = file_stream(b.path.clone()).await?;
+            self.client
+                .push_blob_stream(&reference, stream, &d.digest, Some(d.size))
+                .await
+        })
+        .await
+        .map_err(|e| self.error("upload", &d.digest, e))?;
+        Ok((true, d.size))
+    }
+
+    async fn put_manifest(&self, reference: &Reference, doc: &Document) -> Result<()> {
+        let ctype = HeaderValue::from_str(&doc.descriptor.media_type)
+            .unwrap_or(HeaderValue::from_static("application/json"));
+        let what = reference.tag().unwrap_or(&doc.descriptor.digest).to_string();
+        retry(|| {
+            self.client
+                .push_manifest_raw(reference, doc.bytes.clone(), ctype.clone())
+        })
+        .await
+        .map_err(|e| self.error("PUT manifest", &what, e))?;
+        Ok(())
+    }
+}
+
+/// A blob file as a stream of 1 MiB chunks.
+async fn file_stream(
+    path: std::path::PathBuf,
+) -> oci_client::errors::Result<impl futures::Stream<Item = oci_client::errors::Result<bytes::Bytes>>> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(&path).await?;
+    Ok(futures::stream::try_unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((bytes::Bytes::from(buf), f)))
+    }))
+}
+
+fn classify(e: &OciDistributionError) -> StoreErrorKind {
+    match e {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => StoreErrorKind::Auth,
+        OciDistributionError::ServerError { code, .. } if *code == 401 || *code == 403 => {
+            StoreErrorKind::Auth
+        }
+        OciDistributionError::ServerError { code, .. } if *code >= 500 => {
+            StoreErrorKind::Unavailable
+        }
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes = format!("{envelope:?}");
+            if codes.contains("UNAUTHORIZED") || codes.contains("DENIED") {
+                StoreErrorKind::Auth
+            } else {
+                StoreErrorKind::Other
+            }
+        }
+        OciDistributionError::RequestError(re) if re.is_connect() || re.is_timeout() => {
+            StoreErrorKind::Unreachable
+        }
+        OciDistributionError::RequestError(re) if re.status().is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403) => {
+            StoreErrorKind::Auth
+        }
+        OciDistributionError::RequestError(re) if re.status().is_some_and(|s| s.is_server_error()) => {
+            StoreErrorKind::Unavailable
+        }
+        OciDistributionError::RequestError(re) if re.status().is_none() => {
+            StoreErrorKind::Unreachable
+        }
+        _ => StoreErrorKind::Other,
+    }
+}
+
+fn transient(e: &OciDistributionError) -> bool {
+    matches!(
+        classify(e),
+        StoreErrorKind::Unreachable | StoreErrorKind::Unavailable
+    ) || matches!(e, OciDistributionError::IoError(_))
+}
+
+/// Runs `f` until it succeeds, fails for good, or [`ATTEMPTS`] are spent,
+/// backing off 0.5, 1, 2 s.
+async fn retry<T, F, Fut>(mut f: F) -> oci_client::errors::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = oci_client::errors::Result<T>>,
+{
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                tracing::debug!("attempt {attempt} failed ({e}); retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

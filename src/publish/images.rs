@@ -1,0 +1,279 @@
+//! The image half of `publish`: convert the build's docker archives into one
+//! multi-arch image, then push it to every `--images` destination in two
+//! phases (content, then tags) around the static release.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::context::{Context, Verbosity};
+use crate::errors::{Error, Result};
+use crate::manifest::{Artifact, BuildManifest, Kind};
+use crate::objstore::{Location, ObjectStore};
+use crate::oci::auth;
+use crate::oci::bucket::{self, Shape};
+use crate::oci::convert::{self, BlobCache, ConvertStats, LayerCompression};
+use crate::oci::dest::{self, ImageDestination};
+use crate::oci::document::IndexAnnotations;
+use crate::oci::registry::Registry;
+use crate::oci::{image_tags, ImageSet, PushStats};
+use crate::platform::Platform;
+use crate::provenance::Subject;
+use crate::release::Release;
+
+/// The release's images, converted and ready to push.
+#[derive(Debug)]
+pub struct Images {
+    /// The blobs, manifests and index.
+    pub set: ImageSet,
+    /// The tags to point at the index.
+    pub tags: Vec<String>,
+    /// Extra tags not applied (the release is not stable).
+    pub ignored_tags: Vec<String>,
+    /// What converting cost, per platform.
+    pub converted: Vec<(Platform, ConvertStats)>,
+}
+
+impl Images {
+    /// Provenance subjects: the index, and each platform's manifest.
+    pub fn subjects(&self, name: &str, tag: &str) -> Vec<Subject> {
+        let hex = |d: &str| d.strip_prefix("sha256:").unwrap_or(d).to_string();
+        let mut out = vec![Subject {
+            name: format!("image/{name}:{tag}"),
+            sha256: hex(&self.set.index.descriptor.digest),
+        }];
+        for (p, m) in &self.set.manifests {
+            out.push(Subject {
+                name: format!("image/{name}:{tag}/{}", p.tree_dir()),
+                sha256: hex(&m.descriptor.digest),
+            });
+        }
+        out
+    }
+}
+
+/// What one image destination got.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSummary {
+    /// The destination.
+    pub destination: String,
+    /// The index digest.
+    pub index: String,
+    /// Counts.
+    #[serde(flatten)]
+    pub stats: PushStats,
+    /// Every tag the destination lists after the push.
+    pub listed_tags: Vec<String>,
+}
+
+/// The link `build` made must still resolve to the store file build.json
+/// names: the store is immutable, so its bytes are the recorded ones.
+pub fn checked_link(dist: &Path, a: &Artifact) -> Result<PathBuf> {
+    let local = dist.join(&a.path);
+    let expected = PathBuf::from(a.store_target());
+    let actual = std::fs::canonicalize(&local).map_err(Error::io("cannot read", &local))?;
+    if actual != expected {
+        return Err(Error::ArtifactChanged {
+            path: local,
+            expected: expected.display().to_string(),
+            actual: actual.display().to_string(),
+        });
+    }
+    Ok(actual)
+}
+
+/// `created`: `$SOURCE_DATE_EPOCH`, else the commit's time, else now. Not
+/// the publish time, so that publishing the same commit again gives the
+/// same index digest.
+fn created(project_dir: &Path, commit: &str) -> String {
+    use aws_smithy_types::date_time::Format;
+    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+    {
+        return aws_smithy_types::DateTime::from_secs(secs)
+            .fmt(Format::DateTime)
+            .unwrap_or_default();
+    }
+    crate::process::Cmd::new("git")
+        .args(["show", "-s", "--format=%ct", commit])
+        .dir(project_dir)
+        .read()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o).trim().parse::<i64>().ok())
+        .and_then(|secs| {
+            aws_smithy_types::DateTime::from_secs(secs)
+                .fmt(Format::DateTime)
+                .ok()
+        })
+        .unwrap_or_else(crate::provenance::statement::now_rfc3339)
+}
+
+/// Converts every docker archive of the build (in parallel) and assembles
+/// the index. `None` when the build made no images.
+pub fn prepare(
+    ctx: &Context,
+    manifest: &BuildManifest,
+    release: &Release,
+    compression: LayerCompression,
+    extra_tags: &[String],
+) -> Result<Option<Images>> {
+    let dist = ctx.dist_dir();
+    let mut archives = Vec::new();
+    for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Docker) {
+        archives.push((a.platform, checked_link(&dist, a)?, a.size));
+    }
+    if archives.is_empty() {
+        return Ok(None);
+    }
+    let cache = BlobCache::new(dist.join("oci"));
+    let quiet = ctx.verbosity == Verbosity::Quiet;
+    let results: Vec<(Platform, PathBuf, std::result::Result<_, convert::ConvertError>)> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = archives
+                .iter()
+                .map(|(platform, path, size)| {
+                    let cache = &cache;
+                    s.spawn(move || {
+                        let key = path
+                            .starts_with("/nix/store/")
+                            .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+                            .flatten();
+                        let r = convert::convert(cache, path, key.as_deref(), compression);
+                        if !quiet {
+                            if let Ok((_, st)) = &r {
+                                if !st.reused {
+                                    eprintln!(
+                                        "image {platform}: {} MiB archive read, {} layers {}, {} known",
+                                        size / (1 << 20),
+                                        st.layers_written,
+                                        if compression == LayerCompression::Gzip { "compressed" } else { "copied" },
+                                        st.layers_cached
+                                    );
+                                }
+                            }
+                        }
+                        (*platform, path.clone(), r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a conversion thread panicked"))
+                .collect()
+        });
+    let mut images = Vec::new();
+    let mut converted = Vec::new();
+    for (platform, path, r) in results {
+        let (c, stats) = r.map_err(|e| match e {
+            convert::ConvertError::Archive(a) => Error::Image {
+                platform,
+                path: path.clone(),
+                reason: a.to_string(),
+            },
+            convert::ConvertError::Cache(c) => Error::Io {
+                action: c.what,
+                path: c.path,
+                source: c.source,
+            },
+        })?;
+        let wanted_variant = platform.variant();
+        if c.os != platform.os()
+            || c.architecture != platform.arch()
+            || (c.variant.is_some() && c.variant.as_deref() != wanted_variant)
+        {
+            return Err(Error::ImageArch {
+                platform,
+                path,
+                found: format!(
+                    "{}/{}{}",
+                    c.os,
+                    c.architecture,
+                    c.variant.map(|v| format!("/{v}")).unwrap_or_default()
+                ),
+            });
+        }
+        converted.push((platform, stats));
+        images.push((platform, c));
+    }
+    let annotations = IndexAnnotations {
+        source: release.builder.repository.clone(),
+        revision: release.commit.clone(),
+        version: release.tag.clone(),
+        created: created(&ctx.project.dir, &release.commit),
+    };
+    let set = ImageSet::assemble(&cache, &images, &annotations);
+    let (tags, ignored_tags) = image_tags(release, extra_tags);
+    Ok(Some(Images {
+        set,
+        tags,
+        ignored_tags,
+        converted,
+    }))
+}
+
+/// One opened destination.
+pub enum Target {
+    /// A registry, authenticated.
+    Registry(Box<Registry>),
+    /// A bucket or directory.
+    Store(Arc<ObjectStore>, Shape),
+}
+
+impl Target {
+    /// Opens `url`: registries authenticate now, before anything is pushed.
+    pub async fn open(url: &str) -> Result<Target> {
+        Ok(match dest::parse(url).map_err(Error::StoreUrl)? {
+            ImageDestination::Registry(repo) => {
+                let creds = auth::resolve(&repo.host, &|k| std::env::var(k).ok()).map_err(|e| {
+                    Error::RegistryAuth {
+                        host: repo.host.clone(),
+                        origin: e.origin,
+                        reason: e.reason,
+                    }
+                })?;
+                Target::Registry(Box::new(Registry::connect(&repo, creds).await?))
+            }
+            ImageDestination::Store(location) => {
+                let shape = match location {
+                    Location::S3(_) => Shape::StaticRegistry,
+                    Location::Local(_) => Shape::Layout,
+                };
+                Target::Store(Arc::new(ObjectStore::open(&location).await?), shape)
+            }
+        })
+    }
+
+    /// For messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Registry(r) => r.describe(),
+            Target::Store(s, Shape::StaticRegistry) => format!("{} (static registry)", s.describe()),
+            Target::Store(s, Shape::Layout) => format!("{} (OCI layout)", s.describe()),
+        }
+    }
+
+    /// Phase one: blobs, manifests, the index; no tag.
+    pub async fn push_content(&self, name: &str, set: &ImageSet) -> Result<PushStats> {
+        let mut stats = PushStats::default();
+        match self {
+            Target::Registry(r) => r.push_content(set, &mut stats).await?,
+            Target::Store(s, shape) => bucket::push_content(s, *shape, name, set, &mut stats).await?,
+        }
+        Ok(stats)
+    }
+
+    /// Phase two: the tags. Returns every tag listed afterwards (for a
+    /// registry, the ones pushed).
+    pub async fn push_tags(&self, name: &str, set: &ImageSet, tags: &[String]) -> Result<Vec<String>> {
+        match self {
+            Target::Registry(r) => {
+                r.push_tags(set, tags).await?;
+                Ok(tags.to_vec())
+            }
+            Target::Store(s, shape) => bucket::push_tags(s, *shape, name, set, tags).await,
+        }
+    }
+}
