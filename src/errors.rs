@@ -401,6 +401,7 @@ impl Error {
                 StoreErrorKind::Unavailable => "the server could not serve the request (a lost quorum?); re-run once it is healthy: finished objects are not uploaded again".into(),
                 StoreErrorKind::Other => return None,
             },
+            Error::StoreUrl(u) if u.url.starts_with("docker://") => "an image registry is docker://HOST[:PORT]/NAME, lowercase, without a tag; add ?tls=false for a plain-HTTP registry that is not on loopback".into(),
             Error::StoreUrl(_) => "store URLs take nix copy's parameters: s3://BUCKET?endpoint=HOST:PORT&region=R&scheme=http&compression=zstd&secret-key=PATH, or file:///DIR".into(),
             Error::Key { .. } => "a Nix key file holds `name:base64`: make one with `nix-store --generate-binary-cache-key NAME key.sec key.pub`".into(),
             Error::InvalidTag { .. } => "a tag is 1 to 128 of A-Z a-z 0-9 _ . - and starts with a letter, digit or _ (an OCI tag); stable releases are vX.Y.Z".into(),

@@ -5,6 +5,7 @@ mod cache;
 mod ci_examples;
 mod faults;
 mod garage;
+mod images;
 mod publish;
 mod templates;
 mod util;

@@ -1,0 +1,481 @@
+//! `publish --images` against Debian's docker-registry (with and without
+//! htpasswd auth) and Garage's web endpoint, read back with skopeo and umoci.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::cache::key_pair;
+use crate::garage::Garage;
+use crate::util::{stock, Fixture, Run};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// A docker-registry on a free loopback port, killed on drop.
+pub struct Registry {
+    child: Child,
+    _dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Registry {
+    /// Starts one; with `auth`, htpasswd with user `ci` and `password`.
+    pub fn start(auth: Option<&str>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(pw) = auth {
+            let line = stock("htpasswd", &["-Bbn", "ci", pw]);
+            std::fs::write(dir.path().join("htpasswd"), line.trim()).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(&cfg, config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry: install it with scripts/setup-debian.sh --tests");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            _dir: dir,
+            addr,
+        }
+    }
+
+    /// Stops it (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A fixture built for all four targets, and a signing key.
+pub fn built_all() -> (Fixture, String) {
+    let f = Fixture::example("hello");
+    f.run(&["build", "-q"]).ok();
+    let keys = f.dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (sk, _) = key_pair(&keys);
+    std::fs::write(f.dir.join(".git/info/exclude"), "keys/\nflake.lock\nout-static/\nhome/\n").unwrap();
+    (f, sk)
+}
+
+/// `publish` with JSON output.
+pub fn publish_images(f: &Fixture, sk: &str, tag: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let static_dir = f.dir.join("out-static");
+    let mut all = vec![
+        "--message-format",
+        "json",
+        "publish",
+        "--static",
+        static_dir.to_str().unwrap(),
+        "--signing-key",
+        sk,
+        "--tag",
+        tag,
+    ];
+    all.extend_from_slice(args);
+    f.run_with(&all, |c| {
+        c.env_remove("DOCKER_AUTH")
+            .env("HOME", f.dir.join("home"));
+        for (k, v) in env {
+            c.env(k, v);
+        }
+    })
+}
+
+/// `skopeo inspect --raw`, or `None` when skopeo fails.
+pub fn skopeo_raw(reference: &str, creds: Option<&str>) -> Option<Vec<u8>> {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["inspect", "--raw", "--tls-verify=false"]);
+    if let Some(c) = creds {
+        cmd.args(["--creds", c]);
+    }
+    let out = cmd.arg(reference).output().unwrap();
+    out.status.success().then_some(out.stdout)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Pulls every platform with skopeo (which checks every digest) into an
+/// OCI layout, and returns the number of image manifests it wrote.
+fn skopeo_copy_all(reference: &str, creds: Option<&str>, into: &Path) -> usize {
+    let mut args = vec!["copy", "--all", "--src-tls-verify=false"];
+    if let Some(c) = creds {
+        args.extend(["--src-creds", c]);
+    }
+    let dest = format!("oci:{}:pulled", into.display());
+    args.extend([reference, dest.as_str()]);
+    stock("skopeo", &args);
+    let mut manifests = 0;
+    for e in std::fs::read_dir(into.join("blobs/sha256")).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+            if v["mediaType"] == "application/vnd.oci.image.manifest.v1+json" {
+                manifests += 1;
+            }
+        }
+    }
+    manifests
+}
+
+fn index_platforms(index: &Value) -> Vec<String> {
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            let mut s = format!("{}/{}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap());
+            if let Some(v) = p["variant"].as_str() {
+                s.push('/');
+                s.push_str(v);
+            }
+            s
+        })
+        .collect()
+}
+
+/// The provenance statement of the fixture's static release.
+fn statement(f: &Fixture, tag: &str) -> Value {
+    let bundle = f
+        .dir
+        .join(format!("out-static/df-dist-v1/hello/{tag}/hello-{tag}.intoto.jsonl"));
+    let env: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    serde_json::from_slice(&B64.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap()
+}
+
+#[test]
+fn registry_push_is_read_back_by_skopeo_and_umoci() {
+    let reg = Registry::start(None);
+    let (f, sk) = built_all();
+    let url = format!("docker://{}/hello", reg.addr);
+    let run = publish_images(
+        &f,
+        &sk,
+        "v1.2.3",
+        &["--images", &url, "--image-tag", "latest", "--image-tag", "major"],
+        &[],
+    )
+    .ok();
+    let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let digest = summary["imageIndex"].as_str().unwrap().to_string();
+    assert_eq!(summary["images"][0]["blobsUploaded"], 8, "{summary}");
+    assert_eq!(summary["images"][0]["tags"], serde_json::json!(["v1.2.3", "latest", "v1"]));
+
+    // skopeo sees our index, byte for byte.
+    let reference = format!("docker://{}/hello:v1.2.3", reg.addr);
+    let raw = skopeo_raw(&reference, None).expect("skopeo inspect --raw");
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
+    let index: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(index["mediaType"], INDEX);
+    assert_eq!(
+        index_platforms(&index),
+        ["linux/amd64", "linux/386", "linux/arm64", "linux/arm/v6"]
+    );
+    let ann = &index["annotations"];
+    assert_eq!(ann["org.opencontainers.image.version"], "v1.2.3");
+    assert_eq!(ann["org.opencontainers.image.revision"], f.git(&["rev-parse", "HEAD"]));
+    assert!(ann["org.opencontainers.image.created"].as_str().unwrap().ends_with('Z'));
+    for t in ["latest", "v1"] {
+        let other = skopeo_raw(&format!("docker://{}/hello:{t}", reg.addr), None).unwrap();
+        assert_eq!(other, raw, "tag {t} is a copy of the index");
+    }
+
+    // A full pull of all four platforms, digests checked by skopeo.
+    let pulled = tempfile::tempdir().unwrap();
+    assert_eq!(skopeo_copy_all(&reference, None, &pulled.path().join("all")), 4);
+
+    // umoci unpacks one platform and gives the image's files.
+    let one = pulled.path().join("arm64");
+    stock(
+        "skopeo",
+        &[
+            "copy",
+            "--override-arch",
+            "arm64",
+            "--src-tls-verify=false",
+            &reference,
+            &format!("oci:{}:arm64", one.display()),
+        ],
+    );
+    let bundle = pulled.path().join("bundle");
+    stock(
+        "umoci",
+        &[
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:arm64", one.display()),
+            bundle.to_str().unwrap(),
+        ],
+    );
+    let hello = std::fs::read_to_string(bundle.join("rootfs/bin/hello")).unwrap();
+    assert!(hello.contains("aarch64-unknown-linux-musl"), "{hello}");
+
+    // The provenance names the index and each platform's manifest.
+    let st = statement(&f, "v1.2.3");
+    let subjects = st["subject"].as_array().unwrap();
+    let find = |name: &str| {
+        subjects
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["digest"]["sha256"].as_str().unwrap().to_string())
+    };
+    assert_eq!(find("image/hello:v1.2.3"), Some(digest.trim_start_matches("sha256:").to_string()));
+    let arm = index["manifests"][3]["digest"].as_str().unwrap().trim_start_matches("sha256:");
+    assert_eq!(find("image/hello:v1.2.3/linux/arm/v6").as_deref(), Some(arm));
+
+    // Publishing again uploads no blob and gives the same index.
+    let again = publish_images(&f, &sk, "v1.2.3", &["--images", &url], &[]).ok();
+    let summary: Value = serde_json::from_str(again.stdout().trim()).unwrap();
+    assert_eq!(summary["images"][0]["blobsUploaded"], 0, "{summary}");
+    assert_eq!(summary["images"][0]["blobsSkipped"], 8);
+    assert_eq!(summary["imageIndex"], digest);
+
+    // The default destination, a local OCI layout, holds the same index.
+    let local = publish_images(&f, &sk, "v1.2.3", &[], &[]).ok();
+    let summary: Value = serde_json::from_str(local.stdout().trim()).unwrap();
+    assert_eq!(summary["imageIndex"], digest);
+    let layout = f.dist().join("publish/images");
+    let raw = skopeo_raw(&format!("oci:{}:v1.2.3", layout.display()), None).unwrap();
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
+}
+
+fn docker_auth(host: &str, user_pass: &str) -> String {
+    format!(
+        "{{\"auths\":{{\"{host}\":{{\"auth\":\"{}\"}}}}}}",
+        B64.encode(user_pass)
+    )
+}
+
+#[test]
+fn registry_with_htpasswd_auth_takes_docker_auth_and_refuses_bad_credentials() {
+    let password = "s3cr3t-registry-pw-4711";
+    let reg = Registry::start(Some(password));
+    let (f, sk) = built_all();
+    let url = format!("docker://{}/team/hello", reg.addr);
+    let reference = format!("docker://{}/team/hello:v2.0.0", reg.addr);
+    let creds = format!("ci:{password}");
+
+    // No credentials: refused, nothing tagged, nothing of the static release.
+    let run = publish_images(&f, &sk, "v2.0.0", &["--images", &url], &[]);
+    let run = run.fails_with(4, &["anonymous", "credentials"]);
+    assert!(!run.stderr().contains(password));
+    assert!(skopeo_raw(&reference, Some(&creds)).is_none());
+    assert!(!f.dir.join("out-static/df-dist-v1/hello/v2.0.0").exists());
+
+    // Wrong password in DOCKER_AUTH: refused, and it is never printed.
+    let wrong = "wrong-pw-0815";
+    let run = publish_images(
+        &f,
+        &sk,
+        "v2.0.0",
+        &["--images", &url],
+        &[("DOCKER_AUTH", &docker_auth(&reg.addr, &format!("ci:{wrong}")))],
+    )
+    .fails_with(4, &["$DOCKER_AUTH"]);
+    for out in [run.stdout(), run.stderr()] {
+        assert!(!out.contains(wrong) && !out.contains(password));
+        assert!(!out.contains(&B64.encode(format!("ci:{wrong}"))));
+    }
+    assert!(skopeo_raw(&reference, Some(&creds)).is_none());
+    assert!(!f.dir.join("out-static/df-dist-v1/hello/v2.0.0").exists());
+
+    // The right DOCKER_AUTH: pushed, and pulled back with credentials.
+    let run = publish_images(
+        &f,
+        &sk,
+        "v2.0.0",
+        &["--images", &url],
+        &[("DOCKER_AUTH", &docker_auth(&reg.addr, &creds))],
+    )
+    .ok();
+    assert!(!run.stdout().contains(password) && !run.stderr().contains(password));
+    let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let raw = skopeo_raw(&reference, Some(&creds)).expect("pull with credentials");
+    assert_eq!(Some(format!("sha256:{}", sha256_hex(&raw))).as_deref(), summary["imageIndex"].as_str());
+    let pulled = tempfile::tempdir().unwrap();
+    assert_eq!(skopeo_copy_all(&reference, Some(&creds), pulled.path()), 4);
+
+    // ~/.docker/config.json works too.
+    let home = f.dir.join("home/.docker");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("config.json"), docker_auth(&reg.addr, &creds)).unwrap();
+    let run = publish_images(&f, &sk, "v2.0.0", &["--images", &url], &[]).ok();
+    let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(summary["images"][0]["blobsUploaded"], 0);
+}
+
+/// Makes `name` resolve to loopback for Go programs (skopeo), which do not
+/// resolve `*.localhost` themselves.
+pub fn hosts_entry(name: &str) {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    if hosts.lines().any(|l| l.split_whitespace().skip(1).any(|h| h == name)) {
+        return;
+    }
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open("/etc/hosts")
+        .expect("cannot add to /etc/hosts: run the tests as root (CI does)");
+    writeln!(f, "127.0.0.1 {name}").unwrap();
+}
+
+#[test]
+fn static_registry_on_garage_is_read_by_skopeo() {
+    let g = Garage::from_env();
+    let (f, sk) = built_all();
+    let bucket = g.bucket("images");
+    let url = g.url(&bucket, "");
+    let run = publish_images(&f, &sk, "v3.1.0", &["--images", &url], &[]).ok();
+    let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let digest = summary["imageIndex"].as_str().unwrap().to_string();
+
+    let web = g.web_url(&bucket);
+    let host = web.trim_start_matches("http://").to_string();
+    hosts_entry(host.split(':').next().unwrap());
+    // GET /v2/ answers 200, manifests have their media type, blobs no encoding.
+    let code = stock("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{web}/v2/")]);
+    assert_eq!(code, "200");
+    let head = stock("curl", &["-sfI", &format!("{web}/v2/hello/manifests/v3.1.0")]).to_ascii_lowercase();
+    assert!(head.contains(&format!("content-type: {INDEX}")), "{head}");
+    let reference = format!("docker://{host}/hello:v3.1.0");
+    let raw = skopeo_raw(&reference, None).expect("skopeo inspect --raw via the web endpoint");
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
+    let index: Value = serde_json::from_slice(&raw).unwrap();
+    let layer_digest = {
+        let m = index["manifests"][0]["digest"].as_str().unwrap();
+        let manifest: Value = serde_json::from_slice(&stock_bytes(&format!("{web}/v2/hello/manifests/{m}"))).unwrap();
+        manifest["layers"][0]["digest"].as_str().unwrap().to_string()
+    };
+    let head = stock("curl", &["-sfI", &format!("{web}/v2/hello/blobs/{layer_digest}")]).to_ascii_lowercase();
+    assert!(!head.contains("content-encoding"), "{head}");
+    let pulled = tempfile::tempdir().unwrap();
+    assert_eq!(skopeo_copy_all(&reference, None, pulled.path()), 4);
+    let tags: Value = serde_json::from_str(&stock(
+        "skopeo",
+        &["list-tags", "--tls-verify=false", &format!("docker://{host}/hello")],
+    ))
+    .unwrap();
+    assert_eq!(tags["Tags"], serde_json::json!(["v3.1.0"]));
+
+    // Re-push: no blob uploaded.
+    let again = publish_images(&f, &sk, "v3.1.0", &["--images", &url], &[]).ok();
+    let summary: Value = serde_json::from_str(again.stdout().trim()).unwrap();
+    assert_eq!(summary["images"][0]["blobsUploaded"], 0, "{summary}");
+    assert_eq!(summary["images"][0]["blobsSkipped"], 8);
+}
+
+fn stock_bytes(url: &str) -> Vec<u8> {
+    let out = Command::new("curl").args(["-sf", url]).output().unwrap();
+    assert!(out.status.success(), "curl {url}");
+    out.stdout
+}
+
+/// Rebuilds the fixture's images with `edit` applied to its flake, for two
+/// targets.
+fn broken_build(edit: impl FnOnce(String) -> String) -> (Fixture, String) {
+    let f = Fixture::example("hello");
+    f.edit("flake.nix", edit);
+    f.commit("break the images");
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"]).ok();
+    let keys = f.dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (sk, _) = key_pair(&keys);
+    std::fs::write(f.dir.join(".git/info/exclude"), "keys/\nflake.lock\nout-static/\nhome/\n").unwrap();
+    (f, sk)
+}
+
+fn nothing_published(f: &Fixture, reg: &Registry, tag: &str) {
+    assert!(skopeo_raw(&format!("docker://{}/hello:{tag}", reg.addr), None).is_none());
+    assert!(
+        !f.dir.join(format!("out-static/df-dist-v1/hello/{tag}")).exists(),
+        "a static release was published"
+    );
+    assert!(!f.dist().join("publish/images/index.json").exists());
+}
+
+#[test]
+fn bad_images_are_refused_and_no_tag_moves() {
+    let reg = Registry::start(None);
+    let url = format!("docker://{}/hello", reg.addr);
+    let cases: Vec<(&str, Box<dyn FnOnce(String) -> String>, Vec<&str>)> = vec![
+        (
+            "corrupt layer",
+            Box::new(|t: String| {
+                t.replace(
+                    "mv $work/layer.tar $work/image/$layer/layer.tar",
+                    "mv $work/layer.tar $work/image/$layer/layer.tar\n          printf x >> $work/image/$layer/layer.tar",
+                )
+            }),
+            vec!["image", "diff_ids", "corrupt", "rebuild the image"],
+        ),
+        (
+            "truncated archive",
+            Box::new(|t: String| t.replace("| gzip -9n > $out", "| gzip -9n | head -c 400 > $out")),
+            vec!["image", "truncated", "rebuild the image"],
+        ),
+        (
+            "wrong architecture",
+            Box::new(|t: String| {
+                t.replace("\"${t.arch}\" \"$layer\" > $work/config.json", "\"amd64\" \"$layer\" > $work/config.json")
+            }),
+            vec!["linux/arm64 image", "says it is linux/amd64", "aarch64-linux"],
+        ),
+    ];
+    for (what, edit, needles) in cases {
+        let (f, sk) = broken_build(edit);
+        let run = publish_images(&f, &sk, "v9.9.9", &["--images", &url], &[]);
+        assert_eq!(run.code(), Some(2), "{what}: {}", run.stderr());
+        let run = run.fails_with(2, &needles);
+        assert!(run.stderr().contains("hint:"), "{what}: {}", run.stderr());
+        nothing_published(&f, &reg, "v9.9.9");
+    }
+
+    // An unreachable registry: a clear error after retries, nothing published.
+    let (f, sk) = built_all();
+    let dead = format!("docker://127.0.0.1:{}/hello", free_port());
+    let started = Instant::now();
+    publish_images(&f, &sk, "v9.9.8", &["--images", &dead], &[])
+        .fails_with(4, &["127.0.0.1", "registry is up"]);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    nothing_published(&f, &reg, "v9.9.8");
+}
