@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: build every target of examples/hello
 # with nix, push its closure to a local binary cache, publish the release
-# (files, checksums, signed provenance, index) to a local directory, and
-# verify it. Needs no credentials.
+# (files, checksums, signed provenance, index, and one multi-arch OCI image)
+# to local directories, and verify it. Needs no credentials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
@@ -22,3 +22,4 @@ tag=$(git rev-parse HEAD)
 run publish --signing-key "$dist/keys/example.sec" --tag "$tag"
 run verify --from "$dist/publish/static" -t "hello:$tag" --key "$dist/keys/example.pub"
 echo "release index: $dist/publish/static/_releases.html"
+echo "image (OCI layout, all targets in one index): $dist/publish/images (skopeo inspect --raw oci:$dist/publish/images:$tag)"

@@ -79,7 +79,9 @@ pub fn decoded<'a, R: Read + 'a>(r: R) -> Result<Box<dyn Read + 'a>, ArchiveErro
     Ok(match sniff(head) {
         Compression::Plain => Box::new(r),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r).map_err(from_io)?),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(r).map_err(from_io)?)
+        }
     })
 }
 
@@ -248,7 +250,9 @@ pub fn scan<R: Read>(reader: R) -> Result<Scanned, ArchiveError> {
         ));
     }
     let manifest = manifest.ok_or_else(|| {
-        ArchiveError::Truncated("it has no manifest.json, which streamLayeredImage writes last".into())
+        ArchiveError::Truncated(
+            "it has no manifest.json, which streamLayeredImage writes last".into(),
+        )
     })?;
     let entries: Vec<RawManifestEntry> = serde_json::from_slice(&manifest)
         .map_err(|e| ArchiveError::Corrupt(format!("manifest.json is not valid: {e}")))?;
@@ -263,7 +267,9 @@ pub fn scan<R: Read>(reader: R) -> Result<Scanned, ArchiveError> {
     };
     let config_name = normalize(&entry.config);
     let config = jsons.remove(&config_name).ok_or_else(|| {
-        ArchiveError::Truncated(format!("the config {config_name} named by manifest.json is missing"))
+        ArchiveError::Truncated(format!(
+            "the config {config_name} named by manifest.json is missing"
+        ))
     })?;
     let config_digest = hex::encode(Sha256::digest(&config));
     let info = parse_config(&config)?;
@@ -530,6 +536,9 @@ pub(crate) mod tests {
         let c = br#"{"architecture":"arm","os":"linux","variant":"v6","rootfs":{"type":"layers","diff_ids":[]}}"#;
         assert_eq!(parse_config(c).unwrap().variant.as_deref(), Some("v6"));
         let bad = br#"{"architecture":"arm","os":"linux","rootfs":{"diff_ids":["md5:00"]}}"#;
-        assert!(parse_config(bad).unwrap_err().to_string().contains("bad diff_id"));
+        assert!(parse_config(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("bad diff_id"));
     }
 }

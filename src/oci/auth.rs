@@ -85,7 +85,10 @@ pub fn resolve(host: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Crede
             return Ok(found);
         }
     }
-    if let Some(found) = to_auth(docker_credential::get_credential(server), "docker config.json")? {
+    if let Some(found) = to_auth(
+        docker_credential::get_credential(server),
+        "docker config.json",
+    )? {
         return Ok(found);
     }
     if let Some(found) = to_auth(
@@ -126,12 +129,17 @@ mod tests {
         assert_eq!(c.origin, "$DOCKER_AUTH");
         assert!(matches!(&c.auth, RegistryAuth::Basic(u, p) if u == "ci" && p == "s3cr3t"));
         assert!(!format!("{:?}", c.auth).contains("s3cr3t"));
-        assert_eq!(scrub("bad s3cr3t here", c.secret.as_deref()), "bad [redacted] here");
+        assert_eq!(
+            scrub("bad s3cr3t here", c.secret.as_deref()),
+            "bad [redacted] here"
+        );
     }
 
     #[test]
     fn malformed_docker_auth_is_an_error_without_the_text() {
-        let e = resolve("x", &env_with("not json s3cr3t")).unwrap_err().to_string();
+        let e = resolve("x", &env_with("not json s3cr3t"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("$DOCKER_AUTH"), "{e}");
         assert!(!e.contains("s3cr3t"));
     }
@@ -142,7 +150,10 @@ mod tests {
         let cfg = format!("{{\"auths\":{{\"other.example\":{{\"auth\":\"{b64}\"}}}}}}");
         // HOME points nowhere, so the fallbacks find nothing.
         let c = resolve("reg.example", &env_with(&cfg)).unwrap();
-        assert!(matches!(c.auth, RegistryAuth::Anonymous | RegistryAuth::Basic(..)));
+        assert!(matches!(
+            c.auth,
+            RegistryAuth::Anonymous | RegistryAuth::Basic(..)
+        ));
         if let RegistryAuth::Basic(u, _) = &c.auth {
             assert_ne!(c.origin, "$DOCKER_AUTH", "{u}");
         }

@@ -123,7 +123,11 @@ pub async fn push_content(
 
 async fn put_document(store: &ObjectStore, key: &str, doc: &Document) -> Result<()> {
     store
-        .put(key, Body::Bytes(doc.bytes.clone()), &doc.descriptor.media_type)
+        .put(
+            key,
+            Body::Bytes(doc.bytes.clone()),
+            &doc.descriptor.media_type,
+        )
         .await
 }
 
@@ -162,7 +166,9 @@ pub async fn push_tags(
         Shape::Layout => {
             let old = store.get("index.json").await?;
             let (bytes, all) = layout_index(old.as_deref(), &set.index.descriptor, tags);
-            store.put("index.json", Body::Bytes(bytes), INDEX_MEDIA_TYPE).await?;
+            store
+                .put("index.json", Body::Bytes(bytes), INDEX_MEDIA_TYPE)
+                .await?;
             Ok(all)
         }
     }
@@ -183,7 +189,11 @@ pub fn tags_of(prefix: &str, listing: &[ObjectMeta]) -> Vec<String> {
 
 /// The OCI layout's `index.json` with `tags` pointing at `index` and every
 /// other tag kept. Returns its bytes and all tags.
-pub fn layout_index(old: Option<&[u8]>, index: &Descriptor, tags: &[String]) -> (Vec<u8>, Vec<String>) {
+pub fn layout_index(
+    old: Option<&[u8]>,
+    index: &Descriptor,
+    tags: &[String],
+) -> (Vec<u8>, Vec<String>) {
     const REF: &str = "org.opencontainers.image.ref.name";
     let mut entries: Vec<serde_json::Value> = old
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
@@ -192,7 +202,7 @@ pub fn layout_index(old: Option<&[u8]>, index: &Descriptor, tags: &[String]) -> 
     entries.retain(|e| {
         e["annotations"][REF]
             .as_str()
-            .is_none_or(|r| !tags.iter().any(|t| t == r))
+            .map_or(true, |r| !tags.iter().any(|t| t == r))
     });
     for t in tags {
         let mut d = index.clone();

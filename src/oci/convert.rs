@@ -172,7 +172,9 @@ impl BlobCache {
     }
 
     fn record_path(&self, key: &str, c: LayerCompression) -> PathBuf {
-        self.dir.join("images").join(format!("{key}.{}.json", c.as_str()))
+        self.dir
+            .join("images")
+            .join(format!("{key}.{}.json", c.as_str()))
     }
 
     fn write_blob(&self, bytes: &[u8], media_type: &str) -> Result<Descriptor, CacheError> {
@@ -196,8 +198,10 @@ impl BlobCache {
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(cache_err("cannot create", dir))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(cache_err("cannot write in", dir))?;
-    tmp.write_all(bytes).map_err(cache_err("cannot write", path))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(cache_err("cannot write in", dir))?;
+    tmp.write_all(bytes)
+        .map_err(cache_err("cannot write", path))?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .map_err(cache_err("cannot write", path))?;
@@ -357,7 +361,10 @@ fn write_layer(
 ) -> Result<io::Result<Descriptor>, CacheError> {
     let tmp = cache.temp_file()?;
     let tmp_path = tmp.path().to_path_buf();
-    let file = tmp.as_file().try_clone().map_err(cache_err("cannot write", &tmp_path))?;
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(cache_err("cannot write", &tmp_path))?;
     let mut out = hashing(io::BufWriter::with_capacity(1 << 20, file));
     let mut raw = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -390,7 +397,9 @@ fn write_layer(
     if raw != diff_id {
         return Ok(Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("a layer hashed to sha256:{raw} on the second read, sha256:{diff_id} on the first"),
+            format!(
+                "a layer hashed to sha256:{raw} on the second read, sha256:{diff_id} on the first"
+            ),
         )));
     }
     let d = Descriptor {
@@ -461,7 +470,10 @@ mod tests {
         let a = write(tmp.path(), "a.tar", &layered("386", &[&l1]));
         let c = BlobCache::new(tmp.path().join("c"));
         let (x, _) = convert(&c, &a, None, LayerCompression::None).unwrap();
-        assert_eq!(x.layers[0].digest, format!("sha256:{}", hex::encode(Sha256::digest(&l1))));
+        assert_eq!(
+            x.layers[0].digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(&l1)))
+        );
         assert_eq!(x.layers[0].media_type, LAYER_TAR);
         assert_eq!(std::fs::read(c.blob_path(&x.layers[0])).unwrap(), l1);
     }

@@ -50,7 +50,12 @@ pub fn parse(text: &str) -> Result<ImageDestination, UrlError> {
     if host.is_empty() || repository.is_empty() {
         return Err(err("give a repository: docker://HOST[:PORT]/NAME".into()));
     }
-    if repository.contains('@') || repository.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+    if repository.contains('@')
+        || repository
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+    {
         return Err(err(
             "leave the tag out: tags come from the release (and --image-tag)".into(),
         ));
@@ -71,7 +76,11 @@ pub fn parse(text: &str) -> Result<ImageDestination, UrlError> {
         match pair.split_once('=') {
             Some(("tls", "false")) => plain_http = true,
             Some(("tls", "true")) => plain_http = false,
-            _ => return Err(err(format!("unknown parameter `{pair}`; only tls=true|false"))),
+            _ => {
+                return Err(err(format!(
+                    "unknown parameter `{pair}`; only tls=true|false"
+                )))
+            }
         }
     }
     Ok(ImageDestination::Registry(RegistryRepo {
@@ -87,13 +96,22 @@ mod tests {
 
     #[test]
     fn registry_urls() {
-        let ImageDestination::Registry(r) = parse("docker://127.0.0.1:5000/team/hello").unwrap() else {
+        let ImageDestination::Registry(r) = parse("docker://127.0.0.1:5000/team/hello").unwrap()
+        else {
             panic!()
         };
-        assert_eq!((r.host.as_str(), r.repository.as_str(), r.plain_http), ("127.0.0.1:5000", "team/hello", true));
-        let ImageDestination::Registry(r) = parse("docker://ghcr.io/org/x").unwrap() else { panic!() };
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str(), r.plain_http),
+            ("127.0.0.1:5000", "team/hello", true)
+        );
+        let ImageDestination::Registry(r) = parse("docker://ghcr.io/org/x").unwrap() else {
+            panic!()
+        };
         assert!(!r.plain_http);
-        let ImageDestination::Registry(r) = parse("docker://reg.lan:5000/x?tls=false").unwrap() else { panic!() };
+        let ImageDestination::Registry(r) = parse("docker://reg.lan:5000/x?tls=false").unwrap()
+        else {
+            panic!()
+        };
         assert!(r.plain_http);
         for bad in [
             "docker://host",
@@ -109,8 +127,14 @@ mod tests {
 
     #[test]
     fn stores_and_directories() {
-        assert!(matches!(parse("s3://b?endpoint=http://x").unwrap(), ImageDestination::Store(Location::S3(_))));
-        assert!(matches!(parse("/tmp/layout").unwrap(), ImageDestination::Store(Location::Local(_))));
+        assert!(matches!(
+            parse("s3://b?endpoint=http://x").unwrap(),
+            ImageDestination::Store(Location::S3(_))
+        ));
+        assert!(matches!(
+            parse("/tmp/layout").unwrap(),
+            ImageDestination::Store(Location::Local(_))
+        ));
         assert!(parse("ftp://x").is_err());
     }
 }

@@ -215,7 +215,10 @@ mod tests {
                     "{}/{}{}",
                     p["os"].as_str().unwrap(),
                     p["architecture"].as_str().unwrap(),
-                    p["variant"].as_str().map(|v| format!("/{v}")).unwrap_or_default()
+                    p["variant"]
+                        .as_str()
+                        .map(|v| format!("/{v}"))
+                        .unwrap_or_default()
                 )
             })
             .collect();
@@ -234,6 +237,9 @@ mod tests {
         .map(|k| text.find(k).unwrap())
         .collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
-        assert_eq!(v["annotations"]["org.opencontainers.image.version"], "v1.2.3");
+        assert_eq!(
+            v["annotations"]["org.opencontainers.image.version"],
+            "v1.2.3"
+        );
     }
 }

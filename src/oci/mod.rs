@@ -76,7 +76,10 @@ impl ImageSet {
             descriptor.platform = Some(OciPlatform::of(*platform));
             manifests.push((*platform, Document { descriptor, bytes }));
         }
-        let entries: Vec<Descriptor> = manifests.iter().map(|(_, m)| m.descriptor.clone()).collect();
+        let entries: Vec<Descriptor> = manifests
+            .iter()
+            .map(|(_, m)| m.descriptor.clone())
+            .collect();
         let bytes = document::index_bytes(&entries, &annotations.to_map());
         let index = Document {
             descriptor: Descriptor::of(document::INDEX_MEDIA_TYPE, &bytes),
@@ -84,7 +87,7 @@ impl ImageSet {
         };
         // Big blobs first, so that the longest uploads start first.
         let mut blobs: Vec<Blob> = blobs.into_values().collect();
-        blobs.sort_by(|a, b| b.descriptor.size.cmp(&a.descriptor.size));
+        blobs.sort_by_key(|b| std::cmp::Reverse(b.descriptor.size));
         ImageSet {
             blobs,
             manifests,
@@ -117,7 +120,10 @@ pub struct PushStats {
 /// The tags an image release gets: its own, then the extra ones a stable
 /// release asked for. `major` stands for the major version (`v1` of
 /// `v1.2.3`).
-pub fn image_tags(release: &crate::release::Release, extra: &[String]) -> (Vec<String>, Vec<String>) {
+pub fn image_tags(
+    release: &crate::release::Release,
+    extra: &[String],
+) -> (Vec<String>, Vec<String>) {
     let mut tags = vec![release.tag.clone()];
     let mut ignored = Vec::new();
     for e in extra {

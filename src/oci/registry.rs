@@ -9,10 +9,10 @@
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
+use http::HeaderValue;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::{Client, Reference, RegistryOperation};
-use http::HeaderValue;
 
 use super::auth::{scrub, Credentials};
 use super::dest::RegistryRepo;
@@ -70,7 +70,11 @@ impl Registry {
     }
 
     fn reference_tag(&self, tag: &str) -> Reference {
-        Reference::with_tag(self.repo.host.clone(), self.repo.repository.clone(), tag.into())
+        Reference::with_tag(
+            self.repo.host.clone(),
+            self.repo.repository.clone(),
+            tag.into(),
+        )
     }
 
     fn reference_digest(&self, digest: &str) -> Reference {
@@ -123,8 +127,11 @@ impl Registry {
                 .await?;
             stats.manifests += 1;
         }
-        self.put_manifest(&self.reference_digest(&set.index.descriptor.digest), &set.index)
-            .await?;
+        self.put_manifest(
+            &self.reference_digest(&set.index.descriptor.digest),
+            &set.index,
+        )
+        .await?;
         stats.manifests += 1;
         Ok(())
     }
@@ -132,7 +139,8 @@ impl Registry {
     /// Points each tag at the index: the same bytes, put by tag.
     pub async fn push_tags(&self, set: &ImageSet, tags: &[String]) -> Result<()> {
         for t in tags {
-            self.put_manifest(&self.reference_tag(t), &set.index).await?;
+            self.put_manifest(&self.reference_tag(t), &set.index)
+                .await?;
         }
         Ok(())
     }
@@ -160,7 +168,10 @@ impl Registry {
     async fn put_manifest(&self, reference: &Reference, doc: &Document) -> Result<()> {
         let ctype = HeaderValue::from_str(&doc.descriptor.media_type)
             .unwrap_or(HeaderValue::from_static("application/json"));
-        let what = reference.tag().unwrap_or(&doc.descriptor.digest).to_string();
+        let what = reference
+            .tag()
+            .unwrap_or(&doc.descriptor.digest)
+            .to_string();
         retry(|| {
             self.client
                 .push_manifest_raw(reference, doc.bytes.clone(), ctype.clone())
@@ -174,7 +185,8 @@ impl Registry {
 /// A blob file as a stream of 1 MiB chunks.
 async fn file_stream(
     path: std::path::PathBuf,
-) -> oci_client::errors::Result<impl futures::Stream<Item = oci_client::errors::Result<bytes::Bytes>>> {
+) -> oci_client::errors::Result<impl futures::Stream<Item = oci_client::errors::Result<bytes::Bytes>>>
+{
     use tokio::io::AsyncReadExt;
     let file = tokio::fs::File::open(&path).await?;
     Ok(futures::stream::try_unfold(file, |mut f| async move {
@@ -209,10 +221,16 @@ fn classify(e: &OciDistributionError) -> StoreErrorKind {
         OciDistributionError::RequestError(re) if re.is_connect() || re.is_timeout() => {
             StoreErrorKind::Unreachable
         }
-        OciDistributionError::RequestError(re) if re.status().is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403) => {
+        OciDistributionError::RequestError(re)
+            if re
+                .status()
+                .is_some_and(|s| s.as_u16() == 401 || s.as_u16() == 403) =>
+        {
             StoreErrorKind::Auth
         }
-        OciDistributionError::RequestError(re) if re.status().is_some_and(|s| s.is_server_error()) => {
+        OciDistributionError::RequestError(re)
+            if re.status().is_some_and(|s| s.is_server_error()) =>
+        {
             StoreErrorKind::Unavailable
         }
         OciDistributionError::RequestError(re) if re.status().is_none() => {

@@ -130,40 +130,47 @@ pub fn prepare(
     }
     let cache = BlobCache::new(dist.join("oci"));
     let quiet = ctx.verbosity == Verbosity::Quiet;
-    let results: Vec<(Platform, PathBuf, std::result::Result<_, convert::ConvertError>)> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = archives
-                .iter()
-                .map(|(platform, path, size)| {
-                    let cache = &cache;
-                    s.spawn(move || {
-                        let key = path
-                            .starts_with("/nix/store/")
-                            .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
-                            .flatten();
-                        let r = convert::convert(cache, path, key.as_deref(), compression);
-                        if !quiet {
-                            if let Ok((_, st)) = &r {
-                                if !st.reused {
-                                    eprintln!(
-                                        "image {platform}: {} MiB archive read, {} layers {}, {} known",
-                                        size / (1 << 20),
-                                        st.layers_written,
-                                        if compression == LayerCompression::Gzip { "compressed" } else { "copied" },
-                                        st.layers_cached
-                                    );
-                                }
+    let results: Vec<(
+        Platform,
+        PathBuf,
+        std::result::Result<_, convert::ConvertError>,
+    )> = std::thread::scope(|s| {
+        let handles: Vec<_> = archives
+            .iter()
+            .map(|(platform, path, size)| {
+                let cache = &cache;
+                s.spawn(move || {
+                    let key = path
+                        .starts_with("/nix/store/")
+                        .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        .flatten();
+                    let r = convert::convert(cache, path, key.as_deref(), compression);
+                    if !quiet {
+                        if let Ok((_, st)) = &r {
+                            if !st.reused {
+                                eprintln!(
+                                    "image {platform}: {} MiB archive read, {} layers {}, {} known",
+                                    size / (1 << 20),
+                                    st.layers_written,
+                                    if compression == LayerCompression::Gzip {
+                                        "compressed"
+                                    } else {
+                                        "copied"
+                                    },
+                                    st.layers_cached
+                                );
                             }
                         }
-                        (*platform, path.clone(), r)
-                    })
+                    }
+                    (*platform, path.clone(), r)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a conversion thread panicked"))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a conversion thread panicked"))
+            .collect()
+    });
     let mut images = Vec::new();
     let mut converted = Vec::new();
     for (platform, path, r) in results {
@@ -250,7 +257,9 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Registry(r) => r.describe(),
-            Target::Store(s, Shape::StaticRegistry) => format!("{} (static registry)", s.describe()),
+            Target::Store(s, Shape::StaticRegistry) => {
+                format!("{} (static registry)", s.describe())
+            }
             Target::Store(s, Shape::Layout) => format!("{} (OCI layout)", s.describe()),
         }
     }
@@ -260,14 +269,21 @@ impl Target {
         let mut stats = PushStats::default();
         match self {
             Target::Registry(r) => r.push_content(set, &mut stats).await?,
-            Target::Store(s, shape) => bucket::push_content(s, *shape, name, set, &mut stats).await?,
+            Target::Store(s, shape) => {
+                bucket::push_content(s, *shape, name, set, &mut stats).await?
+            }
         }
         Ok(stats)
     }
 
     /// Phase two: the tags. Returns every tag listed afterwards (for a
     /// registry, the ones pushed).
-    pub async fn push_tags(&self, name: &str, set: &ImageSet, tags: &[String]) -> Result<Vec<String>> {
+    pub async fn push_tags(
+        &self,
+        name: &str,
+        set: &ImageSet,
+        tags: &[String],
+    ) -> Result<Vec<String>> {
         match self {
             Target::Registry(r) => {
                 r.push_tags(set, tags).await?;

@@ -358,7 +358,9 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         layout: layout.as_str(),
         provenance: bundle_name,
         destinations,
-        image_index: images.as_ref().map(|i| i.set.index.descriptor.digest.clone()),
+        image_index: images
+            .as_ref()
+            .map(|i| i.set.index.descriptor.digest.clone()),
         images: image_summaries,
     };
     let mut human = String::new();

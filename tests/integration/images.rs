@@ -60,7 +60,10 @@ impl Registry {
             .expect("docker-registry: install it with scripts/setup-debian.sh --tests");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not start on {addr}");
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start on {addr}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Registry {
@@ -90,12 +93,22 @@ pub fn built_all() -> (Fixture, String) {
     let keys = f.dir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     let (sk, _) = key_pair(&keys);
-    std::fs::write(f.dir.join(".git/info/exclude"), "keys/\nflake.lock\nout-static/\nhome/\n").unwrap();
+    std::fs::write(
+        f.dir.join(".git/info/exclude"),
+        "keys/\nflake.lock\nout-static/\nhome/\n",
+    )
+    .unwrap();
     (f, sk)
 }
 
 /// `publish` with JSON output.
-pub fn publish_images(f: &Fixture, sk: &str, tag: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+pub fn publish_images(
+    f: &Fixture,
+    sk: &str,
+    tag: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     let static_dir = f.dir.join("out-static");
     let mut all = vec![
         "--message-format",
@@ -110,8 +123,7 @@ pub fn publish_images(f: &Fixture, sk: &str, tag: &str, args: &[&str], env: &[(&
     ];
     all.extend_from_slice(args);
     f.run_with(&all, |c| {
-        c.env_remove("DOCKER_AUTH")
-            .env("HOME", f.dir.join("home"));
+        c.env_remove("DOCKER_AUTH").env("HOME", f.dir.join("home"));
         for (k, v) in env {
             c.env(k, v);
         }
@@ -163,7 +175,11 @@ fn index_platforms(index: &Value) -> Vec<String> {
         .iter()
         .map(|m| {
             let p = &m["platform"];
-            let mut s = format!("{}/{}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap());
+            let mut s = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            );
             if let Some(v) = p["variant"].as_str() {
                 s.push('/');
                 s.push_str(v);
@@ -175,9 +191,9 @@ fn index_platforms(index: &Value) -> Vec<String> {
 
 /// The provenance statement of the fixture's static release.
 fn statement(f: &Fixture, tag: &str) -> Value {
-    let bundle = f
-        .dir
-        .join(format!("out-static/df-dist-v1/hello/{tag}/hello-{tag}.intoto.jsonl"));
+    let bundle = f.dir.join(format!(
+        "out-static/df-dist-v1/hello/{tag}/hello-{tag}.intoto.jsonl"
+    ));
     let env: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
     serde_json::from_slice(&B64.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap()
 }
@@ -191,14 +207,24 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
         &f,
         &sk,
         "v1.2.3",
-        &["--images", &url, "--image-tag", "latest", "--image-tag", "major"],
+        &[
+            "--images",
+            &url,
+            "--image-tag",
+            "latest",
+            "--image-tag",
+            "major",
+        ],
         &[],
     )
     .ok();
     let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     let digest = summary["imageIndex"].as_str().unwrap().to_string();
     assert_eq!(summary["images"][0]["blobsUploaded"], 8, "{summary}");
-    assert_eq!(summary["images"][0]["tags"], serde_json::json!(["v1.2.3", "latest", "v1"]));
+    assert_eq!(
+        summary["images"][0]["tags"],
+        serde_json::json!(["v1.2.3", "latest", "v1"])
+    );
 
     // skopeo sees our index, byte for byte.
     let reference = format!("docker://{}/hello:v1.2.3", reg.addr);
@@ -212,8 +238,14 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
     );
     let ann = &index["annotations"];
     assert_eq!(ann["org.opencontainers.image.version"], "v1.2.3");
-    assert_eq!(ann["org.opencontainers.image.revision"], f.git(&["rev-parse", "HEAD"]));
-    assert!(ann["org.opencontainers.image.created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        ann["org.opencontainers.image.revision"],
+        f.git(&["rev-parse", "HEAD"])
+    );
+    assert!(ann["org.opencontainers.image.created"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     for t in ["latest", "v1"] {
         let other = skopeo_raw(&format!("docker://{}/hello:{t}", reg.addr), None).unwrap();
         assert_eq!(other, raw, "tag {t} is a copy of the index");
@@ -221,7 +253,10 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
 
     // A full pull of all four platforms, digests checked by skopeo.
     let pulled = tempfile::tempdir().unwrap();
-    assert_eq!(skopeo_copy_all(&reference, None, &pulled.path().join("all")), 4);
+    assert_eq!(
+        skopeo_copy_all(&reference, None, &pulled.path().join("all")),
+        4
+    );
 
     // umoci unpacks one platform and gives the image's files.
     let one = pulled.path().join("arm64");
@@ -259,9 +294,18 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
             .find(|s| s["name"] == name)
             .map(|s| s["digest"]["sha256"].as_str().unwrap().to_string())
     };
-    assert_eq!(find("image/hello:v1.2.3"), Some(digest.trim_start_matches("sha256:").to_string()));
-    let arm = index["manifests"][3]["digest"].as_str().unwrap().trim_start_matches("sha256:");
-    assert_eq!(find("image/hello:v1.2.3/linux/arm/v6").as_deref(), Some(arm));
+    assert_eq!(
+        find("image/hello:v1.2.3"),
+        Some(digest.trim_start_matches("sha256:").to_string())
+    );
+    let arm = index["manifests"][3]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    assert_eq!(
+        find("image/hello:v1.2.3/linux/arm/v6").as_deref(),
+        Some(arm)
+    );
 
     // Publishing again uploads no blob and gives the same index.
     let again = publish_images(&f, &sk, "v1.2.3", &["--images", &url], &[]).ok();
@@ -309,7 +353,10 @@ fn registry_with_htpasswd_auth_takes_docker_auth_and_refuses_bad_credentials() {
         &sk,
         "v2.0.0",
         &["--images", &url],
-        &[("DOCKER_AUTH", &docker_auth(&reg.addr, &format!("ci:{wrong}")))],
+        &[(
+            "DOCKER_AUTH",
+            &docker_auth(&reg.addr, &format!("ci:{wrong}")),
+        )],
     )
     .fails_with(4, &["$DOCKER_AUTH"]);
     for out in [run.stdout(), run.stderr()] {
@@ -331,7 +378,10 @@ fn registry_with_htpasswd_auth_takes_docker_auth_and_refuses_bad_credentials() {
     assert!(!run.stdout().contains(password) && !run.stderr().contains(password));
     let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     let raw = skopeo_raw(&reference, Some(&creds)).expect("pull with credentials");
-    assert_eq!(Some(format!("sha256:{}", sha256_hex(&raw))).as_deref(), summary["imageIndex"].as_str());
+    assert_eq!(
+        Some(format!("sha256:{}", sha256_hex(&raw))).as_deref(),
+        summary["imageIndex"].as_str()
+    );
     let pulled = tempfile::tempdir().unwrap();
     assert_eq!(skopeo_copy_all(&reference, Some(&creds), pulled.path()), 4);
 
@@ -348,7 +398,10 @@ fn registry_with_htpasswd_auth_takes_docker_auth_and_refuses_bad_credentials() {
 /// resolve `*.localhost` themselves.
 pub fn hosts_entry(name: &str) {
     let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    if hosts.lines().any(|l| l.split_whitespace().skip(1).any(|h| h == name)) {
+    if hosts
+        .lines()
+        .any(|l| l.split_whitespace().skip(1).any(|h| h == name))
+    {
         return;
     }
     use std::io::Write;
@@ -373,9 +426,23 @@ fn static_registry_on_garage_is_read_by_skopeo() {
     let host = web.trim_start_matches("http://").to_string();
     hosts_entry(host.split(':').next().unwrap());
     // GET /v2/ answers 200, manifests have their media type, blobs no encoding.
-    let code = stock("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{web}/v2/")]);
+    let code = stock(
+        "curl",
+        &[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{web}/v2/"),
+        ],
+    );
     assert_eq!(code, "200");
-    let head = stock("curl", &["-sfI", &format!("{web}/v2/hello/manifests/v3.1.0")]).to_ascii_lowercase();
+    let head = stock(
+        "curl",
+        &["-sfI", &format!("{web}/v2/hello/manifests/v3.1.0")],
+    )
+    .to_ascii_lowercase();
     assert!(head.contains(&format!("content-type: {INDEX}")), "{head}");
     let reference = format!("docker://{host}/hello:v3.1.0");
     let raw = skopeo_raw(&reference, None).expect("skopeo inspect --raw via the web endpoint");
@@ -383,16 +450,28 @@ fn static_registry_on_garage_is_read_by_skopeo() {
     let index: Value = serde_json::from_slice(&raw).unwrap();
     let layer_digest = {
         let m = index["manifests"][0]["digest"].as_str().unwrap();
-        let manifest: Value = serde_json::from_slice(&stock_bytes(&format!("{web}/v2/hello/manifests/{m}"))).unwrap();
-        manifest["layers"][0]["digest"].as_str().unwrap().to_string()
+        let manifest: Value =
+            serde_json::from_slice(&stock_bytes(&format!("{web}/v2/hello/manifests/{m}"))).unwrap();
+        manifest["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
-    let head = stock("curl", &["-sfI", &format!("{web}/v2/hello/blobs/{layer_digest}")]).to_ascii_lowercase();
+    let head = stock(
+        "curl",
+        &["-sfI", &format!("{web}/v2/hello/blobs/{layer_digest}")],
+    )
+    .to_ascii_lowercase();
     assert!(!head.contains("content-encoding"), "{head}");
     let pulled = tempfile::tempdir().unwrap();
     assert_eq!(skopeo_copy_all(&reference, None, pulled.path()), 4);
     let tags: Value = serde_json::from_str(&stock(
         "skopeo",
-        &["list-tags", "--tls-verify=false", &format!("docker://{host}/hello")],
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            &format!("docker://{host}/hello"),
+        ],
     ))
     .unwrap();
     assert_eq!(tags["Tags"], serde_json::json!(["v3.1.0"]));
@@ -416,18 +495,25 @@ fn broken_build(edit: impl FnOnce(String) -> String) -> (Fixture, String) {
     let f = Fixture::example("hello");
     f.edit("flake.nix", edit);
     f.commit("break the images");
-    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"]).ok();
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
+        .ok();
     let keys = f.dir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     let (sk, _) = key_pair(&keys);
-    std::fs::write(f.dir.join(".git/info/exclude"), "keys/\nflake.lock\nout-static/\nhome/\n").unwrap();
+    std::fs::write(
+        f.dir.join(".git/info/exclude"),
+        "keys/\nflake.lock\nout-static/\nhome/\n",
+    )
+    .unwrap();
     (f, sk)
 }
 
 fn nothing_published(f: &Fixture, reg: &Registry, tag: &str) {
     assert!(skopeo_raw(&format!("docker://{}/hello:{tag}", reg.addr), None).is_none());
     assert!(
-        !f.dir.join(format!("out-static/df-dist-v1/hello/{tag}")).exists(),
+        !f.dir
+            .join(format!("out-static/df-dist-v1/hello/{tag}"))
+            .exists(),
         "a static release was published"
     );
     assert!(!f.dist().join("publish/images/index.json").exists());
@@ -437,7 +523,8 @@ fn nothing_published(f: &Fixture, reg: &Registry, tag: &str) {
 fn bad_images_are_refused_and_no_tag_moves() {
     let reg = Registry::start(None);
     let url = format!("docker://{}/hello", reg.addr);
-    let cases: Vec<(&str, Box<dyn FnOnce(String) -> String>, Vec<&str>)> = vec![
+    type Edit = Box<dyn FnOnce(String) -> String>;
+    let cases: Vec<(&str, Edit, Vec<&str>)> = vec![
         (
             "corrupt layer",
             Box::new(|t: String| {
@@ -456,9 +543,16 @@ fn bad_images_are_refused_and_no_tag_moves() {
         (
             "wrong architecture",
             Box::new(|t: String| {
-                t.replace("\"${t.arch}\" \"$layer\" > $work/config.json", "\"amd64\" \"$layer\" > $work/config.json")
+                t.replace(
+                    "\"${t.arch}\" \"$layer\" > $work/config.json",
+                    "\"amd64\" \"$layer\" > $work/config.json",
+                )
             }),
-            vec!["linux/arm64 image", "says it is linux/amd64", "aarch64-linux"],
+            vec![
+                "linux/arm64 image",
+                "says it is linux/amd64",
+                "aarch64-linux",
+            ],
         ),
     ];
     for (what, edit, needles) in cases {
