@@ -78,6 +78,21 @@ pub enum Command {
     Publish(PublishArgs),
     /// Read a published release back and check its signature, digests and checksums.
     Verify(VerifyArgs),
+    /// Regenerate the name document and the release index (`_releases.json`,
+    /// `_releases.html`) from what each static destination holds.
+    RefreshIndex(RefreshIndexArgs),
+}
+
+/// `refresh-index`.
+#[derive(Debug, Args)]
+pub struct RefreshIndexArgs {
+    /// A static destination (repeatable; default: the config's `static`, else
+    /// target/release-dist/publish/static).
+    #[arg(long = "static", value_name = "URL")]
+    pub static_urls: Vec<String>,
+    /// The static layout (default: the config's `static-layout`).
+    #[arg(long, value_enum, value_name = "LAYOUT")]
+    pub layout: Option<crate::publish::Layout>,
 }
 
 /// `publish`.

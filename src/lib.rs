@@ -135,6 +135,9 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             },
         )
         .map(drop),
+        Command::RefreshIndex(args) => {
+            publish::run_refresh_index(&ctx, &args.static_urls, args.layout).map(drop)
+        }
         Command::Verify(args) => publish::run_verify(
             &ctx,
             &publish::VerifyOpts {

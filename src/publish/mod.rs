@@ -98,6 +98,86 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// The static destinations: the command line's, else the config's, else
+/// the local default; parsed.
+fn static_destinations(
+    ctx: &Context,
+    given: &[String],
+) -> Result<(Vec<String>, Vec<crate::objstore::Location>)> {
+    let urls: Vec<String> = if !given.is_empty() {
+        given.to_vec()
+    } else if !ctx.project.config.static_destinations.is_empty() {
+        ctx.project.config.static_destinations.clone()
+    } else {
+        vec![ctx.dist_dir().join("publish/static").display().to_string()]
+    };
+    let locations = urls
+        .iter()
+        .map(|u| StoreUrl::parse(u).map(|s| s.location))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::StoreUrl)?;
+    Ok((urls, locations))
+}
+
+/// What `refresh-index` did, per destination.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshedIndex {
+    /// The destination.
+    pub store: String,
+    /// The tags the index now lists.
+    pub tags: Vec<String>,
+}
+
+/// Runs `refresh-index`: the shared documents, derived again from each
+/// destination's listing (the same loop `publish` ends with).
+pub fn run_refresh_index(
+    ctx: &Context,
+    static_urls: &[String],
+    layout: Option<Layout>,
+) -> Result<Vec<RefreshedIndex>> {
+    let (urls, locations) = static_destinations(ctx, static_urls)?;
+    let layout = layout.unwrap_or(ctx.project.config.static_layout);
+    let name = &ctx.project.config.name;
+    if ctx.dry_run {
+        for u in &urls {
+            println!(
+                "would regenerate the {name} index at {u} ({})",
+                layout.as_str()
+            );
+        }
+        return Ok(vec![]);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let mut out = Vec::new();
+    for location in &locations {
+        let r = runtime.block_on(async {
+            let store = ObjectStore::open(location).await?;
+            let tags = statics::converge_shared_documents(&store, layout, name).await?;
+            Ok::<_, Error>(RefreshedIndex {
+                store: store.describe(),
+                tags,
+            })
+        })?;
+        out.push(r);
+    }
+    let human: String = out
+        .iter()
+        .map(|r| {
+            format!(
+                "{name} index at {}: {} releases ({})\n",
+                r.store,
+                r.tags.len(),
+                r.tags.join(", ")
+            )
+        })
+        .collect();
+    ctx.print_result(&human, &out);
+    Ok(out)
+}
+
 /// Runs `publish`.
 pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> {
     let dist = ctx.dist_dir();
@@ -226,18 +306,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     bundle.push(b'\n');
     let bundle_name = provenance::bundle_name(name, &release.tag);
 
-    let urls: Vec<String> = if !opts.static_urls.is_empty() {
-        opts.static_urls.clone()
-    } else if !ctx.project.config.static_destinations.is_empty() {
-        ctx.project.config.static_destinations.clone()
-    } else {
-        vec![dist.join("publish/static").display().to_string()]
-    };
-    let locations = urls
-        .iter()
-        .map(|u| StoreUrl::parse(u).map(|s| s.location))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(Error::StoreUrl)?;
+    let (urls, locations) = static_destinations(ctx, &opts.static_urls)?;
 
     let image_urls: Vec<String> = match &images {
         None => Vec::new(),

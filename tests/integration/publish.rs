@@ -389,3 +389,107 @@ fn bad_input_is_refused_and_nothing_is_published() {
         .fails_with(2, &["no build to publish", "cargo release-dist build"]);
     assert_eq!(g.object_count(&bucket), objects);
 }
+
+#[test]
+fn refresh_index_rebuilds_the_shared_documents_from_the_bucket() {
+    let g = Garage::from_env();
+    let (f, sk, _) = built();
+    let bucket = g.bucket("refresh");
+    let url = g.url(&bucket, "");
+    publish(&f, &url, &sk, "v0.9.0", &[]).ok();
+    publish(&f, &url, &sk, "v0.10.0", &[]).ok();
+    // Clobber the index and the name document, as a bad manual edit would.
+    let junk = f.dir.join("junk");
+    std::fs::write(&junk, b"{}").unwrap();
+    put_object(&g, &bucket, "_releases.json", &junk);
+    put_object(&g, &bucket, "df-dist-v1/hello", &junk);
+    let web = g.web_url(&bucket);
+    assert_eq!(curl(&format!("{web}/_releases.json")), b"{}");
+
+    let run = f
+        .run(&[
+            "--message-format",
+            "json",
+            "refresh-index",
+            "--static",
+            &url,
+        ])
+        .ok();
+    let out: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(out[0]["tags"], serde_json::json!(["v0.10.0", "v0.9.0"]));
+    let name: Value = serde_json::from_slice(&curl(&format!("{web}/df-dist-v1/hello"))).unwrap();
+    assert_eq!(name["tags"], serde_json::json!(["v0.10.0", "v0.9.0"]));
+    let index: Value = serde_json::from_slice(&curl(&format!("{web}/_releases.json"))).unwrap();
+    let stable: Vec<&str> = index[0]["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(stable, ["v0.10.0", "v0.9.0"], "semver order: {index}");
+
+    // The page, rendered by a real browser: headless Chromium reads the DOM
+    // after layout, and its screenshot is a page with text on it.
+    let Some(chromium) = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| which(c))
+    else {
+        panic!("chromium is needed: scripts/setup-debian.sh --tests installs it");
+    };
+    let page = f.dir.join("index.html");
+    std::fs::write(&page, curl(&format!("{web}/_releases.html"))).unwrap();
+    let page_url = format!("file://{}", page.display());
+    let headless = |extra: &[&str]| {
+        let out = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .arg("--window-size=1200,900")
+            .arg(format!(
+                "--user-data-dir={}",
+                f.dir.join("chromium-profile").display()
+            ))
+            .args(extra)
+            .arg(&page_url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let dom = String::from_utf8(headless(&["--dump-dom"])).unwrap();
+    let (a, b) = (dom.find("v0.10.0").unwrap(), dom.find("v0.9.0").unwrap());
+    assert!(a < b, "v0.10.0 is listed above v0.9.0");
+    assert!(
+        dom.contains("SHA256SUMS") && dom.contains("linux/arm/v6"),
+        "{dom}"
+    );
+    let shot = f.dir.join("index.png");
+    headless(&[&format!("--screenshot={}", shot.display())]);
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1200, 900));
+    let pixels = &buf[..info.buffer_size()];
+    let step = info.line_size / info.width as usize;
+    let background = &pixels[..step];
+    let inked = pixels.chunks(step).filter(|p| *p != background).count();
+    // Text and table rules cover part of the page, not none and not all of it.
+    let share = inked as f64 / (info.width * info.height) as f64;
+    assert!(share > 0.01 && share < 0.6, "inked share {share}");
+}
+
+fn which(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
