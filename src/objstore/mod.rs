@@ -83,9 +83,11 @@ impl ObjectStore {
     /// Writes `key` whole; readers never see part of it.
     pub async fn put(&self, key: &str, body: Body, content_type: &str) -> Result<()> {
         match self {
-            ObjectStore::S3(s) => s.put(key, body, content_type).await,
-            ObjectStore::Local(l) => l.put(key, body).await,
+            ObjectStore::S3(s) => s.put(key, body, content_type).await?,
+            ObjectStore::Local(l) => l.put(key, body).await?,
         }
+        tracing::debug!("stored {key}");
+        Ok(())
     }
 
     /// Every object under `prefix`, sorted by key.

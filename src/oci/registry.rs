@@ -162,6 +162,7 @@ impl Registry {
         })
         .await
         .map_err(|e| self.error("upload", &d.digest, e))?;
+        tracing::debug!("pushed blob {}", d.digest);
         Ok((true, d.size))
     }
 

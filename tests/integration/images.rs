@@ -19,12 +19,13 @@ pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// A docker-registry on a free loopback port, killed on drop.
 pub struct Registry {
     child: Child,
-    _dir: tempfile::TempDir,
+    /// Its config and data.
+    pub dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`.
     pub addr: String,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -49,28 +50,34 @@ impl Registry {
                 dir.path().join("htpasswd").display()
             ));
         }
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(&cfg, config).unwrap();
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Registry::spawn(dir.path(), &addr);
+        Registry { child, dir, addr }
+    }
+
+    fn spawn(dir: &Path, addr: &str) -> Child {
         let child = Command::new("docker-registry")
             .arg("serve")
-            .arg(&cfg)
+            .arg(dir.join("config.yml"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry: install it with scripts/setup-debian.sh --tests");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
+        while std::net::TcpStream::connect(addr).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "docker-registry did not start on {addr}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Registry {
-            child,
-            _dir: dir,
-            addr,
-        }
+        child
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Registry::spawn(self.dir.path(), &self.addr);
     }
 
     /// Stops it (SIGKILL).
@@ -148,7 +155,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Pulls every platform with skopeo (which checks every digest) into an
 /// OCI layout, and returns the number of image manifests it wrote.
-fn skopeo_copy_all(reference: &str, creds: Option<&str>, into: &Path) -> usize {
+pub fn skopeo_copy_all(reference: &str, creds: Option<&str>, into: &Path) -> usize {
     let mut args = vec!["copy", "--all", "--src-tls-verify=false"];
     if let Some(c) = creds {
         args.extend(["--src-creds", c]);

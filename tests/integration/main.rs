@@ -7,5 +7,6 @@ mod faults;
 mod garage;
 mod images;
 mod publish;
+mod reliability;
 mod templates;
 mod util;

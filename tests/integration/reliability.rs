@@ -1,0 +1,299 @@
+//! Faults during `publish`: the S3 server (a Garage node of the test's own)
+//! and the registry are killed with SIGKILL part way through, restarted, and
+//! the same command is run again. After each kill, nothing visible points at
+//! a missing object; after each re-run, the release is whole and what had
+//! finished before the kill was not uploaded again.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cache::key_pair;
+use crate::faults::keys;
+use crate::garage::{Garage, OwnGarage};
+use crate::images::{hosts_entry, skopeo_copy_all, skopeo_raw, Registry};
+use crate::util::{stock, Fixture};
+
+/// The example with 6 MiB of random bytes in each static binary and each
+/// image layer, built for all four targets, committed, with a signing key.
+fn heavy() -> (Fixture, String, String) {
+    let f = Fixture::example("hello");
+    f.edit("flake.nix", |t| {
+        t.replace(
+            "          chmod 555 $out/bin/${name}",
+            "          head -c 6291456 /dev/urandom >> $out/bin/${name}\n          chmod 555 $out/bin/${name}",
+        )
+    });
+    f.commit("heavy");
+    f.run(&["build", "-q"]).ok();
+    let keys = f.dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (sk, pk) = key_pair(&keys);
+    std::fs::write(
+        f.dir.join(".git/info/exclude"),
+        "keys/\nflake.lock\nout-static/\nhome/\n",
+    )
+    .unwrap();
+    (f, sk, pk)
+}
+
+fn publish_args<'a>(
+    static_url: &'a str,
+    images: &'a str,
+    sk: &'a str,
+    tag: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "publish",
+        "--static",
+        static_url,
+        "--images",
+        images,
+        "--signing-key",
+        sk,
+        "--tag",
+        tag,
+    ]
+}
+
+/// Starts `publish -v` and returns once `after` objects (or registry blobs)
+/// have been written, as its debug log says.
+fn publish_until(f: &Fixture, args: &[&str], after: usize) -> Child {
+    let mut cmd = crate::util::tool();
+    cmd.args(["release-dist", "-v"])
+        .args(args)
+        .current_dir(&f.dir)
+        .env("HOME", f.dir.join("home"))
+        .env_remove("DOCKER_AUTH")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut done = 0;
+    while done < after {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("stored ") || l.contains("pushed blob ") => done += 1,
+            Some(Ok(_)) => {}
+            _ => panic!("publish ended before {after} objects were written"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("publish did not give up within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn get(g: &Garage, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let url = release_dist::objstore::StoreUrl::parse(&g.url(bucket, "")).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = release_dist::objstore::ObjectStore::open(&url.location)
+            .await
+            .unwrap();
+        store.get(key).await.unwrap()
+    })
+}
+
+/// Nothing visible points at a missing object: a tag document's files,
+/// checksums and provenance exist; a registry tag's index, manifests and
+/// blobs exist. Returns (finished static files, finished image blobs).
+fn assert_consistent(g: &Garage, bucket: &str, tag: &str) -> (usize, usize) {
+    let keys: HashSet<String> = keys(g, bucket);
+    let release = format!("df-dist-v1/hello/{tag}");
+    if let Some(doc) = get(g, bucket, &release) {
+        let doc: Value = serde_json::from_slice(&doc).unwrap();
+        for fl in doc["flavors"].as_array().unwrap() {
+            let p = &fl["platform"];
+            let mut dir = format!(
+                "{release}/{}/{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            );
+            if let Some(v) = p["variant"].as_str() {
+                dir = format!("{dir}/{v}");
+            }
+            for r in fl["resources"].as_array().unwrap() {
+                let key = format!("{dir}/{}", r["path"].as_str().unwrap());
+                assert!(
+                    keys.contains(&key),
+                    "the tag document names {key}, which is missing"
+                );
+            }
+        }
+        assert!(keys.contains(&format!("{release}/SHA256SUMS")));
+        assert!(keys.contains(&format!("{release}/hello-{tag}.intoto.jsonl")));
+    }
+    let name_doc = get(g, bucket, "df-dist-v1/hello");
+    if let Some(doc) = name_doc {
+        let doc: Value = serde_json::from_slice(&doc).unwrap();
+        for t in doc["tags"].as_array().unwrap() {
+            assert!(keys.contains(&format!("df-dist-v1/hello/{}", t.as_str().unwrap())));
+        }
+    }
+    let manifests = "v2/hello/manifests/";
+    for k in keys
+        .iter()
+        .filter(|k| k.starts_with(manifests) && !k.contains("sha256:"))
+    {
+        let index: Value = serde_json::from_slice(&get(g, bucket, k).unwrap()).unwrap();
+        for m in index["manifests"].as_array().unwrap() {
+            let d = m["digest"].as_str().unwrap();
+            let mk = format!("{manifests}{d}");
+            assert!(keys.contains(&mk), "tag {k} names {mk}, which is missing");
+            let manifest: Value = serde_json::from_slice(&get(g, bucket, &mk).unwrap()).unwrap();
+            let blobs =
+                std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().unwrap());
+            for b in blobs {
+                let bk = format!("v2/hello/blobs/{}", b["digest"].as_str().unwrap());
+                assert!(keys.contains(&bk), "{mk} names {bk}, which is missing");
+            }
+        }
+    }
+    // Finished static files: the file and its .sha256 (written after it).
+    let files = keys
+        .iter()
+        .filter(|k| k.starts_with(&format!("{release}/linux/")) && !k.ends_with(".sha256"))
+        .filter(|k| keys.contains(&format!("{k}.sha256")))
+        .count();
+    let blobs = keys
+        .iter()
+        .filter(|k| k.starts_with("v2/hello/blobs/"))
+        .count();
+    (files, blobs)
+}
+
+#[test]
+fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
+    let own = OwnGarage::start(39440);
+    let g = &own.garage;
+    let (f, sk, pk) = heavy();
+    // Images go first (v2/index.html, 8 blobs, 4 manifests, the index), then
+    // the static release: these points fall among blobs, among static files,
+    // and among the static documents.
+    for (i, after) in [3usize, 17, 24].into_iter().enumerate() {
+        let bucket = g.bucket(&format!("killpub{after}"));
+        let url = g.url(&bucket, "");
+        let tag = format!("v1.{i}.0");
+        let args = publish_args(&url, &url, &sk, &tag);
+        let mut child = publish_until(&f, &args, after);
+        own.kill();
+        let code = wait_bounded(&mut child, Duration::from_secs(180));
+        assert_eq!(
+            code,
+            Some(4),
+            "a store failure exits 4 (kill after {after})"
+        );
+        own.restart();
+        let (files, blobs) = assert_consistent(g, &bucket, &tag);
+
+        let mut all = vec!["--message-format", "json"];
+        all.extend(&args);
+        let run = f
+            .run_with(&all, |c| {
+                c.env("HOME", f.dir.join("home")).env_remove("DOCKER_AUTH");
+            })
+            .ok();
+        let s: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+        assert_eq!(s["destinations"][0]["skipped"], files, "after {after}: {s}");
+        assert_eq!(s["destinations"][0]["uploaded"], 4 - files);
+        assert_eq!(s["images"][0]["blobsSkipped"], blobs, "after {after}: {s}");
+        assert_eq!(s["images"][0]["blobsUploaded"], 8 - blobs);
+        let (files, blobs) = assert_consistent(g, &bucket, &tag);
+        assert_eq!((files, blobs), (4, 8));
+
+        // The release is whole: verify, and a full pull with skopeo.
+        let pub_file = f.dir.join("keys/release.pub");
+        std::fs::write(&pub_file, &pk).unwrap();
+        f.run(&[
+            "verify",
+            "--from",
+            &url,
+            "-t",
+            &format!("hello:{tag}"),
+            "--key",
+            pub_file.to_str().unwrap(),
+        ])
+        .ok();
+        let web = g.web_url(&bucket);
+        let host = web.trim_start_matches("http://").to_string();
+        hosts_entry(host.split(':').next().unwrap());
+        let pulled = tempfile::tempdir().unwrap();
+        assert_eq!(
+            skopeo_copy_all(&format!("docker://{host}/hello:{tag}"), None, pulled.path()),
+            4
+        );
+    }
+}
+
+/// Blobs the registry holds for a repository: its layer links.
+fn registry_blobs(reg: &Registry, repo: &str) -> usize {
+    let dir = reg.dir.path().join(format!(
+        "data/docker/registry/v2/repositories/{repo}/_layers/sha256"
+    ));
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn registry_killed_during_a_push_leaves_no_tag_then_a_rerun_completes() {
+    let mut reg = Registry::start(None);
+    let (f, sk, _) = heavy();
+    for (i, after) in [1usize, 5].into_iter().enumerate() {
+        // A repository per round, so that the second starts with no blob.
+        let repo = format!("hello{i}");
+        let images = format!("docker://{}/{repo}", reg.addr);
+        let tag = format!("v2.{i}.0");
+        let static_dir = f.dir.join(format!("out-static/{i}"));
+        let static_dir = static_dir.to_str().unwrap();
+        let args = publish_args(static_dir, &images, &sk, &tag);
+        let mut child = publish_until(&f, &args, after);
+        reg.kill();
+        let code = wait_bounded(&mut child, Duration::from_secs(180));
+        assert_eq!(
+            code,
+            Some(4),
+            "a registry failure exits 4 (kill after {after})"
+        );
+        reg.restart();
+        let reference = format!("docker://{}/{repo}:{tag}", reg.addr);
+        assert!(
+            skopeo_raw(&reference, None).is_none(),
+            "no tag after a failed push"
+        );
+        assert!(
+            !std::path::Path::new(static_dir)
+                .join(format!("df-dist-v1/hello/{tag}"))
+                .exists(),
+            "no static release for images that did not push"
+        );
+        let before = registry_blobs(&reg, &repo);
+        assert!(before >= after.min(8));
+
+        let mut all = vec!["--message-format", "json"];
+        all.extend(&args);
+        let run = f
+            .run_with(&all, |c| {
+                c.env("HOME", f.dir.join("home")).env_remove("DOCKER_AUTH");
+            })
+            .ok();
+        let s: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+        assert_eq!(s["images"][0]["blobsSkipped"], before, "{s}");
+        assert_eq!(s["images"][0]["blobsUploaded"], 8 - before);
+        let pulled = tempfile::tempdir().unwrap();
+        assert_eq!(skopeo_copy_all(&reference, None, pulled.path()), 4);
+        stock("test", &["-d", static_dir]);
+    }
+}
