@@ -40,12 +40,29 @@ pub struct CacheToolchainOpts {
     pub jobs: Option<usize>,
 }
 
+/// The store path (`/nix/store/<hash>-<name>`) a local path resolves into,
+/// if it is a link or path into the store.
+fn store_path_behind(dir: &std::path::Path, given: &str) -> Option<String> {
+    let path = dir.join(given);
+    if given.starts_with("/nix/store/") || std::fs::symlink_metadata(&path).is_err() {
+        return None;
+    }
+    let real = std::fs::canonicalize(&path).ok()?;
+    let rest = real.strip_prefix("/nix/store/").ok()?;
+    let top = rest.components().next()?;
+    Some(format!("/nix/store/{}", top.as_os_str().to_string_lossy()))
+}
+
 /// `cache push`: the closures of `paths`.
 pub fn run_cache_push(ctx: &Context, opts: &CachePushOpts) -> Result<PushSummary> {
     let url = store_url(ctx, opts.to.as_deref())?;
     let nix = Nix::locate(ctx.project.config.nix_options.clone())?;
     let mut roots = Vec::new();
-    for p in &opts.paths {
+    for given in &opts.paths {
+        // A link into the store (a `result`, or a file of the platform tree)
+        // means the store path it resolves into.
+        let resolved = store_path_behind(&ctx.project.dir, given);
+        let p = resolved.as_ref().unwrap_or(given);
         if p.starts_with("/nix/store/") {
             let valid = nix.valid_paths(std::slice::from_ref(p))?;
             if valid.is_empty() {

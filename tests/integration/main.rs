@@ -8,5 +8,6 @@ mod garage;
 mod images;
 mod publish;
 mod reliability;
+mod secrets;
 mod templates;
 mod util;
