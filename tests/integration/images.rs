@@ -412,11 +412,27 @@ pub fn hosts_entry(name: &str) {
         return;
     }
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open("/etc/hosts")
-        .expect("cannot add to /etc/hosts: run the tests as root (CI does)");
-    writeln!(f, "127.0.0.1 {name}").unwrap();
+    let line = format!("127.0.0.1 {name}\n");
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open("/etc/hosts") {
+        f.write_all(line.as_bytes()).unwrap();
+        return;
+    }
+    // Not root: as scripts/setup-debian.sh does, through sudo.
+    let mut tee = Command::new("sudo")
+        .args(["-n", "tee", "-a", "/etc/hosts"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cannot add to /etc/hosts: run the tests as root or with sudo");
+    tee.stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    assert!(
+        tee.wait().unwrap().success(),
+        "sudo tee -a /etc/hosts failed"
+    );
 }
 
 #[test]
