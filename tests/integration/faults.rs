@@ -243,3 +243,42 @@ fn garage_killed_during_a_push_fails_clearly_then_a_rerun_completes() {
         finish_and_substitute(g, &bucket, &url, &root, &pk);
     }
 }
+
+#[test]
+fn two_overlapping_cache_pushes_at_once_both_succeed_and_the_cache_is_complete() {
+    let g = Garage::from_env();
+    let root = closure();
+    // The second root is one of the first's references: its closure is part
+    // of the first one's, so both pushes race on the same paths.
+    let refs = stock("nix-store", &["-q", "--references", &root]);
+    let other = refs
+        .lines()
+        .max_by_key(|p| closure_size(p))
+        .unwrap()
+        .to_string();
+    let keydir = tempfile::tempdir().unwrap();
+    let (sk, pk) = key_pair(keydir.path());
+    let bucket = g.bucket("overlap");
+    let url = g.url(&bucket, &format!("&secret-key={sk}"));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| push_json(&url, &root));
+        let b = s.spawn(|| push_json(&url, &other));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for out in [&a, &b] {
+        assert!(
+            out.status.success(),
+            "a concurrent push failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(closure_size(&other) > 1 && closure_size(&other) < closure_size(&root));
+    assert_eq!(assert_closed(&g, &bucket), closure_size(&root));
+    let store = tempfile::tempdir().unwrap();
+    let copy = nix_copy_from(&g.web_url(&bucket), store.path(), &root, &pk);
+    assert!(
+        copy.status.success(),
+        "stock nix could not substitute:\n{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+}
