@@ -12,7 +12,7 @@ garage_dir=$(mktemp -d /tmp/release-dist-garage.XXXXXX)
 log=$(mktemp)
 cleanup() { bash scripts/garage.sh stop "$garage_dir" || true; rm -rf "$garage_dir" "$log"; }
 trap cleanup EXIT
-eval "$(bash scripts/garage.sh start "$garage_dir" "${RELEASE_DIST_GARAGE_PORT:-39100}")"
+eval "$(bash scripts/garage.sh start "$garage_dir" "${RELEASE_DIST_GARAGE_PORT:-29100}")"
 
 status=0
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?

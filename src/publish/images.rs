@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::context::{Context, Verbosity};
 use crate::errors::{Error, Result};
-use crate::manifest::{Artifact, BuildManifest, Kind};
+use crate::manifest::{BuildManifest, Kind};
 use crate::objstore::{Location, ObjectStore};
 use crate::oci::auth;
 use crate::oci::bucket::{self, Shape};
@@ -68,22 +68,6 @@ pub struct ImageSummary {
     pub listed_tags: Vec<String>,
 }
 
-/// The link `build` made must still resolve to the store file build.json
-/// names: the store is immutable, so its bytes are the recorded ones.
-pub fn checked_link(dist: &Path, a: &Artifact) -> Result<PathBuf> {
-    let local = dist.join(&a.path);
-    let expected = PathBuf::from(a.store_target());
-    let actual = std::fs::canonicalize(&local).map_err(Error::io("cannot read", &local))?;
-    if actual != expected {
-        return Err(Error::ArtifactChanged {
-            path: local,
-            expected: expected.display().to_string(),
-            actual: actual.display().to_string(),
-        });
-    }
-    Ok(actual)
-}
-
 /// `created`: `$SOURCE_DATE_EPOCH`, else the commit's time, else now. Not
 /// the publish time, so that publishing the same commit again gives the
 /// same index digest.
@@ -123,7 +107,7 @@ pub fn prepare(
     let dist = ctx.dist_dir();
     let mut archives = Vec::new();
     for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Docker) {
-        archives.push((a.platform, checked_link(&dist, a)?, a.size));
+        archives.push((a.platform, super::checked_link(&dist, a)?, a.size));
     }
     if archives.is_empty() {
         return Ok(None);

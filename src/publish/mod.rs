@@ -8,7 +8,7 @@ pub mod layout;
 pub mod statics;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -18,7 +18,7 @@ pub use verify::{run_verify, VerifyOpts};
 
 use crate::context::{Context, Verbosity};
 use crate::errors::{Error, Result};
-use crate::manifest::{BuildManifest, Kind};
+use crate::manifest::{Artifact, BuildManifest, Kind};
 use crate::nixcache::SecretKey;
 use crate::objstore::{ObjectStore, StoreUrl};
 use crate::provenance::{self, Subject};
@@ -96,6 +96,22 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
+}
+
+/// The link `build` made must still resolve to the store file build.json
+/// names: the store is immutable, so its bytes are the recorded ones.
+pub(crate) fn checked_link(dist: &Path, a: &Artifact) -> Result<PathBuf> {
+    let local = dist.join(&a.path);
+    let expected = PathBuf::from(a.store_target());
+    let actual = std::fs::canonicalize(&local).map_err(Error::io("cannot read", &local))?;
+    if actual != expected {
+        return Err(Error::ArtifactChanged {
+            path: local,
+            expected: expected.display().to_string(),
+            actual: actual.display().to_string(),
+        });
+    }
+    Ok(actual)
 }
 
 /// The static destinations: the command line's, else the config's, else
@@ -235,7 +251,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     let mut files = Vec::new();
     for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
         let local = dist.join(&a.path);
-        images::checked_link(&dist, a)?;
+        checked_link(&dist, a)?;
         let (sha256, size) = (a.sha256.clone(), a.size);
         let file = local
             .file_name()

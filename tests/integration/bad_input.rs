@@ -24,16 +24,9 @@ struct Case {
 fn case() -> Case {
     let f = Fixture::example("hello");
     f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
-    let keys = f.dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let (sk, pk) = key_pair(&keys);
-    let pk_file = keys.join("release.pub");
+    let (sk, pk) = f.release_keys();
+    let pk_file = f.dir.join("keys/release.pub");
     std::fs::write(&pk_file, pk).unwrap();
-    std::fs::write(
-        f.dir.join(".git/info/exclude"),
-        "keys/\nflake.lock\nout/\nhome/\n",
-    )
-    .unwrap();
     let out = f.dir.join("out");
     Case {
         f,

@@ -226,7 +226,7 @@ fn a_push_killed_part_way_leaves_a_closed_cache_and_resumes() {
 
 #[test]
 fn garage_killed_during_a_push_fails_clearly_then_a_rerun_completes() {
-    let own = OwnGarage::start(39420);
+    let own = OwnGarage::start(29420);
     let g = &own.garage;
     let root = closure();
     let keydir = tempfile::tempdir().unwrap();

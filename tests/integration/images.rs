@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-use crate::cache::key_pair;
 use crate::garage::Garage;
 use crate::util::{stock, Fixture, Run};
 
@@ -97,14 +96,7 @@ impl Drop for Registry {
 pub fn built_all() -> (Fixture, String) {
     let f = Fixture::example("hello");
     f.run(&["build", "-q"]).ok();
-    let keys = f.dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let (sk, _) = key_pair(&keys);
-    std::fs::write(
-        f.dir.join(".git/info/exclude"),
-        "keys/\nflake.lock\nout-static/\nhome/\n",
-    )
-    .unwrap();
+    let (sk, _) = f.release_keys();
     (f, sk)
 }
 
@@ -520,14 +512,7 @@ fn broken_build(edit: impl FnOnce(String) -> String) -> (Fixture, String) {
     f.commit("break the images");
     f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
         .ok();
-    let keys = f.dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let (sk, _) = key_pair(&keys);
-    std::fs::write(
-        f.dir.join(".git/info/exclude"),
-        "keys/\nflake.lock\nout-static/\nhome/\n",
-    )
-    .unwrap();
+    let (sk, _) = f.release_keys();
     (f, sk)
 }
 

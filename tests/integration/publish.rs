@@ -18,11 +18,7 @@ fn built() -> (Fixture, String, String) {
     let f = Fixture::example("hello");
     f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v6"])
         .ok();
-    let keys = f.dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let (sk, pk) = key_pair(&keys);
-    // The keys live in the tree: keep it clean for stable releases.
-    std::fs::write(f.dir.join(".git/info/exclude"), "keys/\nflake.lock\n").unwrap();
+    let (sk, pk) = f.release_keys();
     (f, sk, pk)
 }
 

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cache::key_pair;
 use crate::faults::keys;
 use crate::garage::{Garage, OwnGarage};
 use crate::images::{hosts_entry, skopeo_copy_all, skopeo_raw, Registry};
@@ -29,14 +28,7 @@ fn heavy() -> (Fixture, String, String) {
     });
     f.commit("heavy");
     f.run(&["build", "-q"]).ok();
-    let keys = f.dir.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    let (sk, pk) = key_pair(&keys);
-    std::fs::write(
-        f.dir.join(".git/info/exclude"),
-        "keys/\nflake.lock\nout-static/\nhome/\n",
-    )
-    .unwrap();
+    let (sk, pk) = f.release_keys();
     (f, sk, pk)
 }
 
@@ -73,15 +65,31 @@ fn publish_until(f: &Fixture, args: &[&str], after: usize) -> Child {
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut done = 0;
+    let mut tail = Vec::new();
     while done < after {
         match lines.next() {
             Some(Ok(l)) if l.contains("stored ") || l.contains("pushed blob ") => done += 1,
-            Some(Ok(_)) => {}
-            _ => panic!("publish ended before {after} objects were written"),
+            Some(Ok(l)) => tail.push(l),
+            _ => panic!(
+                "publish ended before {after} objects were written:\n{}",
+                tail[tail.len().saturating_sub(5)..].join("\n")
+            ),
         }
     }
     std::thread::spawn(move || for _ in lines {});
     child
+}
+
+/// The same `publish` again, to completion; its JSON summary.
+fn rerun(f: &Fixture, args: &[&str]) -> Value {
+    let mut all = vec!["--message-format", "json"];
+    all.extend(args);
+    let run = f
+        .run_with(&all, |c| {
+            c.env("HOME", f.dir.join("home")).env_remove("DOCKER_AUTH");
+        })
+        .ok();
+    serde_json::from_str(run.stdout().trim()).unwrap()
 }
 
 fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
@@ -178,7 +186,7 @@ fn assert_consistent(g: &Garage, bucket: &str, tag: &str) -> (usize, usize) {
 
 #[test]
 fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
-    let own = OwnGarage::start(39440);
+    let own = OwnGarage::start(29440);
     let g = &own.garage;
     let (f, sk, pk) = heavy();
     // Images go first (v2/index.html, 8 blobs, 4 manifests, the index), then
@@ -200,14 +208,7 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
         own.restart();
         let (files, blobs) = assert_consistent(g, &bucket, &tag);
 
-        let mut all = vec!["--message-format", "json"];
-        all.extend(&args);
-        let run = f
-            .run_with(&all, |c| {
-                c.env("HOME", f.dir.join("home")).env_remove("DOCKER_AUTH");
-            })
-            .ok();
-        let s: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+        let s = rerun(&f, &args);
         assert_eq!(s["destinations"][0]["skipped"], files, "after {after}: {s}");
         assert_eq!(s["destinations"][0]["uploaded"], 4 - files);
         assert_eq!(s["images"][0]["blobsSkipped"], blobs, "after {after}: {s}");
@@ -282,14 +283,7 @@ fn registry_killed_during_a_push_leaves_no_tag_then_a_rerun_completes() {
         let before = registry_blobs(&reg, &repo);
         assert!(before >= after.min(8));
 
-        let mut all = vec!["--message-format", "json"];
-        all.extend(&args);
-        let run = f
-            .run_with(&all, |c| {
-                c.env("HOME", f.dir.join("home")).env_remove("DOCKER_AUTH");
-            })
-            .ok();
-        let s: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+        let s = rerun(&f, &args);
         assert_eq!(s["images"][0]["blobsSkipped"], before, "{s}");
         assert_eq!(s["images"][0]["blobsUploaded"], 8 - before);
         let pulled = tempfile::tempdir().unwrap();

@@ -72,6 +72,22 @@ impl Fixture {
         std::fs::write(&path, f(text)).unwrap();
     }
 
+    /// A Nix key pair under `keys/` (secret key path, public key text),
+    /// with the tests' own directories (`keys/`, `out/`, `out-static/`,
+    /// `home/`) and flake.lock kept out of git status, so that stable
+    /// releases see a clean tree.
+    pub fn release_keys(&self) -> (String, String) {
+        let keys = self.dir.join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        let pair = crate::cache::key_pair(&keys);
+        std::fs::write(
+            self.dir.join(".git/info/exclude"),
+            "keys/\nflake.lock\nout/\nout-static/\nhome/\n",
+        )
+        .unwrap();
+        pair
+    }
+
     /// `target/release-dist` of the fixture.
     pub fn dist(&self) -> PathBuf {
         self.dir.join("target/release-dist")
