@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -61,7 +61,18 @@ impl S3Store {
             loader = loader.profile_name(profile);
         }
         let shared = loader.load().await;
-        let mut conf = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true);
+        // The SDK's default retry quota (a bucket of 500 tokens shared by
+        // every request of the client) stops retrying after about a hundred
+        // failures, however far apart: a release of a few hundred objects
+        // over a flaky link would then give up on requests that had attempts
+        // left. Each request stays bounded by MAX_ATTEMPTS and the backoff,
+        // and `-j` bounds how many are in flight.
+        let partition = RetryPartition::custom(format!("release-dist-{}", loc.bucket))
+            .token_bucket(TokenBucket::unlimited())
+            .build();
+        let mut conf = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .retry_partition(partition);
         if let Some(url) = loc.endpoint_url() {
             conf = conf.endpoint_url(url);
         }
@@ -373,14 +384,16 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
             } else {
                 code.to_string()
             };
-            (
-                kind,
-                if message.is_empty() {
-                    code
-                } else {
-                    format!("{code}: {message}")
-                },
-            )
+            let mut text = if message.is_empty() {
+                code
+            } else {
+                format!("{code}: {message}")
+            };
+            // The SDK retries these; say so, so that nobody re-runs at once.
+            if kind == StoreErrorKind::Unavailable {
+                text.push_str(&format!(" (after {MAX_ATTEMPTS} attempts)"));
+            }
+            (kind, text)
         }
         _ => (
             StoreErrorKind::Other,

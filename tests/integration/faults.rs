@@ -15,7 +15,7 @@ use crate::garage::{Garage, OwnGarage};
 use crate::util::{repo_root, stock, tool};
 
 /// 150 small paths and three of 6 MiB, in a graph (benches/closure.nix).
-fn closure() -> String {
+pub fn closure() -> String {
     stock(
         "nix-build",
         &[
@@ -38,7 +38,7 @@ fn closure() -> String {
     .to_string()
 }
 
-fn closure_size(root: &str) -> usize {
+pub fn closure_size(root: &str) -> usize {
     stock("nix-store", &["-qR", root]).lines().count()
 }
 
@@ -112,7 +112,7 @@ pub fn keys(g: &Garage, bucket: &str) -> HashSet<String> {
 
 /// The cache invariant, checked over HTTP on what the bucket holds: each
 /// narinfo's NAR exists, and so does each reference's narinfo.
-fn assert_closed(g: &Garage, bucket: &str) -> usize {
+pub fn assert_closed(g: &Garage, bucket: &str) -> usize {
     let keys = keys(g, bucket);
     let narinfos: Vec<&String> = keys.iter().filter(|k| k.ends_with(".narinfo")).collect();
     for k in &narinfos {
@@ -137,7 +137,7 @@ fn assert_closed(g: &Garage, bucket: &str) -> usize {
     narinfos.len()
 }
 
-fn summary(out: &std::process::Output) -> Value {
+pub fn summary(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}\n{}",
@@ -147,7 +147,7 @@ fn summary(out: &std::process::Output) -> Value {
     })
 }
 
-fn push_json(url: &str, root: &str) -> std::process::Output {
+pub fn push_json(url: &str, root: &str) -> std::process::Output {
     tool()
         .args([
             "release-dist",
@@ -166,7 +166,7 @@ fn push_json(url: &str, root: &str) -> std::process::Output {
 
 /// Re-runs the push and checks it finishes without re-uploading NARs that
 /// were already there, then that stock nix substitutes the whole closure.
-fn finish_and_substitute(g: &Garage, bucket: &str, url: &str, root: &str, pk: &str) {
+pub fn finish_and_substitute(g: &Garage, bucket: &str, url: &str, root: &str, pk: &str) {
     let before = keys(g, bucket);
     let nars_before = before.iter().filter(|k| k.starts_with("nar/")).count();
     let narinfos_before = before.iter().filter(|k| k.ends_with(".narinfo")).count();

@@ -90,54 +90,83 @@ impl Garage {
     }
 }
 
-/// A Garage node of a test's own, which the test may kill and restart.
+/// A Garage of a test's own, one node or a cluster of three, which the test
+/// may kill and restart.
 pub struct OwnGarage {
     pub garage: Garage,
     dir: tempfile::TempDir,
     base: u16,
+    nodes: usize,
 }
 
 impl OwnGarage {
     /// Starts a single node with ports `base..base+3` (distinct per test).
     pub fn start(base: u16) -> OwnGarage {
+        OwnGarage::launch(base, 1)
+    }
+
+    /// Starts three nodes with replication factor 3; node `i` (1-based) has
+    /// ports `base+10*(i-1)..+3`. The S3 and web endpoints are node 1's.
+    pub fn cluster(base: u16) -> OwnGarage {
+        OwnGarage::launch(base, 3)
+    }
+
+    fn launch(base: u16, nodes: usize) -> OwnGarage {
         let dir = tempfile::tempdir().unwrap();
+        let first = if nodes == 1 {
+            dir.path().to_path_buf()
+        } else {
+            dir.path().join("n1")
+        };
         let node = OwnGarage {
             garage: Garage {
-                config: dir.path().join("garage.toml"),
+                config: first.join("garage.toml"),
                 s3: format!("127.0.0.1:{base}"),
                 web: format!("127.0.0.1:{}", base + 2),
             },
             dir,
             base,
+            nodes,
         };
         node.run_script();
         node
     }
 
     fn run_script(&self) {
+        let mode = if self.nodes == 1 { "start" } else { "cluster" };
         let out = Command::new("bash")
             .arg(repo_root().join("scripts/garage.sh"))
-            .args(["start", self.dir.path().to_str().unwrap()])
+            .args([mode, self.dir.path().to_str().unwrap()])
             .arg(self.base.to_string())
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "garage start: {}",
+            "garage {mode}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
 
-    fn pid(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("pid"))
+    fn pid(&self, node: usize) -> String {
+        let dir = if self.nodes == 1 {
+            self.dir.path().to_path_buf()
+        } else {
+            self.dir.path().join(format!("n{node}"))
+        };
+        std::fs::read_to_string(dir.join("pid"))
             .unwrap()
             .trim()
             .to_string()
     }
 
-    /// SIGKILL: no chance to finish anything.
+    /// SIGKILL of the (first) node: no chance to finish anything.
     pub fn kill(&self) {
-        let pid = self.pid();
+        self.kill_node(1);
+    }
+
+    /// SIGKILL of node `node` (1-based).
+    pub fn kill_node(&self, node: usize) {
+        let pid = self.pid(node);
         Command::new("kill").args(["-9", &pid]).status().unwrap();
         // Wait until it is gone, so its ports are free for the restart.
         for _ in 0..100 {
@@ -148,7 +177,7 @@ impl OwnGarage {
         }
     }
 
-    /// Starts the node again on the same data.
+    /// Starts every stopped node again on its data.
     pub fn restart(&self) {
         self.run_script();
     }
@@ -156,6 +185,12 @@ impl OwnGarage {
 
 impl Drop for OwnGarage {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-9", &self.pid()]).status();
+        for node in 1..=self.nodes {
+            // A node the test stopped is gone already: no noise about it.
+            let _ = Command::new("kill")
+                .args(["-9", &self.pid(node)])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }

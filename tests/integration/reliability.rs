@@ -32,7 +32,7 @@ fn heavy() -> (Fixture, String, String) {
     (f, sk, pk)
 }
 
-fn publish_args<'a>(
+pub fn publish_args<'a>(
     static_url: &'a str,
     images: &'a str,
     sk: &'a str,
@@ -80,8 +80,8 @@ fn publish_until(f: &Fixture, args: &[&str], after: usize) -> Child {
     child
 }
 
-/// The same `publish` again, to completion; its JSON summary.
-fn rerun(f: &Fixture, args: &[&str]) -> Value {
+/// `publish` with these arguments, to success; its JSON summary.
+pub fn publish_json(f: &Fixture, args: &[&str]) -> Value {
     let mut all = vec!["--message-format", "json"];
     all.extend(args);
     let run = f
@@ -119,7 +119,7 @@ fn get(g: &Garage, bucket: &str, key: &str) -> Option<Vec<u8>> {
 /// Nothing visible points at a missing object: a tag document's files,
 /// checksums and provenance exist; a registry tag's index, manifests and
 /// blobs exist. Returns (finished static files, finished image blobs).
-fn assert_consistent(g: &Garage, bucket: &str, tag: &str) -> (usize, usize) {
+pub fn assert_consistent(g: &Garage, bucket: &str, tag: &str) -> (usize, usize) {
     let keys: HashSet<String> = keys(g, bucket);
     let release = format!("df-dist-v1/hello/{tag}");
     if let Some(doc) = get(g, bucket, &release) {
@@ -184,6 +184,31 @@ fn assert_consistent(g: &Garage, bucket: &str, tag: &str) -> (usize, usize) {
     (files, blobs)
 }
 
+/// `verify` of the release, and a full pull of its image with skopeo
+/// through the bucket's website (an S3 static registry in the same bucket).
+pub fn assert_release_whole(f: &Fixture, g: &Garage, bucket: &str, tag: &str, pk: &str) {
+    let pub_file = f.dir.join("keys/release.pub");
+    std::fs::write(&pub_file, pk).unwrap();
+    let key = pub_file.to_str().unwrap();
+    let url = g.url(bucket, "");
+    f.run(&[
+        "verify",
+        "--from",
+        &url,
+        "-t",
+        &format!("hello:{tag}"),
+        "--key",
+        key,
+    ])
+    .ok();
+    let web = g.web_url(bucket);
+    let host = web.trim_start_matches("http://");
+    hosts_entry(host.split(':').next().unwrap());
+    let pulled = tempfile::tempdir().unwrap();
+    let reference = format!("docker://{host}/hello:{tag}");
+    assert_eq!(skopeo_copy_all(&reference, None, pulled.path()), 4);
+}
+
 #[test]
 fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
     let own = OwnGarage::start(29440);
@@ -208,7 +233,7 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
         own.restart();
         let (files, blobs) = assert_consistent(g, &bucket, &tag);
 
-        let s = rerun(&f, &args);
+        let s = publish_json(&f, &args);
         assert_eq!(s["destinations"][0]["skipped"], files, "after {after}: {s}");
         assert_eq!(s["destinations"][0]["uploaded"], 4 - files);
         assert_eq!(s["images"][0]["blobsSkipped"], blobs, "after {after}: {s}");
@@ -216,27 +241,7 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
         let (files, blobs) = assert_consistent(g, &bucket, &tag);
         assert_eq!((files, blobs), (4, 8));
 
-        // The release is whole: verify, and a full pull with skopeo.
-        let pub_file = f.dir.join("keys/release.pub");
-        std::fs::write(&pub_file, &pk).unwrap();
-        f.run(&[
-            "verify",
-            "--from",
-            &url,
-            "-t",
-            &format!("hello:{tag}"),
-            "--key",
-            pub_file.to_str().unwrap(),
-        ])
-        .ok();
-        let web = g.web_url(&bucket);
-        let host = web.trim_start_matches("http://").to_string();
-        hosts_entry(host.split(':').next().unwrap());
-        let pulled = tempfile::tempdir().unwrap();
-        assert_eq!(
-            skopeo_copy_all(&format!("docker://{host}/hello:{tag}"), None, pulled.path()),
-            4
-        );
+        assert_release_whole(&f, g, &bucket, &tag, &pk);
     }
 }
 
@@ -283,7 +288,7 @@ fn registry_killed_during_a_push_leaves_no_tag_then_a_rerun_completes() {
         let before = registry_blobs(&reg, &repo);
         assert!(before >= after.min(8));
 
-        let s = rerun(&f, &args);
+        let s = publish_json(&f, &args);
         assert_eq!(s["images"][0]["blobsSkipped"], before, "{s}");
         assert_eq!(s["images"][0]["blobsUploaded"], 8 - before);
         let pulled = tempfile::tempdir().unwrap();

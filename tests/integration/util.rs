@@ -100,10 +100,39 @@ impl Fixture {
 
     /// Same, letting the caller change the command's environment first.
     pub fn run_with(&self, args: &[&str], f: impl FnOnce(&mut Command)) -> Run {
-        let mut cmd = tool();
-        cmd.arg("release-dist").args(args).current_dir(&self.dir);
+        let mut cmd = self.command(args);
         f(&mut cmd);
         Run(cmd.output().unwrap())
+    }
+
+    /// `cargo release-dist <args>` in the fixture, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = tool();
+        cmd.arg("release-dist").args(args).current_dir(&self.dir);
+        cmd
+    }
+}
+
+/// Runs `cmd` to its end and says how long it took; fails the test if it
+/// takes longer than `limit` (the process is killed then).
+pub fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> (Run, std::time::Duration) {
+    use std::process::Stdio;
+    let start = std::time::Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(out) => (Run(out.unwrap()), start.elapsed()),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            panic!("the tool did not end within {limit:?}: it hangs");
+        }
     }
 }
 

@@ -1,0 +1,110 @@
+//! A three-node Garage cluster (replication factor 3) with nodes stopped.
+//! With one node down, a cache push and a publish succeed, and stock nix
+//! substitutes from the cache. With two down, the tool fails with a clear
+//! error after bounded retries and does not hang; once the nodes are back,
+//! nothing visible points at a missing object, and a re-run completes.
+
+use std::time::Duration;
+
+use crate::cache::{key_pair, nix_copy_from};
+use crate::faults::{
+    assert_closed, closure, closure_size, finish_and_substitute, push_json, summary,
+};
+use crate::garage::OwnGarage;
+use crate::reliability::{assert_consistent, assert_release_whole, publish_args, publish_json};
+use crate::util::{repo_root, run_bounded, tool, Fixture};
+
+/// Longer than the tool's retries can take (5 attempts of about 1.5 s of
+/// quorum wait each, plus backoff), far shorter than a hang.
+const BOUND: Duration = Duration::from_secs(180);
+
+/// The example, built for every target, committed, with a release key.
+fn built() -> (Fixture, String, String) {
+    let f = Fixture::example("hello");
+    f.run(&["build", "-q"]).ok();
+    let (sk, pk) = f.release_keys();
+    (f, sk, pk)
+}
+
+#[test]
+fn a_cluster_with_one_node_down_takes_a_cache_push_and_a_publish() {
+    let cluster = OwnGarage::cluster(29460);
+    let g = &cluster.garage;
+    let cache = g.bucket("onedown-cache");
+    let release = g.bucket("onedown-release");
+    cluster.kill_node(3);
+
+    let root = closure();
+    let keydir = tempfile::tempdir().unwrap();
+    let (cache_sk, cache_pk) = key_pair(keydir.path());
+    let url = g.url(&cache, &format!("&secret-key={cache_sk}"));
+    let out = push_json(&url, &root);
+    assert!(
+        out.status.success(),
+        "a push with one node of three down failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let total = closure_size(&root);
+    assert_eq!(summary(&out)["total"].as_u64(), Some(total as u64));
+    assert_eq!(assert_closed(g, &cache), total);
+    let store = tempfile::tempdir().unwrap();
+    let copy = nix_copy_from(&g.web_url(&cache), store.path(), &root, &cache_pk);
+    assert!(
+        copy.status.success(),
+        "stock nix could not substitute from the degraded cluster:\n{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+
+    let (f, sk, pk) = built();
+    let rurl = g.url(&release, "");
+    let tag = "v1.0.0";
+    let s = publish_json(&f, &publish_args(&rurl, &rurl, &sk, tag));
+    assert_eq!(s["destinations"][0]["uploaded"], 4, "{s}");
+    assert_eq!(s["images"][0]["blobsUploaded"], 8, "{s}");
+    assert_eq!(assert_consistent(g, &release, tag), (4, 8));
+    assert_release_whole(&f, g, &release, tag, &pk);
+}
+
+#[test]
+fn a_cluster_with_two_nodes_down_fails_clearly_within_bounds_then_recovers() {
+    let cluster = OwnGarage::cluster(29490);
+    let g = &cluster.garage;
+    let cache = g.bucket("twodown-cache");
+    let release = g.bucket("twodown-release");
+    let root = closure();
+    let keydir = tempfile::tempdir().unwrap();
+    let (cache_sk, cache_pk) = key_pair(keydir.path());
+    let url = g.url(&cache, &format!("&secret-key={cache_sk}"));
+    let (f, sk, pk) = built();
+    let rurl = g.url(&release, "");
+    let tag = "v1.0.0";
+    let args = publish_args(&rurl, &rurl, &sk, tag);
+    cluster.kill_node(2);
+    cluster.kill_node(3);
+
+    // Both fail on the quorum, say so, and point at the re-run.
+    let needles = ["after 5 attempts", "quorum", "re-run once it is healthy"];
+    let mut push = tool();
+    push.args(["release-dist", "cache", "push", "--to", &url, &root])
+        .current_dir(repo_root());
+    let (run, took) = run_bounded(push, BOUND);
+    run.fails_with(4, &needles);
+    eprintln!("cache push gave up after {took:?}");
+    let mut publish = f.command(&args);
+    publish
+        .env("HOME", f.dir.join("home"))
+        .env_remove("DOCKER_AUTH");
+    let (run, took) = run_bounded(publish, BOUND);
+    run.fails_with(4, &needles);
+    eprintln!("publish gave up after {took:?}");
+
+    // Back to three nodes: nothing half-published is visible, and the same
+    // commands finish the job.
+    cluster.restart();
+    assert_closed(g, &cache);
+    assert_consistent(g, &release, tag);
+    finish_and_substitute(g, &cache, &url, &root, &cache_pk);
+    let s = publish_json(&f, &args);
+    assert_eq!(s["destinations"][0]["uploaded"], 4, "{s}");
+    assert_release_whole(&f, g, &release, tag, &pk);
+}
