@@ -44,7 +44,7 @@ pub fn closure_size(root: &str) -> usize {
 
 /// Starts `cache push -v -j 1` and returns once it has reported `after`
 /// NARs done (so the push is surely part-way), with the child running.
-fn push_until(url: &str, root: &str, after: usize) -> Child {
+pub fn push_until(url: &str, root: &str, after: usize) -> Child {
     let mut child = tool()
         .args([
             "release-dist",
@@ -78,7 +78,7 @@ fn push_until(url: &str, root: &str, after: usize) -> Child {
 }
 
 /// Waits for the child, failing the test if it hangs.
-fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
