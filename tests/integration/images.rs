@@ -527,52 +527,59 @@ fn nothing_published(f: &Fixture, reg: &Registry, tag: &str) {
     assert!(!f.dist().join("publish/images/index.json").exists());
 }
 
-#[test]
-fn bad_images_are_refused_and_no_tag_moves() {
+/// Publishing images built with `edit` is refused with exit 2, a message
+/// holding `needles` and a hint, and no tag, static release or layout.
+fn refused(edit: impl FnOnce(String) -> String, needles: &[&str]) {
     let reg = Registry::start(None);
     let url = format!("docker://{}/hello", reg.addr);
-    type Edit = Box<dyn FnOnce(String) -> String>;
-    let cases: Vec<(&str, Edit, Vec<&str>)> = vec![
-        (
-            "corrupt layer",
-            Box::new(|t: String| {
-                t.replace(
-                    "mv $work/layer.tar $work/image/$layer/layer.tar",
-                    "mv $work/layer.tar $work/image/$layer/layer.tar\n          printf x >> $work/image/$layer/layer.tar",
-                )
-            }),
-            vec!["image", "diff_ids", "corrupt", "rebuild the image"],
-        ),
-        (
-            "truncated archive",
-            Box::new(|t: String| t.replace("| gzip -9n > $out", "| gzip -9n | head -c 400 > $out")),
-            vec!["image", "truncated", "rebuild the image"],
-        ),
-        (
-            "wrong architecture",
-            Box::new(|t: String| {
-                t.replace(
-                    "\"${t.arch}\" \"$layer\" > $work/config.json",
-                    "\"amd64\" \"$layer\" > $work/config.json",
-                )
-            }),
-            vec![
-                "linux/arm64 image",
-                "says it is linux/amd64",
-                "aarch64-linux",
-            ],
-        ),
-    ];
-    for (what, edit, needles) in cases {
-        let (f, sk) = broken_build(edit);
-        let run = publish_images(&f, &sk, "v9.9.9", &["--images", &url], &[]);
-        assert_eq!(run.code(), Some(2), "{what}: {}", run.stderr());
-        let run = run.fails_with(2, &needles);
-        assert!(run.stderr().contains("hint:"), "{what}: {}", run.stderr());
-        nothing_published(&f, &reg, "v9.9.9");
-    }
+    let (f, sk) = broken_build(edit);
+    let run = publish_images(&f, &sk, "v9.9.9", &["--images", &url], &[]);
+    let run = run.fails_with(2, needles);
+    assert!(run.stderr().contains("hint:"), "{}", run.stderr());
+    nothing_published(&f, &reg, "v9.9.9");
+}
 
-    // An unreachable registry: a clear error after retries, nothing published.
+#[test]
+fn an_image_with_a_corrupt_layer_is_refused_and_no_tag_moves() {
+    refused(
+        |t| {
+            t.replace(
+                "mv $work/layer.tar $work/image/$layer/layer.tar",
+                "mv $work/layer.tar $work/image/$layer/layer.tar\n          printf x >> $work/image/$layer/layer.tar",
+            )
+        },
+        &["image", "diff_ids", "corrupt", "rebuild the image"],
+    );
+}
+
+#[test]
+fn a_truncated_image_archive_is_refused_and_no_tag_moves() {
+    refused(
+        |t| t.replace("| gzip -9n > $out", "| gzip -9n | head -c 400 > $out"),
+        &["image", "truncated", "rebuild the image"],
+    );
+}
+
+#[test]
+fn an_image_of_the_wrong_architecture_is_refused_and_no_tag_moves() {
+    refused(
+        |t| {
+            t.replace(
+                "\"${t.arch}\" \"$layer\" > $work/config.json",
+                "\"amd64\" \"$layer\" > $work/config.json",
+            )
+        },
+        &[
+            "linux/arm64 image",
+            "says it is linux/amd64",
+            "aarch64-linux",
+        ],
+    );
+}
+
+#[test]
+fn an_unreachable_registry_fails_clearly_and_nothing_is_published() {
+    let reg = Registry::start(None);
     let (f, sk) = built_all();
     let dead = format!("docker://127.0.0.1:{}/hello", free_port());
     let started = Instant::now();
