@@ -151,5 +151,5 @@ stop)
   done
   ;;
 *)
-  sed -n '2,17p' "$0"; exit 2 ;;
+  sed -n '2,16p' "$0"; exit 2 ;;
 esac
