@@ -102,6 +102,29 @@ fn a_publish_through_flaky_endpoints_retries_and_the_release_is_whole() {
 
     assert_eq!(assert_consistent(&g, &bucket, tag), (4, 8));
     assert_release_whole(&f, &g, &bucket, tag, &pk);
+
+    // The readers retry too: verify and refresh-index through the proxy.
+    let before = s3.counts().failed();
+    let key = f.dir.join("keys/release.pub");
+    let key = key.to_str().unwrap();
+    f.run(&["verify", "--from", &url, "-t", "hello:v1.0.0", "--key", key])
+        .ok();
+    let run = f
+        .run(&[
+            "--message-format",
+            "json",
+            "refresh-index",
+            "--static",
+            &url,
+        ])
+        .ok();
+    let out: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(out[0]["tags"], serde_json::json!([tag]));
+    assert!(
+        s3.counts().failed() > before,
+        "no fault met: {:?}",
+        s3.counts()
+    );
     let pulled = tempfile::tempdir().unwrap();
     let direct = format!("docker://{}/hello:{tag}", reg.addr);
     assert_eq!(skopeo_copy_all(&direct, None, pulled.path()), 4);
