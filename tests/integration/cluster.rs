@@ -7,9 +7,10 @@
 
 use std::time::Duration;
 
-use crate::cache::{key_pair, nix_copy_from};
+use crate::cache::key_pair;
 use crate::faults::{
-    assert_closed, closure, closure_size, finish_and_substitute, push_until, wait_bounded,
+    assert_closed, assert_substitutes, closure, closure_size, finish_and_substitute, push_until,
+    wait_bounded,
 };
 use crate::garage::OwnGarage;
 use crate::reliability::{assert_consistent, assert_release_whole, publish_args, publish_json};
@@ -48,13 +49,7 @@ fn a_cluster_losing_one_node_takes_a_cache_push_and_a_publish() {
     );
     let total = closure_size(&root);
     assert_eq!(assert_closed(g, &cache), total);
-    let store = tempfile::tempdir().unwrap();
-    let copy = nix_copy_from(&g.web_url(&cache), store.path(), &root, &cache_pk);
-    assert!(
-        copy.status.success(),
-        "stock nix could not substitute from the degraded cluster:\n{}",
-        String::from_utf8_lossy(&copy.stderr)
-    );
+    assert_substitutes(g, &cache, &root, &cache_pk);
 
     // A publish while it is still down.
     let (f, sk, pk) = built();

@@ -92,6 +92,18 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitSta
     }
 }
 
+/// Stock `nix copy --from` the bucket's web endpoint substitutes `root`'s
+/// closure, trusting `pk`.
+pub fn assert_substitutes(g: &Garage, bucket: &str, root: &str, pk: &str) {
+    let store = tempfile::tempdir().unwrap();
+    let copy = nix_copy_from(&g.web_url(bucket), store.path(), root, pk);
+    assert!(
+        copy.status.success(),
+        "stock nix could not substitute:\n{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+}
+
 /// Every key in the bucket, read through the S3 API with the library's store.
 pub fn keys(g: &Garage, bucket: &str) -> HashSet<String> {
     let url = release_dist::objstore::StoreUrl::parse(&g.url(bucket, "")).unwrap();
@@ -194,13 +206,7 @@ pub fn finish_and_substitute(g: &Garage, bucket: &str, url: &str, root: &str, pk
     );
     assert_eq!(assert_closed(g, bucket), total as usize);
 
-    let store = tempfile::tempdir().unwrap();
-    let copy = nix_copy_from(&g.web_url(bucket), store.path(), root, pk);
-    assert!(
-        copy.status.success(),
-        "stock nix could not substitute:\n{}",
-        String::from_utf8_lossy(&copy.stderr)
-    );
+    assert_substitutes(g, bucket, root, pk);
 }
 
 #[test]
@@ -274,11 +280,5 @@ fn two_overlapping_cache_pushes_at_once_both_succeed_and_the_cache_is_complete()
     }
     assert!(closure_size(&other) > 1 && closure_size(&other) < closure_size(&root));
     assert_eq!(assert_closed(&g, &bucket), closure_size(&root));
-    let store = tempfile::tempdir().unwrap();
-    let copy = nix_copy_from(&g.web_url(&bucket), store.path(), &root, &pk);
-    assert!(
-        copy.status.success(),
-        "stock nix could not substitute:\n{}",
-        String::from_utf8_lossy(&copy.stderr)
-    );
+    assert_substitutes(&g, &bucket, &root, &pk);
 }

@@ -4,8 +4,8 @@
 //! retry with backoff, and what it leaves must be complete, as stock nix,
 //! `verify` and skopeo read it over direct connections.
 
-use crate::cache::{key_pair, nix_copy_from};
-use crate::faults::{assert_closed, closure, closure_size, push_json, summary};
+use crate::cache::key_pair;
+use crate::faults::{assert_closed, assert_substitutes, closure, closure_size, push_json, summary};
 use crate::garage::Garage;
 use crate::images::{skopeo_copy_all, Registry};
 use crate::proxy::{Counts, FlakyProxy};
@@ -49,13 +49,7 @@ fn a_cache_push_through_a_flaky_endpoint_retries_and_the_cache_is_complete() {
     let total = closure_size(&root);
     assert_eq!(summary(&out)["total"].as_u64(), Some(total as u64));
     assert_eq!(assert_closed(&g, &bucket), total);
-    let store = tempfile::tempdir().unwrap();
-    let copy = nix_copy_from(&g.web_url(&bucket), store.path(), &root, &pk);
-    assert!(
-        copy.status.success(),
-        "stock nix could not substitute:\n{}",
-        String::from_utf8_lossy(&copy.stderr)
-    );
+    assert_substitutes(&g, &bucket, &root, &pk);
 }
 
 #[test]
