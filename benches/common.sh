@@ -1,12 +1,13 @@
 # Shared set-up of the bench scripts (sourced from the repository root):
-# the aws CLI's environment, a work directory, and a Garage node (the one named
+# rclone's environment, a work directory, and a Garage node (the one named
 # by RELEASE_DIST_GARAGE_CONFIG / _S3, or one of the bench's own on port
-# $BENCH_GARAGE_BASE). Sets: work, gdir, s3, suffix, bin (the release binary).
+# $BENCH_GARAGE_BASE). Sets: work, gdir, s3, suffix, bin (the release binary, or $BENCH_BIN).
+# Defines: now, elapsed, ratio, garage_cpu, cpu_of FILE CMD…; rclone's remote is `garage:`.
 
-# The aws CLI fails on some of the CA variables this environment sets.
+# rclone (and the AWS CLI) fail on some of the CA variables this environment sets.
 unset AWS_CA_BUNDLE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE SSL_CERT_FILE || true
 export AWS_DEFAULT_REGION=garage AWS_EC2_METADATA_DISABLED=true
-command -v aws >/dev/null || { echo "the aws CLI is needed: pip install awscli" >&2; exit 3; }
+command -v rclone >/dev/null || { echo "rclone is needed (the upload anchor): apt-get install rclone" >&2; exit 3; }
 
 work=$(mktemp -d /tmp/release-dist-bench.XXXXXX)
 cleanup() {
@@ -22,7 +23,25 @@ gdir=$(dirname "$RELEASE_DIST_GARAGE_CONFIG")
 s3=$RELEASE_DIST_GARAGE_S3
 suffix=$(date +%s)-$$
 
-cargo build --release --locked --quiet
-bin=$PWD/target/release/cargo-release-dist
+# rclone's remote `garage:` through the environment, so no secret is on a command line.
+export RCLONE_CONFIG_GARAGE_TYPE=s3 RCLONE_CONFIG_GARAGE_PROVIDER=Other
+export RCLONE_CONFIG_GARAGE_ENDPOINT="http://$s3" RCLONE_CONFIG_GARAGE_REGION=garage
+export RCLONE_CONFIG_GARAGE_FORCE_PATH_STYLE=true RCLONE_CONFIG_GARAGE_ENV_AUTH=true
+
+# BENCH_BIN measures another build (an older commit, say) with the same script.
+if [[ -z "${BENCH_BIN:-}" ]]; then cargo build --release --locked --quiet; fi
+bin=${BENCH_BIN:-$PWD/target/release/cargo-release-dist}
 
 now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+ratio() { echo "$1 / $2" | bc -l; }
+
+# CPU seconds (user + system) Garage has used so far.
+garage_cpu() {
+  local pid
+  pid=$(cat "$gdir/pid")
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$pid/stat"
+}
+
+# cpu_of FILE CMD…: runs CMD, writes its CPU seconds (user + system, children included) to FILE.
+cpu_of() { local out=$1; shift; /usr/bin/time -f '%U %S %M' -o "$out.time" "$@"; awk '{ printf "%.2f\n", $1 + $2 }' "$out.time" > "$out"; }

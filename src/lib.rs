@@ -9,6 +9,7 @@
 //! - the formats ([`platform`], [`config`], [`manifest`]) are pure.
 #![warn(missing_docs)]
 
+pub mod background;
 pub mod build;
 pub mod cache;
 pub mod cli;
@@ -36,6 +37,7 @@ use crate::workspace::Project;
 
 /// The whole program: parse, run, turn the outcome into an exit code.
 pub fn main_impl() -> ExitCode {
+    background::limit_malloc_arenas();
     let app = match cli::parse_from(std::env::args_os()) {
         Ok(app) => app,
         Err(e) => {

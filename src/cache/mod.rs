@@ -9,6 +9,7 @@
 mod command;
 mod order;
 mod prepare;
+mod present;
 mod push;
 
 pub use command::{run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts};

@@ -1,8 +1,74 @@
 //! When a narinfo may be written: once its own NAR is uploaded and the
 //! narinfo of every reference inside the push exists. References outside the
 //! push are already in the cache (that is why they are outside it).
+//!
+//! And in which order NARs go up, so that the narinfos can follow them: a
+//! chain of references can only be written one narinfo after the other, so
+//! NARs go up references first and the chain advances while they upload,
+//! instead of all at the end.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// The order in which to upload NARs: every path after its references (a
+/// topological order, ties by path), so the narinfos can follow the NARs;
+/// paths of `big` bytes or more, largest first, spread evenly through the
+/// first half, so that none finishes alone at the end and none holds the
+/// small paths (and so the narinfo chains) back at the start.
+/// `paths` are (path, NAR size, references); the result indexes them.
+pub fn upload_order(paths: &[(&str, u64, &[String])], big: u64) -> Vec<usize> {
+    let topological = topological_order(paths);
+    let (mut bigs, small): (Vec<usize>, Vec<usize>) =
+        topological.into_iter().partition(|&i| paths[i].1 >= big);
+    bigs.sort_by_key(|&i| (std::cmp::Reverse(paths[i].1), paths[i].0));
+    // One big path every `gap` small ones.
+    let gap = (small.len() / (2 * bigs.len().max(1))).max(1);
+    let mut order = Vec::with_capacity(paths.len());
+    let mut bigs = bigs.into_iter();
+    for (n, i) in small.into_iter().enumerate() {
+        if n % gap == 0 {
+            order.extend(bigs.next());
+        }
+        order.push(i);
+    }
+    order.extend(bigs);
+    order
+}
+
+/// References before referrers (Kahn's algorithm; ties by path, so the
+/// order is the same on every run). References outside `paths` and
+/// self-references are ignored.
+fn topological_order(paths: &[(&str, u64, &[String])]) -> Vec<usize> {
+    let index: HashMap<&str, usize> = paths.iter().enumerate().map(|(i, p)| (p.0, i)).collect();
+    let mut waiting: Vec<usize> = vec![0; paths.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); paths.len()];
+    for (i, (path, _, refs)) in paths.iter().enumerate() {
+        for r in refs.iter().filter(|r| r.as_str() != *path) {
+            if let Some(&j) = index.get(r.as_str()) {
+                waiting[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut ready: VecDeque<usize> = {
+        let mut roots: Vec<usize> = (0..paths.len()).filter(|&i| waiting[i] == 0).collect();
+        roots.sort_by_key(|&i| paths[i].0);
+        roots.into()
+    };
+    let mut order = Vec::with_capacity(paths.len());
+    while let Some(i) = ready.pop_front() {
+        order.push(i);
+        let mut next: Vec<usize> = Vec::new();
+        for &d in &dependents[i] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                next.push(d);
+            }
+        }
+        next.sort_by_key(|&d| paths[d].0);
+        ready.extend(next);
+    }
+    order
+}
 
 /// Tracks, for every path of a push, what its narinfo still waits on.
 #[derive(Debug, Default)]
@@ -66,6 +132,37 @@ impl NarinfoGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nars_go_up_big_ones_first_then_references_first() {
+        let refs = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (app, lib, libc, data, tools) = (
+            refs(&["b-lib", "a-app"]),
+            refs(&["c-libc"]),
+            refs(&[]),
+            refs(&["c-libc", "z-outside"]),
+            refs(&["c-libc"]),
+        );
+        let paths: Vec<(&str, u64, &[String])> = vec![
+            ("a-app", 10, &app),
+            ("b-lib", 20, &lib),
+            ("c-libc", 30, &libc),
+            ("d-data", 900, &data),
+            ("e-tools", 500, &tools),
+        ];
+        let names: Vec<&str> = upload_order(&paths, 100)
+            .into_iter()
+            .map(|i| paths[i].0)
+            .collect();
+        // Three small paths: a big one before each of the first two.
+        assert_eq!(names, ["d-data", "c-libc", "e-tools", "b-lib", "a-app"]);
+        // Without big paths, a chain goes up from its end.
+        let names: Vec<&str> = upload_order(&paths, u64::MAX)
+            .into_iter()
+            .map(|i| paths[i].0)
+            .collect();
+        assert_eq!(names, ["c-libc", "b-lib", "d-data", "e-tools", "a-app"]);
+    }
 
     fn graph() -> BTreeMap<String, Vec<String>> {
         let mut g = BTreeMap::new();

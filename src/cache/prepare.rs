@@ -1,6 +1,11 @@
-//! One path's NAR: serialised, hashed, checked and compressed in one pass
-//! into a temporary file. Memory stays at a buffer plus the compressor's
-//! window, whatever the path's size.
+//! One path's NAR: serialised, hashed, checked and compressed in one pass,
+//! into memory for a small NAR and into a temporary file for a big one.
+//! Memory stays at a buffer plus the compressor's window (or the small
+//! NAR itself), whatever the path's size.
+//!
+//! Small NARs skip the file because most of a closure is small paths, and
+//! creating, writing, reading back and deleting thousands of files cost a
+//! sixth of the preparation's CPU (measured with perf on ext4).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -10,11 +15,23 @@ use sha2::{Digest, Sha256};
 use crate::errors::{Error, Result};
 use crate::nixcache::{nar_reader, Compression, Sha256Hash};
 
+/// NARs up to this size (uncompressed) are prepared in memory.
+pub const IN_MEMORY_UP_TO: u64 = 1 << 20;
+
+/// Where a prepared NAR is.
+#[derive(Debug)]
+pub enum PreparedFile {
+    /// In memory (a small NAR).
+    Memory(bytes::Bytes),
+    /// In a temporary file, deleted when this is dropped.
+    Temp(tempfile::NamedTempFile),
+}
+
 /// A NAR ready for upload.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The (compressed) NAR file.
-    pub file: tempfile::NamedTempFile,
+    /// The (compressed) NAR.
+    pub file: PreparedFile,
     /// SHA-256 of the uncompressed NAR.
     pub nar_hash: Sha256Hash,
     /// Size of the uncompressed NAR.
@@ -59,24 +76,65 @@ pub struct Compressor {
 const ZSTD_JOB_SIZE: u32 = 1 << 20;
 
 /// Serialises `store_path`, refusing it when its NAR hash or size differs
-/// from what the store registered (`expected`).
+/// from what the store registered (`expected`): in memory when the NAR is
+/// small, else into a temporary file in `tmp_dir`.
 pub fn prepare_nar(
     store_path: &Path,
     expected: (Sha256Hash, u64),
     compressor: Compressor,
     tmp_dir: &Path,
 ) -> Result<Prepared> {
-    let io = |action| Error::io(action, store_path);
+    if expected.1 <= IN_MEMORY_UP_TO {
+        let sink = Vec::with_capacity(expected.1 as usize / 2);
+        let (bytes, digest) = compress_into(store_path, expected, compressor, sink)?;
+        return Ok(digest.with(PreparedFile::Memory(bytes.into())));
+    }
     let file = tempfile::Builder::new()
         .prefix(".nar-")
         .tempfile_in(tmp_dir)
         .map_err(Error::io("cannot create a temporary file in", tmp_dir))?;
+    let sink = std::io::BufWriter::with_capacity(
+        1 << 20,
+        file.reopen()
+            .map_err(Error::io("cannot open", file.path()))?,
+    );
+    let (mut sink, digest) = compress_into(store_path, expected, compressor, sink)?;
+    sink.flush()
+        .map_err(Error::io("cannot write", file.path()))?;
+    Ok(digest.with(PreparedFile::Temp(file)))
+}
+
+/// The hashes and sizes of a prepared NAR.
+struct Digests {
+    nar_hash: Sha256Hash,
+    nar_size: u64,
+    file_hash: Sha256Hash,
+    file_size: u64,
+}
+
+impl Digests {
+    fn with(self, file: PreparedFile) -> Prepared {
+        Prepared {
+            file,
+            nar_hash: self.nar_hash,
+            nar_size: self.nar_size,
+            file_hash: self.file_hash,
+            file_size: self.file_size,
+        }
+    }
+}
+
+/// The pass itself: NAR out of `store_path`, hashed, checked, compressed
+/// into `sink`, which is handed back with the digests.
+fn compress_into<W: Write>(
+    store_path: &Path,
+    expected: (Sha256Hash, u64),
+    compressor: Compressor,
+    sink: W,
+) -> Result<(W, Digests)> {
+    let io = |action| Error::io(action, store_path);
     let out = HashingWriter {
-        inner: std::io::BufWriter::with_capacity(
-            1 << 20,
-            file.reopen()
-                .map_err(Error::io("cannot open", file.path()))?,
-        ),
+        inner: sink,
         hasher: Sha256::new(),
         size: 0,
     };
@@ -95,7 +153,7 @@ pub fn prepare_nar(
             w.write_all(&buf[..n]).map_err(io("cannot compress"))?;
         }
     };
-    let mut out = match compressor.compression {
+    let out = match compressor.compression {
         Compression::None => {
             let mut out = out;
             pump(&mut out)?;
@@ -124,8 +182,6 @@ pub fn prepare_nar(
             enc.finish().map_err(io("cannot finish xz for"))?
         }
     };
-    out.flush()
-        .map_err(Error::io("cannot write", file.path()))?;
     let nar_hash = Sha256Hash(nar_hasher.finalize().into());
     if (nar_hash, nar_size) != expected {
         return Err(Error::NarMismatch {
@@ -134,13 +190,13 @@ pub fn prepare_nar(
             actual: nar_hash.to_nix32_prefixed(),
         });
     }
-    Ok(Prepared {
+    let digest = Digests {
         file_hash: Sha256Hash(out.hasher.finalize().into()),
         file_size: out.size,
         nar_hash,
         nar_size,
-        file,
-    })
+    };
+    Ok((out.inner, digest))
 }
 
 #[cfg(test)]
@@ -173,11 +229,13 @@ mod tests {
                     threads,
                 };
                 let p = prepare_nar(Path::new(TREE), expected(), c, tmp.path()).unwrap();
-                let bytes = std::fs::read(p.file.path()).unwrap();
+                let PreparedFile::Memory(bytes) = p.file else {
+                    panic!("a small NAR is prepared in memory");
+                };
                 assert_eq!(bytes.len() as u64, p.file_size);
                 assert_eq!(hex::encode(Sha256::digest(&bytes)), p.file_hash.to_hex());
                 let plain = match compression {
-                    Compression::None => bytes,
+                    Compression::None => bytes.to_vec(),
                     Compression::Zstd => zstd::decode_all(&bytes[..]).unwrap(),
                     Compression::Xz => {
                         let mut out = Vec::new();
@@ -190,6 +248,35 @@ mod tests {
                 assert_eq!(plain, nar, "{compression:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_big_nar_is_prepared_in_a_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("big");
+        let data: Vec<u8> = (0..(IN_MEMORY_UP_TO as u32 + 4096))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut nar = Vec::new();
+        nar_reader(&path).unwrap().read_to_end(&mut nar).unwrap();
+        let expected = (Sha256Hash(Sha256::digest(&nar).into()), nar.len() as u64);
+        let c = Compressor {
+            compression: Compression::Zstd,
+            level: None,
+            threads: 2,
+        };
+        let p = prepare_nar(&path, expected, c, tmp.path()).unwrap();
+        let PreparedFile::Temp(file) = &p.file else {
+            panic!("a NAR over {IN_MEMORY_UP_TO} bytes goes through a file");
+        };
+        let bytes = std::fs::read(file.path()).unwrap();
+        assert_eq!(bytes.len() as u64, p.file_size);
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), p.file_hash.to_hex());
+        assert_eq!(zstd::decode_all(&bytes[..]).unwrap(), nar);
+        let kept = file.path().to_path_buf();
+        drop(p);
+        assert!(!kept.exists(), "the temporary file goes with the NAR");
     }
 
     #[test]

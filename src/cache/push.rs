@@ -17,31 +17,25 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::order::NarinfoGate;
-use super::prepare::{prepare_nar, Compressor};
+use super::order::{upload_order, NarinfoGate};
+use super::prepare::{prepare_nar, Compressor, PreparedFile};
+use super::present::{self, Known};
+use crate::background::CpuPool;
 use crate::errors::{Error, Result};
 use crate::nix::PathInfo;
 use crate::nixcache::{
     narinfo_key, parse_nar_hash, NarInfo, SecretKey, CONTENT_TYPE_CACHE_INFO, CONTENT_TYPE_NAR,
     CONTENT_TYPE_NARINFO, NIX_CACHE_INFO,
 };
-use crate::objstore::{Body, CacheParams, ObjectStore};
+use crate::objstore::{Body, CacheParams, ObjectStore, Requests};
 
-/// How many existence checks run at once.
-const CHECKS_IN_FLIGHT: usize = 64;
 /// How many NARs are in flight (prepared or uploading) at once. Preparing
 /// is bounded apart, by `jobs`: it is CPU work, uploading is waiting.
 const NARS_IN_FLIGHT: usize = 16;
+/// NARs this big go up first, largest first; the rest references first.
+const BIG_NAR: u64 = 16 << 20;
 /// How many narinfo writes run at once.
 const NARINFOS_IN_FLIGHT: usize = 32;
-/// From this many paths on, the cache's top level is listed instead of
-/// asking for each narinfo.
-const LIST_FROM_PATHS: usize = 256;
-/// The listing gives up (and falls back to asking) past this many keys per
-/// path pushed: a listing page answers for 1,000 keys in about the time of
-/// a few dozen existence checks.
-const LIST_KEYS_PER_PATH: usize = 40;
-
 /// What a push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +56,31 @@ pub struct PushSummary {
     pub nar_bytes: u64,
     /// Bytes uploaded in NAR files.
     pub uploaded_bytes: u64,
+    /// Requests sent to the cache.
+    pub requests: Requests,
+    /// Where the time went.
+    pub phases: PushPhases,
+}
+
+/// Where a push's time went, in milliseconds. Preparing and uploading
+/// overlap (many NARs at once), so their sums are busy times, not spans.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushPhases {
+    /// Finding what the cache already has (listing or HEADs).
+    pub check_ms: u64,
+    /// From then until the last NAR was in the cache.
+    pub nars_ms: u64,
+    /// From then until the last narinfo was written.
+    pub narinfos_ms: u64,
+    /// Serialising, hashing and compressing, summed over NARs.
+    pub prepare_busy_ms: u64,
+    /// Checking for and uploading NAR files, summed over NARs.
+    pub upload_busy_ms: u64,
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    d.as_millis() as u64
 }
 
 /// Reports progress; the command decides how to show it.
@@ -99,8 +118,18 @@ pub async fn push_paths(
             .await?;
     }
 
+    let started = std::time::Instant::now();
     let present = present_narinfos(&store, &infos).await?;
     summary.skipped = present.len();
+    summary.phases.check_ms = millis(started.elapsed());
+    // Which NAR files exist: only worth knowing when something is missing.
+    let nars = Arc::new(if present.len() == infos.len() {
+        Known::Ask
+    } else {
+        present::list_for(&store, "nar/", infos.len() - present.len()).await?
+    });
+    let nars_started = std::time::Instant::now();
+    let mut nars_ms = 0;
 
     let missing: Vec<&PathInfo> = infos
         .iter()
@@ -114,22 +143,40 @@ pub async fn push_paths(
     summary.nar_bytes = missing.iter().map(|i| i.nar_size).sum();
     progress.planned(missing.len(), summary.nar_bytes, present.len());
 
-    // Largest first, so one big path does not finish alone at the end.
-    let mut upload_order: Vec<&PathInfo> = missing.clone();
-    upload_order.sort_by_key(|i| std::cmp::Reverse(i.nar_size));
+    let upload_order: Vec<&PathInfo> = {
+        let paths: Vec<(&str, u64, &[String])> = missing
+            .iter()
+            .map(|i| (i.path.as_str(), i.nar_size, i.references.as_slice()))
+            .collect();
+        upload_order(&paths, BIG_NAR)
+            .into_iter()
+            .map(|i| missing[i])
+            .collect()
+    };
     let threads_per_nar = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(1);
 
-    let cpu = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    // Preparing is CPU work, bounded apart by `jobs`; uploading is waiting.
+    let cpu = CpuPool::new("nar", jobs).map_err(Error::io("cannot start threads for", "NARs"))?;
     let mut uploads = futures::stream::iter(upload_order.into_iter().map(|info| {
         let store = store.clone();
         let params = params.clone();
         let tmp_dir = tmp_dir.clone();
         let info = info.clone();
         let cpu = cpu.clone();
+        let nars = nars.clone();
         async move {
-            let result = upload_nar(&store, &params, &info, threads_per_nar, &tmp_dir, &cpu).await;
+            let result = upload_nar(
+                &store,
+                &nars,
+                &params,
+                &info,
+                threads_per_nar,
+                &tmp_dir,
+                &cpu,
+            )
+            .await;
             (info.path.clone(), result)
         }
     }))
@@ -169,8 +216,13 @@ pub async fn push_paths(
         }
         tokio::select! {
             next = uploads.next(), if !uploads_done => match next {
-                None => uploads_done = true,
-                Some((path, Ok((narinfo, uploaded)))) => {
+                None => {
+                    uploads_done = true;
+                    nars_ms = millis(nars_started.elapsed());
+                }
+                Some((path, Ok((narinfo, uploaded, busy)))) => {
+                    summary.phases.prepare_busy_ms += busy.0;
+                    summary.phases.upload_busy_ms += busy.1;
                     if uploaded {
                         summary.nars_uploaded += 1;
                         summary.uploaded_bytes += narinfo.file_size;
@@ -201,6 +253,9 @@ pub async fn push_paths(
         }
     }
     summary.failed = missing.len() - summary.pushed;
+    summary.phases.nars_ms = nars_ms;
+    summary.phases.narinfos_ms = millis(nars_started.elapsed()).saturating_sub(nars_ms);
+    summary.requests = store.requests();
     match first_error {
         Some(e) if summary.failed == 1 => Err(e),
         Some(e) => {
@@ -214,48 +269,29 @@ pub async fn push_paths(
     }
 }
 
-/// The paths of `infos` whose narinfo the cache already has. A big push
-/// lists the cache's top level (1,000 keys a request); a small one, or one
-/// into a cache far bigger than itself, asks for each narinfo, many at once.
+/// The paths of `infos` whose narinfo the cache already has.
 async fn present_narinfos(store: &ObjectStore, infos: &[PathInfo]) -> Result<HashSet<String>> {
-    if infos.len() >= LIST_FROM_PATHS {
-        if let Some(keys) = store
-            .list_top_level(infos.len() * LIST_KEYS_PER_PATH)
-            .await?
-        {
-            let keys: HashSet<String> = keys.into_iter().collect();
-            return Ok(infos
-                .iter()
-                .filter(|i| keys.contains(&narinfo_key(&i.path)))
-                .map(|i| i.path.clone())
-                .collect());
-        }
-    }
-    futures::stream::iter(infos.iter().map(|i| {
-        let path = i.path.clone();
-        async move { store.exists(&narinfo_key(&path)).await.map(|e| (path, e)) }
-    }))
-    .buffer_unordered(CHECKS_IN_FLIGHT)
-    .collect::<Vec<_>>()
-    .await
-    .into_iter()
-    .filter_map(|r| match r {
-        Ok((p, true)) => Some(Ok(p)),
-        Ok((_, false)) => None,
-        Err(e) => Some(Err(e)),
-    })
-    .collect()
+    let keys: Vec<String> = infos.iter().map(|i| narinfo_key(&i.path)).collect();
+    let found = present::existing(store, &keys, "").await?;
+    Ok(infos
+        .iter()
+        .zip(&keys)
+        .filter(|(_, k)| found.contains(*k))
+        .map(|(i, _)| i.path.clone())
+        .collect())
 }
 
-/// Prepares one path's NAR and uploads it unless its key exists.
+/// Prepares one path's NAR and uploads it unless its key exists. Also
+/// returns the milliseconds spent preparing and uploading.
 async fn upload_nar(
     store: &ObjectStore,
+    nars: &Known,
     params: &CacheParams,
     info: &PathInfo,
     threads: u32,
     tmp_dir: &std::path::Path,
-    cpu: &tokio::sync::Semaphore,
-) -> Result<(NarInfo, bool)> {
+    cpu: &CpuPool,
+) -> Result<(NarInfo, bool, (u64, u64))> {
     let expected = parse_nar_hash(&info.nar_hash).ok_or_else(|| Error::Command {
         command: "nix path-info --json".into(),
         status: Some(0),
@@ -274,12 +310,19 @@ async fn upload_nar(
     let path = PathBuf::from(&info.path);
     let tmp = tmp_dir.to_path_buf();
     let nar_size = info.nar_size;
-    let permit = cpu.acquire().await.ok();
-    let prepared = tokio::task::spawn_blocking(move || {
-        prepare_nar(&path, (expected, nar_size), compressor, &tmp)
-    })
-    .await
-    .map_err(|e| Error::io("cannot serialise", &info.path)(std::io::Error::other(e)))??;
+    let (prepared, prepare_ms) = cpu
+        .run(move || {
+            let preparing = std::time::Instant::now();
+            let prepared = prepare_nar(&path, (expected, nar_size), compressor, &tmp);
+            (prepared, millis(preparing.elapsed()))
+        })
+        .await
+        .ok_or_else(|| {
+            Error::io("cannot serialise", &info.path)(std::io::Error::other(
+                "the NAR thread panicked",
+            ))
+        })?;
+    let prepared = prepared?;
     let narinfo = NarInfo {
         store_path: info.path.clone(),
         compression: params.compression,
@@ -292,20 +335,25 @@ async fn upload_nar(
         sigs: info.signatures.clone(),
         ca: info.ca.clone(),
     };
-    drop(permit);
+    let uploading = std::time::Instant::now();
     let key = narinfo.url();
-    let uploaded = if store.exists(&key).await? {
+    let uploaded = if nars.exists(store, &key).await? {
         false
     } else {
         store
-            .put(
-                &key,
-                Body::File(prepared.file.path().to_path_buf()),
-                CONTENT_TYPE_NAR,
-            )
+            .put(&key, prepared_body(&prepared.file), CONTENT_TYPE_NAR)
             .await?;
         true
     };
     drop(prepared);
-    Ok((narinfo, uploaded))
+    Ok((narinfo, uploaded, (prepare_ms, millis(uploading.elapsed()))))
+}
+
+/// The upload body of a prepared NAR. Its bytes are named by the signed
+/// narinfo's FileHash, so neither kind is payload-signed.
+fn prepared_body(file: &PreparedFile) -> Body {
+    match file {
+        PreparedFile::Memory(bytes) => Body::Blob(bytes.clone()),
+        PreparedFile::Temp(temp) => Body::File(temp.path().to_path_buf()),
+    }
 }

@@ -97,6 +97,9 @@ impl LocalStore {
             Body::Bytes(bytes) => tokio::fs::write(&tmp, bytes)
                 .await
                 .map_err(Error::io("cannot write", &tmp))?,
+            Body::Blob(bytes) => tokio::fs::write(&tmp, bytes)
+                .await
+                .map_err(Error::io("cannot write", &tmp))?,
             Body::File(src) => {
                 tokio::fs::copy(&src, &tmp)
                     .await
@@ -122,23 +125,33 @@ impl LocalStore {
         .map_err(|e| Error::io("cannot list", &self.root)(std::io::Error::other(e)))?
     }
 
-    pub(super) async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
-        let root = self.root.clone();
+    /// The keys starting with `prefix` that have no `/` after it: the
+    /// files of one directory whose names start with the prefix's last part.
+    pub(super) async fn list_top_level(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>> {
+        let (dir_key, start) = match prefix.rsplit_once('/') {
+            Some((dir, start)) => (format!("{dir}/"), start.to_string()),
+            None => (String::new(), prefix.to_string()),
+        };
+        let dir = self.root.join(&dir_key);
         tokio::task::spawn_blocking(move || {
-            let entries = match std::fs::read_dir(&root) {
+            let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
-                Err(e) => return Err(Error::io("cannot list", &root)(e)),
+                Err(e) => return Err(Error::io("cannot list", &dir)(e)),
             };
             let mut keys = Vec::new();
             for entry in entries {
-                let entry = entry.map_err(Error::io("cannot list", &root))?;
+                let entry = entry.map_err(Error::io("cannot list", &dir))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let is_object = !entry.path().is_dir() || entry.path().join(SELF_FILE).is_file();
-                if name.starts_with('.') || !is_object {
+                if name.starts_with('.') || !name.starts_with(&start) || !is_object {
                     continue;
                 }
-                keys.push(name);
+                keys.push(format!("{dir_key}{name}"));
                 if keys.len() > limit {
                     return Ok(None);
                 }

@@ -10,6 +10,10 @@ mod s3;
 mod url;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
 
 pub use self::url::{CacheParams, Location, S3Location, StoreUrl, UrlError};
 pub use converge::{converge, Derived};
@@ -21,8 +25,11 @@ use crate::errors::Result;
 /// What a stored object is made of.
 #[derive(Debug, Clone)]
 pub enum Body {
-    /// Bytes in memory (small documents).
+    /// Bytes in memory (small documents), payload-signed.
     Bytes(Vec<u8>),
+    /// Bytes in memory whose digest names them elsewhere (a small NAR,
+    /// under its signed FileHash): sent without payload signing, as files are.
+    Blob(bytes::Bytes),
     /// A file, streamed from disk (large objects).
     File(PathBuf),
 }
@@ -38,53 +45,138 @@ pub struct ObjectMeta {
     pub modified: Option<std::time::SystemTime>,
 }
 
+/// Requests sent to a store, by kind: what a command cost, for its summary
+/// and for the benches' cost models. A local directory counts one request
+/// per operation, as a bucket would.
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    head: AtomicU64,
+    get: AtomicU64,
+    put: AtomicU64,
+    list: AtomicU64,
+}
+
+/// A snapshot of [`RequestCounts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Requests {
+    /// HEAD requests (existence checks).
+    pub head: u64,
+    /// GET requests.
+    pub get: u64,
+    /// PUT requests, multipart parts and their start and completion included.
+    pub put: u64,
+    /// Listing pages.
+    pub list: u64,
+}
+
+impl RequestCounts {
+    fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One HEAD.
+    pub fn head(&self) {
+        Self::count(&self.head)
+    }
+    /// One GET.
+    pub fn get(&self) {
+        Self::count(&self.get)
+    }
+    /// One PUT (or part).
+    pub fn put(&self) {
+        Self::count(&self.put)
+    }
+    /// One listing page.
+    pub fn list(&self) {
+        Self::count(&self.list)
+    }
+
+    /// The counts so far.
+    pub fn snapshot(&self) -> Requests {
+        Requests {
+            head: self.head.load(Ordering::Relaxed),
+            get: self.get.load(Ordering::Relaxed),
+            put: self.put.load(Ordering::Relaxed),
+            list: self.list.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Requests {
+    /// Every request.
+    pub fn total(&self) -> u64 {
+        self.head + self.get + self.put + self.list
+    }
+}
+
 /// A bucket or a directory.
 #[derive(Debug)]
-pub enum ObjectStore {
-    /// An S3 bucket.
+enum Backend {
     S3(S3Store),
-    /// A local directory.
     Local(LocalStore),
+}
+
+/// A bucket or a directory, with the requests sent to it counted.
+#[derive(Debug)]
+pub struct ObjectStore {
+    backend: Backend,
+    requests: Arc<RequestCounts>,
 }
 
 impl ObjectStore {
     /// Opens the store at `location`. Nothing is sent yet.
     pub async fn open(location: &Location) -> Result<ObjectStore> {
-        Ok(match location {
-            Location::S3(s3) => ObjectStore::S3(S3Store::open(s3).await),
-            Location::Local(dir) => ObjectStore::Local(LocalStore::new(dir.clone())),
-        })
+        let requests = Arc::new(RequestCounts::default());
+        let backend = match location {
+            Location::S3(s3) => Backend::S3(S3Store::open(s3, requests.clone()).await),
+            Location::Local(dir) => Backend::Local(LocalStore::new(dir.clone())),
+        };
+        Ok(ObjectStore { backend, requests })
     }
 
     /// A name for messages: `s3://bucket` or the directory.
     pub fn describe(&self) -> String {
-        match self {
-            ObjectStore::S3(s) => s.describe(),
-            ObjectStore::Local(l) => l.describe(),
+        match &self.backend {
+            Backend::S3(s) => s.describe(),
+            Backend::Local(l) => l.describe(),
         }
+    }
+
+    /// The requests sent so far.
+    pub fn requests(&self) -> Requests {
+        self.requests.snapshot()
     }
 
     /// Whether `key` exists.
     pub async fn exists(&self, key: &str) -> Result<bool> {
-        match self {
-            ObjectStore::S3(s) => s.exists(key).await,
-            ObjectStore::Local(l) => l.exists(key).await,
+        match &self.backend {
+            Backend::S3(s) => s.exists(key).await,
+            Backend::Local(l) => {
+                self.requests.head();
+                l.exists(key).await
+            }
         }
     }
 
     /// The object's bytes, or `None` when it does not exist.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match self {
-            ObjectStore::S3(s) => s.get(key).await,
-            ObjectStore::Local(l) => l.get(key).await,
+        match &self.backend {
+            Backend::S3(s) => s.get(key).await,
+            Backend::Local(l) => {
+                self.requests.get();
+                l.get(key).await
+            }
         }
     }
 
     /// Writes `key` whole; readers never see part of it.
     pub async fn put(&self, key: &str, body: Body, content_type: &str) -> Result<()> {
-        match self {
-            ObjectStore::S3(s) => s.put(key, body, content_type).await?,
-            ObjectStore::Local(l) => l.put(key, body).await?,
+        match &self.backend {
+            Backend::S3(s) => s.put(key, body, content_type).await?,
+            Backend::Local(l) => {
+                self.requests.put();
+                l.put(key, body).await?
+            }
         }
         tracing::debug!("stored {key}");
         Ok(())
@@ -92,26 +184,33 @@ impl ObjectStore {
 
     /// Every object under `prefix`, sorted by key.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        match self {
-            ObjectStore::S3(s) => s.list(prefix).await,
-            ObjectStore::Local(l) => l.list(prefix).await,
+        match &self.backend {
+            Backend::S3(s) => s.list(prefix).await,
+            Backend::Local(l) => {
+                self.requests.list();
+                l.list(prefix).await
+            }
         }
     }
 
-    /// The keys at the top level (no `/` in them), or `None` once there are
-    /// more than `limit`: listing a huge store costs more than it saves.
-    pub async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
-        match self {
-            ObjectStore::S3(s) => s.list_top_level(limit).await,
-            ObjectStore::Local(l) => l.list_top_level(limit).await,
+    /// The top-level keys (no `/` in them) that start with `prefix`, or
+    /// `None` once more than `limit` came: listing a huge store costs more
+    /// than it saves.
+    pub async fn list_top_level(&self, prefix: &str, limit: usize) -> Result<Option<Vec<String>>> {
+        match &self.backend {
+            Backend::S3(s) => s.list_top_level(prefix, limit).await,
+            Backend::Local(l) => {
+                self.requests.list();
+                l.list_top_level(prefix, limit).await
+            }
         }
     }
 
     /// Checks that the store can be read and written, before any work.
     pub async fn check_access(&self) -> Result<()> {
-        match self {
-            ObjectStore::S3(s) => s.check_access().await,
-            ObjectStore::Local(l) => l.check_access().await,
+        match &self.backend {
+            Backend::S3(s) => s.check_access().await,
+            Backend::Local(l) => l.check_access().await,
         }
     }
 }

@@ -17,9 +17,10 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 
+use std::sync::Arc;
+
 use super::url::S3Location;
-use super::Body;
-use super::ObjectMeta;
+use super::{Body, ObjectMeta, RequestCounts};
 use crate::errors::{Error, Result, StoreErrorKind};
 
 /// Objects at least this big go up in parts (when multipart is on).
@@ -28,6 +29,9 @@ const MULTIPART_THRESHOLD: u64 = 64 << 20;
 const MIN_PART: u64 = 16 << 20;
 /// Parts in flight for one object. Parts stream from disk: no buffering.
 const PARTS_IN_FLIGHT: usize = 4;
+/// How much of a file body is read at a time. The SDK's default (4 KiB)
+/// costs a read, a chunk and a write per 4 KiB.
+const READ_BUFFER: usize = 256 << 10;
 /// Attempts per request, first one included.
 pub const MAX_ATTEMPTS: u32 = 5;
 
@@ -38,11 +42,12 @@ pub struct S3Store {
     bucket: String,
     endpoint: String,
     multipart: bool,
+    requests: Arc<RequestCounts>,
 }
 
 impl S3Store {
     /// A client for `loc`. Credentials are resolved lazily, on the first request.
-    pub async fn open(loc: &S3Location) -> S3Store {
+    pub async fn open(loc: &S3Location, requests: Arc<RequestCounts>) -> S3Store {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(loc.region.clone()))
             .retry_config(
@@ -86,6 +91,7 @@ impl S3Store {
             bucket: loc.bucket.clone(),
             endpoint: loc.endpoint_url().unwrap_or_else(|| "AWS".into()),
             multipart: loc.multipart,
+            requests,
         }
     }
 
@@ -115,6 +121,7 @@ impl S3Store {
     }
 
     pub(super) async fn exists(&self, key: &str) -> Result<bool> {
+        self.requests.head();
         match self
             .client
             .head_object()
@@ -130,6 +137,7 @@ impl S3Store {
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.requests.get();
         match self
             .client
             .get_object()
@@ -160,6 +168,7 @@ impl S3Store {
         // SHA256SUMS, a digest). Small documents stay signed.
         let (stream, unsigned) = match body {
             Body::Bytes(bytes) => (ByteStream::from(bytes), false),
+            Body::Blob(bytes) => (ByteStream::from(bytes), true),
             Body::File(path) => {
                 let size = tokio::fs::metadata(&path)
                     .await
@@ -168,12 +177,16 @@ impl S3Store {
                 if self.multipart && size >= MULTIPART_THRESHOLD {
                     return self.put_multipart(key, &path, size, content_type).await;
                 }
-                let stream = ByteStream::from_path(&path)
+                let stream = ByteStream::read_from()
+                    .path(&path)
+                    .buffer_size(READ_BUFFER)
+                    .build()
                     .await
                     .map_err(|e| Error::io("cannot read", &path)(std::io::Error::other(e)))?;
                 (stream, true)
             }
         };
+        self.requests.put();
         let request = self
             .client
             .put_object()
@@ -197,6 +210,7 @@ impl S3Store {
         size: u64,
         content_type: &str,
     ) -> Result<()> {
+        self.requests.put();
         let created = self
             .client
             .create_multipart_upload()
@@ -215,8 +229,10 @@ impl S3Store {
                 async move {
                     let offset = i * part_size;
                     let len = part_size.min(size - offset);
+                    self.requests.put();
                     let body = ByteStream::read_from()
                         .path(path)
+                        .buffer_size(READ_BUFFER)
                         .offset(offset)
                         .length(Length::Exact(len))
                         .build()
@@ -259,6 +275,7 @@ impl S3Store {
                 return Err(e);
             }
         };
+        self.requests.put();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
@@ -284,9 +301,13 @@ impl S3Store {
         Ok(objects)
     }
 
-    pub(super) async fn list_top_level(&self, limit: usize) -> Result<Option<Vec<String>>> {
+    pub(super) async fn list_top_level(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>> {
         Ok(self
-            .list_pages("", Some("/"), limit)
+            .list_pages(prefix, Some("/"), limit)
             .await?
             .map(|objects| objects.into_iter().map(|o| o.key).collect()))
     }
@@ -308,6 +329,7 @@ impl S3Store {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
+            self.requests.list();
             let page = page.map_err(|e| self.error("LIST", prefix, e))?;
             objects.extend(page.contents().iter().filter_map(|o| {
                 Some(ObjectMeta {
@@ -326,6 +348,7 @@ impl S3Store {
     }
 
     pub(super) async fn check_access(&self) -> Result<()> {
+        self.requests.head();
         self.client
             .head_bucket()
             .bucket(&self.bucket)
