@@ -14,13 +14,12 @@
 # upload alone of nix's prepared DIR (benches/upload_dir.rs) against rclone's,
 # the requests each sent, and the CPU seconds of the client and of Garage.
 #
-# Uses the Garage named by RELEASE_DIST_GARAGE_CONFIG / _S3 when set, or starts
-# one of its own. Needs nix, garage and rclone.
+# Each measured upload goes to a fresh Garage node of the bench's own
+# (benches/common.sh says why). Needs nix, garage, rclone, jq and bc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nixopts=(--option substituters '' --extra-experimental-features 'nix-command flakes')
 source benches/common.sh
-for b in ours anchor8 anchor32 upload; do scripts/garage.sh bucket "$gdir" "bench-$b-$suffix"; done
 cargo bench --locked --quiet --bench upload-dir --no-run 2>/dev/null
 
 echo "building the synthetic closure (cached after the first run)" >&2
@@ -50,6 +49,7 @@ timed() {
 }
 
 echo "1/7 cache push (ours) to Garage" >&2
+fresh_garage "bench-ours-$suffix"
 timed push "$bin" release-dist cache push --to "$(url ours)" --message-format json "$root" > "$work/ours.json" 2> "$work/ours.log"
 
 echo "2/7 no-op re-push (ours)" >&2
@@ -64,13 +64,17 @@ timed nixcopy nix copy --quiet --to "file://$work/anchor?compression=zstd" "$roo
 files=$(find "$work/anchor" -type f | wc -l)
 
 echo "5/7 rclone copy --transfers 8 of it (anchor, second half)" >&2
+fresh_garage "bench-anchor8-$suffix"
 timed rclone8 rclone copy -q "$work/anchor" "garage:bench-anchor8-$suffix" --transfers 8
 
 echo "6/7 rclone copy --transfers 32 of it, and the tool's upload of the same files" >&2
+fresh_garage "bench-anchor32-$suffix"
 timed rclone32 rclone copy -q "$work/anchor" "garage:bench-anchor32-$suffix" --transfers 32
+fresh_garage "bench-upload-$suffix"
 timed upload cargo bench --locked --quiet --bench upload-dir -- "$work/anchor" "$(url upload)" 32 > "$work/upload.json" 2>/dev/null
 
 echo "7/7 peak RSS pushing one 2 GiB path" >&2
+fresh_garage "bench-ours-$suffix"
 timed big "$bin" release-dist cache push --to "$(url ours)" "$big" 2> "$work/big.log"
 
 ours=${wall[push]}

@@ -1,7 +1,8 @@
 # Shared set-up of the bench scripts (sourced from the repository root):
-# rclone's environment, a work directory, and a Garage node (the one named
-# by RELEASE_DIST_GARAGE_CONFIG / _S3, or one of the bench's own on port
-# $BENCH_GARAGE_BASE). Sets: work, gdir, s3, suffix, bin (the release binary, or $BENCH_BIN).
+# rclone's environment, a work directory, and a Garage node of the bench's own
+# (ports from $BENCH_GARAGE_BASE, default 39300, up), restarted empty by
+# `fresh_garage` before each measured upload. Sets: work, gdir, s3, suffix,
+# bin (the release binary, or $BENCH_BIN).
 # Defines: now, elapsed, ratio, garage_cpu, cpu_of FILE CMD…; rclone's remote is `garage:`.
 
 # rclone (and the AWS CLI) fail on some of the CA variables this environment sets.
@@ -10,22 +11,44 @@ export AWS_DEFAULT_REGION=garage AWS_EC2_METADATA_DISABLED=true
 command -v rclone >/dev/null || { echo "rclone is needed (the upload anchor): apt-get install rclone" >&2; exit 3; }
 
 work=$(mktemp -d /tmp/release-dist-bench.XXXXXX)
+# A bench that starts more services adds their stopping to `extra_cleanup`.
+extra_cleanup=:
 cleanup() {
-  if [[ -n "${own_garage:-}" ]]; then scripts/garage.sh stop "$work/garage" >/dev/null 2>&1 || true; fi
+  $extra_cleanup || true
+  scripts/garage.sh stop "$work/garage" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-if [[ -z "${RELEASE_DIST_GARAGE_CONFIG:-}" ]]; then
-  own_garage=1
-  eval "$(scripts/garage.sh start "$work/garage" "${BENCH_GARAGE_BASE:-39300}")"
-fi
-gdir=$(dirname "$RELEASE_DIST_GARAGE_CONFIG")
-s3=$RELEASE_DIST_GARAGE_S3
+
+# fresh_garage BUCKET…: a Garage node of the bench's own with empty data, and
+# the buckets. Garage stores each block once (by its hash), so the second
+# upload of the same bytes skips the disk writes the first paid for: every
+# measured upload gets a fresh node, so that neither side profits from the
+# other. Sets gdir, s3 and rclone's endpoint.
+garage_base=${BENCH_GARAGE_BASE:-39300}
+fresh_garage() {
+  if [[ -f $work/garage/pid ]]; then
+    local pid
+    pid=$(cat "$work/garage/pid")
+    scripts/garage.sh stop "$work/garage" >/dev/null 2>&1 || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  fi
+  rm -rf "$work/garage"
+  garage_base=$((garage_base + 10))
+  eval "$(scripts/garage.sh start "$work/garage" "$garage_base")"
+  gdir=$work/garage
+  s3=$RELEASE_DIST_GARAGE_S3
+  export RCLONE_CONFIG_GARAGE_ENDPOINT="http://$s3"
+  local b
+  for b in "$@"; do scripts/garage.sh bucket "$gdir" "$b"; done
+  sync
+}
+fresh_garage
 suffix=$(date +%s)-$$
 
 # rclone's remote `garage:` through the environment, so no secret is on a command line.
 export RCLONE_CONFIG_GARAGE_TYPE=s3 RCLONE_CONFIG_GARAGE_PROVIDER=Other
-export RCLONE_CONFIG_GARAGE_ENDPOINT="http://$s3" RCLONE_CONFIG_GARAGE_REGION=garage
+export RCLONE_CONFIG_GARAGE_REGION=garage
 export RCLONE_CONFIG_GARAGE_FORCE_PATH_STYLE=true RCLONE_CONFIG_GARAGE_ENV_AUTH=true
 
 # BENCH_BIN measures another build (an older commit, say) with the same script.

@@ -9,19 +9,20 @@
 #   cache the local publish filled), so both push the same prepared bytes;
 # - also printed: the cold conversion (gzip and none), and the no-op re-push.
 #
-# Prints the ratio ours / skopeo (goal <= 0.7x) and the no-op time (goal < 0.5 s).
+# - and the S3 static registry: `publish --images s3://…` to Garage against
+#   `rclone copy --transfers 8` of the same blobs to another bucket.
+#
+# Prints the ratio ours / skopeo (goal <= 0.7x), the no-op time (goal < 0.5 s)
+# and the S3 throughput ratio ours / rclone (goal >= 1.0x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NIX_CONFIG="substituters ="
 command -v skopeo >/dev/null && command -v docker-registry >/dev/null ||
   { echo "skopeo and docker-registry are needed: scripts/setup-debian.sh --tests" >&2; exit 3; }
-work=$(mktemp -d /tmp/release-dist-bench-images.XXXXXX)
+source benches/common.sh
 reg_pid=
-cleanup() { [[ -n $reg_pid ]] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-now() { date +%s.%N; }
-cargo build --release --locked --quiet
-bin=$PWD/target/release/cargo-release-dist
+stop_registry() { [[ -z $reg_pid ]] || kill "$reg_pid" 2>/dev/null; }
+extra_cleanup=stop_registry
 
 port=${BENCH_REGISTRY_PORT:-39550}
 cat > "$work/registry.yml" <<YML
@@ -83,3 +84,23 @@ printf 'same index digest on both: %s\n' "$(cmp -s "$work/ours.digest" "$work/an
 printf 'no-op re-push (whole publish command): %.2fs   (goal < 0.5 s); blobs uploaded: %s\n' "$noop" \
   "$(jq '.images[0].blobsUploaded' "$work/noop.json")"
 printf 'time ratio ours / skopeo: %.2fx   (goal <= 0.70x)\n' "$(echo "$ours / $anchor" | bc -l)"
+
+# The S3 static registry: the same prepared blobs, ours against rclone's upload of them.
+blob_bytes=$(du -sb "$work/layout/blobs/sha256" | cut -f1)
+s3_ours=() s3_anchor=()
+for i in 1 2 3; do
+  fresh_garage "benchimg-ours-$i-$suffix"
+  t0=$(now)
+  pub --images "s3://benchimg-ours-$i-$suffix?endpoint=$s3&region=garage&scheme=http"
+  t1=$(now)
+  fresh_garage "benchimg-anchor-$i-$suffix"
+  t2=$(now)
+  rclone copy -q "$work/layout/blobs/sha256" "garage:benchimg-anchor-$i-$suffix/v2/anchor/blobs" --transfers 8
+  t3=$(now)
+  s3_ours+=("$(elapsed "$t0" "$t1")"); s3_anchor+=("$(elapsed "$t2" "$t3")")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+s3_ours=$(median "${s3_ours[@]}"); s3_anchor=$(median "${s3_anchor[@]}")
+printf 'S3 static registry, %.0f MiB of blobs, medians of 3: publish --images (ours, whole command) %.2fs, rclone copy --transfers 8 %.2fs\n' \
+  "$(mib "$blob_bytes")" "$s3_ours" "$s3_anchor"
+printf 'throughput ratio ours / rclone: %.2fx   (goal >= 1.00x)\n' "$(ratio "$s3_anchor" "$s3_ours")"

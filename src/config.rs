@@ -17,6 +17,9 @@ pub const TABLE: &str = "release-dist";
 pub const DEFAULT_STATIC_ATTR: &str = "packages.{system}.{name}";
 /// The default attribute template of a target's docker-archive output.
 pub const DEFAULT_DOCKER_ATTR: &str = "packages.{system}.{name}-docker";
+/// The other usual shape, tried when `docker-attr` is not set and the
+/// default is missing: `packages.<system>.docker.<name>`.
+pub const NESTED_DOCKER_ATTR: &str = "packages.{system}.docker.{name}";
 
 /// The default toolchain expression, relative to the package directory.
 pub const DEFAULT_TOOLCHAIN: &str = "nix/toolchain.nix";
@@ -56,6 +59,9 @@ pub struct Config {
     pub static_attr: String,
     /// Attribute template of the docker output; `None` when images are off.
     pub docker_attr: Option<String>,
+    /// True when `docker-attr` was written in the configuration (no other
+    /// shape is then tried).
+    pub docker_attr_set: bool,
     /// Extra arguments for every `nix build`.
     pub nix_options: Vec<String>,
     /// The toolchain: a Nix file (relative to the package) or a flake installable.
@@ -83,6 +89,7 @@ impl Config {
             targets: Platform::defaults(),
             static_attr: DEFAULT_STATIC_ATTR.into(),
             docker_attr: Some(DEFAULT_DOCKER_ATTR.into()),
+            docker_attr_set: false,
             nix_options: Vec::new(),
             toolchain: DEFAULT_TOOLCHAIN.into(),
             cache: None,
@@ -120,6 +127,7 @@ impl Config {
                 "flake" => self.flake = string(&full, value)?,
                 "static-attr" => self.static_attr = string(&full, value)?,
                 "docker-attr" => {
+                    self.docker_attr_set = true;
                     self.docker_attr = match value {
                         Value::Bool(false) => None,
                         _ => Some(string(&full, value).map_err(|_| {

@@ -84,6 +84,16 @@ pub enum Error {
         /// The repository.
         repo: PathBuf,
     },
+    /// Neither usual docker shape is in the flake (and `docker-attr` is unset).
+    #[error("target {platform}: the flake has no docker output at `{default}` nor at `{nested}`")]
+    NoDockerShape {
+        /// The target.
+        platform: Platform,
+        /// The default shape's attribute.
+        default: String,
+        /// The nested shape's attribute.
+        nested: String,
+    },
     /// An attribute the configuration names is not in the flake.
     #[error("target {platform}: the flake has no attribute `{attribute}` ({kind} output)")]
     MissingAttribute {
@@ -226,6 +236,16 @@ pub enum Error {
     /// No key to sign the provenance with.
     #[error("no signing key for the provenance: give --signing-key PATH or set $RELEASE_DIST_SIGNING_KEY")]
     NoSigningKey,
+    /// `verify` was asked for a release the destination does not have.
+    #[error("no release {release} at {store}")]
+    NoSuchRelease {
+        /// `name:tag`.
+        release: String,
+        /// The destination.
+        store: String,
+        /// The tags of that name it has.
+        tags: Vec<String>,
+    },
     /// `verify` found problems.
     #[error("verification of {release} failed: {count} problem(s)")]
     VerifyFailed {
@@ -387,6 +407,7 @@ impl Error {
             ),
             Error::NotGit { .. } => "build.json records the git commit: run `git init && git add -A && git commit -m init` (nix only sees files git tracks)".into(),
             Error::NoCommit { .. } => "build.json records the commit it was built from: commit first (`git add -A && git commit`)".into(),
+            Error::NoDockerShape { .. } => "define one of the two in flake.nix, set `docker-attr` in [package.metadata.release-dist] to the attribute template that builds images, or `docker-attr = false` for none".into(),
             Error::MissingAttribute { kind, .. } => format!(
                 "define it in flake.nix, or point `{kind}-attr` in [package.metadata.release-dist] at the attribute that builds it; remember that nix only sees files git tracks"
             ),
@@ -423,6 +444,8 @@ impl Error {
                 StoreErrorKind::NoBucket | StoreErrorKind::Other => "no tag was moved; re-run with -v for the requests".into(),
             },
             Error::NoSigningKey => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
+            Error::NoSuchRelease { tags, .. } if tags.is_empty() => "nothing of that name was published there: check the name, `--from` and `--layout`".into(),
+            Error::NoSuchRelease { tags, .. } => format!("it has: {}", tags.join(", ")),
             Error::VerifyFailed { .. } => "each problem above names the object; find out who changed it; `publish --force` with the same build uploads every file again".into(),
             Error::NotInStore { .. } => "build or substitute it first (`nix build`, `nix-store --realise`), or name an installable instead".into(),
             Error::NarMismatch { .. } => "the store path was changed after it was registered: run `nix-store --verify --check-contents --repair`".into(),
@@ -445,6 +468,7 @@ impl Error {
             | Error::FlakeUntracked { .. }
             | Error::NoCommit { .. }
             | Error::MissingAttribute { .. }
+            | Error::NoDockerShape { .. }
             | Error::Eval { .. }
             | Error::OutputShape { .. }
             | Error::StoreUrl(_)
@@ -459,7 +483,8 @@ impl Error {
             | Error::Image { .. }
             | Error::ImageArch { .. }
             | Error::RegistryAuth { .. }
-            | Error::NoSigningKey => BAD_INPUT,
+            | Error::NoSigningKey
+            | Error::NoSuchRelease { .. } => BAD_INPUT,
             Error::VerifyFailed { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } => ENVIRONMENT,
             Error::Store { .. } | Error::Registry { .. } | Error::PushIncomplete { .. } => STORE,

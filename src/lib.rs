@@ -65,11 +65,29 @@ pub fn main_impl() -> ExitCode {
     }
 }
 
+/// Whether the command can run without a Cargo project: a cache push told
+/// where to write (and, for the toolchain, what to push).
+fn needs_no_project(command: &Command) -> bool {
+    match command {
+        Command::Cache(cli::CacheCommand::Push(args)) => args.to.is_some(),
+        Command::CacheToolchain(args) => args.to.is_some() && args.toolchain.is_some(),
+        _ => false,
+    }
+}
+
 fn run(app: App, verbosity: Verbosity) -> Result<()> {
-    let project = Project::load(
-        app.global.manifest_path.as_deref(),
-        app.global.package.as_deref(),
-    )?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let project = if app.global.manifest_path.is_none()
+        && needs_no_project(&app.command)
+        && !Project::is_inside_one(&cwd)
+    {
+        Project::detached(cwd)
+    } else {
+        Project::load(
+            app.global.manifest_path.as_deref(),
+            app.global.package.as_deref(),
+        )?
+    };
     let ctx = Context {
         project,
         dry_run: app.global.dry_run,

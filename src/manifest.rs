@@ -35,6 +35,10 @@ pub struct BuildManifest {
     pub artifacts: Vec<Artifact>,
     /// The outputs that did not.
     pub failures: Vec<Failure>,
+    /// The docker attribute template the images came from (the configured
+    /// one, or the shape found when none was configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_attr: Option<String>,
 }
 
 /// The tool and its version.

@@ -19,6 +19,8 @@ pub struct Project {
     pub target_dir: PathBuf,
     /// Its release-dist configuration.
     pub config: Config,
+    /// True when there is no Cargo project ([`Project::detached`]).
+    pub detached: bool,
 }
 
 impl Project {
@@ -75,7 +77,29 @@ impl Project {
             dir,
             target_dir: meta.target_directory.into_std_path_buf(),
             config,
+            detached: false,
         })
+    }
+
+    /// No Cargo project: `dir` alone, default configuration, and the
+    /// system's temporary directory for the tool's own files. For commands
+    /// that need no project once they are told where to write (`cache push
+    /// --to`, as `nix copy` needs none).
+    pub fn detached(dir: PathBuf) -> Project {
+        Project {
+            package: String::new(),
+            dir,
+            target_dir: std::env::temp_dir()
+                .join(format!("cargo-release-dist-{}", std::process::id())),
+            config: Config::defaults(""),
+            detached: true,
+        }
+    }
+
+    /// True when `dir` or one of its parents has a Cargo.toml, so that a
+    /// failure to load it is a real error and not the absence of a project.
+    pub fn is_inside_one(dir: &Path) -> bool {
+        dir.ancestors().any(|d| d.join("Cargo.toml").is_file())
     }
 
     /// `target/release-dist`: where build links, build.json and local publishes go.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use super::plan::{Output, Plan};
 use super::progress::{drv_name, Progress, Verbosity};
 use super::tree::{docker_link, render_tree, static_dir};
+use crate::config::{Config, NESTED_DOCKER_ATTR};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::fsutil::{replace_symlink, sha256_file};
@@ -40,7 +41,11 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
 
     let flake_dir = check_flake(ctx)?;
     let repo = source::git_toplevel(&flake_dir)?;
-    let source = source::read(&repo, &flake_dir)?;
+    let source = source::read(
+        &repo,
+        &flake_dir,
+        std::slice::from_ref(&ctx.project.target_dir),
+    )?;
     let nix = Nix::locate(nix_options)?;
 
     let status = |text: &str| {
@@ -54,9 +59,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         config.flake,
         targets.len()
     ));
-    let evaluated = nix
-        .evaluate(&ctx.project.dir, &plan.installables())?
-        .map_err(|message| eval_error(&plan, &config.flake, message))?;
+    let (plan, evaluated, docker_attr) = evaluate(ctx, &nix, config, &targets, plan)?;
     let drvs: Vec<String> = evaluated.iter().map(|b| b.drv_path.clone()).collect();
 
     status(&format!("building with {}", nix_command_name(&nix)));
@@ -97,6 +100,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         complete: failures.is_empty(),
         artifacts,
         failures,
+        docker_attr,
     };
     manifest.write(&dist.join("build.json"))?;
 
@@ -214,6 +218,59 @@ fn check_flake(ctx: &Context) -> Result<PathBuf> {
         });
     }
     Ok(dir)
+}
+
+/// Evaluates the plan once. When `docker-attr` is not configured and the
+/// default shape (`packages.<system>.<name>-docker`) is missing, tries the
+/// nested shape (`packages.<system>.docker.<name>`) once, and names both
+/// when neither exists. Returns the plan evaluated, its derivations and the
+/// docker template used.
+fn evaluate(
+    ctx: &Context,
+    nix: &Nix,
+    config: &Config,
+    targets: &[Platform],
+    plan: Plan,
+) -> Result<(Plan, Vec<BuiltPath>, Option<String>)> {
+    let first = nix
+        .evaluate(&ctx.project.dir, &plan.installables())?
+        .map_err(|message| eval_error(&plan, &config.flake, message));
+    let missing_docker = match &first {
+        Err(Error::MissingAttribute { kind, .. }) => *kind == Kind::Docker.as_str(),
+        _ => false,
+    };
+    if !missing_docker || config.docker_attr_set {
+        let evaluated = first?;
+        return Ok((plan, evaluated, config.docker_attr.clone()));
+    }
+    let Err(Error::MissingAttribute {
+        platform,
+        attribute,
+        ..
+    }) = first
+    else {
+        unreachable!("checked above");
+    };
+    let mut nested = config.clone();
+    nested.docker_attr = Some(NESTED_DOCKER_ATTR.into());
+    let other = Plan::new(&nested, targets);
+    tracing::debug!("no `{attribute}`: trying the shape {NESTED_DOCKER_ATTR}");
+    match nix.evaluate(&ctx.project.dir, &other.installables())? {
+        Ok(evaluated) => {
+            tracing::debug!("docker outputs found at {NESTED_DOCKER_ATTR}");
+            Ok((other, evaluated, nested.docker_attr))
+        }
+        Err(message) => match eval_error(&other, &config.flake, message) {
+            Error::MissingAttribute { kind, .. } if kind == Kind::Docker.as_str() => {
+                Err(Error::NoDockerShape {
+                    platform,
+                    default: attribute,
+                    nested: nested.docker_attr(platform).unwrap_or_default(),
+                })
+            }
+            other => Err(other),
+        },
+    }
 }
 
 /// Turns nix's evaluation error into the most precise error we can name.

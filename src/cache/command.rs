@@ -210,7 +210,7 @@ fn push(
         .build()
         .map_err(Error::io("cannot start the async runtime", "tokio"))?;
     let progress: Arc<dyn PushProgress> = Arc::new(Progress::new(ctx.verbosity));
-    let summary = runtime.block_on(async {
+    let result = runtime.block_on(async {
         let store = Arc::new(ObjectStore::open(&url.location).await?);
         store.check_access().await?;
         push_paths(
@@ -223,7 +223,12 @@ fn push(
             progress.clone(),
         )
         .await
-    })?;
+    });
+    if ctx.project.detached {
+        // The temporary directory was this run's own.
+        let _ = std::fs::remove_dir_all(&ctx.project.target_dir);
+    }
+    let summary = result?;
     let human = format!(
         "pushed {} paths ({} of NAR, {} uploaded in {} NAR files, {} reused); {} already present; {} in all\n",
         summary.pushed,

@@ -148,9 +148,18 @@ impl Registry {
     async fn push_blob(&self, b: &Blob) -> Result<(bool, u64)> {
         let d = &b.descriptor;
         let reference = self.reference_digest(&d.digest);
-        let exists = retry(|| self.client.blob_exists(&reference, &d.digest))
-            .await
-            .map_err(|e| self.error("HEAD", &d.digest, e))?;
+        let exists = match retry(|| self.client.blob_exists(&reference, &d.digest)).await {
+            Ok(exists) => exists,
+            // A registry killed part-way through a blob can answer 500 for
+            // it from then on (seen once with docker-registry 2.8 in the
+            // reliability test). Uploading it again rewrites it; if the
+            // registry is broken, the upload fails with its own error.
+            Err(e) if classify(&e) == StoreErrorKind::Unavailable => {
+                tracing::warn!("HEAD {} failed ({e}); uploading it again", d.digest);
+                false
+            }
+            Err(e) => return Err(self.error("HEAD", &d.digest, e)),
+        };
         if exists {
             return Ok((false, d.size));
         }

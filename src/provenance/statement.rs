@@ -201,6 +201,7 @@ mod tests {
                 size: 3,
             }],
             failures: vec![],
+            docker_attr: None,
         }
     }
 

@@ -229,15 +229,10 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
             });
         }
         let repo = crate::source::git_toplevel(&ctx.project.dir)?;
-        let now = crate::source::read(&repo, &ctx.project.dir)?;
-        if now.dirty {
-            let status = crate::process::Cmd::new("git")
-                .args(["status", "--porcelain", "--untracked-files=normal"])
-                .dir(&repo)
-                .read()
-                .map(|o| String::from_utf8_lossy(&o).into_owned())
-                .unwrap_or_default();
-            let files: Vec<&str> = status.lines().take(5).map(str::trim).collect();
+        let changes =
+            crate::source::uncommitted(&repo, std::slice::from_ref(&ctx.project.target_dir))?;
+        if !changes.is_empty() {
+            let files: Vec<&str> = changes.iter().take(5).map(String::as_str).collect();
             return Err(Error::DirtyStable {
                 tag: release.tag.clone(),
                 what: format!("uncommitted changes: {}", files.join("; ")),

@@ -58,6 +58,7 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         .map_err(Error::io("cannot start the async runtime", "tokio"))?;
     let (problems, checked) = runtime.block_on(async {
         let store = ObjectStore::open(&location).await?;
+        exists(&store, opts.layout, name, tag).await?;
         check(&store, opts.layout, name, tag, key.as_ref()).await
     })?;
     for p in &problems {
@@ -79,6 +80,28 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         &serde_json::json!({"release": opts.release, "verified": checked, "signatureChecked": key.is_some()}),
     );
     Ok(())
+}
+
+/// Fails with [`Error::NoSuchRelease`] (and the tags that do exist) when
+/// nothing of `name:tag` is there: an unknown tag is not tampering.
+async fn exists(store: &ObjectStore, layout: Layout, name: &str, tag: &str) -> Result<()> {
+    let listing = store.list(&layout.name_prefix(name)).await?;
+    let prefix = layout.release_prefix(name, tag);
+    let tag_doc = layout.tag_document_key(name, tag);
+    let found = listing
+        .iter()
+        .any(|o| o.key.starts_with(&prefix) || Some(&o.key) == tag_doc.as_ref());
+    if found {
+        return Ok(());
+    }
+    Err(Error::NoSuchRelease {
+        release: format!("{name}:{tag}"),
+        store: store.describe(),
+        tags: super::index::releases(layout, name, &listing)
+            .into_iter()
+            .map(|r| r.tag)
+            .collect(),
+    })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

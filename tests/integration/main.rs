@@ -7,6 +7,7 @@ mod ci_examples;
 mod cluster;
 mod faults;
 mod flaky;
+mod friction;
 mod garage;
 mod images;
 mod proxy;
