@@ -31,6 +31,17 @@ pub struct Context {
     pub format: MessageFormat,
 }
 
+/// The async runtime every command's I/O runs on (one builder for all).
+pub fn runtime() -> crate::errors::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(crate::errors::Error::io(
+            "cannot start the async runtime",
+            "tokio",
+        ))
+}
+
 impl Context {
     /// `target/release-dist`.
     pub fn dist_dir(&self) -> PathBuf {

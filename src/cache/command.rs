@@ -205,10 +205,7 @@ fn push(
             describe(url)
         ),
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let runtime = crate::context::runtime()?;
     let progress: Arc<dyn PushProgress> = Arc::new(Progress::new(ctx.verbosity));
     let result = runtime.block_on(async {
         let store = Arc::new(ObjectStore::open(&url.location).await?);

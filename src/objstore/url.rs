@@ -97,7 +97,36 @@ const UNSUPPORTED: &[&str] = &[
     "addressing-style",
 ];
 
+/// Parameters that only a binary cache uses.
+const CACHE_ONLY: &[&str] = &[
+    "compression",
+    "compression-level",
+    "parallel-compression",
+    "secret-key",
+];
+
 impl StoreUrl {
+    /// Parses the URL of a release or image destination: a store URL
+    /// without the binary-cache parameters, which would otherwise be
+    /// ignored there (a `secret-key=` that signs nothing, say).
+    pub fn parse_location(text: &str) -> Result<Location, UrlError> {
+        if let Ok(url) = url::Url::parse(text) {
+            if let Some((k, _)) = url
+                .query_pairs()
+                .find(|(k, _)| CACHE_ONLY.contains(&k.as_ref()))
+            {
+                return Err(UrlError {
+                    url: text.to_string(),
+                    reason: format!(
+                        "`{k}` is a binary-cache parameter, and this is a release destination: \
+                         drop it (the provenance key is --signing-key; compression is the cache's)"
+                    ),
+                });
+            }
+        }
+        StoreUrl::parse(text).map(|u| u.location)
+    }
+
     /// Parses a store URL or a directory path.
     pub fn parse(text: &str) -> Result<StoreUrl, UrlError> {
         let err = |reason: String| UrlError {
@@ -205,6 +234,31 @@ impl StoreUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_release_destination_refuses_cache_parameters() {
+        let ok = StoreUrl::parse_location("s3://b?endpoint=h:1&region=garage&scheme=http").unwrap();
+        assert!(matches!(ok, Location::S3(_)));
+        for p in [
+            "compression=zstd",
+            "secret-key=/k",
+            "compression-level=3",
+            "parallel-compression=false",
+        ] {
+            let e = StoreUrl::parse_location(&format!("s3://b?endpoint=h:1&{p}")).unwrap_err();
+            let k = p.split('=').next().unwrap();
+            assert!(
+                e.reason
+                    .contains(&format!("`{k}` is a binary-cache parameter")),
+                "{e}"
+            );
+        }
+        assert!(StoreUrl::parse_location("file:///srv/x?secret-key=/k").is_err());
+        assert_eq!(
+            StoreUrl::parse_location("out/static").unwrap(),
+            Location::Local("out/static".into())
+        );
+    }
 
     #[test]
     fn reads_nix_copy_parameters() {

@@ -38,7 +38,7 @@ pub fn parse(text: &str) -> Result<ImageDestination, UrlError> {
         reason,
     };
     let Some(rest) = text.strip_prefix("docker://") else {
-        return StoreUrl::parse(text).map(|u| ImageDestination::Store(u.location));
+        return StoreUrl::parse_location(text).map(ImageDestination::Store);
     };
     let (rest, query) = match rest.split_once('?') {
         Some((r, q)) => (r, Some(q)),

@@ -129,7 +129,7 @@ fn static_destinations(
     };
     let locations = urls
         .iter()
-        .map(|u| StoreUrl::parse(u).map(|s| s.location))
+        .map(|u| StoreUrl::parse_location(u))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(Error::StoreUrl)?;
     Ok((urls, locations))
@@ -163,10 +163,7 @@ pub fn run_refresh_index(
         }
         return Ok(vec![]);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let runtime = crate::context::runtime()?;
     let mut out = Vec::new();
     for location in &locations {
         let r = runtime.block_on(async {
@@ -368,10 +365,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
             images: vec![],
         });
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let runtime = crate::context::runtime()?;
     let quiet = ctx.verbosity == Verbosity::Quiet;
     if let Some(im) = &images {
         if !im.ignored_tags.is_empty() && !quiet {

@@ -49,13 +49,8 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         }
         None => None,
     };
-    let location = StoreUrl::parse(&opts.from)
-        .map_err(Error::StoreUrl)?
-        .location;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::io("cannot start the async runtime", "tokio"))?;
+    let location = StoreUrl::parse_location(&opts.from).map_err(Error::StoreUrl)?;
+    let runtime = crate::context::runtime()?;
     let (problems, checked) = runtime.block_on(async {
         let store = ObjectStore::open(&location).await?;
         exists(&store, opts.layout, name, tag).await?;

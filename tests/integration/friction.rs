@@ -218,3 +218,36 @@ fn verify_of_a_tag_never_published_says_so_and_lists_the_tags() {
     f.run(&["verify", "--from", out_s, "-t", "hello:nightly-2"])
         .ok();
 }
+
+#[test]
+fn a_release_destination_refuses_binary_cache_parameters() {
+    let f = Fixture::example("hello");
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _pk) = f.release_keys();
+    let out = f.dir.join("out");
+    for dest in [
+        format!("file://{}?secret-key={sk}", out.display()),
+        format!("file://{}?compression=xz", out.display()),
+    ] {
+        let param = if dest.contains("secret-key") {
+            "secret-key"
+        } else {
+            "compression"
+        };
+        f.run(&[
+            "publish",
+            "--static",
+            &dest,
+            "--signing-key",
+            &sk,
+            "--no-images",
+        ])
+        .fails_with(
+            2,
+            &[&format!("`{param}` is a binary-cache parameter"), "drop it"],
+        );
+        f.run(&["verify", "--from", &dest, "-t", "hello:x"])
+            .fails_with(2, &["is a binary-cache parameter"]);
+    }
+    assert!(!out.exists(), "nothing was written");
+}
