@@ -6,7 +6,9 @@
 # (a narinfo key and a NAR key each, so listings meet both kinds), uploaded
 # with benches/upload_dir.rs. Then measures, and prints as ratios:
 #
-#   1. the no-op re-push of the 2,000-path closure into it (goal < 0.5 s);
+#   1. the no-op re-push of the 2,000-path closure into it (goal < 0.5 s), and
+#      the same re-push once the root's narinfo is deleted, which makes the
+#      push check every path (the listing, or HEADs, against the big cache);
 #   2. a push of 50 new paths into it, against the same push into an empty
 #      cache (goal <= 1.5x), three times each, alternating;
 #   3. the requests each run sent (from the JSON summary).
@@ -70,6 +72,11 @@ echo "1/2 no-op re-push of the $paths-path closure into the $seeded-path cache" 
 push noop "$(url "$big")" "$root"
 jq -e '.pushed == 0' "$work/noop.json" >/dev/null || { echo "the no-op re-push pushed something" >&2; exit 1; }
 
+echo "   and with the root's narinfo deleted (a check of every path)" >&2
+rclone deletefile "garage:$big/$(basename "$root" | cut -c1-32).narinfo"
+push full "$(url "$big")" "$root"
+jq -e '.pushed == 1' "$work/full.json" >/dev/null || { echo "the re-push did not push the root alone" >&2; exit 1; }
+
 echo "2/2 $small_paths new paths, into the big cache and into an empty one (3 times, alternating)" >&2
 for i in 1 2 3; do
   if (( i % 2 )); then
@@ -85,6 +92,8 @@ empty_med=$(median "${secs[empty1]}" "${secs[empty2]}" "${secs[empty3]}")
 echo
 printf 'cache of %d paths (%d objects)\n' "$seeded" "$((objects + 2 * paths))"
 printf 'no-op re-push, %d paths:             %5.2fs   requests %s\n' "$paths" "${secs[noop]}" "${reqs[noop]}"
+printf 're-push, root missing (every path checked): %5.2fs   requests %s, check %s ms\n' "${secs[full]}" "${reqs[full]}" \
+  "$(jq .phases.checkMs "$work/full.json")"
 for i in 1 2 3; do
   printf 'push of %d new paths, run %d: big cache %5.2fs %s; empty cache %5.2fs %s\n' "$small_paths" "$i" \
     "${secs[big$i]}" "${reqs[big$i]}" "${secs[empty$i]}" "${reqs[empty$i]}"

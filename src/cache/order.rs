@@ -34,6 +34,22 @@ pub fn upload_order(paths: &[(&str, u64, &[String])], big: u64) -> Vec<usize> {
     order
 }
 
+/// The paths of a push that no other path of it refers to: its roots. A
+/// cache is closed under references (a narinfo is written only after its
+/// references' narinfos, by this tool and by `nix copy`), so when every root
+/// is in it, so is the whole push.
+pub fn roots<'a>(paths: &[(&'a str, &[String])]) -> Vec<&'a str> {
+    let referred: HashSet<&str> = paths
+        .iter()
+        .flat_map(|(path, refs)| refs.iter().map(String::as_str).filter(move |r| r != path))
+        .collect();
+    paths
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !referred.contains(p))
+        .collect()
+}
+
 /// References before referrers (Kahn's algorithm; ties by path, so the
 /// order is the same on every run). References outside `paths` and
 /// self-references are ignored.
@@ -132,6 +148,15 @@ impl NarinfoGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_roots_are_what_nothing_else_refers_to() {
+        let g = graph();
+        let paths: Vec<(&str, &[String])> =
+            g.iter().map(|(p, r)| (p.as_str(), r.as_slice())).collect();
+        // a-app refers to itself; z-outside is not in the push.
+        assert_eq!(roots(&paths), ["a-app", "d-other"]);
+    }
 
     #[test]
     fn nars_go_up_big_ones_first_then_references_first() {

@@ -10,6 +10,11 @@
 //!   [`LIST_KEYS_PER_PATH`] keys per path pushed. So a listing never costs
 //!   more pages than the push has paths / 25, however big the cache.
 //!
+//! Before any of that, the push's roots (the paths nothing else in it refers
+//! to) are asked for: the cache is closed under references, so when every
+//! root is there the whole push is, and a no-op re-push costs one HEAD per
+//! root, whatever the sizes of the push and the cache.
+//!
 //! The narinfos (top-level keys) are listed first. The NARs (`nar/`) are
 //! listed only when some narinfos are missing, so a no-op re-push reads
 //! nothing but the narinfo keys.
@@ -101,7 +106,7 @@ pub async fn list_for(store: &ObjectStore, prefix: &str, paths: usize) -> Result
 }
 
 /// One HEAD per key, many at once.
-async fn ask(store: &ObjectStore, keys: &[String]) -> Result<HashSet<String>> {
+pub async fn ask(store: &ObjectStore, keys: &[String]) -> Result<HashSet<String>> {
     futures::stream::iter(
         keys.iter()
             .map(|k| async move { store.exists(k).await.map(|e| (k, e)) }),

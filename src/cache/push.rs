@@ -17,7 +17,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::order::{upload_order, NarinfoGate};
+use super::order::{roots, upload_order, NarinfoGate};
 use super::prepare::{prepare_nar, Compressor, PreparedFile};
 use super::present::{self, Known};
 use crate::background::CpuPool;
@@ -269,8 +269,21 @@ pub async fn push_paths(
     }
 }
 
-/// The paths of `infos` whose narinfo the cache already has.
+/// The paths of `infos` whose narinfo the cache already has: all of them
+/// when every root is there (the cache is closed under references), else
+/// those that a listing or HEADs find.
 async fn present_narinfos(store: &ObjectStore, infos: &[PathInfo]) -> Result<HashSet<String>> {
+    let graph: Vec<(&str, &[String])> = infos
+        .iter()
+        .map(|i| (i.path.as_str(), i.references.as_slice()))
+        .collect();
+    let roots: Vec<String> = roots(&graph).into_iter().map(narinfo_key).collect();
+    if !roots.is_empty() && roots.len() < infos.len() {
+        let found = present::ask(store, &roots).await?;
+        if found.len() == roots.len() {
+            return Ok(infos.iter().map(|i| i.path.clone()).collect());
+        }
+    }
     let keys: Vec<String> = infos.iter().map(|i| narinfo_key(&i.path)).collect();
     let found = present::existing(store, &keys, "").await?;
     Ok(infos

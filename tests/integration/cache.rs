@@ -131,6 +131,11 @@ fn cache_toolchain_to_garage_is_substitutable_by_stock_nix_and_signed() {
         ),
         (Some(0), Some(6), Some(0))
     );
+    // Every root was there, so the closure was (the cache is closed under
+    // references): no HEAD per path, and no listing.
+    let requests = &again["requests"];
+    assert_eq!(requests["list"], 0, "{again}");
+    assert!(requests["head"].as_u64().unwrap() < 2 + 6, "{again}");
     assert_eq!(g.object_count(&bucket), objects);
 }
 
