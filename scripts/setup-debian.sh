@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what cargo release-dist and its tests need on a fresh Debian
-# machine, skipping whatever is already there. Safe to run again.
+# Installs what cargo release-dist and its tests (--tests) or its benches
+# (--benches: the tests' set, rclone, jq, bc) need on a fresh Debian machine,
+# skipping whatever is already there. Safe to run again.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -8,13 +9,19 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v nix >/dev/null || missing+=(nix-bin)
 command -v git >/dev/null || missing+=(git)
-if [ "${1:-}" = "--tests" ]; then
+if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v skopeo >/dev/null || missing+=(skopeo)
   command -v umoci >/dev/null || missing+=(umoci)
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v curl >/dev/null || missing+=(curl)
+fi
+if [ "${1:-}" = "--benches" ]; then
+  # rclone is the benches' upload anchor; jq and bc read and divide their figures.
+  command -v rclone >/dev/null || missing+=(rclone)
+  command -v jq >/dev/null || missing+=(jq)
+  command -v bc >/dev/null || missing+=(bc)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
