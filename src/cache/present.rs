@@ -76,7 +76,7 @@ pub async fn existing(
 /// Lists the keys under `prefix` when a push of `paths` paths should, and
 /// the listing stays within its budget; else [`Known::Ask`].
 pub async fn list_for(store: &ObjectStore, prefix: &str, paths: usize) -> Result<Known> {
-    if paths < LIST_FROM_PATHS {
+    if paths < list_from_paths() {
         return Ok(Known::Ask);
     }
     let budget = paths * LIST_KEYS_PER_PATH;
@@ -103,6 +103,16 @@ pub async fn list_for(store: &ObjectStore, prefix: &str, paths: usize) -> Result
     Ok(Known::Listed(
         shards.into_iter().flatten().flatten().collect(),
     ))
+}
+
+/// [`LIST_FROM_PATHS`], or a test's `RELEASE_DIST_TEST_LIST_FROM_PATHS`: a
+/// test hook, so that the fault tests can run small pushes through the
+/// listing too.
+fn list_from_paths() -> usize {
+    std::env::var("RELEASE_DIST_TEST_LIST_FROM_PATHS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(LIST_FROM_PATHS)
 }
 
 /// One HEAD per key, many at once.

@@ -370,3 +370,67 @@ fn prepared_body(file: &PreparedFile) -> Body {
         PreparedFile::Temp(temp) => Body::File(temp.path().to_path_buf()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objstore::Location;
+
+    fn info(path: &str, refs: &[&str]) -> PathInfo {
+        PathInfo {
+            path: path.into(),
+            nar_hash: String::new(),
+            nar_size: 1,
+            references: refs.iter().map(|r| r.to_string()).collect(),
+            deriver: None,
+            signatures: Vec::new(),
+            ca: None,
+            valid: None,
+        }
+    }
+
+    const A: &str = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app";
+    const B: &str = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib";
+    const C: &str = "/nix/store/cccccccccccccccccccccccccccccccc-tool";
+
+    async fn cache_with(paths: &[&str]) -> (tempfile::TempDir, ObjectStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(&Location::Local(dir.path().to_path_buf()))
+            .await
+            .unwrap();
+        for p in paths {
+            let body = Body::Bytes(b"StorePath: x\n".to_vec());
+            store
+                .put(&narinfo_key(p), body, "text/x-nix-narinfo")
+                .await
+                .unwrap();
+        }
+        (dir, store)
+    }
+
+    fn sorted(set: HashSet<String>) -> Vec<String> {
+        let mut v: Vec<String> = set.into_iter().collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn every_root_present_means_the_whole_push_is() {
+        // Two roots (a and c) over one shared reference (b).
+        let infos = [info(A, &[B, A]), info(B, &[]), info(C, &[B])];
+        // Both roots there: b counts as there too (the cache is closed).
+        let (_d, store) = cache_with(&[A, C]).await;
+        assert_eq!(
+            sorted(present_narinfos(&store, &infos).await.unwrap()),
+            [A, B, C]
+        );
+        // One root missing: each path is asked for, and only what is there counts.
+        let (_d, store) = cache_with(&[A, B]).await;
+        assert_eq!(
+            sorted(present_narinfos(&store, &infos).await.unwrap()),
+            [A, B]
+        );
+        let (_d, store) = cache_with(&[]).await;
+        assert!(present_narinfos(&store, &infos).await.unwrap().is_empty());
+    }
+}
