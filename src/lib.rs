@@ -16,10 +16,12 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod errors;
+pub mod events;
 pub mod fsutil;
 pub mod manifest;
 pub mod nix;
 pub mod oci;
+pub mod plan;
 pub mod platform;
 pub mod process;
 pub mod provenance;
@@ -56,6 +58,9 @@ pub fn main_impl() -> ExitCode {
     };
     init_tracing(verbosity);
     let format = app.global.message_format;
+    if format == MessageFormat::Json {
+        events::enable();
+    }
     match run(app, verbosity) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -18,7 +18,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use super::document::{Descriptor, INDEX_MEDIA_TYPE};
-use super::{Blob, Document, ImageSet, PushStats};
+use super::{Blob, ContentPlan, Document, ImageSet, PushStats};
 use crate::errors::Result;
 use crate::objstore::{converge, Body, Derived, ObjectMeta, ObjectStore};
 
@@ -66,40 +66,80 @@ impl Shape {
     }
 }
 
-/// Uploads the missing blobs, then the manifests and the index by digest.
+/// The keys of `set`'s manifests, then its index, in `shape`.
+pub fn manifest_keys(shape: Shape, name: &str, set: &ImageSet) -> Vec<String> {
+    set.manifests
+        .iter()
+        .map(|(_, m)| m)
+        .chain([&set.index])
+        .map(|doc| shape.manifest_key(name, &doc.descriptor))
+        .collect()
+}
+
+/// The key of a blob of `set`.
+pub fn blob_key(shape: Shape, name: &str, b: &Blob) -> String {
+    shape.blob_key(name, &b.descriptor)
+}
+
+/// The marker object of the shape, written first: `v2/index.html` (so that
+/// `GET /v2/` answers 200) or `oci-layout`.
+pub fn marker(shape: Shape) -> (&'static str, &'static [u8], &'static str) {
+    match shape {
+        Shape::StaticRegistry => ("v2/index.html", b"{}\n", "text/html"),
+        Shape::Layout => ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#, JSON),
+    }
+}
+
+/// Which blobs and manifests of `set` the store has (same key, same size):
+/// two listings, nothing written.
+pub async fn plan_content(
+    store: &ObjectStore,
+    shape: Shape,
+    name: &str,
+    set: &ImageSet,
+) -> Result<ContentPlan> {
+    let blobs = sizes(&store.list(&shape.blob_prefix(name)).await?);
+    let blob_there = set
+        .blobs
+        .iter()
+        .map(|b| blobs.get(&blob_key(shape, name, b)) == Some(&b.descriptor.size))
+        .collect();
+    let manifests = sizes(&store.list(&shape.manifest_prefix(name)).await?);
+    let docs = set.manifests.iter().map(|(_, m)| m).chain([&set.index]);
+    let manifest_there = manifest_keys(shape, name, set)
+        .iter()
+        .zip(docs)
+        .map(|(key, doc)| manifests.get(key) == Some(&doc.descriptor.size))
+        .collect();
+    Ok(ContentPlan {
+        blob_there,
+        manifest_there,
+    })
+}
+
+/// Uploads what `plan` says is missing: the marker, blobs, then the
+/// manifests and the index by digest.
 pub async fn push_content(
     store: &ObjectStore,
     shape: Shape,
     name: &str,
     set: &ImageSet,
+    plan: &ContentPlan,
     stats: &mut PushStats,
 ) -> Result<()> {
-    match shape {
-        Shape::StaticRegistry => {
-            store
-                .put("v2/index.html", Body::Bytes(b"{}\n".to_vec()), "text/html")
-                .await?
-        }
-        Shape::Layout => {
-            store
-                .put(
-                    "oci-layout",
-                    Body::Bytes(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
-                    JSON,
-                )
-                .await?
-        }
-    }
-    let present = sizes(&store.list(&shape.blob_prefix(name)).await?);
+    let (key, bytes, ctype) = marker(shape);
+    store.put(key, Body::Bytes(bytes.to_vec()), ctype).await?;
     let missing: Vec<&Blob> = set
         .blobs
         .iter()
-        .filter(|b| present.get(&shape.blob_key(name, &b.descriptor)) != Some(&b.descriptor.size))
+        .zip(&plan.blob_there)
+        .filter(|(_, there)| !**there)
+        .map(|(b, _)| b)
         .collect();
     stats.blobs_skipped += set.blobs.len() - missing.len();
     let jobs: Vec<(String, &Blob)> = missing
         .iter()
-        .map(|b| (shape.blob_key(name, &b.descriptor), *b))
+        .map(|b| (blob_key(shape, name, b), *b))
         .collect();
     futures::stream::iter(jobs.iter())
         .map(|(key, b)| store.put(key, Body::File(b.path.clone()), OCTET))
@@ -109,12 +149,14 @@ pub async fn push_content(
     stats.blobs_uploaded += missing.len();
     stats.bytes_uploaded += missing.iter().map(|b| b.descriptor.size).sum::<u64>();
 
-    let present = sizes(&store.list(&shape.manifest_prefix(name)).await?);
     let docs = set.manifests.iter().map(|(_, m)| m).chain([&set.index]);
-    for doc in docs {
-        let key = shape.manifest_key(name, &doc.descriptor);
-        if present.get(&key) != Some(&doc.descriptor.size) {
-            put_document(store, &key, doc).await?;
+    for ((key, doc), there) in manifest_keys(shape, name, set)
+        .iter()
+        .zip(docs)
+        .zip(&plan.manifest_there)
+    {
+        if !there {
+            put_document(store, key, doc).await?;
         }
         stats.manifests += 1;
     }

@@ -101,6 +101,16 @@ impl ImageSet {
     }
 }
 
+/// What a destination already has of an image set, found before anything
+/// is pushed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentPlan {
+    /// Per blob of the set: there already, with its size.
+    pub blob_there: Vec<bool>,
+    /// Per manifest of the set, then the index: there already.
+    pub manifest_there: Vec<bool>,
+}
+
 /// What a push to one destination did.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]

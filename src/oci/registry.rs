@@ -16,7 +16,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 
 use super::auth::{scrub, Credentials};
 use super::dest::RegistryRepo;
-use super::{Blob, Document, ImageSet, PushStats};
+use super::{Blob, ContentPlan, Document, ImageSet, PushStats};
 use crate::errors::{Error, Result, StoreErrorKind};
 
 /// Blobs uploaded at once.
@@ -106,22 +106,43 @@ impl Registry {
         }
     }
 
-    /// Uploads the blobs that are missing, then every manifest and the index
-    /// by digest. No tag is touched.
-    pub async fn push_content(&self, set: &ImageSet, stats: &mut PushStats) -> Result<()> {
-        let results: Vec<(bool, u64)> = futures::stream::iter(set.blobs.iter())
-            .map(|b| self.push_blob(b))
-            .buffer_unordered(PARALLEL_BLOBS)
+    /// Which blobs of `set` the registry has (a HEAD each). Manifests are
+    /// always put: a PUT costs what the check would.
+    pub async fn plan_content(&self, set: &ImageSet) -> Result<ContentPlan> {
+        let blob_there = futures::stream::iter(set.blobs.iter())
+            .map(|b| self.blob_there(b))
+            .buffered(PARALLEL_BLOBS)
             .try_collect()
             .await?;
-        for (uploaded, size) in results {
-            if uploaded {
-                stats.blobs_uploaded += 1;
-                stats.bytes_uploaded += size;
-            } else {
-                stats.blobs_skipped += 1;
-            }
-        }
+        Ok(ContentPlan {
+            blob_there,
+            manifest_there: vec![false; set.manifests.len() + 1],
+        })
+    }
+
+    /// Uploads the blobs `plan` says are missing, then every manifest and
+    /// the index by digest. No tag is touched.
+    pub async fn push_content(
+        &self,
+        set: &ImageSet,
+        plan: &ContentPlan,
+        stats: &mut PushStats,
+    ) -> Result<()> {
+        let missing: Vec<&Blob> = set
+            .blobs
+            .iter()
+            .zip(&plan.blob_there)
+            .filter(|(_, there)| !**there)
+            .map(|(b, _)| b)
+            .collect();
+        futures::stream::iter(missing.iter())
+            .map(|b| self.push_blob(b))
+            .buffer_unordered(PARALLEL_BLOBS)
+            .try_collect::<Vec<()>>()
+            .await?;
+        stats.blobs_uploaded += missing.len();
+        stats.bytes_uploaded += missing.iter().map(|b| b.descriptor.size).sum::<u64>();
+        stats.blobs_skipped += set.blobs.len() - missing.len();
         for (_, m) in &set.manifests {
             self.put_manifest(&self.reference_digest(&m.descriptor.digest), m)
                 .await?;
@@ -145,24 +166,27 @@ impl Registry {
         Ok(())
     }
 
-    async fn push_blob(&self, b: &Blob) -> Result<(bool, u64)> {
+    /// Whether the registry has blob `b`. One it cannot answer for is taken
+    /// as missing: a registry killed part-way through a blob can answer
+    /// 500 for it from then on (seen once with docker-registry 2.8 in the
+    /// reliability test), and uploading it again rewrites it; if the
+    /// registry is broken, the upload fails with its own error.
+    async fn blob_there(&self, b: &Blob) -> Result<bool> {
         let d = &b.descriptor;
         let reference = self.reference_digest(&d.digest);
-        let exists = match retry(|| self.client.blob_exists(&reference, &d.digest)).await {
-            Ok(exists) => exists,
-            // A registry killed part-way through a blob can answer 500 for
-            // it from then on (seen once with docker-registry 2.8 in the
-            // reliability test). Uploading it again rewrites it; if the
-            // registry is broken, the upload fails with its own error.
+        match retry(|| self.client.blob_exists(&reference, &d.digest)).await {
+            Ok(there) => Ok(there),
             Err(e) if classify(&e) == StoreErrorKind::Unavailable => {
                 tracing::warn!("HEAD {} failed ({e}); uploading it again", d.digest);
-                false
+                Ok(false)
             }
-            Err(e) => return Err(self.error("HEAD", &d.digest, e)),
-        };
-        if exists {
-            return Ok((false, d.size));
+            Err(e) => Err(self.error("HEAD", &d.digest, e)),
         }
+    }
+
+    async fn push_blob(&self, b: &Blob) -> Result<()> {
+        let d = &b.descriptor;
+        let reference = self.reference_digest(&d.digest);
         retry(|| async {
             let stream = file_stream(b.path.clone()).await?;
             self.client
@@ -172,7 +196,8 @@ impl Registry {
         .await
         .map_err(|e| self.error("upload", &d.digest, e))?;
         tracing::debug!("pushed blob {}", d.digest);
-        Ok((true, d.size))
+        crate::events::written(&self.describe(), &format!("blobs/{}", d.digest));
+        Ok(())
     }
 
     async fn put_manifest(&self, reference: &Reference, doc: &Document) -> Result<()> {
@@ -188,6 +213,7 @@ impl Registry {
         })
         .await
         .map_err(|e| self.error("PUT manifest", &what, e))?;
+        crate::events::written(&self.describe(), &format!("manifests/{what}"));
         Ok(())
     }
 }

@@ -17,7 +17,8 @@ use crate::oci::convert::{self, BlobCache, ConvertStats, LayerCompression};
 use crate::oci::dest::{self, ImageDestination};
 use crate::oci::document::IndexAnnotations;
 use crate::oci::registry::Registry;
-use crate::oci::{image_tags, ImageSet, PushStats};
+use crate::oci::{image_tags, ContentPlan, Document, ImageSet, PushStats};
+use crate::plan::{Action, Phase, PlannedObject};
 use crate::platform::Platform;
 use crate::provenance::Subject;
 use crate::release::Release;
@@ -237,6 +238,15 @@ impl Target {
         })
     }
 
+    /// Its name in a plan and in the events of what was written: the
+    /// registry, or the store (as [`ObjectStore::describe`] says).
+    pub fn destination(&self) -> String {
+        match self {
+            Target::Registry(r) => r.describe(),
+            Target::Store(s, _) => s.describe(),
+        }
+    }
+
     /// For messages.
     pub fn describe(&self) -> String {
         match self {
@@ -248,13 +258,146 @@ impl Target {
         }
     }
 
-    /// Phase one: blobs, manifests, the index; no tag.
-    pub async fn push_content(&self, name: &str, set: &ImageSet) -> Result<PushStats> {
+    /// What the destination has of `set`: nothing is written.
+    pub async fn plan_content(&self, name: &str, set: &ImageSet) -> Result<ContentPlan> {
+        match self {
+            Target::Registry(r) => r.plan_content(set).await,
+            Target::Store(s, shape) => bucket::plan_content(s, *shape, name, set).await,
+        }
+    }
+
+    /// The objects pushing `set` (as `plan` found it) and `tags` will
+    /// write, for the plan document; `destination` names this target there.
+    pub fn planned_objects(
+        &self,
+        destination: &str,
+        name: &str,
+        set: &ImageSet,
+        plan: &ContentPlan,
+        tags: &[String],
+    ) -> Vec<PlannedObject> {
+        let object =
+            |phase, there: bool, key: String, size, digest: &str, ctype: &str| PlannedObject {
+                destination: destination.to_string(),
+                phase,
+                action: if there { Action::Skip } else { Action::Write },
+                key,
+                size: Some(size),
+                digest: Some(digest.to_string()),
+                content_type: Some(ctype.to_string()),
+            };
+        let docs: Vec<&Document> = set
+            .manifests
+            .iter()
+            .map(|(_, m)| m)
+            .chain([&set.index])
+            .collect();
+        let (blob_keys, doc_keys, tag_keys): (Vec<String>, Vec<String>, Vec<String>) = match self {
+            Target::Registry(_) => (
+                set.blobs
+                    .iter()
+                    .map(|b| format!("blobs/{}", b.descriptor.digest))
+                    .collect(),
+                docs.iter()
+                    .map(|d| format!("manifests/{}", d.descriptor.digest))
+                    .collect(),
+                tags.iter().map(|t| format!("manifests/{t}")).collect(),
+            ),
+            Target::Store(_, shape) => (
+                set.blobs
+                    .iter()
+                    .map(|b| bucket::blob_key(*shape, name, b))
+                    .collect(),
+                bucket::manifest_keys(*shape, name, set),
+                match shape {
+                    Shape::StaticRegistry => tags
+                        .iter()
+                        .map(|t| format!("v2/{name}/manifests/{t}"))
+                        .collect(),
+                    Shape::Layout => Vec::new(),
+                },
+            ),
+        };
+        let mut objects = Vec::new();
+        if let Target::Store(_, shape) = self {
+            let (key, bytes, ctype) = bucket::marker(*shape);
+            let digest = format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+            );
+            objects.push(object(
+                Phase::Blobs,
+                false,
+                key.to_string(),
+                bytes.len() as u64,
+                &digest,
+                ctype,
+            ));
+        }
+        for ((b, key), there) in set.blobs.iter().zip(blob_keys).zip(&plan.blob_there) {
+            let d = &b.descriptor;
+            objects.push(object(
+                Phase::Blobs,
+                *there,
+                key,
+                d.size,
+                &d.digest,
+                &d.media_type,
+            ));
+        }
+        for ((doc, key), there) in docs.iter().zip(doc_keys).zip(&plan.manifest_there) {
+            let d = &doc.descriptor;
+            objects.push(object(
+                Phase::Manifests,
+                *there,
+                key,
+                d.size,
+                &d.digest,
+                &d.media_type,
+            ));
+        }
+        let index = &set.index.descriptor;
+        for key in tag_keys {
+            objects.push(object(
+                Phase::Tags,
+                false,
+                key,
+                index.size,
+                &index.digest,
+                &index.media_type,
+            ));
+        }
+        let list = match self {
+            Target::Store(_, Shape::StaticRegistry) => Some(format!("v2/{name}/tags/list")),
+            Target::Store(_, Shape::Layout) => Some("index.json".to_string()),
+            Target::Registry(_) => None,
+        };
+        if let Some(key) = list {
+            objects.push(PlannedObject {
+                destination: destination.to_string(),
+                phase: Phase::Tags,
+                action: Action::Converge,
+                key,
+                size: None,
+                digest: None,
+                content_type: None,
+            });
+        }
+        objects
+    }
+
+    /// Phase one: blobs, manifests, the index, as `plan` found them; no tag.
+    pub async fn push_content(
+        &self,
+        name: &str,
+        set: &ImageSet,
+        plan: &ContentPlan,
+    ) -> Result<PushStats> {
         let mut stats = PushStats::default();
         match self {
-            Target::Registry(r) => r.push_content(set, &mut stats).await?,
+            Target::Registry(r) => r.push_content(set, plan, &mut stats).await?,
             Target::Store(s, shape) => {
-                bucket::push_content(s, *shape, name, set, &mut stats).await?
+                bucket::push_content(s, *shape, name, set, plan, &mut stats).await?
             }
         }
         Ok(stats)

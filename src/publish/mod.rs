@@ -9,7 +9,6 @@ pub mod statics;
 mod verify;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -21,10 +20,11 @@ use crate::errors::{Error, Result};
 use crate::manifest::{Artifact, BuildManifest, Kind};
 use crate::nixcache::SecretKey;
 use crate::objstore::{ObjectStore, StoreUrl};
+use crate::plan::Plan;
 use crate::provenance::{self, Subject};
 use crate::release::{self, Class, Release};
 use layout::{sha256sums, ReleaseFile, SHA256SUMS};
-use statics::{publish_static, StaticRelease, StaticSummary};
+use statics::{StaticRelease, StaticSummary};
 
 /// The environment variable that may hold the provenance signing key's text.
 pub const SIGNING_KEY_ENV: &str = "RELEASE_DIST_SIGNING_KEY";
@@ -314,7 +314,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     bundle.push(b'\n');
     let bundle_name = provenance::bundle_name(name, &release.tag);
 
-    let (urls, locations) = static_destinations(ctx, &opts.static_urls)?;
+    let (_, locations) = static_destinations(ctx, &opts.static_urls)?;
 
     let image_urls: Vec<String> = match &images {
         None => Vec::new(),
@@ -335,36 +335,6 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         provenance: (bundle_name.clone(), bundle),
         force: opts.force,
     };
-    if ctx.dry_run {
-        for u in &urls {
-            println!(
-                "would publish {name} {} ({}) to {u}: {} files under {}",
-                release.tag,
-                release.class.as_str(),
-                files.len(),
-                layout.release_prefix(name, &release.tag)
-            );
-        }
-        if let Some(im) = &images {
-            for u in &image_urls {
-                println!(
-                    "would push the image index {} ({} platforms, {} blobs) to {u} as {}",
-                    im.set.index.descriptor.digest,
-                    im.set.manifests.len(),
-                    im.set.blobs.len(),
-                    im.tags.join(", ")
-                );
-            }
-        }
-        return Ok(PublishSummary {
-            release,
-            layout: layout.as_str(),
-            provenance: bundle_name,
-            destinations: vec![],
-            image_index: images.map(|i| i.set.index.descriptor.digest),
-            images: vec![],
-        });
-    }
     let runtime = crate::context::runtime()?;
     let quiet = ctx.verbosity == Verbosity::Quiet;
     if let Some(im) = &images {
@@ -377,16 +347,54 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
             );
         }
     }
-    // Images, phase one: every destination opened (registries authenticate
-    // here), then blobs, manifests and the index pushed. No tag moves yet.
+    // The plan: every destination opened (registries authenticate here) and
+    // read; nothing is written yet.
+    let mut objects = Vec::new();
+    let mut destination_names = Vec::new();
     let mut targets = Vec::new();
-    let mut image_summaries = Vec::new();
     if let Some(im) = &images {
         for u in &image_urls {
             let target = runtime.block_on(images::Target::open(u))?;
-            targets.push(target);
+            let content = runtime.block_on(target.plan_content(name, &im.set))?;
+            let label = target.destination();
+            objects.extend(target.planned_objects(&label, name, &im.set, &content, &im.tags));
+            destination_names.push(label);
+            targets.push((target, content));
         }
-        for target in &targets {
+    }
+    let mut stores = Vec::new();
+    for location in &locations {
+        let store = runtime.block_on(ObjectStore::open(location))?;
+        let planned = runtime.block_on(statics::plan_static(&store, &store.describe(), &rel))?;
+        objects.extend(planned.objects.iter().cloned());
+        destination_names.push(store.describe());
+        stores.push((store, planned));
+    }
+    let plan = Plan::new(
+        "publish",
+        crate::plan::Subject {
+            name: name.clone(),
+            tag: release.tag.clone(),
+            class: release.class.as_str().into(),
+        },
+        destination_names,
+        objects,
+    );
+    if ctx.dry_run {
+        ctx.print_result(&plan.render(), &plan);
+        return Ok(PublishSummary {
+            release,
+            layout: layout.as_str(),
+            provenance: bundle_name,
+            destinations: vec![],
+            image_index: images.map(|i| i.set.index.descriptor.digest),
+            images: vec![],
+        });
+    }
+    // Images, phase one: blobs, manifests and the index. No tag moves yet.
+    let mut image_summaries = Vec::new();
+    if let Some(im) = &images {
+        for (target, content) in &targets {
             if !quiet {
                 eprintln!(
                     "pushing the {name} image ({} platforms, {} MiB of blobs) to {}",
@@ -395,7 +403,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
                     target.describe()
                 );
             }
-            let stats = runtime.block_on(target.push_content(name, &im.set))?;
+            let stats = runtime.block_on(target.push_content(name, &im.set, content))?;
             image_summaries.push(images::ImageSummary {
                 destination: target.describe(),
                 index: im.set.index.descriptor.digest.clone(),
@@ -405,24 +413,20 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         }
     }
     let mut destinations = Vec::new();
-    for (url, location) in urls.iter().zip(&locations) {
-        if ctx.verbosity != Verbosity::Quiet {
+    for (store, planned) in &stores {
+        if !quiet {
             eprintln!(
                 "publishing {name} {} ({}) to {}",
                 release.tag,
                 release.class.as_str(),
-                url
+                store.describe()
             );
         }
-        let summary = runtime.block_on(async {
-            let store = Arc::new(ObjectStore::open(location).await?);
-            publish_static(&store, &rel).await
-        })?;
-        destinations.push(summary);
+        destinations.push(runtime.block_on(statics::execute_static(store, &rel, planned))?);
     }
     // Images, phase two, after the static release: the tags.
     if let Some(im) = &images {
-        for (target, summary) in targets.iter().zip(&mut image_summaries) {
+        for ((target, _), summary) in targets.iter().zip(&mut image_summaries) {
             summary.listed_tags = runtime.block_on(target.push_tags(name, &im.set, &im.tags))?;
             summary.stats.tags = im.tags.clone();
         }

@@ -5,6 +5,7 @@
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::index::{index_html, index_json, releases, INDEX_HTML, INDEX_JSON};
 use super::layout::{
@@ -13,6 +14,7 @@ use super::layout::{
 };
 use crate::errors::{Error, Result};
 use crate::objstore::{converge, Body, Derived, ObjectMeta, ObjectStore};
+use crate::plan::{Action, Phase, PlannedObject};
 use crate::provenance::CONTENT_TYPE_BUNDLE;
 use crate::release::{Class, Release};
 
@@ -56,83 +58,204 @@ pub struct StaticSummary {
     pub tags: Vec<String>,
 }
 
-/// Publishes `rel` to `store`.
-pub async fn publish_static(store: &ObjectStore, rel: &StaticRelease<'_>) -> Result<StaticSummary> {
-    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
-    let mut summary = StaticSummary {
-        store: store.describe(),
-        ..Default::default()
-    };
-    store.check_access().await?;
+/// What publishing one release to one destination will do, found by
+/// reading it (nothing is written): the objects, and the decisions the
+/// executor follows.
+#[derive(Debug, Clone)]
+pub struct StaticPlan {
+    /// Every object, in phase order.
+    pub objects: Vec<PlannedObject>,
+    /// The same release is there, byte for byte.
+    pub already_published: bool,
+    /// Per file of the release: already there (with its `.sha256`).
+    pub file_there: Vec<bool>,
+    /// The provenance bundle is there and kept.
+    pub provenance_there: bool,
+    /// The tag document is there with the same bytes.
+    pub tag_document_there: bool,
+}
 
+fn planned(
+    destination: &str,
+    phase: Phase,
+    there: bool,
+    key: String,
+    bytes: Option<(&[u8], &str)>,
+) -> PlannedObject {
+    PlannedObject {
+        destination: destination.to_string(),
+        phase,
+        action: if there { Action::Skip } else { Action::Write },
+        key,
+        size: bytes.map(|(b, _)| b.len() as u64),
+        digest: bytes.map(|(b, _)| format!("sha256:{}", hex::encode(Sha256::digest(b)))),
+        content_type: bytes.map(|(_, t)| t.to_string()),
+    }
+}
+
+/// Reads `store` and plans the publish of `rel` there (`destination` names
+/// it in the plan). Refuses a stable tag that is there with other bytes.
+pub async fn plan_static(
+    store: &ObjectStore,
+    destination: &str,
+    rel: &StaticRelease<'_>,
+) -> Result<StaticPlan> {
+    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
+    store.check_access().await?;
     let sums_key = format!("{prefix}{SHA256SUMS}");
-    let existing = store.get(&sums_key).await?;
-    if let Some(existing) = &existing {
+    let mut already_published = false;
+    if let Some(existing) = store.get(&sums_key).await? {
         if existing == rel.sha256sums.as_bytes() {
-            summary.already_published = true;
+            already_published = true;
         } else if rel.release.class == Class::Stable && !rel.force {
             return Err(Error::StableTagExists {
                 tag: rel.release.tag.clone(),
                 store: store.describe(),
-                changed: changed_files(&String::from_utf8_lossy(existing), &rel.sha256sums),
+                changed: changed_files(&String::from_utf8_lossy(&existing), &rel.sha256sums),
             });
         }
     }
-
-    // 1. Files, each followed by its .sha256; a file whose .sha256 already
-    //    says the same is not uploaded again (a re-run after a crash).
-    let results: Vec<(bool, u64)> = futures::stream::iter(rel.files.iter().map(|f| {
+    let mut objects = Vec::new();
+    // A file whose .sha256 already says the same is not uploaded again (a
+    // re-run after a crash); --force uploads every file again.
+    let file_there: Vec<bool> = futures::stream::iter(rel.files.iter().map(|f| {
         let key = format!("{prefix}{}", rel.layout.file_path(f.platform, &f.file));
         async move {
-            let side_key = format!("{key}.sha256");
             let side = sidecar(&f.sha256, &f.file);
-            // --force uploads every file again (repairs a tampered object).
-            let same = !rel.force
-                && store.get(&side_key).await?.as_deref() == Some(side.as_bytes())
+            let there = !rel.force
+                && store.get(&format!("{key}.sha256")).await?.as_deref() == Some(side.as_bytes())
                 && store.exists(&key).await?;
-            if same {
-                return Ok::<_, Error>((false, 0));
-            }
+            Ok::<_, Error>(there)
+        }
+    }))
+    .buffered(FILES_IN_FLIGHT)
+    .try_collect()
+    .await?;
+    for (f, there) in rel.files.iter().zip(&file_there) {
+        let key = format!("{prefix}{}", rel.layout.file_path(f.platform, &f.file));
+        objects.push(PlannedObject {
+            size: Some(f.size),
+            digest: Some(format!("sha256:{}", f.sha256)),
+            content_type: Some(content_type::BINARY.into()),
+            ..planned(destination, Phase::Files, *there, key.clone(), None)
+        });
+        let side = sidecar(&f.sha256, &f.file);
+        objects.push(planned(
+            destination,
+            Phase::Files,
+            *there,
+            format!("{key}.sha256"),
+            Some((side.as_bytes(), content_type::TEXT)),
+        ));
+    }
+    objects.push(planned(
+        destination,
+        Phase::Checksums,
+        already_published,
+        sums_key,
+        Some((rel.sha256sums.as_bytes(), content_type::TEXT)),
+    ));
+    let bundle_key = format!("{prefix}{}", rel.provenance.0);
+    let provenance_there = already_published && store.exists(&bundle_key).await?;
+    objects.push(planned(
+        destination,
+        Phase::Provenance,
+        provenance_there,
+        bundle_key,
+        // A kept bundle keeps its own bytes (another run signed it).
+        (!provenance_there).then_some((rel.provenance.1.as_slice(), CONTENT_TYPE_BUNDLE)),
+    ));
+    let mut tag_document_there = true;
+    if let Some(key) = rel.layout.tag_document_key(rel.name, &rel.release.tag) {
+        let doc = serde_json::to_vec(&tag_document(rel.files)).unwrap_or_default();
+        tag_document_there = store.get(&key).await?.as_deref() == Some(doc.as_slice());
+        objects.push(planned(
+            destination,
+            Phase::TagDocument,
+            tag_document_there,
+            key,
+            Some((&doc, content_type::JSON)),
+        ));
+    }
+    for (key, content_type) in shared_document_keys(rel.layout, rel.name) {
+        objects.push(PlannedObject {
+            destination: destination.to_string(),
+            phase: Phase::SharedDocuments,
+            action: Action::Converge,
+            key,
+            size: None,
+            digest: None,
+            content_type: Some(content_type.into()),
+        });
+    }
+    Ok(StaticPlan {
+        objects,
+        already_published,
+        file_there,
+        provenance_there,
+        tag_document_there,
+    })
+}
+
+/// Publishes `rel` to `store` as `plan` says, phase by phase: files (each
+/// followed by its `.sha256`), `SHA256SUMS`, the provenance, the tag
+/// document, then the shared documents.
+pub async fn execute_static(
+    store: &ObjectStore,
+    rel: &StaticRelease<'_>,
+    plan: &StaticPlan,
+) -> Result<StaticSummary> {
+    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
+    let mut summary = StaticSummary {
+        store: store.describe(),
+        already_published: plan.already_published,
+        ..Default::default()
+    };
+    // 1. Files, each followed by its .sha256.
+    let to_upload: Vec<&ReleaseFile> = rel
+        .files
+        .iter()
+        .zip(&plan.file_there)
+        .filter(|(_, there)| !**there)
+        .map(|(f, _)| f)
+        .collect();
+    futures::stream::iter(to_upload.iter().map(|f| {
+        let key = format!("{prefix}{}", rel.layout.file_path(f.platform, &f.file));
+        async move {
             store
                 .put(&key, Body::File(f.local.clone()), content_type::BINARY)
                 .await?;
+            let side = sidecar(&f.sha256, &f.file);
             store
                 .put(
-                    &side_key,
+                    &format!("{key}.sha256"),
                     Body::Bytes(side.into_bytes()),
                     content_type::TEXT,
                 )
-                .await?;
-            Ok((true, f.size))
+                .await
         }
     }))
     .buffer_unordered(FILES_IN_FLIGHT)
-    .try_collect()
+    .try_collect::<Vec<()>>()
     .await?;
-    for (uploaded, bytes) in results {
-        if uploaded {
-            summary.uploaded += 1;
-            summary.uploaded_bytes += bytes;
-        } else {
-            summary.skipped += 1;
-        }
-    }
+    summary.uploaded = to_upload.len();
+    summary.uploaded_bytes = to_upload.iter().map(|f| f.size).sum();
+    summary.skipped = rel.files.len() - to_upload.len();
 
     // 2. The checksums, 3. the provenance (kept when the release is unchanged).
-    if !summary.already_published {
+    if !plan.already_published {
         store
             .put(
-                &sums_key,
+                &format!("{prefix}{SHA256SUMS}"),
                 Body::Bytes(rel.sha256sums.clone().into_bytes()),
                 content_type::TEXT,
             )
             .await?;
     }
-    let bundle_key = format!("{prefix}{}", rel.provenance.0);
-    if !summary.already_published || !store.exists(&bundle_key).await? {
+    if !plan.provenance_there {
         store
             .put(
-                &bundle_key,
+                &format!("{prefix}{}", rel.provenance.0),
                 Body::Bytes(rel.provenance.1.clone()),
                 CONTENT_TYPE_BUNDLE,
             )
@@ -140,18 +263,32 @@ pub async fn publish_static(store: &ObjectStore, rel: &StaticRelease<'_>) -> Res
     }
 
     // 4. The tag document: from here on the release is visible.
-    if let Some(key) = rel.layout.tag_document_key(rel.name, &rel.release.tag) {
+    if let (Some(key), false) = (
+        rel.layout.tag_document_key(rel.name, &rel.release.tag),
+        plan.tag_document_there,
+    ) {
         let doc = serde_json::to_vec(&tag_document(rel.files)).unwrap_or_default();
-        if store.get(&key).await?.as_deref() != Some(doc.as_slice()) {
-            store
-                .put(&key, Body::Bytes(doc), content_type::JSON)
-                .await?;
-        }
+        store
+            .put(&key, Body::Bytes(doc), content_type::JSON)
+            .await?;
     }
 
     // 5. The shared documents, derived from what the store holds.
     summary.tags = converge_shared_documents(store, rel.layout, rel.name).await?;
     Ok(summary)
+}
+
+/// The keys (and Content-Types) of the documents every release of a name
+/// shares.
+fn shared_document_keys(layout: Layout, name: &str) -> Vec<(String, &'static str)> {
+    let mut keys: Vec<(String, &'static str)> = layout
+        .name_document_key(name)
+        .map(|k| (k, content_type::JSON))
+        .into_iter()
+        .collect();
+    keys.push((INDEX_JSON.to_string(), content_type::JSON));
+    keys.push((INDEX_HTML.to_string(), content_type::HTML));
+    keys
 }
 
 /// Which paths differ between two SHA256SUMS texts.

@@ -42,13 +42,15 @@ pub fn closure_size(root: &str) -> usize {
     stock("nix-store", &["-qR", root]).lines().count()
 }
 
-/// Starts `cache push -v -j 1` and returns once it has reported `after`
-/// NARs done (so the push is surely part-way), with the child running.
+/// Starts `cache push -j 1` and returns once its events (`--message-format
+/// json`) have reported `after` NARs written (so the push is surely
+/// part-way), with the child running.
 pub fn push_until(url: &str, root: &str, after: usize) -> Child {
     let mut child = tool()
         .args([
             "release-dist",
-            "-v",
+            "--message-format",
+            "json",
             "cache",
             "push",
             "-j",
@@ -67,7 +69,11 @@ pub fn push_until(url: &str, root: &str, after: usize) -> Child {
     let mut done = 0;
     while done < after {
         match lines.next() {
-            Some(Ok(line)) if line.starts_with('[') && line.contains("NAR ") => done += 1,
+            Some(Ok(line))
+                if line.starts_with(r#"{"event":"written""#) && line.contains(r#""key":"nar/"#) =>
+            {
+                done += 1
+            }
             Some(Ok(_)) => {}
             _ => panic!("the push ended before {after} NARs were done"),
         }

@@ -10,6 +10,7 @@ mod flaky;
 mod friction;
 mod garage;
 mod images;
+mod plan;
 mod proxy;
 mod publish;
 mod reliability;

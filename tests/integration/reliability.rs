@@ -51,11 +51,12 @@ pub fn publish_args<'a>(
     ]
 }
 
-/// Starts `publish -v` and returns once `after` objects (or registry blobs)
-/// have been written, as its debug log says.
+/// Starts `publish` and returns once `after` objects (or registry blobs)
+/// have been written, as its events say (`--message-format json`: one
+/// `{"event":"written",…}` line on stderr per object).
 fn publish_until(f: &Fixture, args: &[&str], after: usize) -> Child {
     let mut cmd = crate::util::tool();
-    cmd.args(["release-dist", "-v"])
+    cmd.args(["release-dist", "--message-format", "json"])
         .args(args)
         .current_dir(&f.dir)
         .env("HOME", f.dir.join("home"))
@@ -68,7 +69,7 @@ fn publish_until(f: &Fixture, args: &[&str], after: usize) -> Child {
     let mut tail = Vec::new();
     while done < after {
         match lines.next() {
-            Some(Ok(l)) if l.contains("stored ") || l.contains("pushed blob ") => done += 1,
+            Some(Ok(l)) if l.starts_with(r#"{"event":"written""#) => done += 1,
             Some(Ok(l)) => tail.push(l),
             _ => panic!(
                 "publish ended before {after} objects were written:\n{}",
