@@ -95,9 +95,24 @@ pub struct RefreshIndexArgs {
     pub layout: Option<crate::publish::Layout>,
 }
 
+/// Which half of a release `publish` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PublishPart {
+    /// The static release alone: files, checksums, provenance (whose
+    /// subjects include the image digests), documents, index.
+    Static,
+    /// The images alone: blobs, manifests, index, tags; the provenance
+    /// bundle is written under target/release-dist/provenance/.
+    Images,
+}
+
 /// `publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
+    /// Do one half only, as CI steps with separate secrets do: `static`
+    /// (S3 credentials) or `images` (registry credentials). Both by default.
+    #[arg(value_enum, value_name = "PART")]
+    pub part: Option<PublishPart>,
     /// A static destination: s3://BUCKET?endpoint=… or a directory (repeatable;
     /// default: the config's `static`, else target/release-dist/publish/static).
     #[arg(long = "static", value_name = "URL")]

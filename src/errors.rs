@@ -236,6 +236,9 @@ pub enum Error {
     /// No key to sign the provenance with.
     #[error("no signing key for the provenance: give --signing-key PATH or set $RELEASE_DIST_SIGNING_KEY")]
     NoSigningKey,
+    /// `publish images` of a build that made none.
+    #[error("the build made no images (build.json has no docker artifact)")]
+    NoImages,
     /// `verify` was asked for a release the destination does not have.
     #[error("no release {release} at {store}")]
     NoSuchRelease {
@@ -444,6 +447,7 @@ impl Error {
                 StoreErrorKind::NoBucket | StoreErrorKind::Other => "no tag was moved; re-run with -v for the requests".into(),
             },
             Error::NoSigningKey => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
+            Error::NoImages => "check `docker-attr` in [package.metadata.release-dist] and run `build` again, or publish the static half alone: `publish static`".into(),
             Error::NoSuchRelease { tags, .. } if tags.is_empty() => "nothing of that name was published there: check the name, `--from` and `--layout`".into(),
             Error::NoSuchRelease { tags, .. } => format!("it has: {}", tags.join(", ")),
             Error::VerifyFailed { .. } => "each problem above names the object; find out who changed it; `publish --force` with the same build uploads every file again".into(),
@@ -484,7 +488,8 @@ impl Error {
             | Error::ImageArch { .. }
             | Error::RegistryAuth { .. }
             | Error::NoSigningKey
-            | Error::NoSuchRelease { .. } => BAD_INPUT,
+            | Error::NoSuchRelease { .. }
+            | Error::NoImages => BAD_INPUT,
             Error::VerifyFailed { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } => ENVIRONMENT,
             Error::Store { .. } | Error::Registry { .. } | Error::PushIncomplete { .. } => STORE,

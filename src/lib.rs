@@ -157,6 +157,7 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                     .as_deref()
                     .and_then(oci::convert::LayerCompression::parse),
                 no_images: args.no_images,
+                part: args.part,
             },
         )
         .map(drop),

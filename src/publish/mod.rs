@@ -50,6 +50,8 @@ pub struct PublishOpts {
     pub image_compression: Option<crate::oci::convert::LayerCompression>,
     /// Publish no images.
     pub no_images: bool,
+    /// One half only.
+    pub part: Option<crate::cli::PublishPart>,
 }
 
 /// What `publish` did.
@@ -314,10 +316,25 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     bundle.push(b'\n');
     let bundle_name = provenance::bundle_name(name, &release.tag);
 
-    let (_, locations) = static_destinations(ctx, &opts.static_urls)?;
+    use crate::cli::PublishPart;
+    let locations = match opts.part {
+        Some(PublishPart::Images) => Vec::new(),
+        _ => static_destinations(ctx, &opts.static_urls)?.1,
+    };
+    let command = match opts.part {
+        None => "publish",
+        Some(PublishPart::Static) => "publish static",
+        Some(PublishPart::Images) => "publish images",
+    };
+    if opts.part == Some(PublishPart::Images) && images.is_none() {
+        return Err(Error::NoImages);
+    }
 
     let image_urls: Vec<String> = match &images {
         None => Vec::new(),
+        // The static half converts the images (their digests are subjects
+        // of its provenance) but pushes none.
+        Some(_) if opts.part == Some(PublishPart::Static) => Vec::new(),
         Some(_) if !opts.image_urls.is_empty() => opts.image_urls.clone(),
         Some(_) if !config.image_destinations.is_empty() => config.image_destinations.clone(),
         Some(_) => vec![dist.join("publish/images").display().to_string()],
@@ -371,7 +388,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         stores.push((store, planned));
     }
     let plan = Plan::new(
-        "publish",
+        command,
         crate::plan::Subject {
             name: name.clone(),
             tag: release.tag.clone(),
@@ -423,6 +440,17 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
             );
         }
         destinations.push(runtime.block_on(statics::execute_static(store, &rel, planned))?);
+    }
+    // Images alone: the provenance goes beside the build, for the step that
+    // publishes it (and, later, into the registry beside the index).
+    if opts.part == Some(PublishPart::Images) {
+        let dir = dist.join("provenance");
+        std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+        let path = dir.join(&bundle_name);
+        std::fs::write(&path, &rel.provenance.1).map_err(Error::io("cannot write", &path))?;
+        if !quiet {
+            eprintln!("provenance: {}", path.display());
+        }
     }
     // Images, phase two, after the static release: the tags.
     if let Some(im) = &images {

@@ -1,4 +1,5 @@
-//! The shipped CI pipelines parse, have the three release steps, take their
+//! The shipped CI pipelines parse, have the release steps (the static
+//! release and the images apart, each with only its own secrets), take their
 //! secrets from the CI's secret store, and call only commands our CLI accepts.
 
 use serde_yaml::Value;
@@ -38,12 +39,45 @@ fn check_pipeline(path: &str, steps: &Value) {
         .as_sequence()
         .unwrap_or_else(|| panic!("{path}: no steps list"));
     let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
-    for wanted in ["build", "cache-toolchain", "publish"] {
+    for wanted in [
+        "build",
+        "cache-toolchain",
+        "publish-static",
+        "publish-images",
+    ] {
         assert!(
             names.contains(&wanted),
             "{path}: no `{wanted}` step in {names:?}"
         );
     }
+    // The two publish steps hold disjoint secrets: S3 keys, or registry auth.
+    let env_of = |name: &str| -> Vec<String> {
+        let step = steps
+            .iter()
+            .find(|s| s["name"].as_str() == Some(name))
+            .unwrap();
+        step["environment"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (stat, imgs) = (env_of("publish-static"), env_of("publish-images"));
+    assert!(
+        stat.contains(&"AWS_SECRET_ACCESS_KEY".into()) && !stat.contains(&"DOCKER_AUTH".into()),
+        "{path}: {stat:?}"
+    );
+    assert!(
+        imgs.contains(&"DOCKER_AUTH".into()) && !imgs.iter().any(|k| k.starts_with("AWS_")),
+        "{path}: {imgs:?}"
+    );
+    let static_at = names.iter().position(|n| *n == "publish-static").unwrap();
+    let images_at = names.iter().position(|n| *n == "publish-images").unwrap();
+    assert!(
+        static_at < images_at,
+        "{path}: the static release goes first"
+    );
     let mut commands = 0;
     for step in steps {
         if let Some(env) = step["environment"].as_mapping() {

@@ -322,7 +322,7 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
     assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
 }
 
-fn docker_auth(host: &str, user_pass: &str) -> String {
+pub fn docker_auth(host: &str, user_pass: &str) -> String {
     format!(
         "{{\"auths\":{{\"{host}\":{{\"auth\":\"{}\"}}}}}}",
         B64.encode(user_pass)

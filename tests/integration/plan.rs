@@ -167,3 +167,153 @@ fn the_dry_run_plan_lists_exactly_what_publish_then_writes_in_phase_order() {
         }
     }
 }
+
+/// The `statement` inside a DSSE bundle line.
+fn statement_of(bundle: &[u8]) -> Value {
+    use base64::Engine;
+    let line = String::from_utf8_lossy(bundle);
+    let envelope: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+#[test]
+fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
+    let g = Garage::from_env();
+    let password = "split-step-pw-0451";
+    let reg = Registry::start(Some(password));
+    let (f, sk) = crate::images::built_all();
+    let bucket = g.bucket("split");
+    let url = g.url(&bucket, "");
+    let images = format!("docker://{}/team/hello", reg.addr);
+    let home = f.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let common = [
+        "--signing-key",
+        sk.as_str(),
+        "--tag",
+        "split-1",
+        "--static",
+        &url,
+        "--images",
+        &images,
+    ];
+
+    // The static step: S3 credentials, no registry credentials at all.
+    let mut args = vec!["--message-format", "json", "publish", "static"];
+    args.extend(common);
+    let run = f
+        .run_with(&args, |c| {
+            c.env_remove("DOCKER_AUTH").env("HOME", &home);
+        })
+        .ok();
+    assert!(
+        !run.stderr().contains(&reg.addr),
+        "the static step never talks to the registry"
+    );
+    let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let index = summary["imageIndex"].as_str().unwrap().to_string();
+    assert!(summary["images"].as_array().unwrap().is_empty());
+    // Its provenance names the images it did not push.
+    let web = g.web_url(&bucket);
+    let base = format!("{web}/df-dist-v1/hello/split-1");
+    let bundle = crate::util::stock(
+        "curl",
+        &["-sf", &format!("{base}/hello-split-1.intoto.jsonl")],
+    );
+    let statement = statement_of(bundle.as_bytes());
+    let subjects = statement["subject"].as_array().unwrap();
+    assert!(subjects.iter().any(|s| s["name"] == "image/hello:split-1"
+        && format!("sha256:{}", s["digest"]["sha256"].as_str().unwrap()) == index));
+    // `sha256sum -c` over what a user downloads.
+    let dl = tempfile::tempdir().unwrap();
+    let sums = crate::util::stock("curl", &["-sf", &format!("{base}/SHA256SUMS")]);
+    std::fs::write(dl.path().join("SHA256SUMS"), &sums).unwrap();
+    for line in sums.lines() {
+        let path = line.split_once("  ").unwrap().1;
+        let dest = dl.path().join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let out = std::process::Command::new("curl")
+            .args([
+                "-sf",
+                "-o",
+                dest.to_str().unwrap(),
+                &format!("{base}/{path}"),
+            ])
+            .status()
+            .unwrap();
+        assert!(out.success());
+    }
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dl.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let objects_after_static = keys(&g, &bucket);
+
+    // The images step: registry credentials, no S3 credentials at all.
+    let mut args = vec!["--message-format", "json", "publish", "images"];
+    args.extend(common);
+    let auth = crate::images::docker_auth(&reg.addr, &format!("ci:{password}"));
+    let run = f
+        .run_with(&args, |c| {
+            c.env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_SECRET_ACCESS_KEY")
+                .env("HOME", &home)
+                .env("DOCKER_AUTH", &auth);
+        })
+        .ok();
+    let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(
+        summary["imageIndex"],
+        index.as_str(),
+        "both halves agree on the image"
+    );
+    assert!(summary["destinations"].as_array().unwrap().is_empty());
+    assert!(written_events(&run.stderr())
+        .iter()
+        .all(|(d, _)| !d.starts_with("s3://")));
+    assert_eq!(
+        keys(&g, &bucket),
+        objects_after_static,
+        "the images step left the bucket alone"
+    );
+    let local = f.dist().join("provenance/hello-split-1.intoto.jsonl");
+    let local_statement = statement_of(&std::fs::read(&local).unwrap());
+    assert!(local_statement["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "image/hello:split-1"));
+    // skopeo pulls every platform with the credentials.
+    let pulled = tempfile::tempdir().unwrap();
+    let reference = format!("docker://{}/team/hello:split-1", reg.addr);
+    let creds = format!("ci:{password}");
+    assert_eq!(
+        crate::images::skopeo_copy_all(&reference, Some(&creds), pulled.path()),
+        4
+    );
+    let raw = crate::images::skopeo_raw(&reference, Some(&creds)).unwrap();
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&raw))
+        ),
+        index
+    );
+
+    // Without its credentials, each step fails clearly.
+    let mut args = vec!["publish", "images"];
+    args.extend(common);
+    f.run_with(&args, |c| {
+        c.env_remove("DOCKER_AUTH").env("HOME", &home);
+    })
+    .fails_with(4, &["credentials"]);
+}
