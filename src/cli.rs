@@ -95,16 +95,7 @@ pub struct RefreshIndexArgs {
     pub layout: Option<crate::publish::Layout>,
 }
 
-/// Which half of a release `publish` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PublishPart {
-    /// The static release alone: files, checksums, provenance (whose
-    /// subjects include the image digests), documents, index.
-    Static,
-    /// The images alone: blobs, manifests, index, tags; the provenance
-    /// bundle is written under target/release-dist/provenance/.
-    Images,
-}
+pub use crate::kinds::PublishPart;
 
 /// `publish`.
 #[derive(Debug, Args)]
@@ -141,8 +132,8 @@ pub struct PublishArgs {
     #[arg(long = "image-tag", value_name = "TAG")]
     pub image_tags: Vec<String>,
     /// How image layers are pushed (default: the config's `image-compression`, else gzip).
-    #[arg(long, value_name = "gzip|none", value_parser = ["gzip", "none"])]
-    pub image_compression: Option<String>,
+    #[arg(long, value_enum, value_name = "gzip|none")]
+    pub image_compression: Option<crate::kinds::LayerCompression>,
     /// Publish no images, even when the build made them.
     #[arg(long)]
     pub no_images: bool,

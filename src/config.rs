@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::kinds::{LayerCompression, Layout};
 use crate::errors::{Error, Result};
 use crate::platform::Platform;
 
@@ -71,13 +72,13 @@ pub struct Config {
     /// Static release destinations, when none is given on the command line.
     pub static_destinations: Vec<String>,
     /// The static layout: `df-dist-v1` (default) or `garage`.
-    pub static_layout: crate::publish::Layout,
+    pub static_layout: Layout,
     /// Image destinations, when none is given on the command line.
     pub image_destinations: Vec<String>,
     /// Extra image tags of a stable release (`latest`, `major`).
     pub image_tags: Vec<String>,
     /// How image layers are pushed: gzip (default) or none.
-    pub image_compression: crate::oci::convert::LayerCompression,
+    pub image_compression: LayerCompression,
 }
 
 impl Config {
@@ -94,10 +95,10 @@ impl Config {
             toolchain: DEFAULT_TOOLCHAIN.into(),
             cache: None,
             static_destinations: Vec::new(),
-            static_layout: crate::publish::Layout::DfDist,
+            static_layout: Layout::DfDist,
             image_destinations: Vec::new(),
             image_tags: Vec::new(),
-            image_compression: crate::oci::convert::LayerCompression::Gzip,
+            image_compression: LayerCompression::Gzip,
         }
     }
 
@@ -158,23 +159,17 @@ impl Config {
                 "cache" => self.cache = Some(string(&full, value)?),
                 "static" => self.static_destinations = strings(&full, value)?,
                 "static-layout" => {
-                    self.static_layout = match string(&full, value)?.as_str() {
-                        "df-dist-v1" => crate::publish::Layout::DfDist,
-                        "garage" => crate::publish::Layout::Garage,
-                        _ => {
-                            return Err(Error::config(
-                                &full,
-                                "must be \"df-dist-v1\" or \"garage\"",
-                            ))
-                        }
-                    }
+                    self.static_layout = string(&full, value)?
+                        .parse::<Layout>()
+                        .map_err(|_| Error::config(&full, "must be \"df-dist-v1\" or \"garage\""))?
                 }
                 "images" => self.image_destinations = strings(&full, value)?,
                 "image-tags" => self.image_tags = strings(&full, value)?,
                 "image-compression" => {
                     let v = string(&full, value)?;
-                    self.image_compression = crate::oci::convert::LayerCompression::parse(&v)
-                        .ok_or_else(|| Error::config(&full, "must be \"gzip\" or \"none\""))?;
+                    self.image_compression = v
+                        .parse::<LayerCompression>()
+                        .map_err(|_| Error::config(&full, "must be \"gzip\" or \"none\""))?;
                 }
                 other => {
                     return Err(Error::config(

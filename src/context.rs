@@ -7,16 +7,9 @@ use serde::Serialize;
 
 use crate::workspace::Project;
 
-pub use crate::build::Verbosity;
+pub use crate::kinds::Verbosity;
 
-/// `--message-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MessageFormat {
-    /// Text for people.
-    Human,
-    /// One JSON document on standard output.
-    Json,
-}
+pub use crate::kinds::MessageFormat;
 
 /// Everything a command needs besides its own options.
 #[derive(Debug)]

@@ -27,6 +27,18 @@ pub mod exit_codes {
 /// A result with this crate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A store URL that cannot be used, with the reason. (It lives here, not in
+/// `objstore`, so that the object-store seam can use this module without
+/// this module using the seam.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid store URL `{url}`: {reason}")]
+pub struct UrlError {
+    /// The URL, as given (store URLs hold no secrets: keys are paths).
+    pub url: String,
+    /// Why.
+    pub reason: String,
+}
+
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -174,7 +186,7 @@ pub enum Error {
     },
     /// A store URL that cannot be used.
     #[error(transparent)]
-    StoreUrl(#[from] crate::objstore::UrlError),
+    StoreUrl(#[from] UrlError),
     /// A signing key that cannot be used.
     #[error("cannot use the signing key {}: {reason}", .path.display())]
     Key {

@@ -18,6 +18,7 @@ pub mod context;
 pub mod errors;
 pub mod events;
 pub mod fsutil;
+pub mod kinds;
 pub mod manifest;
 pub mod nix;
 pub mod oci;
@@ -152,10 +153,7 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 layout: args.layout,
                 image_urls: args.image_urls,
                 image_tags: args.image_tags,
-                image_compression: args
-                    .image_compression
-                    .as_deref()
-                    .and_then(oci::convert::LayerCompression::parse),
+                image_compression: args.image_compression,
                 no_images: args.no_images,
                 part: args.part,
             },

@@ -17,16 +17,7 @@ use crate::platform::Platform;
 /// How many lines of each build's log are kept.
 pub const LOG_TAIL: usize = 25;
 
-/// How much the user wants to see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    /// Errors only.
-    Quiet,
-    /// Status lines.
-    Normal,
-    /// Status lines and every build log line.
-    Verbose,
-}
+pub use crate::kinds::Verbosity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

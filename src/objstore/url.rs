@@ -75,15 +75,7 @@ pub struct StoreUrl {
     pub cache: CacheParams,
 }
 
-/// A store URL that cannot be used, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid store URL `{url}`: {reason}")]
-pub struct UrlError {
-    /// The URL, as given (store URLs hold no secrets: keys are paths).
-    pub url: String,
-    /// Why.
-    pub reason: String,
-}
+pub use crate::errors::UrlError;
 
 /// Nix parameters this tool knows of but does not write.
 const UNSUPPORTED: &[&str] = &[

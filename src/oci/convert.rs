@@ -19,36 +19,9 @@ use sha2::{Digest as _, Sha256};
 use super::archive::{self, ArchiveError, ConfigInfo};
 use super::document::{Descriptor, CONFIG_MEDIA_TYPE, LAYER_TAR, LAYER_TAR_GZIP};
 
-/// How layers are stored in the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LayerCompression {
-    /// Deterministic gzip (level 6, no name, mtime 0): smaller pulls, every
-    /// client can read it.
-    #[default]
-    Gzip,
-    /// As the archive holds them: digest = diff_id, no CPU spent.
-    None,
-}
+pub use crate::kinds::LayerCompression;
 
 impl LayerCompression {
-    /// The config and CLI spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LayerCompression::Gzip => "gzip",
-            LayerCompression::None => "none",
-        }
-    }
-
-    /// Parses `gzip` or `none`.
-    pub fn parse(s: &str) -> Option<LayerCompression> {
-        match s {
-            "gzip" => Some(LayerCompression::Gzip),
-            "none" => Some(LayerCompression::None),
-            _ => None,
-        }
-    }
-
     fn media_type(self) -> &'static str {
         match self {
             LayerCompression::Gzip => LAYER_TAR_GZIP,

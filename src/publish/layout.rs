@@ -15,16 +15,7 @@ use serde_json::{json, Value};
 
 use crate::platform::Platform;
 
-/// The static layouts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Layout {
-    /// `df-dist-v1/<name>/<tag>/<os>/<arch>[/<variant>]/<file>` with tag and name documents.
-    #[value(name = "df-dist-v1")]
-    DfDist,
-    /// Garage's `_releases/<tag>/<rust triple>/<file>`.
-    #[value(name = "garage")]
-    Garage,
-}
+pub use crate::kinds::Layout;
 
 /// The df-dist-v1 root.
 pub const DF_DIST_ROOT: &str = "df-dist-v1";
@@ -61,14 +52,6 @@ pub struct ReleaseFile {
 }
 
 impl Layout {
-    /// `df-dist-v1` or `garage`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Layout::DfDist => "df-dist-v1",
-            Layout::Garage => "garage",
-        }
-    }
-
     /// The prefix every object of a name lives under.
     pub fn name_prefix(self, name: &str) -> String {
         match self {

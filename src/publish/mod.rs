@@ -51,7 +51,7 @@ pub struct PublishOpts {
     /// Publish no images.
     pub no_images: bool,
     /// One half only.
-    pub part: Option<crate::cli::PublishPart>,
+    pub part: Option<crate::kinds::PublishPart>,
 }
 
 /// What `publish` did.
@@ -316,7 +316,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     bundle.push(b'\n');
     let bundle_name = provenance::bundle_name(name, &release.tag);
 
-    use crate::cli::PublishPart;
+    use crate::kinds::PublishPart;
     let locations = match opts.part {
         Some(PublishPart::Images) => Vec::new(),
         _ => static_destinations(ctx, &opts.static_urls)?.1,

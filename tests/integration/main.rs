@@ -15,5 +15,6 @@ mod proxy;
 mod publish;
 mod reliability;
 mod secrets;
+mod structure;
 mod templates;
 mod util;

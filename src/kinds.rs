@@ -1,0 +1,142 @@
+//! Small value types that the command line, the configuration and the code
+//! share: each spelled once, with one `as_str` and one `FromStr`. A leaf:
+//! it uses no other module of the crate, so no import circle can form
+//! through it.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Parses one of `all` by its spelling.
+fn parse_one<T: Copy>(s: &str, all: &[T], as_str: fn(T) -> &'static str) -> Result<T, String> {
+    all.iter().copied().find(|v| as_str(*v) == s).ok_or_else(|| {
+        let known: Vec<&str> = all.iter().map(|v| as_str(*v)).collect();
+        format!("`{s}` is not one of {}", known.join(", "))
+    })
+}
+
+/// The static layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// `df-dist-v1/<name>/<tag>/<os>/<arch>[/<variant>]/<file>` with tag and name documents.
+    #[value(name = "df-dist-v1")]
+    DfDist,
+    /// Garage's `_releases/<tag>/<rust triple>/<file>`.
+    #[value(name = "garage")]
+    Garage,
+}
+
+impl Layout {
+    /// `df-dist-v1` or `garage`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::DfDist => "df-dist-v1",
+            Layout::Garage => "garage",
+        }
+    }
+}
+
+impl FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Layout, String> {
+        parse_one(s, &[Layout::DfDist, Layout::Garage], Layout::as_str)
+    }
+}
+
+/// How image layers are stored in a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerCompression {
+    /// Deterministic gzip (level 6, no name, mtime 0): smaller pulls, every
+    /// client can read it.
+    #[default]
+    Gzip,
+    /// As the archive holds them: digest = diff_id, no CPU spent.
+    None,
+}
+
+impl LayerCompression {
+    /// `gzip` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerCompression::Gzip => "gzip",
+            LayerCompression::None => "none",
+        }
+    }
+}
+
+impl FromStr for LayerCompression {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LayerCompression, String> {
+        parse_one(s, &[LayerCompression::Gzip, LayerCompression::None], LayerCompression::as_str)
+    }
+}
+
+/// How much the user wants to see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// Status lines.
+    Normal,
+    /// Status lines and every build log line.
+    Verbose,
+}
+
+/// `--message-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// Text for people.
+    Human,
+    /// One JSON document on standard output.
+    Json,
+}
+
+impl MessageFormat {
+    /// `human` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageFormat::Human => "human",
+            MessageFormat::Json => "json",
+        }
+    }
+}
+
+/// Which half of a release `publish` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PublishPart {
+    /// The static release alone: files, checksums, provenance (whose
+    /// subjects include the image digests), documents, index.
+    Static,
+    /// The images alone: blobs, manifests, index, tags; the provenance
+    /// bundle is written under target/release-dist/provenance/.
+    Images,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_parses_its_own_spelling_and_names_the_others() {
+        for l in [Layout::DfDist, Layout::Garage] {
+            assert_eq!(l.as_str().parse::<Layout>(), Ok(l));
+        }
+        for c in [LayerCompression::Gzip, LayerCompression::None] {
+            assert_eq!(c.as_str().parse::<LayerCompression>(), Ok(c));
+        }
+        assert_eq!(
+            "zip".parse::<LayerCompression>(),
+            Err("`zip` is not one of gzip, none".into())
+        );
+        assert_eq!(
+            "df-dist".parse::<Layout>(),
+            Err("`df-dist` is not one of df-dist-v1, garage".into())
+        );
+        // clap and serde spell them the same way.
+        use clap::ValueEnum;
+        assert_eq!(Layout::DfDist.to_possible_value().unwrap().get_name(), "df-dist-v1");
+        assert_eq!(serde_json::to_string(&LayerCompression::None).unwrap(), "\"none\"");
+        assert_eq!(MessageFormat::Json.to_possible_value().unwrap().get_name(), MessageFormat::Json.as_str());
+    }
+}

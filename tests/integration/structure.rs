@@ -1,0 +1,151 @@
+//! The shape of the code, checked: no function in `src/` longer than
+//! [`MAX_FN_LINES`], and no import circle between the top-level modules
+//! (`crate::a` using `crate::b` while `crate::b` uses `crate::a`, directly or
+//! around a longer loop).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::util::repo_root;
+
+/// The longest a function may be, its signature and closing brace included.
+const MAX_FN_LINES: usize = 100;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// (name, first line, length) of every function in `text`: from its `fn`
+/// line to the first line after it that closes at the same indentation.
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let rest = ["pub(crate) ", "pub(super) ", "pub "]
+            .iter()
+            .find_map(|p| trimmed.strip_prefix(p))
+            .unwrap_or(trimmed);
+        let rest = rest.strip_prefix("async ").unwrap_or(rest);
+        let Some(sig) = rest.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = sig.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let close = format!("{}}}", " ".repeat(indent));
+        if let Some(end) = lines[i..].iter().position(|l| *l == close) {
+            found.push((name, i + 1, end + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_function_is_longer_than_a_screenful_or_two() {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("src"), &mut files);
+    let mut long = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (name, line, len) in functions(&text) {
+            if len > MAX_FN_LINES {
+                let rel = f.strip_prefix(repo_root()).unwrap().display().to_string();
+                long.push(format!("{rel}:{line} {name}: {len} lines"));
+            }
+        }
+    }
+    assert!(long.is_empty(), "functions over {MAX_FN_LINES} lines:\n{}", long.join("\n"));
+}
+
+/// The top-level module a file of `src/` belongs to (`lib` for lib.rs and main.rs).
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// Top-level module → the top-level modules it names as `crate::x`.
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = repo_root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let module = module_of(&src, f);
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        // Test modules may reach anywhere; only the code itself counts.
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+        let uses = graph.entry(module.clone()).or_default();
+        for (i, _) in code.match_indices("crate::") {
+            let name: String = code[i + 7..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != module {
+                uses.insert(name);
+            }
+        }
+    }
+    graph
+}
+
+/// Every circle of the graph, as a path that comes back to its start.
+fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    fn reaches(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str, path: &mut Vec<String>, seen: &mut BTreeSet<String>) -> bool {
+        for next in graph.get(from).into_iter().flatten() {
+            if next == to {
+                path.push(next.clone());
+                return true;
+            }
+            if seen.insert(next.clone()) {
+                path.push(next.clone());
+                if reaches(graph, next, to, path, seen) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let mut found = Vec::new();
+    for start in graph.keys() {
+        let mut path = vec![start.clone()];
+        if reaches(graph, start, start, &mut path, &mut BTreeSet::new()) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn no_import_circle_between_top_level_modules() {
+    let graph = module_graph();
+    assert!(graph.len() > 10, "the scan found the modules: {graph:?}");
+    let found = circles(&graph);
+    assert!(
+        found.is_empty(),
+        "import circles:\n{}",
+        found.iter().map(|c| c.join(" -> ")).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn the_checks_catch_what_they_look_for() {
+    let long = format!("fn big() {{\n{}}}\n", "    x();\n".repeat(MAX_FN_LINES));
+    assert_eq!(functions(&long)[0].2, MAX_FN_LINES + 2);
+    let mut g = BTreeMap::new();
+    g.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
+    g.insert("b".to_string(), BTreeSet::from(["c".to_string()]));
+    g.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
+    assert_eq!(circles(&g)[0], ["a", "b", "c", "a"]);
+}
