@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::kinds::{LayerCompression, Layout};
 use crate::errors::{Error, Result};
+use crate::kinds::{LayerCompression, Layout};
 use crate::platform::Platform;
 
 /// The table name under `package.metadata` and `workspace.metadata`.

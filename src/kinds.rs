@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 
 /// Parses one of `all` by its spelling.
 fn parse_one<T: Copy>(s: &str, all: &[T], as_str: fn(T) -> &'static str) -> Result<T, String> {
-    all.iter().copied().find(|v| as_str(*v) == s).ok_or_else(|| {
-        let known: Vec<&str> = all.iter().map(|v| as_str(*v)).collect();
-        format!("`{s}` is not one of {}", known.join(", "))
-    })
+    all.iter()
+        .copied()
+        .find(|v| as_str(*v) == s)
+        .ok_or_else(|| {
+            let known: Vec<&str> = all.iter().map(|v| as_str(*v)).collect();
+            format!("`{s}` is not one of {}", known.join(", "))
+        })
 }
 
 /// The static layouts.
@@ -68,7 +71,11 @@ impl LayerCompression {
 impl FromStr for LayerCompression {
     type Err = String;
     fn from_str(s: &str) -> Result<LayerCompression, String> {
-        parse_one(s, &[LayerCompression::Gzip, LayerCompression::None], LayerCompression::as_str)
+        parse_one(
+            s,
+            &[LayerCompression::Gzip, LayerCompression::None],
+            LayerCompression::as_str,
+        )
     }
 }
 
@@ -135,8 +142,17 @@ mod tests {
         );
         // clap and serde spell them the same way.
         use clap::ValueEnum;
-        assert_eq!(Layout::DfDist.to_possible_value().unwrap().get_name(), "df-dist-v1");
-        assert_eq!(serde_json::to_string(&LayerCompression::None).unwrap(), "\"none\"");
-        assert_eq!(MessageFormat::Json.to_possible_value().unwrap().get_name(), MessageFormat::Json.as_str());
+        assert_eq!(
+            Layout::DfDist.to_possible_value().unwrap().get_name(),
+            "df-dist-v1"
+        );
+        assert_eq!(
+            serde_json::to_string(&LayerCompression::None).unwrap(),
+            "\"none\""
+        );
+        assert_eq!(
+            MessageFormat::Json.to_possible_value().unwrap().get_name(),
+            MessageFormat::Json.as_str()
+        );
     }
 }

@@ -108,16 +108,7 @@ pub async fn push_paths(
         total: infos.len(),
         ..Default::default()
     };
-    if !store.exists("nix-cache-info").await? {
-        store
-            .put(
-                "nix-cache-info",
-                Body::Bytes(NIX_CACHE_INFO.as_bytes().to_vec()),
-                CONTENT_TYPE_CACHE_INFO,
-            )
-            .await?;
-    }
-
+    ensure_cache_info(&store).await?;
     let started = std::time::Instant::now();
     let present = present_narinfos(&store, &infos).await?;
     summary.skipped = present.len();
@@ -128,63 +119,96 @@ pub async fn push_paths(
     } else {
         present::list_for(&store, "nar/", infos.len() - present.len()).await?
     });
-    let nars_started = std::time::Instant::now();
-    let mut nars_ms = 0;
-
     let missing: Vec<&PathInfo> = infos
         .iter()
         .filter(|i| !present.contains(&i.path))
         .collect();
+    summary.nar_bytes = missing.iter().map(|i| i.nar_size).sum();
+    progress.planned(missing.len(), summary.nar_bytes, present.len());
+
+    let uploader = Uploader {
+        store: store.clone(),
+        nars,
+        params: params.clone(),
+        tmp_dir,
+        // Preparing is CPU work, bounded apart by `jobs`; uploading is waiting.
+        cpu: CpuPool::new("nar", jobs).map_err(Error::io("cannot start threads for", "NARs"))?,
+        threads_per_nar: std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
+    };
+    let uploads = futures::stream::iter(ordered(&missing).into_iter().map(|info| {
+        let uploader = uploader.clone();
+        let info = info.clone();
+        async move {
+            let result = uploader.upload(&info).await;
+            (info.path, result)
+        }
+    }))
+    .buffer_unordered(NARS_IN_FLIGHT.max(jobs))
+    .fuse();
+    let first_error =
+        write_in_order(&store, &key, &missing, uploads, &mut summary, &*progress).await;
+    summary.failed = missing.len() - summary.pushed;
+    summary.requests = store.requests();
+    match first_error {
+        Some(e) if summary.failed == 1 => Err(e),
+        Some(e) => {
+            tracing::error!("{}", e.render());
+            Err(Error::PushIncomplete {
+                failed: summary.failed,
+                total: missing.len(),
+            })
+        }
+        None => Ok(summary),
+    }
+}
+
+/// Writes `nix-cache-info` unless it is there.
+async fn ensure_cache_info(store: &ObjectStore) -> Result<()> {
+    if !store.exists("nix-cache-info").await? {
+        let body = Body::Bytes(NIX_CACHE_INFO.as_bytes().to_vec());
+        store
+            .put("nix-cache-info", body, CONTENT_TYPE_CACHE_INFO)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `missing` in upload order ([`upload_order`]).
+fn ordered<'a>(missing: &[&'a PathInfo]) -> Vec<&'a PathInfo> {
+    let paths: Vec<(&str, u64, &[String])> = missing
+        .iter()
+        .map(|i| (i.path.as_str(), i.nar_size, i.references.as_slice()))
+        .collect();
+    upload_order(&paths, BIG_NAR)
+        .into_iter()
+        .map(|i| missing[i])
+        .collect()
+}
+
+/// One NAR upload's outcome: the narinfo, whether the NAR was uploaded (not
+/// reused), and the milliseconds preparing and uploading.
+type Uploaded = Result<(NarInfo, bool, (u64, u64))>;
+
+/// Takes the NAR uploads as they finish and writes each narinfo once its
+/// NAR and its references' narinfos are in the cache, 32 at once, side by
+/// side with the uploads (a narinfo write never holds them back). Fills
+/// `summary`; returns the first error.
+async fn write_in_order(
+    store: &Arc<ObjectStore>,
+    key: &SecretKey,
+    missing: &[&PathInfo],
+    mut uploads: impl futures::stream::FusedStream<Item = (String, Uploaded)> + Unpin,
+    summary: &mut PushSummary,
+    progress: &dyn PushProgress,
+) -> Option<Error> {
     let graph: BTreeMap<String, Vec<String>> = missing
         .iter()
         .map(|i| (i.path.clone(), i.references.clone()))
         .collect();
     let mut gate = NarinfoGate::new(&graph);
-    summary.nar_bytes = missing.iter().map(|i| i.nar_size).sum();
-    progress.planned(missing.len(), summary.nar_bytes, present.len());
-
-    let upload_order: Vec<&PathInfo> = {
-        let paths: Vec<(&str, u64, &[String])> = missing
-            .iter()
-            .map(|i| (i.path.as_str(), i.nar_size, i.references.as_slice()))
-            .collect();
-        upload_order(&paths, BIG_NAR)
-            .into_iter()
-            .map(|i| missing[i])
-            .collect()
-    };
-    let threads_per_nar = std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1);
-
-    // Preparing is CPU work, bounded apart by `jobs`; uploading is waiting.
-    let cpu = CpuPool::new("nar", jobs).map_err(Error::io("cannot start threads for", "NARs"))?;
-    let mut uploads = futures::stream::iter(upload_order.into_iter().map(|info| {
-        let store = store.clone();
-        let params = params.clone();
-        let tmp_dir = tmp_dir.clone();
-        let info = info.clone();
-        let cpu = cpu.clone();
-        let nars = nars.clone();
-        async move {
-            let result = upload_nar(
-                &store,
-                &nars,
-                &params,
-                &info,
-                threads_per_nar,
-                &tmp_dir,
-                &cpu,
-            )
-            .await;
-            (info.path.clone(), result)
-        }
-    }))
-    .buffer_unordered(NARS_IN_FLIGHT.max(jobs))
-    .fuse();
-
-    // NAR uploads and narinfo writes run side by side in one loop, so a
-    // narinfo write never holds the uploads back.
+    let started = std::time::Instant::now();
     let mut narinfos: HashMap<String, NarInfo> = HashMap::new();
     let mut eligible: VecDeque<String> = VecDeque::new();
     let mut writes = FuturesUnordered::new();
@@ -195,21 +219,10 @@ pub async fn push_paths(
             let Some(path) = eligible.pop_front() else {
                 break;
             };
-            let Some(mut narinfo) = narinfos.remove(&path) else {
-                continue;
-            };
-            narinfo.sign(&key);
-            let store = store.clone();
-            writes.push(async move {
-                let result = store
-                    .put(
-                        &narinfo.key(),
-                        Body::Bytes(narinfo.render().into_bytes()),
-                        CONTENT_TYPE_NARINFO,
-                    )
-                    .await;
-                (path, result)
-            });
+            if let Some(mut narinfo) = narinfos.remove(&path) {
+                narinfo.sign(key);
+                writes.push(write_narinfo(store.clone(), path, narinfo));
+            }
         }
         if uploads_done && writes.is_empty() {
             break;
@@ -218,17 +231,10 @@ pub async fn push_paths(
             next = uploads.next(), if !uploads_done => match next {
                 None => {
                     uploads_done = true;
-                    nars_ms = millis(nars_started.elapsed());
+                    summary.phases.nars_ms = millis(started.elapsed());
                 }
                 Some((path, Ok((narinfo, uploaded, busy)))) => {
-                    summary.phases.prepare_busy_ms += busy.0;
-                    summary.phases.upload_busy_ms += busy.1;
-                    if uploaded {
-                        summary.nars_uploaded += 1;
-                        summary.uploaded_bytes += narinfo.file_size;
-                    } else {
-                        summary.nars_reused += 1;
-                    }
+                    count_nar(summary, &narinfo, uploaded, busy);
                     progress.nar_done(&path, narinfo.nar_size, uploaded);
                     if gate.nar_uploaded(&path) {
                         eligible.push_back(path.clone());
@@ -252,20 +258,30 @@ pub async fn push_paths(
             },
         }
     }
-    summary.failed = missing.len() - summary.pushed;
-    summary.phases.nars_ms = nars_ms;
-    summary.phases.narinfos_ms = millis(nars_started.elapsed()).saturating_sub(nars_ms);
-    summary.requests = store.requests();
-    match first_error {
-        Some(e) if summary.failed == 1 => Err(e),
-        Some(e) => {
-            tracing::error!("{}", e.render());
-            Err(Error::PushIncomplete {
-                failed: summary.failed,
-                total: missing.len(),
-            })
-        }
-        None => Ok(summary),
+    summary.phases.narinfos_ms = millis(started.elapsed()).saturating_sub(summary.phases.nars_ms);
+    first_error
+}
+
+/// Writes one signed narinfo; hands its path back with the outcome.
+async fn write_narinfo(
+    store: Arc<ObjectStore>,
+    path: String,
+    narinfo: NarInfo,
+) -> (String, Result<()>) {
+    let body = Body::Bytes(narinfo.render().into_bytes());
+    let result = store.put(&narinfo.key(), body, CONTENT_TYPE_NARINFO).await;
+    (path, result)
+}
+
+/// Adds one finished NAR to the summary.
+fn count_nar(summary: &mut PushSummary, narinfo: &NarInfo, uploaded: bool, busy: (u64, u64)) {
+    summary.phases.prepare_busy_ms += busy.0;
+    summary.phases.upload_busy_ms += busy.1;
+    if uploaded {
+        summary.nars_uploaded += 1;
+        summary.uploaded_bytes += narinfo.file_size;
+    } else {
+        summary.nars_reused += 1;
     }
 }
 
@@ -294,6 +310,33 @@ async fn present_narinfos(store: &ObjectStore, infos: &[PathInfo]) -> Result<Has
         .collect())
 }
 
+/// What every NAR upload shares.
+#[derive(Clone)]
+struct Uploader {
+    store: Arc<ObjectStore>,
+    nars: Arc<Known>,
+    params: CacheParams,
+    tmp_dir: PathBuf,
+    cpu: CpuPool,
+    threads_per_nar: u32,
+}
+
+impl Uploader {
+    /// Prepares one path's NAR and uploads it unless its key exists.
+    async fn upload(&self, info: &PathInfo) -> Uploaded {
+        upload_nar(
+            &self.store,
+            &self.nars,
+            &self.params,
+            info,
+            self.threads_per_nar,
+            &self.tmp_dir,
+            &self.cpu,
+        )
+        .await
+    }
+}
+
 /// Prepares one path's NAR and uploads it unless its key exists. Also
 /// returns the milliseconds spent preparing and uploading.
 async fn upload_nar(
@@ -304,7 +347,7 @@ async fn upload_nar(
     threads: u32,
     tmp_dir: &std::path::Path,
     cpu: &CpuPool,
-) -> Result<(NarInfo, bool, (u64, u64))> {
+) -> Uploaded {
     let expected = parse_nar_hash(&info.nar_hash).ok_or_else(|| Error::Command {
         command: "nix path-info --json".into(),
         status: Some(0),

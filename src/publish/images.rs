@@ -292,32 +292,7 @@ impl Target {
             .map(|(_, m)| m)
             .chain([&set.index])
             .collect();
-        let (blob_keys, doc_keys, tag_keys): (Vec<String>, Vec<String>, Vec<String>) = match self {
-            Target::Registry(_) => (
-                set.blobs
-                    .iter()
-                    .map(|b| format!("blobs/{}", b.descriptor.digest))
-                    .collect(),
-                docs.iter()
-                    .map(|d| format!("manifests/{}", d.descriptor.digest))
-                    .collect(),
-                tags.iter().map(|t| format!("manifests/{t}")).collect(),
-            ),
-            Target::Store(_, shape) => (
-                set.blobs
-                    .iter()
-                    .map(|b| bucket::blob_key(*shape, name, b))
-                    .collect(),
-                bucket::manifest_keys(*shape, name, set),
-                match shape {
-                    Shape::StaticRegistry => tags
-                        .iter()
-                        .map(|t| format!("v2/{name}/manifests/{t}"))
-                        .collect(),
-                    Shape::Layout => Vec::new(),
-                },
-            ),
-        };
+        let (blob_keys, doc_keys, tag_keys) = self.keys(name, set, tags);
         let mut objects = Vec::new();
         if let Target::Store(_, shape) = self {
             let (key, bytes, ctype) = bucket::marker(*shape);
@@ -367,11 +342,7 @@ impl Target {
                 &index.media_type,
             ));
         }
-        let list = match self {
-            Target::Store(_, Shape::StaticRegistry) => Some(format!("v2/{name}/tags/list")),
-            Target::Store(_, Shape::Layout) => Some("index.json".to_string()),
-            Target::Registry(_) => None,
-        };
+        let list = self.tag_list_key(name);
         if let Some(key) = list {
             objects.push(PlannedObject {
                 destination: destination.to_string(),
@@ -384,6 +355,52 @@ impl Target {
             });
         }
         objects
+    }
+
+    /// The keys (or registry references) of `set`'s blobs, of its manifests
+    /// and index, and of `tags`, at this destination.
+    fn keys(
+        &self,
+        name: &str,
+        set: &ImageSet,
+        tags: &[String],
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let docs = set.manifests.iter().map(|(_, m)| m).chain([&set.index]);
+        match self {
+            Target::Registry(_) => (
+                set.blobs
+                    .iter()
+                    .map(|b| format!("blobs/{}", b.descriptor.digest))
+                    .collect(),
+                docs.map(|d| format!("manifests/{}", d.descriptor.digest))
+                    .collect(),
+                tags.iter().map(|t| format!("manifests/{t}")).collect(),
+            ),
+            Target::Store(_, shape) => (
+                set.blobs
+                    .iter()
+                    .map(|b| bucket::blob_key(*shape, name, b))
+                    .collect(),
+                bucket::manifest_keys(*shape, name, set),
+                match shape {
+                    Shape::StaticRegistry => tags
+                        .iter()
+                        .map(|t| format!("v2/{name}/manifests/{t}"))
+                        .collect(),
+                    Shape::Layout => Vec::new(),
+                },
+            ),
+        }
+    }
+
+    /// The document that lists the tags, derived at write time: `tags/list`
+    /// (static registry) or `index.json` (layout); a registry keeps its own.
+    fn tag_list_key(&self, name: &str) -> Option<String> {
+        match self {
+            Target::Store(_, Shape::StaticRegistry) => Some(format!("v2/{name}/tags/list")),
+            Target::Store(_, Shape::Layout) => Some("index.json".to_string()),
+            Target::Registry(_) => None,
+        }
     }
 
     /// Phase one: blobs, manifests, the index, as `plan` found them; no tag.

@@ -103,6 +103,26 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The statement inside a bundle: its first DSSE envelope, checked against
+/// `key` when there is one. The error says what is wrong with it.
+fn read_statement(bytes: &[u8], key: Option<&PublicKey>) -> std::result::Result<Value, String> {
+    let line = String::from_utf8_lossy(bytes);
+    let envelope: Envelope = line
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or("not a DSSE envelope")?;
+    let payload = match key {
+        Some(k) => provenance::dsse::verify(&envelope, k).map_err(|e| e.to_string())?,
+        None => base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &envelope.payload,
+        )
+        .map_err(|e| format!("the payload is not base64: {e}"))?,
+    };
+    serde_json::from_slice(&payload).map_err(|e| format!("the payload is not a statement: {e}"))
+}
+
 /// Every problem found, and how many objects were checked.
 async fn check(
     store: &ObjectStore,
@@ -129,41 +149,14 @@ async fn check(
     }
     let bundle = provenance::bundle_name(name, tag);
     let (_, bundle_bytes) = fetch(bundle.clone()).await?;
-    let statement: Option<Value> = match bundle_bytes {
+    let statement = match bundle_bytes {
         None => {
             problems.push(format!("{prefix}{bundle}: the provenance is missing"));
             None
         }
-        Some(bytes) => {
-            let line = String::from_utf8_lossy(&bytes);
-            let envelope: Option<Envelope> = line
-                .lines()
-                .next()
-                .and_then(|l| serde_json::from_str(l).ok());
-            match envelope {
-                None => {
-                    problems.push(format!("{prefix}{bundle}: not a DSSE envelope"));
-                    None
-                }
-                Some(env) => {
-                    let payload = match key {
-                        Some(k) => match provenance::dsse::verify(&env, k) {
-                            Ok(p) => Some(p),
-                            Err(e) => {
-                                problems.push(format!("{prefix}{bundle}: {e}"));
-                                None
-                            }
-                        },
-                        None => base64::Engine::decode(
-                            &base64::engine::general_purpose::STANDARD,
-                            &env.payload,
-                        )
-                        .ok(),
-                    };
-                    payload.and_then(|p| serde_json::from_slice(&p).ok())
-                }
-            }
-        }
+        Some(bytes) => read_statement(&bytes, key)
+            .map_err(|e| problems.push(format!("{prefix}{bundle}: {e}")))
+            .ok(),
     };
 
     // Every subject must be there with its digest.

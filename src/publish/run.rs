@@ -1,0 +1,394 @@
+//! `publish` from end to end: what build.json recorded, checked; the
+//! release's files, checksums and signed provenance; the plan (every
+//! destination read, nothing written); then the plan executed, phase by
+//! phase: image content, the static release, image tags.
+
+use std::path::{Path, PathBuf};
+
+use super::images::{self, Images, Target};
+use super::layout::{sha256sums, ReleaseFile, SHA256SUMS};
+use super::statics::{self, StaticPlan, StaticRelease, StaticSummary};
+use super::{
+    checked_link, hostname, signing_key, static_destinations, PublishOpts, PublishSummary,
+};
+use crate::context::{Context, Verbosity};
+use crate::errors::{Error, Result};
+use crate::kinds::{Layout, PublishPart};
+use crate::manifest::{BuildManifest, Kind};
+use crate::nixcache::SecretKey;
+use crate::objstore::ObjectStore;
+use crate::oci::ContentPlan;
+use crate::plan::Plan;
+use crate::provenance::{self, Subject};
+use crate::release::{self, Class, Release};
+
+/// Runs `publish`.
+pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> {
+    let started = provenance::statement::now_rfc3339();
+    let dist = ctx.dist_dir();
+    let manifest = read_build(&dist)?;
+    let release = release::detect(
+        &|k| std::env::var(k).ok(),
+        opts.tag.as_deref(),
+        &manifest.source,
+        &hostname(),
+    )?;
+    refuse_dirty_stable(ctx, &manifest, &release)?;
+    let key = signing_key(opts.signing_key.as_deref())?;
+    let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
+    let files = release_files(&dist, &manifest)?;
+    let images = prepare_images(ctx, opts, &manifest, &release)?;
+    if opts.part == Some(PublishPart::Images) && images.is_none() {
+        return Err(Error::NoImages);
+    }
+    let sums = sha256sums(
+        &files
+            .iter()
+            .map(|f| (layout.file_path(f.platform, &f.file), f.sha256.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let name = &ctx.project.config.name;
+    let mut subjects = static_subjects(&files, layout, &sums);
+    if let Some(im) = &images {
+        subjects.extend(im.subjects(name, &release.tag));
+    }
+    let bundle = provenance_bundle(&manifest, &release, &subjects, &key, started)?;
+    let rel = StaticRelease {
+        name,
+        release: &release,
+        layout,
+        files: &files,
+        sha256sums: sums,
+        provenance: (provenance::bundle_name(name, &release.tag), bundle),
+        force: opts.force,
+    };
+    let runtime = crate::context::runtime()?;
+    let planned = runtime.block_on(plan_publish(ctx, opts, &rel, images.as_ref()))?;
+    let summary = |destinations, images_done| PublishSummary {
+        release: release.clone(),
+        layout: layout.as_str(),
+        provenance: rel.provenance.0.clone(),
+        destinations,
+        image_index: images
+            .as_ref()
+            .map(|i| i.set.index.descriptor.digest.clone()),
+        images: images_done,
+    };
+    if ctx.dry_run {
+        ctx.print_result(&planned.plan.render(), &planned.plan);
+        return Ok(summary(vec![], vec![]));
+    }
+    let (destinations, image_summaries) =
+        runtime.block_on(execute_publish(ctx, opts, &rel, images.as_ref(), &planned))?;
+    let summary = summary(destinations, image_summaries);
+    ctx.print_result(&render_summary(name, &summary), &summary);
+    Ok(summary)
+}
+
+/// build.json, refused when missing or incomplete.
+fn read_build(dist: &Path) -> Result<BuildManifest> {
+    let path = dist.join("build.json");
+    if !path.exists() {
+        return Err(Error::NoBuild { path });
+    }
+    let manifest = BuildManifest::read(&path)?;
+    if !manifest.complete || !manifest.failures.is_empty() {
+        return Err(Error::IncompleteBuild {
+            failed: manifest.failures.len(),
+            names: manifest
+                .failures
+                .iter()
+                .map(|f| format!("{} {}", f.platform, f.kind.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(manifest)
+}
+
+/// A stable release comes from a clean tree: at build time and now.
+fn refuse_dirty_stable(ctx: &Context, manifest: &BuildManifest, release: &Release) -> Result<()> {
+    if release.class != Class::Stable {
+        return Ok(());
+    }
+    if manifest.source.dirty {
+        return Err(Error::DirtyStable {
+            tag: release.tag.clone(),
+            what: "build.json records that the build ran on uncommitted changes".into(),
+        });
+    }
+    let repo = crate::source::git_toplevel(&ctx.project.dir)?;
+    let changes = crate::source::uncommitted(&repo, std::slice::from_ref(&ctx.project.target_dir))?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let files: Vec<&str> = changes.iter().take(5).map(String::as_str).collect();
+    Err(Error::DirtyStable {
+        tag: release.tag.clone(),
+        what: format!("uncommitted changes: {}", files.join("; ")),
+    })
+}
+
+/// The static files of the build, each link checked against build.json.
+fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFile>> {
+    let mut files = Vec::new();
+    for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
+        checked_link(dist, a)?;
+        let local = dist.join(&a.path);
+        let file = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push(ReleaseFile {
+            platform: a.platform,
+            file,
+            local,
+            sha256: a.sha256.clone(),
+            size: a.size,
+        });
+    }
+    Ok(files)
+}
+
+/// The images, converted (their digests are provenance subjects even when
+/// this run pushes none), unless `--no-images`.
+fn prepare_images(
+    ctx: &Context,
+    opts: &PublishOpts,
+    manifest: &BuildManifest,
+    release: &Release,
+) -> Result<Option<Images>> {
+    if opts.no_images {
+        return Ok(None);
+    }
+    let config = &ctx.project.config;
+    let extra = if opts.image_tags.is_empty() {
+        &config.image_tags
+    } else {
+        &opts.image_tags
+    };
+    let compression = opts.image_compression.unwrap_or(config.image_compression);
+    let images = images::prepare(ctx, manifest, release, compression, extra)?;
+    if let Some(im) = &images {
+        if !im.ignored_tags.is_empty() && ctx.verbosity != Verbosity::Quiet {
+            eprintln!(
+                "note: image tags {} are for stable releases only; {} is {}",
+                im.ignored_tags.join(", "),
+                release.tag,
+                release.class.as_str()
+            );
+        }
+    }
+    Ok(images)
+}
+
+/// Every published file and `SHA256SUMS`, by the sha256 of their bytes.
+fn static_subjects(files: &[ReleaseFile], layout: Layout, sums: &str) -> Vec<Subject> {
+    let mut subjects: Vec<Subject> = files
+        .iter()
+        .map(|f| Subject {
+            name: layout.file_path(f.platform, &f.file),
+            sha256: f.sha256.clone(),
+        })
+        .collect();
+    subjects.push(Subject {
+        name: SHA256SUMS.into(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sums.as_bytes())),
+    });
+    subjects
+}
+
+/// The signed provenance: one DSSE envelope, one line. `started` is when
+/// this run began (the statement's `startedOn`).
+fn provenance_bundle(
+    manifest: &BuildManifest,
+    release: &Release,
+    subjects: &[Subject],
+    key: &SecretKey,
+    started: String,
+) -> Result<Vec<u8>> {
+    let run = provenance::Run {
+        started_on: started,
+        finished_on: provenance::statement::now_rfc3339(),
+    };
+    let statement = provenance::statement(manifest, release, subjects, &run);
+    let body = serde_json::to_vec(&statement).map_err(|e| Error::Json {
+        path: PathBuf::from("provenance statement"),
+        source: e,
+    })?;
+    let envelope = provenance::dsse::sign(key, provenance::IN_TOTO_PAYLOAD_TYPE, &body);
+    let mut bundle = serde_json::to_vec(&envelope).unwrap_or_default();
+    bundle.push(b'\n');
+    Ok(bundle)
+}
+
+/// Every destination opened and read, and what each will get.
+struct Planned {
+    plan: Plan,
+    targets: Vec<(Target, ContentPlan)>,
+    stores: Vec<(ObjectStore, StaticPlan)>,
+}
+
+/// The image destinations this run pushes to: none for `publish static`
+/// (or a build without images); else the command line's, the config's, or
+/// the local default.
+fn image_urls(ctx: &Context, opts: &PublishOpts, images: Option<&Images>) -> Result<Vec<String>> {
+    let config = &ctx.project.config;
+    let urls = match images {
+        None => Vec::new(),
+        Some(_) if opts.part == Some(PublishPart::Static) => Vec::new(),
+        Some(_) if !opts.image_urls.is_empty() => opts.image_urls.clone(),
+        Some(_) if !config.image_destinations.is_empty() => config.image_destinations.clone(),
+        Some(_) => vec![ctx.dist_dir().join("publish/images").display().to_string()],
+    };
+    for u in &urls {
+        crate::oci::dest::parse(u).map_err(Error::StoreUrl)?;
+    }
+    Ok(urls)
+}
+
+/// Opens every destination (registries authenticate here) and reads what
+/// each has: the plan. Nothing is written.
+async fn plan_publish(
+    ctx: &Context,
+    opts: &PublishOpts,
+    rel: &StaticRelease<'_>,
+    images: Option<&Images>,
+) -> Result<Planned> {
+    let name = rel.name;
+    let mut objects = Vec::new();
+    let mut names = Vec::new();
+    let mut targets = Vec::new();
+    if let Some(im) = images {
+        for u in image_urls(ctx, opts, images)? {
+            let target = Target::open(&u).await?;
+            let content = target.plan_content(name, &im.set).await?;
+            let label = target.destination();
+            objects.extend(target.planned_objects(&label, name, &im.set, &content, &im.tags));
+            names.push(label);
+            targets.push((target, content));
+        }
+    }
+    let locations = match opts.part {
+        Some(PublishPart::Images) => Vec::new(),
+        _ => static_destinations(ctx, &opts.static_urls)?.1,
+    };
+    let mut stores = Vec::new();
+    for location in &locations {
+        let store = ObjectStore::open(location).await?;
+        let planned = statics::plan_static(&store, &store.describe(), rel).await?;
+        objects.extend(planned.objects.iter().cloned());
+        names.push(store.describe());
+        stores.push((store, planned));
+    }
+    let command = match opts.part {
+        None => "publish",
+        Some(PublishPart::Static) => "publish static",
+        Some(PublishPart::Images) => "publish images",
+    };
+    let subject = crate::plan::Subject {
+        name: name.to_string(),
+        tag: rel.release.tag.clone(),
+        class: rel.release.class.as_str().into(),
+    };
+    Ok(Planned {
+        plan: Plan::new(command, subject, names, objects),
+        targets,
+        stores,
+    })
+}
+
+/// Runs the plan: image content, then the static release, then (images
+/// alone) the local provenance, then the image tags.
+async fn execute_publish(
+    ctx: &Context,
+    opts: &PublishOpts,
+    rel: &StaticRelease<'_>,
+    images: Option<&Images>,
+    planned: &Planned,
+) -> Result<(Vec<StaticSummary>, Vec<images::ImageSummary>)> {
+    let (name, quiet) = (rel.name, ctx.verbosity == Verbosity::Quiet);
+    let mut image_summaries = Vec::new();
+    if let Some(im) = images {
+        for (target, content) in &planned.targets {
+            if !quiet {
+                eprintln!(
+                    "pushing the {name} image ({} platforms, {} MiB of blobs) to {}",
+                    im.set.manifests.len(),
+                    im.set.blob_bytes() / (1 << 20),
+                    target.describe()
+                );
+            }
+            image_summaries.push(images::ImageSummary {
+                destination: target.describe(),
+                index: im.set.index.descriptor.digest.clone(),
+                stats: target.push_content(name, &im.set, content).await?,
+                listed_tags: Vec::new(),
+            });
+        }
+    }
+    let mut destinations = Vec::new();
+    for (store, plan) in &planned.stores {
+        if !quiet {
+            let (tag, class) = (&rel.release.tag, rel.release.class.as_str());
+            eprintln!("publishing {name} {tag} ({class}) to {}", store.describe());
+        }
+        destinations.push(statics::execute_static(store, rel, plan).await?);
+    }
+    if opts.part == Some(PublishPart::Images) {
+        write_local_provenance(ctx, rel)?;
+    }
+    if let Some(im) = images {
+        for ((target, _), summary) in planned.targets.iter().zip(&mut image_summaries) {
+            summary.listed_tags = target.push_tags(name, &im.set, &im.tags).await?;
+            summary.stats.tags = im.tags.clone();
+        }
+    }
+    Ok((destinations, image_summaries))
+}
+
+/// Images alone: the provenance goes beside the build, for the step that
+/// publishes it (and, later, into the registry beside the index).
+fn write_local_provenance(ctx: &Context, rel: &StaticRelease<'_>) -> Result<()> {
+    let dir = ctx.dist_dir().join("provenance");
+    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+    let path = dir.join(&rel.provenance.0);
+    std::fs::write(&path, &rel.provenance.1).map_err(Error::io("cannot write", &path))?;
+    if ctx.verbosity != Verbosity::Quiet {
+        eprintln!("provenance: {}", path.display());
+    }
+    Ok(())
+}
+
+/// One line per destination, for people.
+fn render_summary(name: &str, summary: &PublishSummary) -> String {
+    let mut human = String::new();
+    for d in &summary.destinations {
+        let state = if d.already_published {
+            "already published"
+        } else {
+            "published"
+        };
+        human.push_str(&format!(
+            "{name} {} at {}: {state}, {} files uploaded ({} bytes), {} already there; tags: {}\n",
+            summary.release.tag,
+            d.store,
+            d.uploaded,
+            d.uploaded_bytes,
+            d.skipped,
+            d.tags.join(", ")
+        ));
+    }
+    for i in &summary.images {
+        human.push_str(&format!(
+            "{name} image {} at {}: {} blobs uploaded ({} bytes), {} already there; tags: {}\n",
+            i.index,
+            i.destination,
+            i.stats.blobs_uploaded,
+            i.stats.bytes_uploaded,
+            i.stats.blobs_skipped,
+            i.stats.tags.join(", ")
+        ));
+    }
+    human
+}
