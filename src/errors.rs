@@ -246,8 +246,15 @@ pub enum Error {
         changed: String,
     },
     /// No key to sign the provenance with.
-    #[error("no signing key for the provenance: give --signing-key PATH or set $RELEASE_DIST_SIGNING_KEY")]
-    NoSigningKey,
+    #[error("no signing key for {signs}: give {option} or set ${env}")]
+    NoSigningKey {
+        /// What the key signs.
+        signs: &'static str,
+        /// How to name a key file.
+        option: &'static str,
+        /// The environment variable that may hold the key.
+        env: &'static str,
+    },
     /// `publish images` of a build that made none.
     #[error("the build made no images (build.json has no docker artifact)")]
     NoImages,
@@ -458,7 +465,7 @@ impl Error {
                 StoreErrorKind::Unavailable => "the registry failed after retries; re-run once it is healthy: blobs already pushed are skipped, and no tag was moved".into(),
                 StoreErrorKind::NoBucket | StoreErrorKind::Other => "no tag was moved; re-run with -v for the requests".into(),
             },
-            Error::NoSigningKey => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
+            Error::NoSigningKey { .. } => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
             Error::NoImages => "check `docker-attr` in [package.metadata.release-dist] and run `build` again, or publish the static half alone: `publish static`".into(),
             Error::NoSuchRelease { tags, .. } if tags.is_empty() => "nothing of that name was published there: check the name, `--from` and `--layout`".into(),
             Error::NoSuchRelease { tags, .. } => format!("it has: {}", tags.join(", ")),
@@ -499,7 +506,7 @@ impl Error {
             | Error::Image { .. }
             | Error::ImageArch { .. }
             | Error::RegistryAuth { .. }
-            | Error::NoSigningKey
+            | Error::NoSigningKey { .. }
             | Error::NoSuchRelease { .. }
             | Error::NoImages => BAD_INPUT,
             Error::VerifyFailed { .. } => VERIFY_FAILED,

@@ -18,6 +18,8 @@ pub mod context;
 pub mod errors;
 pub mod events;
 pub mod fsutil;
+pub mod git;
+pub mod keys;
 pub mod kinds;
 pub mod manifest;
 pub mod nix;

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::errors::{Error, Result};
-use crate::process::Cmd;
 
 /// The source of a build, as recorded in build.json.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,67 +36,17 @@ pub struct FlakeInput {
 
 /// The top directory of the git repository holding `dir`.
 pub fn git_toplevel(dir: &Path) -> Result<PathBuf> {
-    let out = Cmd::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .dir(dir)
-        .read()
-        .map_err(|_| Error::NotGit {
-            dir: dir.to_path_buf(),
-        })?;
-    Ok(PathBuf::from(String::from_utf8_lossy(&out).trim()))
-}
-
-/// The `git status` arguments that leave `ignored` out (the cargo target
-/// directory, where this tool writes): a repository without a `.gitignore`
-/// for it must not count the tool's own output as uncommitted changes.
-/// Directories outside `repo_dir` need no pathspec.
-pub fn status_args(repo_dir: &Path, ignored: &[PathBuf]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "status",
-        "--porcelain",
-        "--untracked-files=normal",
-        "--",
-        ".",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let repo = std::fs::canonicalize(repo_dir).unwrap_or_else(|_| repo_dir.to_path_buf());
-    for dir in ignored {
-        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
-        if let Ok(rel) = dir.strip_prefix(&repo) {
-            if !rel.as_os_str().is_empty() {
-                args.push(format!(":(exclude){}", rel.display()));
-            }
-        }
-    }
-    args
-}
-
-/// The lines of `git status --porcelain` in `repo_dir`, without `ignored`.
-pub fn uncommitted(repo_dir: &Path, ignored: &[PathBuf]) -> Result<Vec<String>> {
-    let out = Cmd::new("git")
-        .args(status_args(repo_dir, ignored))
-        .dir(repo_dir)
-        .read()?;
-    Ok(String::from_utf8_lossy(&out)
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect())
+    crate::git::toplevel(dir)
 }
 
 /// Reads the git state of `repo_dir` and the flake.lock in `flake_dir`;
 /// `ignored` directories (the cargo target directory) do not make it dirty.
 pub fn read(repo_dir: &Path, flake_dir: &Path, ignored: &[PathBuf]) -> Result<Source> {
-    let git = |args: &[&str]| -> Result<String> {
-        let out = Cmd::new("git").args(args).dir(repo_dir).read()?;
-        Ok(String::from_utf8_lossy(&out).trim().to_string())
-    };
+    let git = |args: &[&str]| crate::git::run(repo_dir, args);
     let commit = git(&["rev-parse", "--verify", "HEAD"]).map_err(|_| Error::NoCommit {
         repo: repo_dir.to_path_buf(),
     })?;
-    let dirty = !uncommitted(repo_dir, ignored)?.is_empty();
+    let dirty = !crate::git::uncommitted(repo_dir, ignored)?.is_empty();
     let tag = git(&["tag", "--points-at", "HEAD", "--sort=-creatordate"])?
         .lines()
         .next()
@@ -148,30 +97,6 @@ pub fn parse_flake_lock(text: &str) -> serde_json::Result<Vec<FlakeInput>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_target_directory_inside_the_repository_is_left_out_of_the_status() {
-        let repo = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(repo.path().join("pkg/target")).unwrap();
-        let args = status_args(
-            repo.path(),
-            &[
-                repo.path().join("pkg/target"),
-                PathBuf::from("/elsewhere/target"),
-            ],
-        );
-        assert_eq!(
-            args,
-            [
-                "status",
-                "--porcelain",
-                "--untracked-files=normal",
-                "--",
-                ".",
-                ":(exclude)pkg/target"
-            ]
-        );
-    }
 
     #[test]
     fn reads_the_inputs_of_a_lock_file() {

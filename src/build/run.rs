@@ -12,7 +12,6 @@ use crate::fsutil::{replace_symlink, sha256_file};
 use crate::manifest::{Artifact, BuildManifest, Failure, Kind, Tool};
 use crate::nix::{BuiltPath, Nix};
 use crate::platform::Platform;
-use crate::process::Cmd;
 use crate::source;
 
 /// Options of `build`.
@@ -206,11 +205,7 @@ fn check_flake(ctx: &Context) -> Result<PathBuf> {
         });
     }
     let repo = source::git_toplevel(&dir)?;
-    let tracked = Cmd::new("git")
-        .args(["ls-files", "--error-unmatch", "flake.nix"])
-        .dir(&dir)
-        .read()
-        .is_ok();
+    let tracked = crate::git::is_tracked(&dir, "flake.nix");
     if !tracked && !flake.starts_with("path:") {
         return Err(Error::FlakeUntracked {
             path: dir.join("flake.nix"),

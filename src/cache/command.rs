@@ -1,7 +1,7 @@
 //! `cache push` and `cache-toolchain`: what to push, where, signed with what.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -142,26 +142,14 @@ fn store_url(ctx: &Context, to: Option<&str>) -> Result<StoreUrl> {
 
 /// The signing key: `secret-key=PATH` in the URL, else the text in $RELEASE_DIST_CACHE_KEY.
 fn signing_key(url: &StoreUrl) -> Result<SecretKey> {
-    if let Some(path) = &url.cache.secret_key {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Key {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        return SecretKey::parse(&text).map_err(|e| Error::Key {
-            path: path.clone(),
-            reason: e.to_string(),
-        });
-    }
-    match std::env::var(KEY_ENV) {
-        Ok(text) if !text.trim().is_empty() => SecretKey::parse(&text).map_err(|e| Error::Key {
-            path: PathBuf::from(format!("${KEY_ENV}")),
-            reason: e.to_string(),
-        }),
-        _ => Err(Error::Key {
-            path: PathBuf::from("(none given)"),
-            reason: format!("the cache must be signed: add `secret-key=PATH` to the store URL or set ${KEY_ENV}"),
-        }),
-    }
+    let source = crate::keys::KeySource {
+        signs: "the binary cache",
+        path: url.cache.secret_key.as_deref(),
+        option: "`secret-key=PATH` in the store URL",
+        env: KEY_ENV,
+        parse: SecretKey::parse,
+    };
+    crate::keys::load_secret(source, &|k| std::env::var(k).ok())
 }
 
 fn push(

@@ -82,12 +82,7 @@ fn created(project_dir: &Path, commit: &str) -> String {
             .fmt(Format::DateTime)
             .unwrap_or_default();
     }
-    crate::process::Cmd::new("git")
-        .args(["show", "-s", "--format=%ct", commit])
-        .dir(project_dir)
-        .read()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o).trim().parse::<i64>().ok())
+    crate::git::commit_time(project_dir, commit)
         .and_then(|secs| {
             aws_smithy_types::DateTime::from_secs(secs)
                 .fmt(Format::DateTime)

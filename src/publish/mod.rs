@@ -74,23 +74,14 @@ pub struct PublishSummary {
 
 /// Reads the signing key: `--signing-key PATH`, else `$RELEASE_DIST_SIGNING_KEY`.
 pub fn signing_key(path: Option<&std::path::Path>) -> Result<SecretKey> {
-    let (text, origin) = match path {
-        Some(p) => (
-            std::fs::read_to_string(p).map_err(|e| Error::Key {
-                path: p.to_path_buf(),
-                reason: format!("cannot read it: {e}"),
-            })?,
-            p.to_path_buf(),
-        ),
-        None => match std::env::var(SIGNING_KEY_ENV) {
-            Ok(t) if !t.trim().is_empty() => (t, PathBuf::from(format!("${SIGNING_KEY_ENV}"))),
-            _ => return Err(Error::NoSigningKey),
-        },
+    let source = crate::keys::KeySource {
+        signs: "the provenance",
+        path,
+        option: "--signing-key PATH",
+        env: SIGNING_KEY_ENV,
+        parse: SecretKey::parse_any,
     };
-    SecretKey::parse_any(&text).map_err(|e| Error::Key {
-        path: origin,
-        reason: e.to_string(),
-    })
+    crate::keys::load_secret(source, &|k| std::env::var(k).ok())
 }
 
 fn hostname() -> String {

@@ -118,7 +118,7 @@ fn refuse_dirty_stable(ctx: &Context, manifest: &BuildManifest, release: &Releas
         });
     }
     let repo = crate::source::git_toplevel(&ctx.project.dir)?;
-    let changes = crate::source::uncommitted(&repo, std::slice::from_ref(&ctx.project.target_dir))?;
+    let changes = crate::git::uncommitted(&repo, std::slice::from_ref(&ctx.project.target_dir))?;
     if changes.is_empty() {
         return Ok(());
     }
