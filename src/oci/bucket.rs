@@ -129,13 +129,7 @@ pub async fn push_content(
 ) -> Result<()> {
     let (key, bytes, ctype) = marker(shape);
     store.put(key, Body::Bytes(bytes.to_vec()), ctype).await?;
-    let missing: Vec<&Blob> = set
-        .blobs
-        .iter()
-        .zip(&plan.blob_there)
-        .filter(|(_, there)| !**there)
-        .map(|(b, _)| b)
-        .collect();
+    let missing = plan.missing(set);
     stats.blobs_skipped += set.blobs.len() - missing.len();
     let jobs: Vec<(String, &Blob)> = missing
         .iter()

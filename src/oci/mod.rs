@@ -111,6 +111,18 @@ pub struct ContentPlan {
     pub manifest_there: Vec<bool>,
 }
 
+impl ContentPlan {
+    /// The blobs of `set` that the destination lacks.
+    pub fn missing<'a>(&self, set: &'a ImageSet) -> Vec<&'a Blob> {
+        set.blobs
+            .iter()
+            .zip(&self.blob_there)
+            .filter(|(_, there)| !**there)
+            .map(|(b, _)| b)
+            .collect()
+    }
+}
+
 /// What a push to one destination did.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]

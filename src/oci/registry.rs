@@ -128,13 +128,7 @@ impl Registry {
         plan: &ContentPlan,
         stats: &mut PushStats,
     ) -> Result<()> {
-        let missing: Vec<&Blob> = set
-            .blobs
-            .iter()
-            .zip(&plan.blob_there)
-            .filter(|(_, there)| !**there)
-            .map(|(b, _)| b)
-            .collect();
+        let missing = plan.missing(set);
         futures::stream::iter(missing.iter())
             .map(|b| self.push_blob(b))
             .buffer_unordered(PARALLEL_BLOBS)

@@ -246,16 +246,7 @@ fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
             .unwrap();
         assert!(out.success());
     }
-    let check = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(dl.path())
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    crate::util::sha256sum_c(dl.path(), "SHA256SUMS");
     let objects_after_static = keys(&g, &bucket);
 
     // The images step: registry credentials, no S3 credentials at all.

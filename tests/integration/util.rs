@@ -251,3 +251,20 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `sha256sum -c FILE` in `dir`, asserting that every line checks out;
+/// its output.
+pub fn sha256sum_c(dir: &Path, file: &str) -> String {
+    let check = Command::new("sha256sum")
+        .args(["-c", file])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        check.status.success(),
+        "sha256sum -c {file} in {}:\n{out}",
+        dir.display()
+    );
+    out
+}
