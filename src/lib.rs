@@ -13,6 +13,7 @@ pub mod background;
 pub mod build;
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod errors;

@@ -1,7 +1,7 @@
 //! The in-toto Statement v1 with an SLSA Provenance v1 predicate that a
 //! release carries. Pure: everything comes from build.json and the release.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::manifest::{BuildManifest, Kind};
@@ -24,6 +24,74 @@ pub struct Subject {
     pub sha256: String,
 }
 
+/// The in-toto Statement v1, as written and as `verify` reads it. Fields
+/// are declared in the order they serialize in (alphabetical, as the
+/// statement has always been written, so that its bytes do not change).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    /// [`STATEMENT_TYPE`].
+    #[serde(rename = "_type")]
+    pub statement_type: String,
+    /// The SLSA provenance.
+    pub predicate: Provenance,
+    /// [`SLSA_PROVENANCE_V1`].
+    #[serde(rename = "predicateType")]
+    pub predicate_type: String,
+    /// What the statement is about, sorted by name.
+    pub subject: Vec<StatementSubject>,
+}
+
+/// One subject: a name and its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementSubject {
+    /// The digests.
+    pub digest: Sha256Digest,
+    /// The name (a release path, or `image/<name>:<tag>[/<platform>]`).
+    pub name: String,
+}
+
+/// A `{"sha256": hex}` digest set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sha256Digest {
+    /// Hex.
+    pub sha256: String,
+}
+
+/// The SLSA Provenance v1 predicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    /// How the release was built.
+    pub build_definition: BuildDefinition,
+    /// Who built it, when, and what else came out.
+    pub run_details: RunDetails,
+}
+
+/// `buildDefinition`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildDefinition {
+    /// [`BUILD_TYPE`].
+    pub build_type: String,
+    /// Name, flake, tag, class, targets, attributes.
+    pub external_parameters: Value,
+    /// Nix version, CI, event.
+    pub internal_parameters: Value,
+    /// The commit and the flake inputs.
+    pub resolved_dependencies: Vec<Value>,
+}
+
+/// `runDetails`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetails {
+    /// The CI server and this tool's version.
+    pub builder: Value,
+    /// Every artifact build.json records, published or not.
+    pub byproducts: Vec<Value>,
+    /// Start and end times, the CI run.
+    pub metadata: Value,
+}
+
 /// What the statement needs beyond build.json and the release.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -39,7 +107,7 @@ pub fn statement(
     release: &Release,
     subjects: &[Subject],
     run: &Run,
-) -> Value {
+) -> Statement {
     let mut subjects = subjects.to_vec();
     subjects.sort();
     let mut targets: Vec<String> = manifest
@@ -90,41 +158,46 @@ pub fn statement(
     if let Some(id) = &release.builder.invocation_id {
         metadata["invocationId"] = json!(id);
     }
-    json!({
-        "_type": STATEMENT_TYPE,
-        "subject": subjects
+    Statement {
+        statement_type: STATEMENT_TYPE.into(),
+        subject: subjects
             .iter()
-            .map(|s| json!({"name": s.name, "digest": {"sha256": s.sha256}}))
-            .collect::<Vec<_>>(),
-        "predicateType": SLSA_PROVENANCE_V1,
-        "predicate": {
-            "buildDefinition": {
-                "buildType": BUILD_TYPE,
-                "externalParameters": {
+            .map(|s| StatementSubject {
+                name: s.name.clone(),
+                digest: Sha256Digest {
+                    sha256: s.sha256.clone(),
+                },
+            })
+            .collect(),
+        predicate_type: SLSA_PROVENANCE_V1.into(),
+        predicate: Provenance {
+            build_definition: BuildDefinition {
+                build_type: BUILD_TYPE.into(),
+                external_parameters: json!({
                     "name": manifest.name,
                     "flake": manifest.flake,
                     "tag": release.tag,
                     "class": release.class.as_str(),
                     "targets": targets,
                     "attributes": attributes,
-                },
-                "internalParameters": {
+                }),
+                internal_parameters: json!({
                     "nixVersion": manifest.nix_version,
                     "ci": release.builder.system,
                     "event": release.builder.event,
-                },
-                "resolvedDependencies": deps,
+                }),
+                resolved_dependencies: deps,
             },
-            "runDetails": {
-                "builder": {
+            run_details: RunDetails {
+                builder: json!({
                     "id": release.builder.id,
                     "version": {manifest.tool.name.clone(): manifest.tool.version.clone()},
-                },
-                "metadata": metadata,
-                "byproducts": byproducts,
+                }),
+                metadata,
+                byproducts,
             },
         },
-    })
+    }
 }
 
 /// A flake.lock input as a resolved dependency: a git URI at its revision
@@ -153,13 +226,6 @@ fn flake_input(input: &FlakeInput) -> Value {
         v["digest"] = json!({"gitCommit": r});
     }
     v
-}
-
-/// Now, as RFC 3339 UTC.
-pub fn now_rfc3339() -> String {
-    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -205,9 +271,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_statement_carries_what_the_issue_asks() {
-        let release = Release {
+    fn release() -> Release {
+        Release {
             tag: "v1.0.0".into(),
             class: Class::Stable,
             commit: "c".repeat(40),
@@ -218,7 +283,12 @@ mod tests {
                 event: Some("tag".into()),
                 repository: Some("https://git.example/o/r".into()),
             },
-        };
+        }
+    }
+
+    #[test]
+    fn the_statement_carries_what_the_issue_asks() {
+        let release = release();
         let subjects = [
             Subject {
                 name: "linux/arm/v6/hello".into(),
@@ -233,7 +303,7 @@ mod tests {
             started_on: "2026-11-21T00:00:00Z".into(),
             finished_on: "2026-11-21T00:01:00Z".into(),
         };
-        let st = statement(&manifest(), &release, &subjects, &run);
+        let st = serde_json::to_value(statement(&manifest(), &release, &subjects, &run)).unwrap();
         assert_eq!(st["_type"], STATEMENT_TYPE);
         assert_eq!(st["predicateType"], SLSA_PROVENANCE_V1);
         assert_eq!(st["subject"][0]["name"], "SHA256SUMS", "sorted");
@@ -268,5 +338,29 @@ mod tests {
             "/nix/store/y-hello.drv"
         );
         assert_eq!(run["byproducts"][0]["annotations"]["narHash"], "sha256-zzz");
+    }
+
+    #[test]
+    fn the_typed_statement_keeps_the_key_order_it_was_always_written_in() {
+        let st = statement(
+            &manifest(),
+            &release(),
+            &[],
+            &Run {
+                started_on: "2026-12-01T21:02:36Z".into(),
+                finished_on: "2026-12-01T21:02:37Z".into(),
+            },
+        );
+        let text = serde_json::to_string(&st).unwrap();
+        // Sorted keys, as serde_json's (unordered) maps wrote them before.
+        let at = |k: &str| text.find(k).unwrap();
+        assert!(text.starts_with(r#"{"_type":"https://in-toto.io/Statement/v1","predicate":{"buildDefinition":{"buildType":"#), "{text}");
+        assert!(at(r#""predicateType""#) < at(r#""subject""#));
+        assert!(
+            at(r#""builder""#) < at(r#""byproducts""#)
+                && at(r#""byproducts""#) < at(r#""metadata""#)
+        );
+        let back: Statement = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, st, "verify reads what the writer wrote");
     }
 }

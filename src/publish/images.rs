@@ -73,22 +73,12 @@ pub struct ImageSummary {
 /// the publish time, so that publishing the same commit again gives the
 /// same index digest.
 fn created(project_dir: &Path, commit: &str) -> String {
-    use aws_smithy_types::date_time::Format;
-    if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH")
+    std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
-    {
-        return aws_smithy_types::DateTime::from_secs(secs)
-            .fmt(Format::DateTime)
-            .unwrap_or_default();
-    }
-    crate::git::commit_time(project_dir, commit)
-        .and_then(|secs| {
-            aws_smithy_types::DateTime::from_secs(secs)
-                .fmt(Format::DateTime)
-                .ok()
-        })
-        .unwrap_or_else(crate::provenance::statement::now_rfc3339)
+        .or_else(|| crate::git::commit_time(project_dir, commit))
+        .map(crate::clock::rfc3339)
+        .unwrap_or_else(crate::clock::now)
 }
 
 /// Converts every docker archive of the build (in parallel) and assembles

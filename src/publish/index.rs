@@ -100,13 +100,7 @@ fn first_time(r: &ListedRelease) -> Option<SystemTime> {
 }
 
 fn date_time(t: Option<SystemTime>) -> (String, String) {
-    let text = t
-        .and_then(|t| {
-            aws_smithy_types::DateTime::from(t)
-                .fmt(aws_smithy_types::date_time::Format::DateTime)
-                .ok()
-        })
-        .unwrap_or_default();
+    let text = t.map(crate::clock::rfc3339_of).unwrap_or_default();
     match text.split_once('T') {
         Some((d, t)) => (
             d.to_string(),

@@ -24,7 +24,7 @@ use crate::release::{self, Class, Release};
 
 /// Runs `publish`.
 pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> {
-    let started = provenance::statement::now_rfc3339();
+    let started = crate::clock::now();
     let dist = ctx.dist_dir();
     let manifest = read_build(&dist)?;
     let release = release::detect(
@@ -209,7 +209,7 @@ fn provenance_bundle(
 ) -> Result<Vec<u8>> {
     let run = provenance::Run {
         started_on: started,
-        finished_on: provenance::statement::now_rfc3339(),
+        finished_on: crate::clock::now(),
     };
     let statement = provenance::statement(manifest, release, subjects, &run);
     let body = serde_json::to_vec(&statement).map_err(|e| Error::Json {

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::layout::{parse_sha256sums, Layout, SHA256SUMS};
@@ -105,7 +104,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The statement inside a bundle: its first DSSE envelope, checked against
 /// `key` when there is one. The error says what is wrong with it.
-fn read_statement(bytes: &[u8], key: Option<&PublicKey>) -> std::result::Result<Value, String> {
+fn read_statement(
+    bytes: &[u8],
+    key: Option<&PublicKey>,
+) -> std::result::Result<provenance::Statement, String> {
     let line = String::from_utf8_lossy(bytes);
     let envelope: Envelope = line
         .lines()
@@ -162,11 +164,8 @@ async fn check(
     // Every subject must be there with its digest.
     let mut checked = 0;
     if let Some(st) = &statement {
-        for s in st["subject"].as_array().into_iter().flatten() {
-            let (Some(path), Some(want)) = (s["name"].as_str(), s["digest"]["sha256"].as_str())
-            else {
-                continue;
-            };
+        for s in &st.subject {
+            let (path, want) = (s.name.as_str(), s.digest.sha256.as_str());
             // Image subjects (the index and per-platform manifests) live in
             // registries, not here: `skopeo inspect --raw` gives their bytes.
             if path.starts_with("image/") {
