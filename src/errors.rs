@@ -283,14 +283,15 @@ pub enum Error {
         path: String,
     },
     /// A docker archive that cannot be converted.
-    #[error("the {platform} image {}: {reason}", .path.display())]
+    #[error("the {platform} image {} cannot be read", .path.display())]
     Image {
         /// The target it was built for.
         platform: Platform,
         /// The archive.
         path: PathBuf,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        source: crate::oci::archive::ArchiveError,
     },
     /// An image whose config names another platform than its target.
     #[error("the {platform} image {} says it is {found}", .path.display())]

@@ -180,8 +180,15 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
 fn report(error: &Error, format: MessageFormat) {
     eprintln!("{}", error.render());
     if format == MessageFormat::Json {
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
         let json = serde_json::json!({
             "error": error.to_string(),
+            "causes": causes,
             "hint": error.hint(),
             "exitCode": error.exit_code(),
         });

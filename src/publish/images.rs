@@ -145,10 +145,10 @@ pub fn prepare(
     let mut converted = Vec::new();
     for (platform, path, r) in results {
         let (c, stats) = r.map_err(|e| match e {
-            convert::ConvertError::Archive(a) => Error::Image {
+            convert::ConvertError::Archive(source) => Error::Image {
                 platform,
                 path: path.clone(),
-                reason: a.to_string(),
+                source,
             },
             convert::ConvertError::Cache(c) => Error::Io {
                 action: c.what,

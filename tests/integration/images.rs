@@ -536,6 +536,12 @@ fn refused(edit: impl FnOnce(String) -> String, needles: &[&str]) {
     let run = publish_images(&f, &sk, "v9.9.9", &["--images", &url], &[]);
     let run = run.fails_with(2, needles);
     assert!(run.stderr().contains("hint:"), "{}", run.stderr());
+    // The JSON error keeps the whole cause chain, as the text does.
+    let json: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let text = format!("{} {} {}", json["error"], json["causes"], json["hint"]);
+    for n in needles.iter().filter(|n| !n.starts_with("rebuild")) {
+        assert!(text.contains(n), "the JSON error lacks {n:?}: {json}");
+    }
     nothing_published(&f, &reg, "v9.9.9");
 }
 
