@@ -7,10 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::key_pair;
 use crate::faults::keys;
 use crate::garage::Garage;
-use crate::images::{free_port, Registry};
+use crate::util::key_pair;
+use crate::util::{free_port, Registry};
 use crate::util::{Fixture, Run};
 
 struct Case {
@@ -36,8 +36,10 @@ fn case() -> Case {
     }
 }
 
-/// Every file under `dir`, with its size.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, u64)> {
+/// Every file under `dir`, with the sha256 of its contents (not only its
+/// size: a refused command must not rewrite a file with other bytes of the
+/// same length either).
+fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -47,7 +49,9 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, u64)> {
         if p.is_dir() {
             out.extend(snapshot(&p));
         } else {
-            out.push((p.clone(), std::fs::metadata(&p).unwrap().len()));
+            let bytes = std::fs::read(&p).unwrap();
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            out.push((p.clone(), digest));
         }
     }
     out.sort();

@@ -6,26 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::garage::Garage;
-use crate::util::{artifact_store_paths, nix_path_info, stock, Fixture};
-
-/// A fresh key pair made by nix itself.
-pub fn key_pair(dir: &Path) -> (String, String) {
-    let sk = dir.join("cache.sec");
-    let pk = dir.join("cache.pub");
-    stock(
-        "nix-store",
-        &[
-            "--generate-binary-cache-key",
-            "release-dist-test-1",
-            sk.to_str().unwrap(),
-            pk.to_str().unwrap(),
-        ],
-    );
-    (
-        sk.display().to_string(),
-        std::fs::read_to_string(pk).unwrap(),
-    )
-}
+use crate::util::{artifact_store_paths, key_pair, nix_path_info, stock, Fixture};
 
 /// `nix copy --from CACHE --to STORE PATH` with `trusted-public-keys = PUBKEY`.
 pub fn nix_copy_from(cache: &str, store: &Path, path: &str, pubkey: &str) -> std::process::Output {

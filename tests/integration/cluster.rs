@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use crate::cache::key_pair;
 use crate::faults::{
     assert_closed, assert_substitutes, closure, closure_size, finish_and_substitute, push_until,
-    wait_bounded,
 };
 use crate::garage::OwnGarage;
 use crate::reliability::{assert_consistent, assert_release_whole, publish_args, publish_json};
+use crate::util::key_pair;
+use crate::util::wait_bounded;
 use crate::util::{repo_root, run_bounded, tool, Fixture};
 
 /// Longer than the tool's retries can take (5 attempts of about 1.5 s of

@@ -6,13 +6,14 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cache::{key_pair, nix_copy_from};
+use crate::cache::nix_copy_from;
 use crate::garage::{Garage, OwnGarage};
-use crate::util::{repo_root, stock, tool};
+use crate::util::key_pair;
+use crate::util::{repo_root, stock, tool, wait_bounded};
 
 /// 150 small paths and three of 6 MiB, in a graph (benches/closure.nix).
 pub fn closure() -> String {
@@ -81,21 +82,6 @@ pub fn push_until(url: &str, root: &str, after: usize) -> Child {
     // Keep reading in the background, so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     child
-}
-
-/// Waits for the child, failing the test if it hangs.
-pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the tool did not give up within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Stock `nix copy --from` the bucket's web endpoint substitutes `root`'s

@@ -3,7 +3,7 @@
 //! `.gitignore` for `target/`, `cache push` outside a Cargo project, and
 //! `verify` of a tag that was never published.
 
-use crate::cache::key_pair;
+use crate::util::key_pair;
 use crate::util::{build_json, stock, tool, Fixture};
 
 /// The example without `docker-attr` in its Cargo.toml (the example spells

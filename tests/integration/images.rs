@@ -1,96 +1,19 @@
 //! `publish --images` against Debian's docker-registry (with and without
 //! htpasswd auth) and Garage's web endpoint, read back with skopeo and umoci.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::Value;
 
 use crate::garage::Garage;
+use crate::util::{free_port, Registry};
 use crate::util::{stock, Fixture, Run};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-/// A docker-registry on a free loopback port, killed on drop.
-pub struct Registry {
-    child: Child,
-    /// Its config and data.
-    pub dir: tempfile::TempDir,
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Registry {
-    /// Starts one; with `auth`, htpasswd with user `ci` and `password`.
-    pub fn start(auth: Option<&str>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
-        );
-        if let Some(pw) = auth {
-            let line = stock("htpasswd", &["-Bbn", "ci", pw]);
-            std::fs::write(dir.path().join("htpasswd"), line.trim()).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
-        }
-        std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let child = Registry::spawn(dir.path(), &addr);
-        Registry { child, dir, addr }
-    }
-
-    fn spawn(dir: &Path, addr: &str) -> Child {
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.join("config.yml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry: install it with scripts/setup-debian.sh --tests");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not start on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    }
-
-    /// Starts it again on the same port and data.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.child = Registry::spawn(self.dir.path(), &self.addr);
-    }
-
-    /// Stops it (SIGKILL).
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A fixture built for all four targets, and a signing key.
 pub fn built_all() -> (Fixture, String) {

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::faults::keys;
 use crate::garage::Garage;
-use crate::images::Registry;
 use crate::util::Fixture;
+use crate::util::Registry;
 
 fn phase_rank(phase: &str) -> usize {
     const ORDER: [&str; 8] = [

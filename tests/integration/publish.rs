@@ -7,8 +7,8 @@ use std::process::Command;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::cache::key_pair;
 use crate::garage::Garage;
+use crate::util::key_pair;
 use crate::util::{stock, Fixture, Run};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

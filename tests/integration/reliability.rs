@@ -7,14 +7,15 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::faults::keys;
 use crate::garage::{Garage, OwnGarage};
-use crate::images::{hosts_entry, skopeo_copy_all, skopeo_raw, Registry};
-use crate::util::{stock, Fixture};
+use crate::images::{hosts_entry, skopeo_copy_all, skopeo_raw};
+use crate::util::Registry;
+use crate::util::{stock, wait_bounded, Fixture};
 
 /// The example with 6 MiB of random bytes in each static binary and each
 /// image layer, built for all four targets, committed, with a signing key.
@@ -91,20 +92,6 @@ pub fn publish_json(f: &Fixture, args: &[&str]) -> Value {
         })
         .ok();
     serde_json::from_str(run.stdout().trim()).unwrap()
-}
-
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("publish did not give up within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn get(g: &Garage, bucket: &str, key: &str) -> Option<Vec<u8>> {
@@ -225,7 +212,7 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
         let args = publish_args(&url, &url, &sk, &tag);
         let mut child = publish_until(&f, &args, after);
         own.kill();
-        let code = wait_bounded(&mut child, Duration::from_secs(180));
+        let code = wait_bounded(&mut child, Duration::from_secs(180)).code();
         assert_eq!(
             code,
             Some(4),
@@ -289,7 +276,7 @@ fn registry_killed_during_a_push_leaves_no_tag_then_a_rerun_completes() {
         let args = publish_args(static_dir, &images, &sk, &tag);
         let mut child = publish_until(&f, &args, after);
         reg.kill();
-        let code = wait_bounded(&mut child, Duration::from_secs(180));
+        let code = wait_bounded(&mut child, Duration::from_secs(180)).code();
         assert_eq!(
             code,
             Some(4),

@@ -5,9 +5,9 @@
 
 use base64::Engine;
 
-use crate::cache::key_pair;
 use crate::garage::Garage;
-use crate::images::Registry;
+use crate::util::key_pair;
+use crate::util::Registry;
 use crate::util::{Fixture, Run};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

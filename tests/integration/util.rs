@@ -1,7 +1,9 @@
 //! Shared test helpers: fixtures copied from examples/, and running the tool.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -79,7 +81,7 @@ impl Fixture {
     pub fn release_keys(&self) -> (String, String) {
         let keys = self.dir.join("keys");
         std::fs::create_dir_all(&keys).unwrap();
-        let pair = crate::cache::key_pair(&keys);
+        let pair = key_pair(&keys);
         std::fs::write(
             self.dir.join(".git/info/exclude"),
             "keys/\nflake.lock\nout/\nout-static/\nhome/\n",
@@ -267,4 +269,115 @@ pub fn sha256sum_c(dir: &Path, file: &str) -> String {
         dir.display()
     );
     out
+}
+
+/// A fresh key pair made by nix itself.
+pub fn key_pair(dir: &Path) -> (String, String) {
+    let sk = dir.join("cache.sec");
+    let pk = dir.join("cache.pub");
+    stock(
+        "nix-store",
+        &[
+            "--generate-binary-cache-key",
+            "release-dist-test-1",
+            sk.to_str().unwrap(),
+            pk.to_str().unwrap(),
+        ],
+    );
+    (
+        sk.display().to_string(),
+        std::fs::read_to_string(pk).unwrap(),
+    )
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A docker-registry on a free loopback port, killed on drop.
+pub struct Registry {
+    child: Child,
+    /// Its config and data.
+    pub dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Registry {
+    /// Starts one; with `auth`, htpasswd with user `ci` and `password`.
+    pub fn start(auth: Option<&str>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(pw) = auth {
+            let line = stock("htpasswd", &["-Bbn", "ci", pw]);
+            std::fs::write(dir.path().join("htpasswd"), line.trim()).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Registry::spawn(dir.path(), &addr);
+        Registry { child, dir, addr }
+    }
+
+    fn spawn(dir: &Path, addr: &str) -> Child {
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry: install it with scripts/setup-debian.sh --tests");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Registry::spawn(self.dir.path(), &self.addr);
+    }
+
+    /// Stops it (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits for the child, failing the test if it hangs.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the tool did not give up within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
