@@ -289,9 +289,10 @@ pub enum Error {
         platform: Platform,
         /// The archive.
         path: PathBuf,
-        /// What is wrong with it.
+        /// What is wrong with it (an `oci::archive::ArchiveError`, boxed so
+        /// that this module does not use `oci`, which uses it).
         #[source]
-        source: crate::oci::archive::ArchiveError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An image whose config names another platform than its target.
     #[error("the {platform} image {} says it is {found}", .path.display())]

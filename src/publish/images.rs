@@ -148,7 +148,7 @@ pub fn prepare(
             convert::ConvertError::Archive(source) => Error::Image {
                 platform,
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             },
             convert::ConvertError::Cache(c) => Error::Io {
                 action: c.what,
