@@ -36,10 +36,11 @@ fn written_line(destination: &str, key: &str) -> String {
     serde_json::to_string(&event).unwrap_or_default()
 }
 
-/// `key` was written to `destination`.
-pub fn written(destination: &str, key: &str) {
+/// `key` was written to `destination` (named only when events are on, so
+/// a run without them builds no names).
+pub fn written(destination: impl FnOnce() -> String, key: &str) {
     if ENABLED.load(Ordering::Relaxed) {
-        eprintln!("{}", written_line(destination, key));
+        eprintln!("{}", written_line(&destination(), key));
     }
 }
 

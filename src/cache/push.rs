@@ -322,87 +322,74 @@ struct Uploader {
 }
 
 impl Uploader {
-    /// Prepares one path's NAR and uploads it unless its key exists.
+    /// Prepares one path's NAR and uploads it unless its key exists. Also
+    /// returns the milliseconds spent preparing and uploading.
     async fn upload(&self, info: &PathInfo) -> Uploaded {
-        upload_nar(
-            &self.store,
-            &self.nars,
-            &self.params,
-            info,
-            self.threads_per_nar,
-            &self.tmp_dir,
-            &self.cpu,
-        )
-        .await
-    }
-}
-
-/// Prepares one path's NAR and uploads it unless its key exists. Also
-/// returns the milliseconds spent preparing and uploading.
-async fn upload_nar(
-    store: &ObjectStore,
-    nars: &Known,
-    params: &CacheParams,
-    info: &PathInfo,
-    threads: u32,
-    tmp_dir: &std::path::Path,
-    cpu: &CpuPool,
-) -> Uploaded {
-    let expected = parse_nar_hash(&info.nar_hash).ok_or_else(|| Error::Command {
-        command: "nix path-info --json".into(),
-        status: Some(0),
-        stderr: format!("unreadable narHash `{}` for {}", info.nar_hash, info.path),
-    })?;
-    let compressor = Compressor {
-        compression: params.compression,
-        level: params.compression_level,
-        // Several threads pay only for big NARs; small ones run side by side anyway.
-        threads: if params.parallel_compression && info.nar_size > (32 << 20) {
-            threads
-        } else {
-            1
-        },
-    };
-    let path = PathBuf::from(&info.path);
-    let tmp = tmp_dir.to_path_buf();
-    let nar_size = info.nar_size;
-    let (prepared, prepare_ms) = cpu
-        .run(move || {
-            let preparing = std::time::Instant::now();
-            let prepared = prepare_nar(&path, (expected, nar_size), compressor, &tmp);
-            (prepared, millis(preparing.elapsed()))
-        })
-        .await
-        .ok_or_else(|| {
-            Error::io("cannot serialise", &info.path)(std::io::Error::other(
-                "the NAR thread panicked",
-            ))
+        let Uploader {
+            store,
+            nars,
+            params,
+            tmp_dir,
+            cpu,
+            threads_per_nar: threads,
+        } = self;
+        let threads = *threads;
+        let expected = parse_nar_hash(&info.nar_hash).ok_or_else(|| Error::Command {
+            command: "nix path-info --json".into(),
+            status: Some(0),
+            stderr: format!("unreadable narHash `{}` for {}", info.nar_hash, info.path),
         })?;
-    let prepared = prepared?;
-    let narinfo = NarInfo {
-        store_path: info.path.clone(),
-        compression: params.compression,
-        file_hash: prepared.file_hash,
-        file_size: prepared.file_size,
-        nar_hash: prepared.nar_hash,
-        nar_size: prepared.nar_size,
-        references: info.references.clone(),
-        deriver: info.deriver.clone(),
-        sigs: info.signatures.clone(),
-        ca: info.ca.clone(),
-    };
-    let uploading = std::time::Instant::now();
-    let key = narinfo.url();
-    let uploaded = if nars.exists(store, &key).await? {
-        false
-    } else {
-        store
-            .put(&key, prepared_body(&prepared.file), CONTENT_TYPE_NAR)
-            .await?;
-        true
-    };
-    drop(prepared);
-    Ok((narinfo, uploaded, (prepare_ms, millis(uploading.elapsed()))))
+        let compressor = Compressor {
+            compression: params.compression,
+            level: params.compression_level,
+            // Several threads pay only for big NARs; small ones run side by side anyway.
+            threads: if params.parallel_compression && info.nar_size > (32 << 20) {
+                threads
+            } else {
+                1
+            },
+        };
+        let path = PathBuf::from(&info.path);
+        let tmp = tmp_dir.to_path_buf();
+        let nar_size = info.nar_size;
+        let (prepared, prepare_ms) = cpu
+            .run(move || {
+                let preparing = std::time::Instant::now();
+                let prepared = prepare_nar(&path, (expected, nar_size), compressor, &tmp);
+                (prepared, millis(preparing.elapsed()))
+            })
+            .await
+            .ok_or_else(|| {
+                Error::io("cannot serialise", &info.path)(std::io::Error::other(
+                    "the NAR thread panicked",
+                ))
+            })?;
+        let prepared = prepared?;
+        let narinfo = NarInfo {
+            store_path: info.path.clone(),
+            compression: params.compression,
+            file_hash: prepared.file_hash,
+            file_size: prepared.file_size,
+            nar_hash: prepared.nar_hash,
+            nar_size: prepared.nar_size,
+            references: info.references.clone(),
+            deriver: info.deriver.clone(),
+            sigs: info.signatures.clone(),
+            ca: info.ca.clone(),
+        };
+        let uploading = std::time::Instant::now();
+        let key = narinfo.url();
+        let uploaded = if nars.exists(store, &key).await? {
+            false
+        } else {
+            store
+                .put(&key, prepared_body(&prepared.file), CONTENT_TYPE_NAR)
+                .await?;
+            true
+        };
+        drop(prepared);
+        Ok((narinfo, uploaded, (prepare_ms, millis(uploading.elapsed()))))
+    }
 }
 
 /// The upload body of a prepared NAR. Its bytes are named by the signed

@@ -179,7 +179,7 @@ impl ObjectStore {
             }
         }
         tracing::debug!("stored {key}");
-        crate::events::written(&self.describe(), key);
+        crate::events::written(|| self.describe(), key);
         Ok(())
     }
 

@@ -190,7 +190,7 @@ impl Registry {
         .await
         .map_err(|e| self.error("upload", &d.digest, e))?;
         tracing::debug!("pushed blob {}", d.digest);
-        crate::events::written(&self.describe(), &format!("blobs/{}", d.digest));
+        crate::events::written(|| self.describe(), &format!("blobs/{}", d.digest));
         Ok(())
     }
 
@@ -207,7 +207,7 @@ impl Registry {
         })
         .await
         .map_err(|e| self.error("PUT manifest", &what, e))?;
-        crate::events::written(&self.describe(), &format!("manifests/{what}"));
+        crate::events::written(|| self.describe(), &format!("manifests/{what}"));
         Ok(())
     }
 }
