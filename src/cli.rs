@@ -81,6 +81,73 @@ pub enum Command {
     /// Regenerate the name document and the release index (`_releases.json`,
     /// `_releases.html`) from what each static destination holds.
     RefreshIndex(RefreshIndexArgs),
+    /// List the releases, image tags and cache pins the destinations hold.
+    Ls(LsArgs),
+    /// Remove one release: invisible first (tag document, image tags), then
+    /// what nothing else uses; its cache pin too.
+    Rm(RmArgs),
+    /// Apply the retention policy to the releases, then collect the cache.
+    Gc(GcArgs),
+}
+
+/// The destinations `ls`, `rm` and `gc` look at.
+#[derive(Debug, Args)]
+pub struct Destinations {
+    /// A static destination (repeatable; default: the config's `static`).
+    #[arg(long = "static", value_name = "URL")]
+    pub static_urls: Vec<String>,
+    /// An image destination (repeatable; default: the config's `images`).
+    #[arg(long = "images", value_name = "URL")]
+    pub image_urls: Vec<String>,
+    /// The binary cache (default: the config's `cache`).
+    #[arg(long, value_name = "URL")]
+    pub cache: Option<String>,
+    /// The static layout (default: the config's `static-layout`).
+    #[arg(long, value_enum, value_name = "LAYOUT")]
+    pub layout: Option<crate::publish::Layout>,
+}
+
+/// `ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Where to look.
+    #[command(flatten)]
+    pub destinations: Destinations,
+    /// Only this name, or this one release (default: the project's name).
+    #[arg(value_name = "NAME[:TAG]")]
+    pub release: Option<String>,
+}
+
+/// `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Where to remove it from.
+    #[command(flatten)]
+    pub destinations: Destinations,
+    /// The release to remove.
+    #[arg(value_name = "NAME:TAG")]
+    pub release: String,
+    /// Remove a stable release too.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Where to collect.
+    #[command(flatten)]
+    pub destinations: Destinations,
+    /// Keep the last N releases of one class (see --class), instead of the
+    /// config's `retention` for it.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// The class --keep applies to.
+    #[arg(long, value_enum, default_value = "development", value_name = "CLASS")]
+    pub class: crate::kinds::ClassArg,
+    /// Cache objects younger than this are kept even when nothing pins them.
+    #[arg(long, value_parser = crate::kinds::parse_duration, default_value = "1h", value_name = "DURATION")]
+    pub grace: std::time::Duration,
 }
 
 /// `refresh-index`.
@@ -162,6 +229,51 @@ pub struct VerifyArgs {
 pub enum CacheCommand {
     /// Push the closures of store paths or installables into a binary cache.
     Push(CachePushArgs),
+    /// Delete what no pin reaches (narinfos, then NARs), safely while others push.
+    Gc(CacheGcArgs),
+    /// Pins: named sets of store paths that `cache gc` keeps.
+    #[command(subcommand)]
+    Pin(PinCommand),
+}
+
+/// `cache gc`.
+#[derive(Debug, Args)]
+pub struct CacheGcArgs {
+    /// The cache (default: the config's `cache`, else target/release-dist/cache).
+    #[arg(long, value_name = "URL")]
+    pub cache: Option<String>,
+    /// Objects younger than this are kept even when nothing pins them
+    /// (pushes by other tools, which write no pin).
+    #[arg(long, value_parser = crate::kinds::parse_duration, default_value = "1h", value_name = "DURATION")]
+    pub grace: std::time::Duration,
+}
+
+/// `cache pin …`.
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// List the pins.
+    Ls(PinLsArgs),
+    /// Remove a pin (what it kept goes at the next `cache gc`).
+    Rm(PinRmArgs),
+}
+
+/// `cache pin ls`.
+#[derive(Debug, Args)]
+pub struct PinLsArgs {
+    /// The cache.
+    #[arg(long, value_name = "URL")]
+    pub cache: Option<String>,
+}
+
+/// `cache pin rm`.
+#[derive(Debug, Args)]
+pub struct PinRmArgs {
+    /// The cache.
+    #[arg(long, value_name = "URL")]
+    pub cache: Option<String>,
+    /// The pin.
+    #[arg(value_name = "NAME")]
+    pub name: String,
 }
 
 /// `cache push`.
@@ -173,6 +285,10 @@ pub struct CachePushArgs {
     /// How many NARs to prepare at once (default: the number of cores, at least 2).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// Pin what is pushed under NAME, so that `cache gc` keeps it (without
+    /// it, the push holds a transient pin only while it runs).
+    #[arg(long, value_name = "NAME")]
+    pub pin: Option<String>,
     /// Store paths or installables whose closures to push.
     #[arg(required = true, value_name = "PATH|INSTALLABLE")]
     pub paths: Vec<String>,

@@ -28,6 +28,22 @@ pub fn now() -> String {
     rfc3339_of(SystemTime::now())
 }
 
+/// Parses an RFC 3339 time (as [`rfc3339`] writes it).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    let secs = t.timestamp();
+    if secs >= 0 {
+        Some(UNIX_EPOCH + std::time::Duration::from_secs(secs as u64))
+    } else {
+        UNIX_EPOCH.checked_sub(std::time::Duration::from_secs(secs.unsigned_abs()))
+    }
+}
+
+/// Now, as a time: for leases and ages (the one place that reads it).
+pub fn system_now() -> SystemTime {
+    SystemTime::now()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +61,7 @@ mod tests {
             (-1, "1969-12-31T23:59:59Z"),
         ] {
             assert_eq!(rfc3339(secs), text, "{secs}");
+            assert_eq!(parse_rfc3339(text).map(rfc3339_of).as_deref(), Some(text));
         }
     }
 }

@@ -40,7 +40,77 @@ const KEYS: &[&str] = &[
     "images",
     "image-tags",
     "image-compression",
+    "toolchain-pins",
+    "retention",
 ];
+
+/// How many releases of each class `gc` keeps: `None` keeps all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Stable releases (default: all).
+    pub stable: Option<usize>,
+    /// Extra releases (default: the last 20).
+    pub extra: Option<usize>,
+    /// Development releases (default: the last 10).
+    pub development: Option<usize>,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            stable: None,
+            extra: Some(20),
+            development: Some(10),
+        }
+    }
+}
+
+impl Retention {
+    /// How many of `class` to keep.
+    pub fn of(&self, class: crate::release::Class) -> Option<usize> {
+        match class {
+            crate::release::Class::Stable => self.stable,
+            crate::release::Class::Extra => self.extra,
+            crate::release::Class::Development => self.development,
+        }
+    }
+
+    fn apply(&mut self, prefix: &str, value: &Value) -> Result<()> {
+        let table = value.as_object().ok_or_else(|| {
+            Error::config(
+                prefix,
+                "must be a table: { stable = \"all\", extra = 20, development = 10 }",
+            )
+        })?;
+        for (key, v) in table {
+            let full = format!("{prefix}.{key}");
+            let count = match v {
+                Value::String(s) if s == "all" => None,
+                Value::Number(n) => Some(n.as_u64().ok_or_else(|| {
+                    Error::config(&full, format!("must be a whole number or \"all\", not {v}"))
+                })? as usize),
+                _ => {
+                    return Err(Error::config(
+                        &full,
+                        format!("must be a whole number or \"all\", not {v}"),
+                    ))
+                }
+            };
+            match key.as_str() {
+                "stable" => self.stable = count,
+                "extra" => self.extra = count,
+                "development" => self.development = count,
+                other => return Err(Error::config(
+                    &full,
+                    format!(
+                        "unknown class `{other}`; the classes are stable, extra and development"
+                    ),
+                )),
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The placeholders an attribute template may use.
 const PLACEHOLDERS: &[&str] = &[
@@ -79,6 +149,10 @@ pub struct Config {
     pub image_tags: Vec<String>,
     /// How image layers are pushed: gzip (default) or none.
     pub image_compression: LayerCompression,
+    /// How many toolchain pins `cache-toolchain` keeps (default 3).
+    pub toolchain_pins: usize,
+    /// What `gc` keeps.
+    pub retention: Retention,
 }
 
 impl Config {
@@ -99,6 +173,8 @@ impl Config {
             image_destinations: Vec::new(),
             image_tags: Vec::new(),
             image_compression: LayerCompression::Gzip,
+            toolchain_pins: 3,
+            retention: Retention::default(),
         }
     }
 
@@ -171,6 +247,15 @@ impl Config {
                         .parse::<LayerCompression>()
                         .map_err(|_| Error::config(&full, "must be \"gzip\" or \"none\""))?;
                 }
+                "toolchain-pins" => {
+                    self.toolchain_pins = value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+                        Error::config(
+                            &full,
+                            format!("must be a whole number, at least 1, not {value}"),
+                        )
+                    })? as usize
+                }
+                "retention" => self.retention.apply(&full, value)?,
                 other => {
                     return Err(Error::config(
                         full.clone(),

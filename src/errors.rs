@@ -348,6 +348,34 @@ pub enum Error {
         /// How many were to be pushed.
         total: usize,
     },
+    /// `cache gc` of a cache without pins.
+    #[error("{store} has no pins: a collection would delete every path in it")]
+    NoPins {
+        /// The cache.
+        store: String,
+    },
+    /// A pin name that cannot be used, or one that is not there.
+    #[error("pin `{name}`: {message}")]
+    Pin {
+        /// The name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `rm` of a stable release without `--force`.
+    #[error("{release} is a stable release: stable releases are immutable")]
+    StableRemoval {
+        /// `name:tag`.
+        release: String,
+    },
+    /// A registry that refuses to delete.
+    #[error("{registry} refuses to delete ({status}): nothing was changed")]
+    DeleteRefused {
+        /// The registry.
+        registry: String,
+        /// What it answered.
+        status: String,
+    },
     /// A JSON document could not be read.
     #[error("cannot parse {}", .path.display())]
     Json {
@@ -475,6 +503,10 @@ impl Error {
             Error::NotInStore { .. } => "build or substitute it first (`nix build`, `nix-store --realise`), or name an installable instead".into(),
             Error::NarMismatch { .. } => "the store path was changed after it was registered: run `nix-store --verify --check-contents --repair`".into(),
             Error::PushIncomplete { .. } => "fix the cause above and run the push again: what is in the cache is not uploaded twice".into(),
+            Error::NoPins { .. } => "pin what to keep first: `build --push-cache` pins release/<tag>, `cache-toolchain` pins toolchain/…, `cache push --pin NAME` pins a name; `cache pin ls` lists them".into(),
+            Error::Pin { .. } => "`cache pin ls` lists the pins; a name is letters, digits, `.`, `_`, `+`, `-`, in `/`-separated parts".into(),
+            Error::StableRemoval { .. } => "pass --force if you really mean to remove it (users and scripts may depend on it)".into(),
+            Error::DeleteRefused { .. } => "docker-registry deletes only with `storage: delete: enabled: true` in its config (or REGISTRY_STORAGE_DELETE_ENABLED=true); other registries need a token allowed to delete".into(),
             Error::Io { .. } | Error::Json { .. } => return None,
         })
     }
@@ -510,7 +542,11 @@ impl Error {
             | Error::RegistryAuth { .. }
             | Error::NoSigningKey { .. }
             | Error::NoSuchRelease { .. }
+            | Error::NoPins { .. }
+            | Error::Pin { .. }
+            | Error::StableRemoval { .. }
             | Error::NoImages => BAD_INPUT,
+            Error::DeleteRefused { .. } => STORE,
             Error::VerifyFailed { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } => ENVIRONMENT,
             Error::Store { .. } | Error::Registry { .. } | Error::PushIncomplete { .. } => STORE,

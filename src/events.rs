@@ -1,5 +1,6 @@
 //! Events: with `--message-format json`, every object written is reported
-//! on standard error as one JSON line, as it happens:
+//! on standard error as one JSON line, as it happens (and every object
+//! deleted, as `{"event":"deleted",…}`):
 //!
 //! ```text
 //! {"event":"written","destination":"s3://releases at http://…","key":"df-dist-v1/hello/v1.0.0/SHA256SUMS"}
@@ -28,12 +29,23 @@ struct Written<'a> {
 
 /// The line for `key` written to `destination`.
 fn written_line(destination: &str, key: &str) -> String {
+    line("written", destination, key)
+}
+
+fn line(event: &'static str, destination: &str, key: &str) -> String {
     let event = Written {
-        event: "written",
+        event,
         destination,
         key,
     };
     serde_json::to_string(&event).unwrap_or_default()
+}
+
+/// `key` was deleted from `destination` (`{"event":"deleted",…}`).
+pub fn deleted(destination: impl FnOnce() -> String, key: &str) {
+    if ENABLED.load(Ordering::Relaxed) {
+        eprintln!("{}", line("deleted", &destination(), key));
+    }
 }
 
 /// `key` was written to `destination` (named only when events are on, so

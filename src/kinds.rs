@@ -120,9 +120,53 @@ pub enum PublishPart {
     Images,
 }
 
+/// Parses a duration: a whole number with `s`, `m`, `h` or `d` (`90s`,
+/// `10m`, `1h`, `7d`), or `0`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("`{text}` is not a duration: write e.g. 30s, 10m, 1h, 7d or 0");
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let n: u64 = text[..text.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| bad())?;
+    let secs = match unit {
+        's' => n,
+        'm' => n * 60,
+        'h' => n * 3600,
+        'd' => n * 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// A release class as the command line names it (`gc --keep N --class …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassArg {
+    /// vX.Y.Z.
+    Stable,
+    /// Other tags.
+    Extra,
+    /// Commits.
+    Development,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        assert_eq!(parse_duration("0"), Ok(std::time::Duration::ZERO));
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("1h").unwrap().as_secs(), 3600);
+        assert_eq!(parse_duration("7d").unwrap().as_secs(), 604_800);
+        for bad in ["", "1", "1w", "h", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn each_kind_parses_its_own_spelling_and_names_the_others() {

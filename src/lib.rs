@@ -22,6 +22,7 @@ pub mod fsutil;
 pub mod git;
 pub mod keys;
 pub mod kinds;
+pub mod lifecycle;
 pub mod manifest;
 pub mod nix;
 pub mod oci;
@@ -80,6 +81,9 @@ fn needs_no_project(command: &Command) -> bool {
     match command {
         Command::Cache(cli::CacheCommand::Push(args)) => args.to.is_some(),
         Command::CacheToolchain(args) => args.to.is_some() && args.toolchain.is_some(),
+        Command::Cache(cli::CacheCommand::Gc(args)) => args.cache.is_some(),
+        Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Ls(args))) => args.cache.is_some(),
+        Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Rm(args))) => args.cache.is_some(),
         _ => false,
     }
 }
@@ -118,10 +122,17 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                         .map(|a| a.store_path.clone())
                         .collect();
                     paths.dedup();
+                    let release = release::detect(
+                        &|k| std::env::var(k).ok(),
+                        None,
+                        &manifest.source,
+                        &publish::hostname(),
+                    )?;
                     let opts = cache::CachePushOpts {
                         to: Some(to),
                         paths,
                         jobs: None,
+                        pin: Some(format!("release/{}", release.tag)),
                     };
                     cache::run_cache_push(&ctx, &opts).map(drop)
                 }
@@ -134,9 +145,35 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 to: args.to,
                 paths: args.paths,
                 jobs: args.jobs,
+                pin: args.pin,
             },
         )
         .map(drop),
+        Command::Cache(cli::CacheCommand::Gc(args)) => {
+            cache::manage::run_cache_gc(&ctx, args.cache.as_deref(), args.grace).map(drop)
+        }
+        Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Ls(args))) => {
+            cache::manage::run_pin_ls(&ctx, args.cache.as_deref()).map(drop)
+        }
+        Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Rm(args))) => {
+            cache::manage::run_pin_rm(&ctx, args.cache.as_deref(), &args.name)
+        }
+        Command::Ls(args) => {
+            let dests = lifecycle::Destinations::resolve(&ctx, args.destinations)?;
+            lifecycle::run_ls(&ctx, &dests, args.release.as_deref()).map(drop)
+        }
+        Command::Rm(args) => {
+            let dests = lifecycle::Destinations::resolve(&ctx, args.destinations)?;
+            lifecycle::run_rm(&ctx, &dests, &args.release, args.force).map(drop)
+        }
+        Command::Gc(args) => {
+            let dests = lifecycle::Destinations::resolve(&ctx, args.destinations)?;
+            let opts = lifecycle::GcOpts {
+                keep: args.keep.map(|n| (n, args.class.into())),
+                grace: args.grace,
+            };
+            lifecycle::run_gc(&ctx, &dests, &opts).map(drop)
+        }
         Command::CacheToolchain(args) => cache::run_cache_toolchain(
             &ctx,
             &cache::CacheToolchainOpts {

@@ -38,11 +38,17 @@ pub enum Phase {
     SharedDocuments,
     /// Image tags and tag lists.
     Tags,
+    /// Binary-cache NAR files.
+    Nars,
+    /// Binary-cache narinfos (and the per-path objects beside them).
+    Narinfos,
 }
 
 impl Phase {
     /// Every phase, in order.
-    pub const ALL: [Phase; 8] = [
+    pub const ALL: [Phase; 10] = [
+        Phase::Nars,
+        Phase::Narinfos,
         Phase::Blobs,
         Phase::Manifests,
         Phase::Files,
@@ -64,7 +70,35 @@ impl Phase {
             Phase::TagDocument => "tag-document",
             Phase::SharedDocuments => "shared-documents",
             Phase::Tags => "tags",
+            Phase::Nars => "nars",
+            Phase::Narinfos => "narinfos",
         }
+    }
+
+    /// When a phase runs in a plan that deletes: what makes a thing visible
+    /// goes first (image tags, the tag document), then the shared documents
+    /// are derived again without it, then what nothing names any more, from
+    /// the top down (narinfos before their NARs, manifests before blobs).
+    pub fn deletion_rank(self) -> u8 {
+        match self {
+            Phase::Tags => 0,
+            Phase::TagDocument => 1,
+            Phase::SharedDocuments => 2,
+            Phase::Provenance => 3,
+            Phase::Checksums => 4,
+            Phase::Files => 5,
+            Phase::Manifests => 6,
+            Phase::Blobs => 7,
+            Phase::Narinfos => 8,
+            Phase::Nars => 9,
+        }
+    }
+
+    /// Every phase in deletion order.
+    pub fn in_deletion_order() -> Vec<Phase> {
+        let mut all = Phase::ALL.to_vec();
+        all.sort_by_key(|p| p.deletion_rank());
+        all
     }
 }
 
@@ -79,6 +113,8 @@ pub enum Action {
     /// Derived from a listing at write time (shared documents, tag lists),
     /// and written until it agrees with a listing made after the write.
     Converge,
+    /// Deleted.
+    Delete,
 }
 
 /// One object of the plan.
@@ -123,10 +159,12 @@ pub struct Subject {
 pub struct Plan {
     /// [`SCHEMA`].
     pub schema: &'static str,
-    /// The command: `publish`, `publish static`, `publish images`.
+    /// The command: `publish`, `publish static`, `publish images`, `rm`,
+    /// `gc`, `cache gc`.
     pub command: String,
-    /// The release.
-    pub release: Subject,
+    /// The release, for a command about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<Subject>,
     /// Every destination, as the objects name them.
     pub destinations: Vec<String>,
     /// The objects, in the order they will be written.
@@ -135,14 +173,19 @@ pub struct Plan {
 
 impl Plan {
     /// A plan of `objects`, put in execution order: by phase, keeping the
-    /// given order inside a phase.
+    /// given order inside a phase. A plan that deletes anything runs its
+    /// phases in [`Phase::deletion_rank`] order.
     pub fn new(
         command: &str,
-        release: Subject,
+        release: Option<Subject>,
         destinations: Vec<String>,
         mut objects: Vec<PlannedObject>,
     ) -> Plan {
-        objects.sort_by_key(|o| o.phase);
+        if objects.iter().any(|o| o.action == Action::Delete) {
+            objects.sort_by_key(|o| o.phase.deletion_rank());
+        } else {
+            objects.sort_by_key(|o| o.phase);
+        }
         Plan {
             schema: SCHEMA,
             command: command.to_string(),
@@ -154,8 +197,21 @@ impl Plan {
 
     /// How many objects of each action: (write, skip, converge).
     pub fn counts(&self) -> (usize, usize, usize) {
-        let n = |a| self.objects.iter().filter(|o| o.action == a).count();
-        (n(Action::Write), n(Action::Skip), n(Action::Converge))
+        (
+            self.count(Action::Write),
+            self.count(Action::Skip),
+            self.count(Action::Converge),
+        )
+    }
+
+    /// How many objects `action` applies to.
+    pub fn count(&self, action: Action) -> usize {
+        self.objects.iter().filter(|o| o.action == action).count()
+    }
+
+    /// Whether the plan deletes anything.
+    pub fn deletes(&self) -> bool {
+        self.count(Action::Delete) > 0
     }
 
     /// The objects of `destination` in `phase`.
@@ -170,42 +226,70 @@ impl Plan {
     }
 
     /// The plan for people: one line per destination and phase, then every
-    /// object written.
+    /// object written or deleted.
     pub fn render(&self) -> String {
         let (write, skip, converge) = self.counts();
-        let mut out = format!(
-            "plan: {} {} ({}): {write} objects to write, {skip} already there, {converge} derived at write time\n",
-            self.release.name, self.release.tag, self.release.class
-        );
+        let subject = match &self.release {
+            Some(r) => format!("{} {} ({})", r.name, r.tag, r.class),
+            None => self.command.clone(),
+        };
+        let mut out = if self.deletes() {
+            format!(
+                "plan: {subject}: {} objects to delete, {converge} derived again, {write} to write\n",
+                self.count(Action::Delete)
+            )
+        } else {
+            format!(
+                "plan: {subject}: {write} objects to write, {skip} already there, {converge} derived at write time\n"
+            )
+        };
+        let phases = if self.deletes() {
+            Phase::in_deletion_order()
+        } else {
+            Phase::ALL.to_vec()
+        };
         for d in &self.destinations {
             out.push_str(&format!("{d}\n"));
-            for phase in Phase::ALL {
-                let objects: Vec<&PlannedObject> = self.of(d, phase).collect();
-                if objects.is_empty() {
-                    continue;
-                }
-                let bytes: u64 = objects
-                    .iter()
-                    .filter(|o| o.action == Action::Write)
-                    .filter_map(|o| o.size)
-                    .sum();
-                out.push_str(&format!("  {}:\n", phase.as_str()));
-                for o in objects {
-                    let what = match o.action {
-                        Action::Write => "write",
-                        Action::Skip => "skip (there)",
-                        Action::Converge => "derive",
-                    };
-                    let size = o.size.map(|s| format!(" {s} B")).unwrap_or_default();
-                    out.push_str(&format!("    {what:<12} {}{size}\n", o.key));
-                }
-                if bytes > 0 {
-                    out.push_str(&format!("    ({bytes} bytes to write)\n"));
+            for phase in &phases {
+                let objects: Vec<&PlannedObject> = self.of(d, *phase).collect();
+                if !objects.is_empty() {
+                    out.push_str(&render_phase(*phase, &objects));
                 }
             }
         }
         out
     }
+}
+
+fn render_phase(phase: Phase, objects: &[&PlannedObject]) -> String {
+    let bytes = |action| -> u64 {
+        objects
+            .iter()
+            .filter(|o| o.action == action)
+            .filter_map(|o| o.size)
+            .sum()
+    };
+    let mut out = format!("  {}:\n", phase.as_str());
+    for o in objects {
+        let what = match o.action {
+            Action::Write => "write",
+            Action::Skip => "skip (there)",
+            Action::Converge => "derive",
+            Action::Delete => "delete",
+        };
+        let size = o.size.map(|s| format!(" {s} B")).unwrap_or_default();
+        out.push_str(&format!("    {what:<12} {}{size}\n", o.key));
+    }
+    if bytes(Action::Write) > 0 {
+        out.push_str(&format!("    ({} bytes to write)\n", bytes(Action::Write)));
+    }
+    if bytes(Action::Delete) > 0 {
+        out.push_str(&format!(
+            "    ({} bytes to delete)\n",
+            bytes(Action::Delete)
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -236,7 +320,7 @@ mod tests {
     fn objects_are_put_in_phase_order_keeping_their_order_inside_a_phase() {
         let plan = Plan::new(
             "publish",
-            release(),
+            Some(release()),
             vec!["s3://a".into()],
             vec![
                 object("s3://a", Phase::Tags, Action::Write, "manifests/v1"),
@@ -266,10 +350,65 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_that_deletes_hides_first_then_derives_then_deletes_top_down() {
+        let plan = Plan::new(
+            "rm",
+            Some(release()),
+            vec!["s3://a".into()],
+            vec![
+                object("s3://a", Phase::Files, Action::Delete, "f1"),
+                object("s3://a", Phase::Blobs, Action::Delete, "blobs/sha256:00"),
+                object(
+                    "s3://a",
+                    Phase::Manifests,
+                    Action::Delete,
+                    "manifests/sha256:11",
+                ),
+                object(
+                    "s3://a",
+                    Phase::SharedDocuments,
+                    Action::Converge,
+                    "_releases.json",
+                ),
+                object(
+                    "s3://a",
+                    Phase::TagDocument,
+                    Action::Delete,
+                    "df-dist-v1/hello/v1",
+                ),
+                object("s3://a", Phase::Tags, Action::Delete, "manifests/v1"),
+                object("s3://a", Phase::Nars, Action::Delete, "nar/x.nar.zst"),
+                object("s3://a", Phase::Narinfos, Action::Delete, "x.narinfo"),
+            ],
+        );
+        let keys: Vec<&str> = plan.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "manifests/v1",
+                "df-dist-v1/hello/v1",
+                "_releases.json",
+                "f1",
+                "manifests/sha256:11",
+                "blobs/sha256:00",
+                "x.narinfo",
+                "nar/x.nar.zst"
+            ]
+        );
+        let text = plan.render();
+        assert!(text.contains("7 objects to delete"), "{text}");
+        assert!(text.contains("    delete       f1 3 B"), "{text}");
+        assert!(
+            text.find("tags:").unwrap() < text.find("files:").unwrap(),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_json_document_has_its_schema_and_spellings() {
         let plan = Plan::new(
             "publish",
-            release(),
+            Some(release()),
             vec!["out".into()],
             vec![object(
                 "out",

@@ -21,6 +21,16 @@ pub enum Class {
     Development,
 }
 
+impl From<crate::kinds::ClassArg> for Class {
+    fn from(c: crate::kinds::ClassArg) -> Class {
+        match c {
+            crate::kinds::ClassArg::Stable => Class::Stable,
+            crate::kinds::ClassArg::Extra => Class::Extra,
+            crate::kinds::ClassArg::Development => Class::Development,
+        }
+    }
+}
+
 impl Class {
     /// Classifies a release tag: `vX.Y.Z` is stable, a 40-hex commit is
     /// development, anything else is extra.

@@ -27,6 +27,8 @@ pub struct CachePushOpts {
     pub paths: Vec<String>,
     /// NARs prepared at once.
     pub jobs: Option<usize>,
+    /// The pin naming what is pushed; `None`: a transient pin, removed at the end.
+    pub pin: Option<String>,
 }
 
 /// Options of `cache-toolchain`.
@@ -76,13 +78,51 @@ pub fn run_cache_push(ctx: &Context, opts: &CachePushOpts) -> Result<PushSummary
         }
     }
     let infos = nix.path_infos(&roots, true)?;
+    let pin = match &opts.pin {
+        Some(name) => PinAs::Named(super::pins::checked_name(name)?.to_string()),
+        None => PinAs::Transient,
+    };
     push(
         ctx,
         &url,
         infos,
-        opts.jobs,
+        (opts.jobs, pin),
         &format!("closure of {} paths", roots.len()),
     )
+}
+
+/// How a push pins what it pushes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PinAs {
+    /// `pins/<name>`, kept.
+    Named(String),
+    /// `pins/transient/<id>`, removed when the push ends: a collection that
+    /// runs meanwhile keeps the closure; afterwards only `--grace` does.
+    Transient,
+    /// `pins/<prefix><name>`, keeping the `keep` newest under the prefix.
+    Rotating {
+        prefix: &'static str,
+        name: String,
+        keep: usize,
+    },
+}
+
+impl PinAs {
+    fn name(&self) -> String {
+        match self {
+            PinAs::Named(n) => n.clone(),
+            PinAs::Transient => format!(
+                "{}{}-{}",
+                crate::nixcache::gc::TRANSIENT,
+                crate::clock::system_now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or(0),
+                std::process::id()
+            ),
+            PinAs::Rotating { prefix, name, .. } => format!("{prefix}{name}"),
+        }
+    }
 }
 
 /// `cache-toolchain`: the toolchain's outputs and build-time dependencies.
@@ -122,16 +162,26 @@ pub fn run_cache_toolchain(ctx: &Context, opts: &CacheToolchainOpts) -> Result<P
         requisites.into_iter().filter(|p| v.contains(p)).collect()
     };
     let infos = nix.path_infos(&valid, false)?;
+    // One pin per toolchain, named after its first derivation's hash.
+    let pin = PinAs::Rotating {
+        prefix: "toolchain/",
+        name: drvs
+            .first()
+            .map(|d| crate::nixcache::hash_part(d).to_string())
+            .unwrap_or_else(|| "default".into()),
+        keep: ctx.project.config.toolchain_pins,
+    };
     push(
         ctx,
         &url,
         infos,
-        opts.jobs,
+        (opts.jobs, pin),
         &format!("toolchain {spec} with its build-time dependencies"),
     )
 }
 
-fn store_url(ctx: &Context, to: Option<&str>) -> Result<StoreUrl> {
+/// The cache: `to`, else the config's `cache`, else target/release-dist/cache.
+pub(super) fn store_url(ctx: &Context, to: Option<&str>) -> Result<StoreUrl> {
     match to.or(ctx.project.config.cache.as_deref()) {
         Some(text) => Ok(StoreUrl::parse(text)?),
         None => Ok(StoreUrl::parse(
@@ -156,21 +206,22 @@ fn push(
     ctx: &Context,
     url: &StoreUrl,
     infos: Vec<PathInfo>,
-    jobs: Option<usize>,
+    (jobs, pin): (Option<usize>, PinAs),
     what: &str,
 ) -> Result<PushSummary> {
     let key = Arc::new(signing_key(url)?);
     let nar_bytes: u64 = infos.iter().map(|i| i.nar_size).sum();
+    let pin_name = pin.name();
     if ctx.dry_run {
         let human = format!(
-            "would push the {what}: {} store paths, {} of NAR, to {}\n",
+            "would push the {what}: {} store paths, {} of NAR, to {}, pinned as {pin_name}\n",
             infos.len(),
             bytes(nar_bytes),
             describe(url)
         );
         ctx.print_result(
             &human,
-            &serde_json::json!({"dryRun": true, "paths": infos.len(), "narBytes": nar_bytes}),
+            &serde_json::json!({"dryRun": true, "paths": infos.len(), "narBytes": nar_bytes, "pin": pin_name}),
         );
         return Ok(PushSummary::default());
     }
@@ -198,8 +249,13 @@ fn push(
     let result = runtime.block_on(async {
         let store = Arc::new(ObjectStore::open(&url.location).await?);
         store.check_access().await?;
-        push_paths(
-            store,
+        // The pin first, then the wait for a collector that is deleting:
+        // see the README's "Cache GC" for why this order keeps the closure.
+        let paths: Vec<String> = infos.iter().map(|i| i.path.clone()).collect();
+        super::pins::write_pin(&store, &pin_name, &paths).await?;
+        super::pins::wait_for_collectors(&store, &|text| status(ctx, text)).await?;
+        let pushed = push_paths(
+            store.clone(),
             &url.cache,
             key,
             infos,
@@ -207,7 +263,19 @@ fn push(
             tmp_dir,
             progress.clone(),
         )
-        .await
+        .await;
+        match &pin {
+            PinAs::Transient => {
+                store
+                    .delete(&crate::nixcache::gc::pin_key(&pin_name))
+                    .await?;
+            }
+            PinAs::Rotating { prefix, keep, .. } if pushed.is_ok() => {
+                super::pins::keep_newest(&store, prefix, *keep).await?;
+            }
+            _ => {}
+        }
+        pushed
     });
     if ctx.project.detached {
         // The temporary directory was this run's own.

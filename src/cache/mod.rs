@@ -7,12 +7,15 @@
 //! commands.
 
 mod command;
+pub mod gc;
+pub mod manage;
 mod order;
+pub mod pins;
 mod prepare;
 mod present;
 mod push;
 
-pub use command::{run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts};
+pub use command::{bytes, run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts};
 pub use order::NarinfoGate;
 pub use prepare::{prepare_nar, Prepared};
 pub use push::{push_paths, PushSummary};

@@ -4,6 +4,7 @@
 //! Pure: no I/O but reading the files a NAR is made of. Checked against the
 //! caches Nix 2.8 wrote (`shared/reference/vectors/nix-cache`).
 
+pub mod gc;
 mod hash;
 mod nar;
 mod narinfo;

@@ -163,6 +163,24 @@ impl LocalStore {
         .map_err(|e| Error::io("cannot list", &self.root)(std::io::Error::other(e)))?
     }
 
+    pub(super) async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("cannot delete", &path)(e)),
+        }
+        // Empty directories left behind go too, up to the root.
+        let mut dir = path.parent().map(Path::to_path_buf);
+        while let Some(d) = dir {
+            if d == self.root || std::fs::remove_dir(&d).is_err() {
+                break;
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+        Ok(())
+    }
+
     pub(super) async fn check_access(&self) -> Result<()> {
         tokio::fs::create_dir_all(&self.root)
             .await

@@ -54,6 +54,7 @@ pub struct RequestCounts {
     get: AtomicU64,
     put: AtomicU64,
     list: AtomicU64,
+    delete: AtomicU64,
 }
 
 /// A snapshot of [`RequestCounts`].
@@ -67,6 +68,8 @@ pub struct Requests {
     pub put: u64,
     /// Listing pages.
     pub list: u64,
+    /// Delete requests (a batch of up to 1,000 keys counts once).
+    pub delete: u64,
 }
 
 impl RequestCounts {
@@ -90,6 +93,10 @@ impl RequestCounts {
     pub fn list(&self) {
         Self::count(&self.list)
     }
+    /// One delete request.
+    pub fn delete(&self) {
+        Self::count(&self.delete)
+    }
 
     /// The counts so far.
     pub fn snapshot(&self) -> Requests {
@@ -98,6 +105,7 @@ impl RequestCounts {
             get: self.get.load(Ordering::Relaxed),
             put: self.put.load(Ordering::Relaxed),
             list: self.list.load(Ordering::Relaxed),
+            delete: self.delete.load(Ordering::Relaxed),
         }
     }
 }
@@ -105,7 +113,7 @@ impl RequestCounts {
 impl Requests {
     /// Every request.
     pub fn total(&self) -> u64 {
-        self.head + self.get + self.put + self.list
+        self.head + self.get + self.put + self.list + self.delete
     }
 }
 
@@ -205,6 +213,34 @@ impl ObjectStore {
                 l.list_top_level(prefix, limit).await
             }
         }
+    }
+
+    /// Deletes `key`; one that is already gone counts as deleted.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        self.delete_many(std::slice::from_ref(&key.to_string()))
+            .await
+    }
+
+    /// Deletes `keys` (in batches where the store has them), in the order
+    /// given batch by batch.
+    pub async fn delete_many(&self, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::S3(s) => s.delete_many(keys).await?,
+            Backend::Local(l) => {
+                for key in keys {
+                    self.requests.delete();
+                    l.delete(key).await?;
+                }
+            }
+        }
+        for key in keys {
+            tracing::debug!("deleted {key}");
+            crate::events::deleted(|| self.describe(), key);
+        }
+        Ok(())
     }
 
     /// Checks that the store can be read and written, before any work.

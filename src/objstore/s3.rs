@@ -34,6 +34,8 @@ const PARTS_IN_FLIGHT: usize = 4;
 const READ_BUFFER: usize = 256 << 10;
 /// Attempts per request, first one included.
 pub const MAX_ATTEMPTS: u32 = 5;
+/// Keys per DeleteObjects request (the S3 maximum).
+const DELETE_BATCH: usize = 1000;
 
 /// An S3 bucket.
 #[derive(Debug, Clone)]
@@ -345,6 +347,55 @@ impl S3Store {
             }
         }
         Ok(Some(objects))
+    }
+
+    /// Deletes `keys`, up to 1,000 a request (DeleteObjects). A key that
+    /// is already gone counts as deleted.
+    pub(super) async fn delete_many(&self, keys: &[String]) -> Result<()> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        for batch in keys.chunks(DELETE_BATCH) {
+            let objects: Vec<ObjectIdentifier> = batch
+                .iter()
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::Store {
+                    store: self.describe(),
+                    op: "DELETE",
+                    key: batch[0].clone(),
+                    kind: StoreErrorKind::Other,
+                    message: e.to_string(),
+                })?;
+            self.requests.delete();
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| self.error("DELETE", &batch[0], e))?;
+            if let Some(err) = out.errors().first() {
+                return Err(Error::Store {
+                    store: self.describe(),
+                    op: "DELETE",
+                    key: err.key().unwrap_or("").to_string(),
+                    kind: match err.code() {
+                        Some("AccessDenied") => StoreErrorKind::Auth,
+                        _ => StoreErrorKind::Other,
+                    },
+                    message: format!(
+                        "{}: {}",
+                        err.code().unwrap_or("error"),
+                        err.message().unwrap_or("")
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn check_access(&self) -> Result<()> {

@@ -16,7 +16,9 @@ pub mod bucket;
 pub mod convert;
 pub mod dest;
 pub mod document;
+pub mod reach;
 pub mod registry;
+pub mod remove;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -26,9 +26,9 @@ const ATTEMPTS: usize = 4;
 
 /// A connection to one repository.
 pub struct Registry {
-    client: Client,
-    repo: RegistryRepo,
-    creds: Credentials,
+    pub(super) client: Client,
+    pub(super) repo: RegistryRepo,
+    pub(super) creds: Credentials,
 }
 
 impl Registry {
@@ -69,7 +69,7 @@ impl Registry {
         format!("docker://{}", self.repo.display())
     }
 
-    fn reference_tag(&self, tag: &str) -> Reference {
+    pub(super) fn reference_tag(&self, tag: &str) -> Reference {
         Reference::with_tag(
             self.repo.host.clone(),
             self.repo.repository.clone(),
@@ -77,7 +77,7 @@ impl Registry {
         )
     }
 
-    fn reference_digest(&self, digest: &str) -> Reference {
+    pub(super) fn reference_digest(&self, digest: &str) -> Reference {
         Reference::with_digest(
             self.repo.host.clone(),
             self.repo.repository.clone(),
@@ -85,7 +85,7 @@ impl Registry {
         )
     }
 
-    fn error(&self, op: &'static str, what: &str, e: OciDistributionError) -> Error {
+    pub(super) fn error(&self, op: &'static str, what: &str, e: OciDistributionError) -> Error {
         let kind = classify(&e);
         let mut message = scrub(&e.to_string(), self.creds.secret.as_deref());
         if let OciDistributionError::RequestError(re) = &e {

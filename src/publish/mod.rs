@@ -84,7 +84,8 @@ pub fn signing_key(path: Option<&std::path::Path>) -> Result<SecretKey> {
     crate::keys::load_secret(source, &|k| std::env::var(k).ok())
 }
 
-fn hostname() -> String {
+/// This machine's name, for records and provenance.
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
@@ -108,7 +109,7 @@ pub(crate) fn checked_link(dist: &Path, a: &Artifact) -> Result<PathBuf> {
 
 /// The static destinations: the command line's, else the config's, else
 /// the local default; parsed.
-fn static_destinations(
+pub(crate) fn static_destinations(
     ctx: &Context,
     given: &[String],
 ) -> Result<(Vec<String>, Vec<crate::objstore::Location>)> {

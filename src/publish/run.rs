@@ -292,7 +292,7 @@ async fn plan_publish(
         class: rel.release.class.as_str().into(),
     };
     Ok(Planned {
-        plan: Plan::new(command, subject, names, objects),
+        plan: Plan::new(command, Some(subject), names, objects),
         targets,
         stores,
     })

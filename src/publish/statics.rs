@@ -280,7 +280,7 @@ pub async fn execute_static(
 
 /// The keys (and Content-Types) of the documents every release of a name
 /// shares.
-fn shared_document_keys(layout: Layout, name: &str) -> Vec<(String, &'static str)> {
+pub(crate) fn shared_document_keys(layout: Layout, name: &str) -> Vec<(String, &'static str)> {
     let mut keys: Vec<(String, &'static str)> = layout
         .name_document_key(name)
         .map(|k| (k, content_type::JSON))

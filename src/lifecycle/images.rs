@@ -1,0 +1,221 @@
+//! Image tags: what a destination holds, and removing tags from it (see
+//! [`crate::oci::remove`] for the order and the registry's quirks).
+
+use serde::Serialize;
+
+use crate::errors::Result;
+use crate::objstore::{converge, Derived, ObjectMeta};
+use crate::oci::bucket::Shape;
+use crate::oci::reach::Reach;
+use crate::oci::remove::{layout_untag, store_reach, store_tags, tag_key};
+use crate::plan::{Action, Phase, PlannedObject};
+use crate::publish::images::Target;
+
+/// One tag, as `ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagRow {
+    /// The tag.
+    pub tag: String,
+    /// The digest it points at (the multi-arch index).
+    pub digest: String,
+}
+
+/// The tags `target` holds for image `name`.
+pub async fn tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
+    let pairs = match target {
+        Target::Registry(r) => {
+            let mut out = Vec::new();
+            for tag in r.tags().await? {
+                if let Some(reach) = r.reach_of(&tag).await? {
+                    out.push((tag, reach.digest));
+                }
+            }
+            out
+        }
+        Target::Store(s, shape) => store_tags(s, *shape, name).await?,
+    };
+    let mut rows: Vec<TagRow> = pairs
+        .into_iter()
+        .map(|(tag, digest)| TagRow { tag, digest })
+        .collect();
+    rows.sort_by(|a, b| a.tag.cmp(&b.tag));
+    Ok(rows)
+}
+
+/// What the tags other than `removed` reach, and what `removed` reach.
+async fn reaches(
+    target: &Target,
+    name: &str,
+    removed: &[String],
+) -> Result<(Reach, Reach, Vec<String>)> {
+    let mut kept = Reach::default();
+    let mut gone = Reach::default();
+    let mut order = Vec::new();
+    for row in tag_rows(target, name).await? {
+        let reach = match target {
+            Target::Registry(r) => r
+                .reach_of(&row.tag)
+                .await?
+                .map(|t| t.reach)
+                .unwrap_or_default(),
+            Target::Store(s, shape) => store_reach(s, *shape, name, &row.digest).await?,
+        };
+        if removed.contains(&row.tag) {
+            order.push(row.digest.clone());
+            gone.manifests.extend(reach.manifests);
+            gone.blobs.extend(reach.blobs);
+        } else {
+            kept.manifests.extend(reach.manifests);
+            kept.blobs.extend(reach.blobs);
+        }
+    }
+    Ok((kept, gone, order))
+}
+
+/// What removing tags from one image destination deletes.
+#[derive(Debug, Clone, Default)]
+pub struct ImageRemoval {
+    /// The tags it has, of those asked for.
+    pub tags: Vec<String>,
+    /// The plan's objects.
+    pub objects: Vec<PlannedObject>,
+}
+
+fn manifest_ref(shape: Option<Shape>, name: &str, digest: &str, blob: bool) -> String {
+    match shape {
+        None if blob => format!("blobs/{digest}"),
+        None => format!("manifests/{digest}"),
+        Some(Shape::StaticRegistry) if blob => format!("v2/{name}/blobs/{digest}"),
+        Some(Shape::StaticRegistry) => format!("v2/{name}/manifests/{digest}"),
+        Some(Shape::Layout) => format!("blobs/sha256/{}", digest.trim_start_matches("sha256:")),
+    }
+}
+
+fn shape_of(target: &Target) -> Option<Shape> {
+    match target {
+        Target::Registry(_) => None,
+        Target::Store(_, shape) => Some(*shape),
+    }
+}
+
+/// Reads `target` and plans the removal of `tags`.
+pub async fn plan_removal(target: &Target, name: &str, tags: &[String]) -> Result<ImageRemoval> {
+    let destination = target.destination();
+    let shape = shape_of(target);
+    let (kept, gone, order) = reaches(target, name, tags).await?;
+    let present: Vec<String> = tag_rows(target, name)
+        .await?
+        .into_iter()
+        .map(|r| r.tag)
+        .filter(|t| tags.contains(t))
+        .collect();
+    let object = |phase, action, key: String| PlannedObject {
+        destination: destination.clone(),
+        phase,
+        action,
+        key,
+        size: None,
+        digest: None,
+        content_type: None,
+    };
+    let mut objects: Vec<PlannedObject> = present
+        .iter()
+        .map(|t| {
+            let key = match shape {
+                Some(Shape::StaticRegistry) => tag_key(name, t),
+                Some(Shape::Layout) => format!("index.json#{t}"),
+                None => format!("manifests/{t}"),
+            };
+            object(Phase::Tags, Action::Delete, key)
+        })
+        .collect();
+    if present.is_empty() {
+        return Ok(ImageRemoval::default());
+    }
+    if shape == Some(Shape::StaticRegistry) {
+        objects.push(object(
+            Phase::SharedDocuments,
+            Action::Converge,
+            format!("v2/{name}/tags/list"),
+        ));
+    }
+    let (manifests, blobs) = gone.freed(&kept, &order);
+    for d in manifests {
+        objects.push(object(
+            Phase::Manifests,
+            Action::Delete,
+            manifest_ref(shape, name, &d, false),
+        ));
+    }
+    for d in blobs {
+        objects.push(object(
+            Phase::Blobs,
+            Action::Delete,
+            manifest_ref(shape, name, &d, true),
+        ));
+    }
+    Ok(ImageRemoval {
+        tags: present,
+        objects,
+    })
+}
+
+/// Removes the tags, then (reading the remaining tags again) what nothing
+/// else reaches.
+pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval) -> Result<()> {
+    if removal.tags.is_empty() {
+        return Ok(());
+    }
+    let (_, gone, order) = reaches(target, name, &removal.tags).await?;
+    match target {
+        Target::Registry(r) => {
+            r.probe_delete().await?;
+            for t in &removal.tags {
+                r.untag(t).await?;
+            }
+        }
+        Target::Store(s, Shape::StaticRegistry) => {
+            let keys: Vec<String> = removal.tags.iter().map(|t| tag_key(name, t)).collect();
+            s.delete_many(&keys).await?;
+            let prefix = format!("v2/{name}/manifests/");
+            let list_key = format!("v2/{name}/tags/list");
+            let derive = |listing: &[ObjectMeta]| -> Derived {
+                let doc = serde_json::json!({"name": name, "tags": crate::oci::bucket::tags_of(&prefix, listing)});
+                vec![(
+                    list_key.clone(),
+                    serde_json::to_vec(&doc).unwrap_or_default(),
+                    "application/json",
+                )]
+            };
+            converge(s, &prefix, &derive).await?;
+        }
+        Target::Store(s, Shape::Layout) => layout_untag(s, &removal.tags).await?,
+    }
+    // The remaining tags, read again now that the removed ones are gone.
+    let (kept, _, _) = reaches(target, name, &[]).await?;
+    let (manifests, blobs) = gone.freed(&kept, &order);
+    let shape = shape_of(target);
+    match target {
+        Target::Registry(r) => {
+            for d in &manifests {
+                r.delete_reference(&format!("manifests/{d}")).await?;
+            }
+            for d in &blobs {
+                r.delete_reference(&format!("blobs/{d}")).await?;
+            }
+        }
+        Target::Store(s, _) => {
+            let keys: Vec<String> = manifests
+                .iter()
+                .map(|d| manifest_ref(shape, name, d, false))
+                .collect();
+            s.delete_many(&keys).await?;
+            let keys: Vec<String> = blobs
+                .iter()
+                .map(|d| manifest_ref(shape, name, d, true))
+                .collect();
+            s.delete_many(&keys).await?;
+        }
+    }
+    Ok(())
+}

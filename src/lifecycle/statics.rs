@@ -1,0 +1,163 @@
+//! Static releases: what a destination holds, and removing releases from
+//! it: the tag documents first (the releases vanish from every reader),
+//! then the shared documents derived again, then the files.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::errors::Result;
+use crate::objstore::ObjectStore;
+use crate::plan::{Action, Phase, PlannedObject};
+use crate::publish::index::{releases, ListedRelease};
+use crate::publish::layout::{Layout, SHA256SUMS};
+use crate::publish::statics::converge_shared_documents;
+
+/// One release, as `ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRow {
+    /// Its tag.
+    pub tag: String,
+    /// `stable`, `extra` or `development`.
+    pub class: &'static str,
+    /// When its first file was written (RFC 3339).
+    pub published: Option<String>,
+    /// Its platforms.
+    pub platforms: Vec<String>,
+    /// Bytes of its files.
+    pub size: u64,
+    /// Its SHA256SUMS is there.
+    pub checksums: bool,
+    /// Its signed provenance is there.
+    pub provenance: bool,
+}
+
+/// The releases of `name` at `store`, with their listing.
+pub async fn listed(store: &ObjectStore, layout: Layout, name: &str) -> Result<Vec<ListedRelease>> {
+    let listing = store.list(&layout.name_prefix(name)).await?;
+    Ok(releases(layout, name, &listing))
+}
+
+/// When a release was published: its first file's time.
+pub fn published(r: &ListedRelease) -> Option<SystemTime> {
+    r.files.iter().filter_map(|f| f.modified).min()
+}
+
+/// `ls` rows of `releases`.
+pub fn rows(releases: &[ListedRelease]) -> Vec<ReleaseRow> {
+    releases
+        .iter()
+        .map(|r| {
+            let mut platforms: Vec<String> =
+                r.files.iter().map(|f| f.platform.to_string()).collect();
+            platforms.sort();
+            platforms.dedup();
+            ReleaseRow {
+                tag: r.tag.clone(),
+                class: r.class.as_str(),
+                published: published(r).map(crate::clock::rfc3339_of),
+                platforms,
+                size: r.files.iter().map(|f| f.size).sum(),
+                checksums: r.checksums.is_some(),
+                provenance: r.provenance.is_some(),
+            }
+        })
+        .collect()
+}
+
+/// What removing releases from one destination deletes.
+#[derive(Debug, Clone, Default)]
+pub struct StaticRemoval {
+    /// What makes the releases visible: the tag documents (or, in Garage's
+    /// layout, which has none, the binaries the index lists).
+    pub hide: Vec<String>,
+    /// Everything else under the releases' prefixes, provenance and
+    /// checksums before the files they cover.
+    pub content: Vec<String>,
+    /// The plan's objects.
+    pub objects: Vec<PlannedObject>,
+}
+
+/// Reads `store` and plans the removal of `tags` (those it has).
+pub async fn plan_removal(
+    store: &ObjectStore,
+    destination: &str,
+    layout: Layout,
+    name: &str,
+    tags: &[String],
+) -> Result<StaticRemoval> {
+    let mut out = StaticRemoval::default();
+    let object = |phase, key: &str, size| PlannedObject {
+        destination: destination.to_string(),
+        phase,
+        action: Action::Delete,
+        key: key.to_string(),
+        size: Some(size),
+        digest: None,
+        content_type: None,
+    };
+    for tag in tags {
+        let prefix = layout.release_prefix(name, tag);
+        let listing = store.list(&prefix).await?;
+        if let Some(key) = layout.tag_document_key(name, tag) {
+            if store.exists(&key).await? {
+                out.objects.push(object(Phase::TagDocument, &key, 0));
+                out.hide.push(key);
+            }
+        }
+        let mut files = Vec::new();
+        for o in &listing {
+            let path = &o.key[prefix.len()..];
+            let phase = if path == SHA256SUMS {
+                Phase::Checksums
+            } else if path.ends_with(".intoto.jsonl") {
+                Phase::Provenance
+            } else if layout == Layout::Garage
+                && layout.platform_of(path).is_some()
+                && !path.ends_with(".sha256")
+            {
+                // Garage's layout has no tag document: the binaries are what
+                // makes a release visible in its index.
+                out.hide.push(o.key.clone());
+                out.objects.push(object(Phase::TagDocument, &o.key, o.size));
+                continue;
+            } else {
+                Phase::Files
+            };
+            files.push((phase.deletion_rank(), o.key.clone(), o.size, phase));
+        }
+        files.sort_by_key(|(rank, ..)| *rank);
+        for (_, key, size, phase) in files {
+            out.objects.push(object(phase, &key, size));
+            out.content.push(key);
+        }
+    }
+    if !out.objects.is_empty() {
+        for key in crate::publish::statics::shared_document_keys(layout, name) {
+            out.objects.push(PlannedObject {
+                destination: destination.to_string(),
+                phase: Phase::SharedDocuments,
+                action: Action::Converge,
+                key: key.0,
+                size: None,
+                digest: None,
+                content_type: Some(key.1.into()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a removal in its order; returns the tags the name document lists after.
+pub async fn execute_removal(
+    store: &ObjectStore,
+    layout: Layout,
+    name: &str,
+    removal: &StaticRemoval,
+) -> Result<Vec<String>> {
+    store.delete_many(&removal.hide).await?;
+    let tags = converge_shared_documents(store, layout, name).await?;
+    store.delete_many(&removal.content).await?;
+    Ok(tags)
+}
