@@ -33,8 +33,6 @@ use crate::plan::{Action, Phase, PlannedObject};
 const READS_IN_FLIGHT: usize = 64;
 /// Keys per delete request.
 const DELETE_BATCH: usize = 1000;
-/// Records of collectors whose lease ran out this long ago are removed.
-const STALE_RECORD: Duration = Duration::from_secs(3600);
 
 /// What a collection did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -383,10 +381,10 @@ impl Lease {
             skew,
         };
         lease.write(store).await?;
+        // Records that hold no push any more (their run ended, or was
+        // killed and its lease ran out) go.
         for (key, r) in read_records(store).await? {
-            let ran_out = crate::clock::parse_rfc3339(&r.alive_until)
-                .map_or(true, |t| t + STALE_RECORD < now);
-            if r.id != lease.record.id && (r.state == GcState::Done || ran_out) {
+            if r.id != lease.record.id && !r.holds_pushes(now, skew) {
                 store.delete(&key).await?;
             }
         }

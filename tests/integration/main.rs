@@ -3,6 +3,7 @@
 mod bad_input;
 mod build;
 mod cache;
+mod cache_gc;
 mod ci_examples;
 mod cluster;
 mod faults;
