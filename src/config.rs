@@ -100,12 +100,14 @@ impl Retention {
                 "stable" => self.stable = count,
                 "extra" => self.extra = count,
                 "development" => self.development = count,
-                other => return Err(Error::config(
-                    &full,
-                    format!(
+                other => {
+                    return Err(Error::config(
+                        &full,
+                        format!(
                         "unknown class `{other}`; the classes are stable, extra and development"
                     ),
-                )),
+                    ))
+                }
             }
         }
         Ok(())

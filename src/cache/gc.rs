@@ -105,6 +105,9 @@ pub async fn collect(
     if let Some(why) = &decision.nars_deferred {
         say(&format!("keeping every NAR this time: {why}"));
     }
+    if let Some(pause) = test_hook_ms("RELEASE_DIST_TEST_GC_MARK_DELAY_MS") {
+        tokio::time::sleep(pause).await;
+    }
     let mut lease = Lease::take(store).await?;
     let result = c.delete(&decision, &mut lease, &mut summary).await;
     let ended = lease.end(store).await;
@@ -335,7 +338,13 @@ fn batch_size() -> usize {
 /// A test hook: `RELEASE_DIST_TEST_GC_PAUSE_MS` waits before each delete
 /// request, so that a test can race or kill a collection for certain.
 fn test_pause() -> Option<Duration> {
-    std::env::var("RELEASE_DIST_TEST_GC_PAUSE_MS")
+    test_hook_ms("RELEASE_DIST_TEST_GC_PAUSE_MS")
+}
+
+/// Test hooks: `RELEASE_DIST_TEST_GC_MARK_DELAY_MS` waits between deciding
+/// and writing the record, so that a test can push in that gap.
+fn test_hook_ms(var: &str) -> Option<Duration> {
+    std::env::var(var)
         .ok()?
         .parse()
         .ok()

@@ -157,14 +157,31 @@ fn gc_keeps_every_pinned_closure_and_deletes_only_what_nothing_pins() {
     let c = cache("gc");
     let work = tempfile::tempdir().unwrap();
     let build = closures(work.path(), &format!("keep-{}", std::process::id()));
-    let (r1, r2, r3, tc) = (build("rel1"), build("rel2"), build("rel3"), build("toolchain"));
+    let (r1, r2, r3, tc) = (
+        build("rel1"),
+        build("rel2"),
+        build("rel3"),
+        build("toolchain"),
+    );
     push(&c, &tc, Some("toolchain/t1"));
-    for (path, pin) in [(&r1, "release/r1"), (&r2, "release/r2"), (&r3, "release/r3")] {
+    for (path, pin) in [
+        (&r1, "release/r1"),
+        (&r2, "release/r2"),
+        (&r3, "release/r3"),
+    ] {
         push(&c, path, Some(pin));
     }
     let pins = ok({
         let mut cmd = rd();
-        cmd.args(["--message-format", "json", "cache", "pin", "ls", "--cache", &c.url]);
+        cmd.args([
+            "--message-format",
+            "json",
+            "cache",
+            "pin",
+            "ls",
+            "--cache",
+            &c.url,
+        ]);
         cmd
     });
     let names: Vec<&str> = pins["pins"]
@@ -173,7 +190,10 @@ fn gc_keeps_every_pinned_closure_and_deletes_only_what_nothing_pins() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["release/r1", "release/r2", "release/r3", "toolchain/t1"]);
+    assert_eq!(
+        names,
+        ["release/r1", "release/r2", "release/r3", "toolchain/t1"]
+    );
 
     // A collection with every release pinned deletes nothing.
     let none = ok(gc(&c, &[]));
@@ -202,7 +222,11 @@ fn gc_keeps_every_pinned_closure_and_deletes_only_what_nothing_pins() {
         assert!(planned.contains(&narinfo(p).as_str()), "{planned:?}");
     }
     assert_eq!(planned.len(), 4, "two narinfos and their NARs: {planned:?}");
-    assert_eq!(c.g.object_count(&c.bucket), before, "a dry run deletes nothing");
+    assert_eq!(
+        c.g.object_count(&c.bucket),
+        before,
+        "a dry run deletes nothing"
+    );
 
     let done = ok(gc(&c, &[]));
     assert_eq!(done["narinfosDeleted"], 2, "{done}");
@@ -229,7 +253,10 @@ fn gc_of_a_cache_without_pins_is_refused_and_deletes_nothing() {
     let out = gc(&c, &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("has no pins") && err.contains("--pin NAME"), "{err}");
+    assert!(
+        err.contains("has no pins") && err.contains("--pin NAME"),
+        "{err}"
+    );
     assert_eq!(c.g.object_count(&c.bucket), before);
 }
 
@@ -283,15 +310,52 @@ fn a_push_racing_a_gc_leaves_its_whole_closure() {
 }
 
 #[test]
+fn a_push_between_a_gcs_marking_and_its_deleting_is_seen() {
+    // The collector has read the pins and decided; then, before it writes
+    // its record (so the push does not wait), the push pins `alive` and
+    // skips the dead paths it finds. The collector must read the pins again.
+    let (c, _w, build) = with_dead_closure("race-mark");
+    let alive = build("alive");
+    let mut collector = gc(&c, &[])
+        .env("RELEASE_DIST_TEST_GC_MARK_DELAY_MS", "2500")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let pushed = push(&c, &alive, Some("release/alive"));
+    assert!(
+        pushed["skipped"].as_u64().unwrap() >= 13,
+        "the dead paths were there: {pushed}"
+    );
+    assert!(wait_bounded(&mut collector, Duration::from_secs(60)).success());
+    assert_closed(&c.g, &c.bucket);
+    assert_substitutes(&c.g, &c.bucket, &alive, &c.pk);
+}
+
+#[test]
 fn two_collections_at_once_keep_the_pins_and_the_cache_closed() {
-    for pause in ["50", "120"] {
-        let (c, _w, build) = with_dead_closure(&format!("race-gc{pause}"));
-        let mut a = gc_until(&c, pause, 0);
-        let mut b = gc_until(&c, "70", 0);
+    // A slow collector and a fast one delete the same dead closure; a push
+    // that starts while both are at work must wait for both, not only for
+    // the one whose record it happens to read first.
+    for (slow, fast) in [("150", "40"), ("120", "60")] {
+        let (c, _w, build) = with_dead_closure(&format!("race-gc{slow}"));
+        let alive = build("alive");
+        let mut a = gc_until(&c, slow, 2);
+        let mut b = gc_until(&c, fast, 1);
+        push(&c, &alive, Some("release/alive"));
         assert!(wait_bounded(&mut a, Duration::from_secs(60)).success());
         assert!(wait_bounded(&mut b, Duration::from_secs(60)).success());
         assert_closed(&c.g, &c.bucket);
         assert_substitutes(&c.g, &c.bucket, &build("rel1"), &c.pk);
+        assert_substitutes(&c.g, &c.bucket, &alive, &c.pk);
+        // Unpinned again, the dead closure goes with one more collection.
+        ok({
+            let mut cmd = rd();
+            cmd.args(["cache", "pin", "rm", "--cache", &c.url, "release/alive"]);
+            cmd
+        });
+        ok(gc(&c, &[]));
         assert_eq!(status(&c, &narinfo(&build("dead"))), "404");
         let left: Vec<String> = keys(&c.g, &c.bucket)
             .into_iter()
