@@ -145,7 +145,9 @@ pub struct GcArgs {
     /// The class --keep applies to.
     #[arg(long, value_enum, default_value = "development", value_name = "CLASS")]
     pub class: crate::kinds::ClassArg,
-    /// Cache objects younger than this are kept even when nothing pins them.
+    /// Kept even when nothing else keeps them, if younger than this: cache
+    /// objects no pin reaches, and release files without a tag document
+    /// (a publish may be at work on them).
     #[arg(long, value_parser = crate::kinds::parse_duration, default_value = "1h", value_name = "DURATION")]
     pub grace: std::time::Duration,
 }

@@ -254,9 +254,6 @@ impl<'a> Collection<'a> {
     }
 
     async fn delete_batch(&self, keys: &[String], summary: &mut GcSummary) -> Result<()> {
-        if let Some(pause) = test_pause() {
-            tokio::time::sleep(pause).await;
-        }
         self.store.delete_many(keys).await?;
         summary.bytes_deleted += keys.iter().filter_map(|k| self.sizes.get(k)).sum::<u64>();
         Ok(())
@@ -333,12 +330,6 @@ fn batch_size() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(DELETE_BATCH)
         .max(1)
-}
-
-/// A test hook: `RELEASE_DIST_TEST_GC_PAUSE_MS` waits before each delete
-/// request, so that a test can race or kill a collection for certain.
-fn test_pause() -> Option<Duration> {
-    test_hook_ms("RELEASE_DIST_TEST_GC_PAUSE_MS")
 }
 
 /// Test hooks: `RELEASE_DIST_TEST_GC_MARK_DELAY_MS` waits between deciding

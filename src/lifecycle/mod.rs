@@ -256,7 +256,7 @@ fn remove(
     }
     runtime.block_on(async {
         for (store, removal) in &stores {
-            statics::execute_removal(store, dests.layout, name, removal).await?;
+            statics::execute_removal(store, dests.layout, name, tags, removal).await?;
         }
         for (target, removal) in &targets {
             images::execute_removal(target, name, removal).await?;
@@ -329,7 +329,8 @@ fn no_such_release(ctx: &Context, dests: &Destinations, whole: &str, name: &str)
 pub struct GcOpts {
     /// `--keep N` for `class`.
     pub keep: Option<(usize, Class)>,
-    /// The cache's grace.
+    /// Leftovers (releases without a tag document) and cache objects
+    /// younger than this are kept.
     pub grace: Duration,
 }
 
@@ -362,7 +363,18 @@ pub fn run_gc(ctx: &Context, dests: &Destinations, opts: &GcOpts) -> Result<Remo
             }
         }
     }
-    let tags = retention::to_remove(&dated, &retention);
+    let mut tags = retention::to_remove(&dated, &retention);
+    for url in &dests.static_urls {
+        let left = runtime.block_on(async {
+            let store = open_store(url).await?;
+            statics::leftovers(&store, dests.layout, &name, opts.grace).await
+        })?;
+        for t in left {
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+    }
     let mut removed = if tags.is_empty() {
         if ctx.dry_run {
             let plan = Plan::new("gc", None, Vec::new(), Vec::new());

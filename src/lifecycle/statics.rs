@@ -39,6 +39,43 @@ pub async fn listed(store: &ObjectStore, layout: Layout, name: &str) -> Result<V
     Ok(releases(layout, name, &listing))
 }
 
+/// Tags with objects but no tag document (df-dist-v1) whose newest object
+/// is older than `grace`: what a removal stopped part-way, or a publish
+/// that died before its tag document, left. A younger one may be a publish
+/// at work, and is left alone.
+pub async fn leftovers(
+    store: &ObjectStore,
+    layout: Layout,
+    name: &str,
+    grace: std::time::Duration,
+) -> Result<Vec<String>> {
+    if layout.tag_document_key(name, "x").is_none() {
+        return Ok(Vec::new());
+    }
+    let prefix = layout.name_prefix(name);
+    let listing = store.list(&prefix).await?;
+    let mut documents = std::collections::HashSet::new();
+    let mut newest: std::collections::BTreeMap<String, Option<SystemTime>> = Default::default();
+    for o in &listing {
+        let rest = &o.key[prefix.len()..];
+        match rest.split_once('/') {
+            None => {
+                documents.insert(rest.to_string());
+            }
+            Some((tag, _)) => {
+                let t = newest.entry(tag.to_string()).or_insert(o.modified);
+                *t = (*t).max(o.modified);
+            }
+        }
+    }
+    let now = crate::clock::system_now();
+    Ok(newest
+        .into_iter()
+        .filter(|(tag, t)| !documents.contains(tag) && t.is_some_and(|t| t + grace <= now))
+        .map(|(tag, _)| tag)
+        .collect())
+}
+
 /// When a release was published: its first file's time.
 pub fn published(r: &ListedRelease) -> Option<SystemTime> {
     r.files.iter().filter_map(|f| f.modified).min()
@@ -150,12 +187,36 @@ pub async fn plan_removal(
 }
 
 /// Runs a removal in its order; returns the tags the name document lists after.
+///
+/// Before the tag documents go, the shared documents are written once
+/// without the removed releases, so that a run stopped at any point leaves
+/// no document naming a tag document that is gone.
 pub async fn execute_removal(
     store: &ObjectStore,
     layout: Layout,
     name: &str,
+    tags: &[String],
     removal: &StaticRemoval,
 ) -> Result<Vec<String>> {
+    let prefixes: Vec<String> = tags
+        .iter()
+        .map(|t| layout.release_prefix(name, t))
+        .collect();
+    let listing: Vec<crate::objstore::ObjectMeta> = store
+        .list(&layout.name_prefix(name))
+        .await?
+        .into_iter()
+        .filter(|o| {
+            !prefixes
+                .iter()
+                .any(|p| o.key.starts_with(p.as_str()) || o.key == p.trim_end_matches('/'))
+        })
+        .collect();
+    for (key, bytes, ctype) in crate::publish::statics::derive(layout, name, &listing) {
+        store
+            .put(&key, crate::objstore::Body::Bytes(bytes), ctype)
+            .await?;
+    }
     store.delete_many(&removal.hide).await?;
     let tags = converge_shared_documents(store, layout, name).await?;
     store.delete_many(&removal.content).await?;

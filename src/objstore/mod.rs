@@ -227,6 +227,14 @@ impl ObjectStore {
         if keys.is_empty() {
             return Ok(());
         }
+        // A test hook: `RELEASE_DIST_TEST_DELETE_PAUSE_MS` waits before each
+        // delete, so that a test can race or kill a removal for certain.
+        if let Some(ms) = std::env::var("RELEASE_DIST_TEST_DELETE_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         match &self.backend {
             Backend::S3(s) => s.delete_many(keys).await?,
             Backend::Local(l) => {

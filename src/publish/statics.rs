@@ -344,7 +344,7 @@ pub async fn converge_shared_documents(
 }
 
 /// The shared documents a listing gives: (key, bytes, content type).
-fn derive(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Derived {
+pub(crate) fn derive(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Derived {
     let all = releases(layout, name, listing);
     let mut docs = Vec::new();
     if let Some(key) = layout.name_document_key(name) {

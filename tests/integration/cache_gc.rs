@@ -265,7 +265,7 @@ fn gc_of_a_cache_without_pins_is_refused_and_deletes_nothing() {
 fn gc_until(c: &Cache, pause_ms: &str, after: usize) -> Child {
     let mut child = gc(c, &[])
         .env("RELEASE_DIST_TEST_GC_BATCH", "1")
-        .env("RELEASE_DIST_TEST_GC_PAUSE_MS", pause_ms)
+        .env("RELEASE_DIST_TEST_DELETE_PAUSE_MS", pause_ms)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

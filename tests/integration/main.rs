@@ -11,6 +11,7 @@ mod flaky;
 mod friction;
 mod garage;
 mod images;
+mod lifecycle;
 mod plan;
 mod proxy;
 mod publish;

@@ -310,10 +310,15 @@ pub struct Registry {
 impl Registry {
     /// Starts one; with `auth`, htpasswd with user `ci` and `password`.
     pub fn start(auth: Option<&str>) -> Registry {
+        Registry::start_with(auth, false)
+    }
+
+    /// Starts one that deletes (`storage.delete.enabled`) when `delete`.
+    pub fn start_with(auth: Option<&str>, delete: bool) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
         if let Some(pw) = auth {
