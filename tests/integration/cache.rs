@@ -97,7 +97,17 @@ fn cache_toolchain_to_garage_is_substitutable_by_stock_nix_and_signed() {
 
     // The build-time helper is in the cache too (--include-outputs).
     let objects = g.object_count(&bucket);
-    assert_eq!(objects, 1 + 6 + 6, "nix-cache-info, 6 narinfos, 6 NARs");
+    assert_eq!(
+        objects,
+        1 + 6 + 6 + 1,
+        "nix-cache-info, 6 narinfos, 6 NARs, the pin"
+    );
+    let pins = pin_names(&url);
+    assert_eq!(pins.len(), 1, "{pins:?}");
+    assert!(
+        pins[0].0.starts_with("toolchain/") && pins[0].1 == 6,
+        "{pins:?}"
+    );
 
     // A second push uploads nothing.
     let again = summary(
@@ -113,9 +123,16 @@ fn cache_toolchain_to_garage_is_substitutable_by_stock_nix_and_signed() {
         (Some(0), Some(6), Some(0))
     );
     // Every root was there, so the closure was (the cache is closed under
-    // references): no HEAD per path, and no listing.
+    // references): no HEAD per path, no listing but of the collector
+    // records, and one write: the pin.
     let requests = &again["requests"];
-    assert_eq!(requests["list"], 0, "{again}");
+    assert_eq!(requests["list"], 1, "{again}");
+    assert_eq!(requests["put"], 1, "{again}");
+    assert_eq!(
+        pin_names(&url),
+        pins,
+        "the same toolchain keeps its one pin"
+    );
     assert!(requests["head"].as_u64().unwrap() < 2 + 6, "{again}");
     assert_eq!(g.object_count(&bucket), objects);
 }
@@ -337,4 +354,68 @@ fn build_push_cache_pushes_the_runtime_closure_of_the_artifacts() {
             String::from_utf8_lossy(&copy.stderr)
         );
     }
+    // The push pinned the release; `rm` of the release removes the pin.
+    let url = g.url(&bucket, "");
+    let commit = f.git(&["rev-parse", "HEAD"]);
+    let pins = pin_names(&url);
+    assert_eq!(pins.len(), 1);
+    assert_eq!(pins[0].0, format!("release/{commit}"));
+    let (release_sk, _) = f.release_keys();
+    let out = f.dir.join("out-static");
+    let out = out.to_str().unwrap();
+    f.run(&[
+        "-q",
+        "publish",
+        "static",
+        "--static",
+        out,
+        "--signing-key",
+        &release_sk,
+    ])
+    .ok();
+    f.run(&[
+        "-q",
+        "rm",
+        "--static",
+        out,
+        "--cache",
+        &url,
+        &format!("hello:{commit}"),
+    ])
+    .ok();
+    assert!(pin_names(&url).is_empty());
+}
+
+/// The cache's pins: (name, paths), from `cache pin ls`.
+fn pin_names(url: &str) -> Vec<(String, u64)> {
+    let out = crate::util::tool()
+        .args([
+            "release-dist",
+            "--message-format",
+            "json",
+            "cache",
+            "pin",
+            "ls",
+            "--cache",
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["pins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["paths"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
