@@ -108,72 +108,9 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
         format: app.global.message_format,
     };
     match app.command {
-        Command::Build(args) => {
-            let opts = build::BuildOpts {
-                targets: args.targets,
-                nix_options: args.nix_options,
-            };
-            let manifest = build::run(&ctx, &opts)?;
-            match (args.push_cache, manifest) {
-                (Some(to), Some(manifest)) => {
-                    let mut paths: Vec<String> = manifest
-                        .artifacts
-                        .iter()
-                        .map(|a| a.store_path.clone())
-                        .collect();
-                    paths.dedup();
-                    let release = release::detect(
-                        &|k| std::env::var(k).ok(),
-                        None,
-                        &manifest.source,
-                        &publish::hostname(),
-                    )?;
-                    let opts = cache::CachePushOpts {
-                        to: Some(to),
-                        paths,
-                        jobs: None,
-                        pin: Some(format!("release/{}", release.tag)),
-                    };
-                    cache::run_cache_push(&ctx, &opts).map(drop)
-                }
-                _ => Ok(()),
-            }
-        }
-        Command::Cache(cli::CacheCommand::Push(args)) => cache::run_cache_push(
-            &ctx,
-            &cache::CachePushOpts {
-                to: args.to,
-                paths: args.paths,
-                jobs: args.jobs,
-                pin: args.pin,
-            },
-        )
-        .map(drop),
-        Command::Cache(cli::CacheCommand::Gc(args)) => {
-            cache::manage::run_cache_gc(&ctx, args.cache.as_deref(), args.grace).map(drop)
-        }
-        Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Ls(args))) => {
-            cache::manage::run_pin_ls(&ctx, args.cache.as_deref()).map(drop)
-        }
-        Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Rm(args))) => {
-            cache::manage::run_pin_rm(&ctx, args.cache.as_deref(), &args.name)
-        }
-        Command::Ls(args) => {
-            let dests = lifecycle::Destinations::resolve(&ctx, args.destinations)?;
-            lifecycle::run_ls(&ctx, &dests, args.release.as_deref()).map(drop)
-        }
-        Command::Rm(args) => {
-            let dests = lifecycle::Destinations::resolve(&ctx, args.destinations)?;
-            lifecycle::run_rm(&ctx, &dests, &args.release, args.force).map(drop)
-        }
-        Command::Gc(args) => {
-            let dests = lifecycle::Destinations::resolve(&ctx, args.destinations)?;
-            let opts = lifecycle::GcOpts {
-                keep: args.keep.map(|n| (n, args.class.into())),
-                grace: args.grace,
-            };
-            lifecycle::run_gc(&ctx, &dests, &opts).map(drop)
-        }
+        Command::Build(args) => build_and_push(&ctx, args),
+        Command::Cache(command) => run_cache(&ctx, command),
+        Command::Ls(_) | Command::Rm(_) | Command::Gc(_) => run_lifecycle(&ctx, app.command),
         Command::CacheToolchain(args) => cache::run_cache_toolchain(
             &ctx,
             &cache::CacheToolchainOpts {
@@ -211,6 +148,86 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 layout: args.layout,
             },
         ),
+    }
+}
+
+/// `build`, then (with `--push-cache`) the push of what it built, pinned as
+/// `release/<tag>`.
+fn build_and_push(ctx: &Context, args: cli::BuildArgs) -> Result<()> {
+    let opts = build::BuildOpts {
+        targets: args.targets,
+        nix_options: args.nix_options,
+    };
+    let manifest = build::run(ctx, &opts)?;
+    let (Some(to), Some(manifest)) = (args.push_cache, manifest) else {
+        return Ok(());
+    };
+    let mut paths: Vec<String> = manifest
+        .artifacts
+        .iter()
+        .map(|a| a.store_path.clone())
+        .collect();
+    paths.dedup();
+    let release = release::detect(
+        &|k| std::env::var(k).ok(),
+        None,
+        &manifest.source,
+        &publish::hostname(),
+    )?;
+    let opts = cache::CachePushOpts {
+        to: Some(to),
+        paths,
+        jobs: None,
+        pin: Some(format!("release/{}", release.tag)),
+    };
+    cache::run_cache_push(ctx, &opts).map(drop)
+}
+
+/// `cache push`, `cache gc`, `cache pin …`.
+fn run_cache(ctx: &Context, command: cli::CacheCommand) -> Result<()> {
+    match command {
+        cli::CacheCommand::Push(args) => cache::run_cache_push(
+            ctx,
+            &cache::CachePushOpts {
+                to: args.to,
+                paths: args.paths,
+                jobs: args.jobs,
+                pin: args.pin,
+            },
+        )
+        .map(drop),
+        cli::CacheCommand::Gc(args) => {
+            cache::manage::run_cache_gc(ctx, args.cache.as_deref(), args.grace).map(drop)
+        }
+        cli::CacheCommand::Pin(cli::PinCommand::Ls(args)) => {
+            cache::manage::run_pin_ls(ctx, args.cache.as_deref()).map(drop)
+        }
+        cli::CacheCommand::Pin(cli::PinCommand::Rm(args)) => {
+            cache::manage::run_pin_rm(ctx, args.cache.as_deref(), &args.name)
+        }
+    }
+}
+
+/// `ls`, `rm`, `gc`.
+fn run_lifecycle(ctx: &Context, command: Command) -> Result<()> {
+    match command {
+        Command::Ls(args) => {
+            let dests = lifecycle::Destinations::resolve(ctx, args.destinations)?;
+            lifecycle::run_ls(ctx, &dests, args.release.as_deref()).map(drop)
+        }
+        Command::Rm(args) => {
+            let dests = lifecycle::Destinations::resolve(ctx, args.destinations)?;
+            lifecycle::run_rm(ctx, &dests, &args.release, args.force).map(drop)
+        }
+        Command::Gc(args) => {
+            let dests = lifecycle::Destinations::resolve(ctx, args.destinations)?;
+            let opts = lifecycle::GcOpts {
+                keep: args.keep.map(|n| (n, args.class.into())),
+                grace: args.grace,
+            };
+            lifecycle::run_gc(ctx, &dests, &opts).map(drop)
+        }
+        _ => Ok(()),
     }
 }
 
