@@ -3,7 +3,7 @@
 # five pins, on a Garage node of its own.
 #
 # The cache is made up (narinfos with References, and one-byte NARs): a base
-# of 1,000 paths that every closure uses, five live closures of 1,900 paths
+# of 1,000 paths the closures use, five live closures of 1,900 paths
 # (pinned, each pin listing its whole closure, as pushes write them) and five
 # dead ones of the same shape. Each closure is 38 layers deep, each path
 # refers to three paths of the layers below it. Two identical buckets are
@@ -63,16 +63,20 @@ def closed(paths):
 base = closure("base", 1000, [])
 for p in base: write(p)
 top = base[-50:]
+everything, live = list(base), {}
+for k in range(10):
+    c = closure(f"c{k}", 1900, top)
+    everything.extend(c)
+    for p in c: write(p)
+    if k < 5:
+        kept = list(closed(c))
+        live.update((p[0], p) for p in kept)
+        with open(f"{root}/pins/release-{k}", "w") as pin:
+            pin.write("".join(f"/nix/store/{p[0]}-{p[1]}\n" for p in sorted(kept)))
 with open(dead_list, "w") as dead:
-    for k in range(10):
-        c = closure(f"c{k}", 1900, top)
-        for p in c: write(p)
-        if k < 5:
-            with open(f"{root}/pins/release-{k}", "w") as pin:
-                pin.write("".join(f"/nix/store/{p[0]}-{p[1]}\n" for p in sorted(closed(c))))
-        else:
-            for p in c:
-                dead.write(f"{p[0]}.narinfo\nnar/{p[2]}.nar.zst\n")
+    for p in everything:
+        if p[0] not in live:
+            dead.write(f"{p[0]}.narinfo\nnar/{p[2]}.nar.zst\n")
 PY
 echo "seeding both buckets with $(find "$work/cache" -type f | wc -l) objects" >&2
 for bucket in "$a" "$b"; do
@@ -105,6 +109,7 @@ echo
 printf 'cache: %d narinfos (%d objects), %d pins; %d objects unreachable\n' "$narinfos" "$objects" 5 "$dead"
 printf 'cache gc:       %6.2fs   peak RSS %d MiB   requests %s\n' "$gc_secs" "$(( $(cat "$work/gc.rss") / 1024 ))" \
   "$(jq -c .requests "$work/gc.json")"
+printf '   read and decide %s ms, delete %s ms\n' "$(jq .phases.readMs "$work/gc.json")" "$(jq .phases.deleteMs "$work/gc.json")"
 printf 'rclone delete:  %6.2fs   (--transfers 32, the dead keys given, nothing marked)\n' "$rclone_secs"
 printf 'requests / cost model (%d live narinfos + %d pages + %d deleted = %d): %.2fx   (goal <= 1.1x)\n' \
   "$live" "$pages" "$deleted" "$model" "$(ratio "$requests" "$model")"

@@ -33,6 +33,8 @@ use crate::plan::{Action, Phase, PlannedObject};
 const READS_IN_FLIGHT: usize = 64;
 /// Keys per delete request.
 const DELETE_BATCH: usize = 1000;
+/// Delete requests in flight (of one level: they are independent).
+const DELETES_IN_FLIGHT: usize = 4;
 
 /// What a collection did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -59,8 +61,20 @@ pub struct GcSummary {
     pub nars_deferred: Option<String>,
     /// Requests sent.
     pub requests: Requests,
+    /// Milliseconds reading (pins, listing, narinfos) and deleting.
+    pub phases: GcPhases,
     /// Nothing was deleted: a dry run.
     pub dry_run: bool,
+}
+
+/// Where a collection's time went, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GcPhases {
+    /// Reading the pins, the listing and every narinfo, and deciding.
+    pub read_ms: u64,
+    /// From the record to the end.
+    pub delete_ms: u64,
 }
 
 /// Everything a collection works from.
@@ -82,8 +96,10 @@ pub async fn collect(
     dry_run: bool,
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<(GcSummary, Vec<PlannedObject>)> {
+    let started = std::time::Instant::now();
     let mut c = Collection::read(store, grace).await?;
     let decision = decide(&c.view, c.now, grace);
+    let read_ms = started.elapsed().as_millis() as u64;
     let mut summary = GcSummary {
         store: store.describe(),
         pins: c.view.pins.len(),
@@ -91,6 +107,10 @@ pub async fn collect(
         kept: decision.kept.len(),
         nars_deferred: decision.nars_deferred.clone(),
         dry_run,
+        phases: GcPhases {
+            read_ms,
+            delete_ms: 0,
+        },
         ..Default::default()
     };
     let planned = c.planned(&decision);
@@ -108,9 +128,11 @@ pub async fn collect(
     if let Some(pause) = test_hook_ms("RELEASE_DIST_TEST_GC_MARK_DELAY_MS") {
         tokio::time::sleep(pause).await;
     }
+    let deleting = std::time::Instant::now();
     let mut lease = Lease::take(store).await?;
     let result = c.delete(&decision, &mut lease, &mut summary).await;
     let ended = lease.end(store).await;
+    summary.phases.delete_ms = deleting.elapsed().as_millis() as u64;
     result?;
     ended?;
     summary.kept = c.view.narinfos.len() - summary.narinfos_deleted;
@@ -217,7 +239,7 @@ impl<'a> Collection<'a> {
     ) -> Result<()> {
         self.refresh_pins(true).await?;
         for level in &decision.narinfo_levels {
-            for batch in level.chunks(batch_size()) {
+            for batch in level.chunks(batch_size() * DELETES_IN_FLIGHT) {
                 let keep = self.before_batch(lease).await?;
                 let keys: Vec<String> = batch
                     .iter()
@@ -229,7 +251,7 @@ impl<'a> Collection<'a> {
             }
         }
         for (keys, is_nar) in [(&decision.nars, true), (&decision.per_path, false)] {
-            for batch in keys.chunks(batch_size()) {
+            for batch in keys.chunks(batch_size() * DELETES_IN_FLIGHT) {
                 let keep = self.before_batch(lease).await?;
                 if is_nar && keep.nars_deferred.is_some() {
                     summary.nars_deferred = keep.nars_deferred.clone();
@@ -253,8 +275,13 @@ impl<'a> Collection<'a> {
         Ok(())
     }
 
+    /// Deletes `keys` (of one level, or NARs), several requests at once.
     async fn delete_batch(&self, keys: &[String], summary: &mut GcSummary) -> Result<()> {
-        self.store.delete_many(keys).await?;
+        futures::stream::iter(keys.chunks(batch_size()))
+            .map(|chunk| self.store.delete_many(chunk))
+            .buffer_unordered(DELETES_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
         summary.bytes_deleted += keys.iter().filter_map(|k| self.sizes.get(k)).sum::<u64>();
         Ok(())
     }
