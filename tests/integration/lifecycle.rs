@@ -344,7 +344,11 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
     let s3 = g.url(&bucket, "");
     let static_dir = f.dir.join("out-static");
     let static_dir = static_dir.to_str().unwrap();
-    let dests = ["--static", static_dir, "--images", &docker, "--images", &s3];
+    let layout = f.dir.join("out/layout");
+    let layout = layout.to_str().unwrap();
+    let dests = [
+        "--static", static_dir, "--images", &docker, "--images", &s3, "--images", layout,
+    ];
     for tag in [dev(1), dev(2), "v1.0.0".into()] {
         let mut args = dests.to_vec();
         if tag == "v1.0.0" {
@@ -419,6 +423,8 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
         &docker,
         "--images",
         &s3,
+        "--images",
+        layout,
         &format!("hello:{}", dev(1)),
     ])
     .ok();
@@ -453,6 +459,37 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
                 "{source}:{tag}"
             );
         }
+    }
+    // The OCI layout: the tag is gone from index.json, the others copy.
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(format!("{layout}/index.json")).unwrap()).unwrap();
+    let mut refs: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    refs.sort();
+    assert_eq!(refs, expected);
+    assert!(
+        !std::path::Path::new(&format!("{layout}/blobs/sha256/{}", &removed_digest[7..])).exists()
+    );
+    for tag in &expected {
+        let into = tempfile::tempdir().unwrap();
+        stock(
+            "skopeo",
+            &[
+                "copy",
+                "--all",
+                &format!("oci:{layout}:{tag}"),
+                &format!("oci:{}:x", into.path().display()),
+            ],
+        );
     }
     // ls shows the tags and their digests.
     let listing: Value = serde_json::from_str(
