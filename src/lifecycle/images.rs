@@ -176,7 +176,6 @@ pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval
         }
         Target::Store(s, Shape::StaticRegistry) => {
             let keys: Vec<String> = removal.tags.iter().map(|t| tag_key(name, t)).collect();
-            s.delete_many(&keys).await?;
             let prefix = format!("v2/{name}/manifests/");
             let list_key = format!("v2/{name}/tags/list");
             let derive = |listing: &[ObjectMeta]| -> Derived {
@@ -187,6 +186,19 @@ pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval
                     "application/json",
                 )]
             };
+            // The tag list without the removed tags first, so that a run
+            // stopped at any point lists no tag that is gone.
+            let without: Vec<ObjectMeta> = s
+                .list(&prefix)
+                .await?
+                .into_iter()
+                .filter(|o| !keys.contains(&o.key))
+                .collect();
+            for (key, bytes, ctype) in derive(&without) {
+                s.put(&key, crate::objstore::Body::Bytes(bytes), ctype)
+                    .await?;
+            }
+            s.delete_many(&keys).await?;
             converge(s, &prefix, &derive).await?;
         }
         Target::Store(s, Shape::Layout) => layout_untag(s, &removal.tags).await?,
