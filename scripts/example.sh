@@ -17,7 +17,9 @@ mkdir -p "$dist/keys"
 [[ -f $dist/keys/example.sec ]] ||
   nix-store --generate-binary-cache-key example-1 "$dist/keys/example.sec" "$dist/keys/example.pub"
 
-run build --push-cache "file://$PWD/$dist/cache?secret-key=$PWD/$dist/keys/example.sec" "$@"
+# --smoke runs each target's binary once (natively, or through qemu-user-static when it
+# is installed; skipped otherwise, and said so).
+run build --smoke --version --push-cache "file://$PWD/$dist/cache?secret-key=$PWD/$dist/keys/example.sec" "$@"
 tag=$(git rev-parse HEAD)
 run publish --signing-key "$dist/keys/example.sec" --tag "$tag"
 run verify --from "$dist/publish/static" -t "hello:$tag" --key "$dist/keys/example.pub"

@@ -9,6 +9,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v nix >/dev/null || missing+=(nix-bin)
 command -v git >/dev/null || missing+=(git)
+# The example's stand-in binaries are assembled and linked with binutils: the
+# host's for amd64 and 386, Debian's cross binutils for arm64 and arm/v6.
+command -v ld >/dev/null || missing+=(binutils)
+command -v aarch64-linux-gnu-as >/dev/null || missing+=(binutils-aarch64-linux-gnu)
+command -v arm-linux-gnueabihf-as >/dev/null || missing+=(binutils-arm-linux-gnueabihf)
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v skopeo >/dev/null || missing+=(skopeo)
   command -v umoci >/dev/null || missing+=(umoci)
@@ -16,6 +21,8 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v curl >/dev/null || missing+=(curl)
+  # Smoke runs of the arm64 and arm/v6 binaries, and readelf's view of them.
+  command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
 fi
 if [ "${1:-}" = "--benches" ]; then
   # rclone is the benches' upload anchor; jq and bc read and divide their figures.

@@ -319,6 +319,11 @@ pub struct BuildArgs {
     /// After a build, push the runtime closure of every artifact into this binary cache.
     #[arg(long, value_name = "URL")]
     pub push_cache: Option<String>,
+    /// After the build, run every target's binary once with these arguments
+    /// (repeatable: `--smoke --version`; default: the config's `smoke`),
+    /// natively or through qemu-<arch>-static.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true, num_args = 1)]
+    pub smoke: Vec<String>,
     /// Options passed to `nix build` as they are, after `--`
     /// (e.g. `-- --max-jobs 4 --builders 'ssh://arm64 aarch64-linux'`).
     #[arg(last = true, value_name = "NIX_OPTIONS")]

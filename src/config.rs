@@ -42,6 +42,8 @@ const KEYS: &[&str] = &[
     "image-compression",
     "toolchain-pins",
     "retention",
+    "allow-dynamic",
+    "smoke",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -155,6 +157,10 @@ pub struct Config {
     pub toolchain_pins: usize,
     /// What `gc` keeps.
     pub retention: Retention,
+    /// Targets whose static outputs may be dynamic ELF files.
+    pub allow_dynamic: Vec<Platform>,
+    /// Arguments of a smoke run of every target's binary after `build`.
+    pub smoke: Option<Vec<String>>,
 }
 
 impl Config {
@@ -177,6 +183,8 @@ impl Config {
             image_compression: LayerCompression::Gzip,
             toolchain_pins: 3,
             retention: Retention::default(),
+            allow_dynamic: Vec::new(),
+            smoke: None,
         }
     }
 
@@ -258,6 +266,18 @@ impl Config {
                     })? as usize
                 }
                 "retention" => self.retention.apply(&full, value)?,
+                "smoke" => self.smoke = Some(strings(&full, value)?),
+                "allow-dynamic" => {
+                    self.allow_dynamic = strings(&full, value)?
+                        .iter()
+                        .map(|t| {
+                            t.parse().map_err(|_| Error::UnknownTarget {
+                                target: t.clone(),
+                                origin: full.clone(),
+                            })
+                        })
+                        .collect::<Result<_>>()?
+                }
                 other => {
                     return Err(Error::config(
                         full.clone(),

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod elfcheck;
 pub mod errors;
 pub mod events;
 pub mod fsutil;
@@ -157,6 +158,7 @@ fn build_and_push(ctx: &Context, args: cli::BuildArgs) -> Result<()> {
     let opts = build::BuildOpts {
         targets: args.targets,
         nix_options: args.nix_options,
+        smoke: (!args.smoke.is_empty()).then_some(args.smoke),
     };
     let manifest = build::run(ctx, &opts)?;
     let (Some(to), Some(manifest)) = (args.push_cache, manifest) else {

@@ -104,6 +104,45 @@ pub struct Artifact {
     pub sha256: String,
     /// The file's size in bytes.
     pub size: u64,
+    /// What the file is, for a static binary: its ELF facts, the checks
+    /// relaxed, and the smoke run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BinaryCheck>,
+}
+
+/// What `build` found out about a static binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryCheck {
+    /// `elf`, `script` (starts with `#!`) or `data`; only ELF files are checked.
+    pub format: String,
+    /// What the ELF header says (machine, linkage, ARM attributes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elf: Option<crate::elfcheck::ElfFacts>,
+    /// Checks relaxed by the configuration (`allow-dynamic`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relaxed: Vec<String>,
+    /// The smoke run, when one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<Smoke>,
+}
+
+/// One run of a built binary (`smoke` in the configuration, `build --smoke`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Smoke {
+    /// The arguments.
+    pub args: Vec<String>,
+    /// `native`, `qemu-aarch64-static` (or the like), or `skipped`.
+    pub runner: String,
+    /// Its exit code (none when skipped or killed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// What it printed on standard output (the first 4 KiB).
+    #[serde(default)]
+    pub stdout: String,
+    /// `passed`, `failed` or `skipped` (with why).
+    pub result: String,
 }
 
 impl Artifact {

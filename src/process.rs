@@ -148,6 +148,41 @@ impl Cmd {
         })
     }
 
+    /// Runs with no standard input, for at most `limit` (then kills it), and
+    /// returns its exit status (`None` when it was killed) and standard
+    /// output, whatever the status.
+    pub fn run_for(&self, limit: std::time::Duration) -> Result<Finished> {
+        tracing::debug!(command = %self.display(), "running");
+        let handle = self
+            .expression()
+            .stdin_null()
+            .stdout_capture()
+            .stderr_null()
+            .unchecked()
+            .start()
+            .map_err(|e| self.spawn_error(e))?;
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(out) = handle
+                .try_wait()
+                .map_err(Error::io("cannot wait for", &self.program))?
+            {
+                return Ok(Finished {
+                    status: out.status.code(),
+                    stdout: out.stdout.clone(),
+                });
+            }
+            if started.elapsed() >= limit {
+                let _ = handle.kill();
+                return Ok(Finished {
+                    status: None,
+                    stdout: Vec::new(),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     fn spawn_error(&self, source: std::io::Error) -> Error {
         Error::Io {
             action: "cannot run",

@@ -1,18 +1,22 @@
 # The example project's flake: the attribute shape `cargo release-dist build`
 # expects, built offline.
 #
-# STAND-INS: no cross toolchain (and no nixpkgs) is reachable on the machines
-# this example is tested on, so nothing here compiles src/main.rs. Each
-# "static binary" is a small shell script that says which target it stands in
-# for, and each image is a real docker-archive (manifest.json, a config whose
-# architecture/os match the target, one layer.tar) wrapping that script.
-# Every derivation uses the host's /bin/sh and tools from /usr/bin and /bin,
-# which works with Debian's nix-bin because its sandbox is off.
+# STAND-INS: no Rust cross toolchain (and no nixpkgs) is reachable on the
+# machines this example is tested on, so nothing here compiles src/main.rs.
+# Each "static binary" is a real static ELF executable for its target's
+# machine, a few instructions of assembly that print which target it is and
+# exit 0, assembled and linked with Debian's binutils (`as`/`ld`, and
+# binutils-aarch64-linux-gnu and binutils-arm-linux-gnueabihf for the arm
+# targets; the arm/v6 one for ARMv6 with the hard-float ABI, as Raspberry Pi
+# OS's armhf). Each image is a real docker-archive (manifest.json, a config
+# whose architecture/os match the target, one layer.tar) holding that program
+# as its entrypoint. Every derivation uses the host's /bin/sh and tools from
+# /usr/bin and /bin, which works with Debian's nix-bin because its sandbox is off.
 #
 # A real project gets the same attributes from ../../nix/cross.nix, which
 # cross-compiles with pkgsCross and builds images with dockerTools.
 {
-  description = "cargo release-dist example (offline stand-ins)";
+  description = "cargo release-dist example (offline stand-ins: real static ELF programs)";
 
   outputs = { self }:
     let
@@ -37,15 +41,92 @@
         PATH = "/usr/bin:/bin";
       } // args);
 
-      # Stand-in for a static musl build of the crate: $out/bin/hello.
-      staticFor = system: t: shell {
+      # Each target's assembler, linker and program. The message goes in
+      # msg.s, so the sources stay free of Nix interpolation.
+      asm = {
+        "x86_64-linux" = {
+          as = "as --64"; ld = "ld -m elf_x86_64 -n";
+          program = ''
+            .globl _start
+            .text
+            _start: mov $1, %eax
+                    mov $1, %edi
+                    lea msg(%rip), %rsi
+                    mov $len, %edx
+                    syscall
+                    mov $60, %eax
+                    xor %edi, %edi
+                    syscall
+          '';
+        };
+        "i686-linux" = {
+          as = "as --32"; ld = "ld -m elf_i386 -n";
+          program = ''
+            .globl _start
+            .text
+            _start: mov $4, %eax
+                    mov $1, %ebx
+                    mov $msg, %ecx
+                    mov $len, %edx
+                    int $0x80
+                    mov $1, %eax
+                    xor %ebx, %ebx
+                    int $0x80
+          '';
+        };
+        "aarch64-linux" = {
+          as = "aarch64-linux-gnu-as"; ld = "aarch64-linux-gnu-ld";
+          program = ''
+            .globl _start
+            .text
+            _start: mov x0, #1
+                    adr x1, msg
+                    mov x2, #len
+                    mov x8, #64
+                    svc #0
+                    mov x0, #0
+                    mov x8, #93
+                    svc #0
+          '';
+        };
+        "armv6l-linux" = {
+          as = "arm-linux-gnueabihf-as -march=armv6 -mfloat-abi=hard -mfpu=vfp";
+          ld = "arm-linux-gnueabihf-ld";
+          program = ''
+            .syntax unified
+            .arm
+            .eabi_attribute 28, 1
+            .globl _start
+            .text
+            _start: mov r0, #1
+                    adr r1, msg
+                    mov r2, #len
+                    mov r7, #4
+                    svc #0
+                    mov r0, #0
+                    mov r7, #1
+                    svc #0
+          '';
+        };
+      };
+
+      # Stand-in for a static musl build of the crate: $out/bin/hello, a
+      # static ELF executable for the target's machine.
+      staticFor = system: t: let a = asm.${system}; in shell {
         name = "${name}-${version}-${t.triple}";
+        inherit (a) program;
         args = [ "-c" ''
           set -eu
+          work=$(mktemp -d)
+          printf '%s\n' "$program" > $work/prog.s
+          printf 'msg: .ascii "hello from %s (stand-in for %s %s)\\n"\nlen = . - msg\n' \
+            "${t.triple}" "${name}" "${version}" > $work/msg.s
+          cat $work/prog.s $work/msg.s > $work/all.s
+          ${a.as} -o $work/all.o $work/all.s
           mkdir -p $out/bin
-          printf '#!/bin/sh\n# stand-in for the %s build of %s %s\necho "hello from %s (stand-in)"\n' \
-            "${t.triple}" "${name}" "${version}" "${t.triple}" > $out/bin/${name}
+          ${a.ld} --build-id=none -s -o $out/bin/${name} $work/all.o
           chmod 555 $out/bin/${name}
+          rm -rf $work
         '' ];
       };
 

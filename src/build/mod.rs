@@ -1,6 +1,7 @@
 //! `cargo release-dist build`: one nix build for every target, linked into a
 //! platform tree, described by build.json.
 
+mod binary;
 mod plan;
 mod progress;
 mod run;

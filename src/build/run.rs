@@ -21,6 +21,8 @@ pub struct BuildOpts {
     pub targets: Vec<String>,
     /// Options for nix, after the configured ones.
     pub nix_options: Vec<String>,
+    /// Arguments of a smoke run, instead of the configured `smoke`.
+    pub smoke: Option<Vec<String>>,
 }
 
 /// Runs `build`. Returns the manifest it wrote; when some outputs failed,
@@ -80,9 +82,16 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         }
     }
 
+    let checks = Checks {
+        allow_dynamic: config.allow_dynamic.clone(),
+        smoke: opts.smoke.clone().or_else(|| config.smoke.clone()),
+    };
+    if checks.smoke.is_some() {
+        status("checking the binaries, and running each once");
+    }
     let artifacts = link_outputs(
         &nix,
-        &config.name,
+        (&config.name, &checks),
         &dist,
         &plan,
         &drvs,
@@ -349,9 +358,45 @@ fn failure_text(progress: &Progress, drv: &str) -> String {
 }
 
 /// Clears the tree, then links every built output into it as a GC root.
+/// What is checked of each static binary after the build.
+struct Checks {
+    /// Targets whose binaries may be dynamic.
+    allow_dynamic: Vec<crate::platform::Platform>,
+    /// The smoke run's arguments, if one was asked for.
+    smoke: Option<Vec<String>>,
+}
+
+impl Checks {
+    /// Checks (and smoke-runs) `file`, the static binary of `platform`; `Err`
+    /// says what is wrong, naming the target.
+    fn run(
+        &self,
+        platform: crate::platform::Platform,
+        file: &Path,
+    ) -> std::result::Result<crate::manifest::BinaryCheck, String> {
+        let relaxed = crate::elfcheck::Relaxed {
+            dynamic: self.allow_dynamic.contains(&platform),
+        };
+        let mut check = super::binary::check(platform, file, relaxed)?;
+        if let Some(args) = &self.smoke {
+            let smoke = super::binary::smoke(platform, file, args);
+            if smoke.result.starts_with("failed") {
+                return Err(format!(
+                    "{platform}: the smoke run `{} {}` {}",
+                    file.display(),
+                    args.join(" "),
+                    smoke.result
+                ));
+            }
+            check.smoke = Some(smoke);
+        }
+        Ok(check)
+    }
+}
+
 fn link_outputs(
     nix: &Nix,
-    name: &str,
+    (name, checks): (&str, &Checks),
     dist: &Path,
     plan: &Plan,
     drvs: &[String],
@@ -392,6 +437,27 @@ fn link_outputs(
             .map(|i| i.nar_hash.clone())
             .unwrap_or_default();
         for (rel_link, store_file) in files {
+            let target = match &store_file {
+                Some(inner) => Path::new(store_path).join(inner),
+                None => PathBuf::from(store_path),
+            };
+            let binary = if output.kind == Kind::Static {
+                match checks.run(output.platform, &target) {
+                    Ok(check) => Some(check),
+                    Err(error) => {
+                        failures.push(Failure {
+                            platform: output.platform,
+                            kind: output.kind,
+                            attribute: output.attribute.clone(),
+                            drv_path: Some(drv.clone()),
+                            error,
+                        });
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let link = dist.join(&rel_link);
             if let Some(parent) = link.parent() {
                 std::fs::create_dir_all(parent).map_err(Error::io("cannot create", parent))?;
@@ -413,6 +479,7 @@ fn link_outputs(
                 nar_hash: nar_hash.clone(),
                 sha256,
                 size,
+                binary,
             });
         }
     }

@@ -136,7 +136,7 @@ pub fn statement(
         .artifacts
         .iter()
         .map(|a| {
-            json!({
+            let mut v = json!({
                 "name": a.path,
                 "uri": format!("nix:{}", a.store_path),
                 "digest": {"sha256": a.sha256},
@@ -148,7 +148,16 @@ pub fn statement(
                     "narHash": a.nar_hash,
                     "published": a.kind == Kind::Static,
                 },
-            })
+            });
+            if let Some(b) = &a.binary {
+                v["annotations"]["format"] = json!(b.format);
+                if let Some(s) = &b.smoke {
+                    v["annotations"]["smoke"] = json!({
+                        "args": s.args, "runner": s.runner, "exitCode": s.exit_code, "result": s.result,
+                    });
+                }
+            }
+            v
         })
         .collect();
     let mut metadata = json!({
@@ -265,6 +274,7 @@ mod tests {
                 nar_hash: "sha256-zzz".into(),
                 sha256: "ab".repeat(32),
                 size: 3,
+                binary: None,
             }],
             failures: vec![],
             docker_attr: None,

@@ -148,7 +148,7 @@ fn publish_a_stable_tag_again_with_other_bytes() {
     let c = case();
     c.publish_signed("v1.0.0").ok();
     c.f.edit("flake.nix", |t| {
-        t.replace("(stand-in)", "(stand-in, changed)")
+        t.replace("(stand-in for", "(changed stand-in for")
     });
     c.f.commit("change the binary");
     c.f.run(&["build", "-q", "-t", "linux/amd64"]).ok();

@@ -204,8 +204,13 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
             bundle.to_str().unwrap(),
         ],
     );
-    let hello = std::fs::read_to_string(bundle.join("rootfs/bin/hello")).unwrap();
-    assert!(hello.contains("aarch64-unknown-linux-musl"), "{hello}");
+    // The image's entrypoint is the arm64 program, and it runs (through qemu).
+    let hello = bundle.join("rootfs/bin/hello");
+    let out = stock("qemu-aarch64-static", &[hello.to_str().unwrap()]);
+    assert!(
+        out.starts_with("hello from aarch64-unknown-linux-musl"),
+        "{out}"
+    );
 
     // The provenance names the index and each platform's manifest.
     let st = statement(&f, "v1.2.3");

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, real nix, real git, on copies of the example.
 
 mod bad_input;
+mod binaries;
 mod build;
 mod cache;
 mod cache_gc;

@@ -1,0 +1,131 @@
+//! After a build: what each static binary is (the ELF checks of
+//! [`crate::elfcheck`]), and the smoke run of it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::elfcheck::{inspect, is_elf, problems, Relaxed};
+use crate::manifest::{BinaryCheck, Smoke};
+use crate::platform::Platform;
+use crate::process::Cmd;
+
+/// How long a smoke run may take.
+const SMOKE_LIMIT: Duration = Duration::from_secs(60);
+/// How much of its output is kept.
+const SMOKE_OUTPUT: usize = 4096;
+
+/// Checks the file of `platform`'s static output. `Err` holds the problems,
+/// one sentence each, naming the target.
+pub fn check(platform: Platform, file: &Path, relaxed: Relaxed) -> Result<BinaryCheck, String> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| format!("{platform}: cannot read {}: {e}", file.display()))?;
+    let format = if is_elf(&bytes) {
+        "elf"
+    } else if bytes.starts_with(b"#!") {
+        "script"
+    } else {
+        "data"
+    };
+    let mut out = BinaryCheck {
+        format: format.into(),
+        elf: None,
+        relaxed: Vec::new(),
+        smoke: None,
+    };
+    if format != "elf" {
+        return Ok(out);
+    }
+    let facts =
+        inspect(&bytes).map_err(|e| format!("{platform}: the ELF file cannot be read: {e}"))?;
+    let found = problems(platform, &facts, relaxed);
+    if !found.is_empty() {
+        return Err(found.join("; "));
+    }
+    if relaxed.dynamic && !facts.is_static() {
+        out.relaxed.push("static (allow-dynamic)".into());
+    }
+    out.elf = Some(facts);
+    Ok(out)
+}
+
+/// The program that runs `platform`'s binaries here: `None` for natively,
+/// else the qemu user emulator's name.
+fn runner_for(platform: Platform, host: &str) -> Option<&'static str> {
+    match (host, platform.arch()) {
+        ("x86_64", "amd64" | "386") | ("aarch64", "arm64") => None,
+        (_, "amd64") => Some("qemu-x86_64-static"),
+        (_, "386") => Some("qemu-i386-static"),
+        (_, "arm64") => Some("qemu-aarch64-static"),
+        _ => Some("qemu-arm-static"),
+    }
+}
+
+/// Runs the binary with `args`: natively where this machine can, through
+/// `qemu-<arch>-static` where it is installed, else skipped (said so).
+pub fn smoke(platform: Platform, file: &Path, args: &[String]) -> Smoke {
+    let skipped = |why: String| Smoke {
+        args: args.to_vec(),
+        runner: "skipped".into(),
+        exit_code: None,
+        stdout: String::new(),
+        result: format!("skipped: {why}"),
+    };
+    let (cmd, runner) = match runner_for(platform, std::env::consts::ARCH) {
+        None => (Cmd::new(file), "native".to_string()),
+        Some(qemu) => match which::which(qemu) {
+            Ok(path) => (Cmd::new(path).arg(file), qemu.to_string()),
+            Err(_) => {
+                return skipped(format!(
+                    "{qemu} is not installed (Debian: qemu-user-static)"
+                ))
+            }
+        },
+    };
+    match cmd.args(args).run_for(SMOKE_LIMIT) {
+        Ok(done) => {
+            let mut stdout = String::from_utf8_lossy(&done.stdout).into_owned();
+            stdout.truncate(SMOKE_OUTPUT);
+            let result = match done.status {
+                Some(0) => "passed".to_string(),
+                Some(code) => format!("failed: exit code {code}"),
+                None => format!(
+                    "failed: killed after {} s, or by a signal",
+                    SMOKE_LIMIT.as_secs()
+                ),
+            };
+            Smoke {
+                args: args.to_vec(),
+                runner,
+                exit_code: done.status,
+                stdout,
+                result,
+            }
+        }
+        Err(e) => skipped(format!("cannot run it: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_what_the_host_can_and_emulates_the_rest() {
+        let p = |s: &str| Platform::parse_any(s).unwrap();
+        assert_eq!(runner_for(p("linux/amd64"), "x86_64"), None);
+        assert_eq!(runner_for(p("linux/386"), "x86_64"), None);
+        assert_eq!(
+            runner_for(p("linux/arm64"), "x86_64"),
+            Some("qemu-aarch64-static")
+        );
+        assert_eq!(
+            runner_for(p("linux/arm/v6"), "x86_64"),
+            Some("qemu-arm-static")
+        );
+        assert_eq!(runner_for(p("linux/arm64"), "aarch64"), None);
+        assert_eq!(
+            runner_for(p("linux/amd64"), "aarch64"),
+            Some("qemu-x86_64-static")
+        );
+    }
+}
