@@ -60,9 +60,10 @@ fn runner_for(platform: Platform, host: &str) -> Option<&'static str> {
     }
 }
 
-/// Runs the binary with `args`: natively where this machine can, through
+/// Runs the binary with `args`: natively where this machine can (and a
+/// script always: its interpreter is the host's), through
 /// `qemu-<arch>-static` where it is installed, else skipped (said so).
-pub fn smoke(platform: Platform, file: &Path, args: &[String]) -> Smoke {
+pub fn smoke(platform: Platform, file: &Path, args: &[String], script: bool) -> Smoke {
     let skipped = |why: String| Smoke {
         args: args.to_vec(),
         runner: "skipped".into(),
@@ -70,7 +71,12 @@ pub fn smoke(platform: Platform, file: &Path, args: &[String]) -> Smoke {
         stdout: String::new(),
         result: format!("skipped: {why}"),
     };
-    let (cmd, runner) = match runner_for(platform, std::env::consts::ARCH) {
+    let runner = if script {
+        None
+    } else {
+        runner_for(platform, std::env::consts::ARCH)
+    };
+    let (cmd, runner) = match runner {
         None => (Cmd::new(file), "native".to_string()),
         Some(qemu) => match which::which(qemu) {
             Ok(path) => (Cmd::new(path).arg(file), qemu.to_string()),

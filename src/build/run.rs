@@ -86,9 +86,6 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         allow_dynamic: config.allow_dynamic.clone(),
         smoke: opts.smoke.clone().or_else(|| config.smoke.clone()),
     };
-    if checks.smoke.is_some() {
-        status("checking the binaries, and running each once");
-    }
     let artifacts = link_outputs(
         &nix,
         (&config.name, &checks),
@@ -379,7 +376,7 @@ impl Checks {
         };
         let mut check = super::binary::check(platform, file, relaxed)?;
         if let Some(args) = &self.smoke {
-            let smoke = super::binary::smoke(platform, file, args);
+            let smoke = super::binary::smoke(platform, file, args, check.format == "script");
             if smoke.result.starts_with("failed") {
                 return Err(format!(
                     "{platform}: the smoke run `{} {}` {}",

@@ -52,6 +52,23 @@ pub fn run_cache_gc(ctx: &Context, cache: Option<&str>, grace: Duration) -> Resu
     Ok(summary)
 }
 
+/// What `cache gc` would delete from `cache`: the store's name and the
+/// plan's objects (for `gc --dry-run`, which prints one plan).
+pub fn cache_gc_objects(
+    ctx: &Context,
+    cache: Option<&str>,
+    grace: Duration,
+) -> Result<(String, Vec<crate::plan::PlannedObject>)> {
+    let url = store_url(ctx, cache)?;
+    let runtime = crate::context::runtime()?;
+    let (summary, planned) = runtime.block_on(async {
+        let store = ObjectStore::open(&url.location).await?;
+        store.check_access().await?;
+        collect(&store, grace, true, &|_| {}).await
+    })?;
+    Ok((summary.store, planned))
+}
+
 /// `cache pin ls`, and what `ls` shows of a cache.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

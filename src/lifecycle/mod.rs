@@ -186,6 +186,9 @@ pub struct Removed {
     /// The cache collection, when one ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<crate::cache::gc::GcSummary>,
+    /// A dry run's plan (printed by the command).
+    #[serde(skip)]
+    pub plan: Option<Plan>,
 }
 
 /// Plans and runs the removal of `tags` of `name` everywhere; `command`
@@ -247,11 +250,11 @@ fn remove(
     });
     let plan = Plan::new(command, subject, names, objects);
     if ctx.dry_run {
-        ctx.print_result(&plan.render(), &plan);
         return Ok(Removed {
             tags: found,
             deleted: 0,
             cache: None,
+            plan: Some(plan),
         });
     }
     runtime.block_on(async {
@@ -267,6 +270,7 @@ fn remove(
         tags: found,
         deleted: plan.count(crate::plan::Action::Delete),
         cache: None,
+        plan: None,
     })
 }
 
@@ -288,7 +292,8 @@ pub fn run_rm(ctx: &Context, dests: &Destinations, release: &str, force: bool) -
     if removed.tags.is_empty() {
         return Err(no_such_release(ctx, dests, &whole, &name));
     }
-    if ctx.dry_run {
+    if let Some(plan) = &removed.plan {
+        ctx.print_result(&plan.render(), plan);
         return Ok(removed);
     }
     if let Some(cache) = &dests.cache {
@@ -376,23 +381,29 @@ pub fn run_gc(ctx: &Context, dests: &Destinations, opts: &GcOpts) -> Result<Remo
         }
     }
     let mut removed = if tags.is_empty() {
-        if ctx.dry_run {
-            let plan = Plan::new("gc", None, Vec::new(), Vec::new());
-            ctx.print_result(&plan.render(), &plan);
-        }
         Removed::default()
     } else {
         remove(ctx, dests, &name, &tags, "gc")?
     };
+    if ctx.dry_run {
+        // One plan: the releases', then the cache's.
+        let mut plan = removed
+            .plan
+            .take()
+            .unwrap_or_else(|| Plan::new("gc", None, Vec::new(), Vec::new()));
+        if let Some(cache) = &dests.cache {
+            let (store, objects) =
+                crate::cache::manage::cache_gc_objects(ctx, Some(cache), opts.grace)?;
+            plan.destinations.push(store);
+            plan.objects.extend(objects);
+        }
+        let plan = Plan::new("gc", plan.release, plan.destinations, plan.objects);
+        ctx.print_result(&plan.render(), &plan);
+        return Ok(removed);
+    }
     if let Some(cache) = &dests.cache {
-        if !ctx.dry_run {
-            for t in &removed.tags {
-                crate::cache::manage::remove_pin_if_there(
-                    ctx,
-                    Some(cache),
-                    &format!("release/{t}"),
-                )?;
-            }
+        for t in &removed.tags {
+            crate::cache::manage::remove_pin_if_there(ctx, Some(cache), &format!("release/{t}"))?;
         }
         removed.cache = Some(crate::cache::manage::run_cache_gc(
             ctx,
@@ -400,16 +411,14 @@ pub fn run_gc(ctx: &Context, dests: &Destinations, opts: &GcOpts) -> Result<Remo
             opts.grace,
         )?);
     }
-    if !ctx.dry_run {
-        ctx.print_result(
-            &format!(
-                "gc of {name}: removed {} releases ({}); {} objects deleted\n",
-                removed.tags.len(),
-                removed.tags.join(", "),
-                removed.deleted
-            ),
-            &removed,
-        );
-    }
+    ctx.print_result(
+        &format!(
+            "gc of {name}: removed {} releases ({}); {} objects deleted\n",
+            removed.tags.len(),
+            removed.tags.join(", "),
+            removed.deleted
+        ),
+        &removed,
+    );
     Ok(removed)
 }

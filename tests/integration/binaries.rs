@@ -114,6 +114,20 @@ fn wrong_binaries_fail_their_targets_with_what_is_wrong() {
     let failures = build_json(&f)["failures"].as_array().unwrap().len();
     assert_eq!(failures, 3);
 
+    // A smoke run that exits non-zero fails its target.
+    f.edit("flake.nix", |t| {
+        t.replace("echo hello\\n", "echo broken; exit 3\\n")
+    });
+    f.commit("arm64 fails its smoke run");
+    f.run(&["build", "-t", "linux/arm64", "--smoke", "--version"])
+        .fails_with(
+            1,
+            &[
+                "linux/arm64: the smoke run",
+                "--version` failed: exit code 3",
+            ],
+        );
+
     // A project that ships a dynamic binary on purpose says so, per target.
     f.edit("Cargo.toml", |t| {
         t.replace(
