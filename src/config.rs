@@ -44,6 +44,7 @@ const KEYS: &[&str] = &[
     "retention",
     "allow-dynamic",
     "smoke",
+    "source-tarball",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -161,6 +162,8 @@ pub struct Config {
     pub allow_dynamic: Vec<Platform>,
     /// Arguments of a smoke run of every target's binary after `build`.
     pub smoke: Option<Vec<String>>,
+    /// Publish `<name>-<tag>.tar.gz` of the released commit (default true).
+    pub source_tarball: bool,
 }
 
 impl Config {
@@ -185,6 +188,7 @@ impl Config {
             retention: Retention::default(),
             allow_dynamic: Vec::new(),
             smoke: None,
+            source_tarball: true,
         }
     }
 
@@ -267,6 +271,11 @@ impl Config {
                 }
                 "retention" => self.retention.apply(&full, value)?,
                 "smoke" => self.smoke = Some(strings(&full, value)?),
+                "source-tarball" => {
+                    self.source_tarball = value.as_bool().ok_or_else(|| {
+                        Error::config(&full, format!("must be true or false, not {value}"))
+                    })?
+                }
                 "allow-dynamic" => {
                     self.allow_dynamic = strings(&full, value)?
                         .iter()

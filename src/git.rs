@@ -24,6 +24,18 @@ pub fn toplevel(dir: &Path) -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out).trim()))
 }
 
+/// `git archive --format=tar --prefix=<prefix>/ <commit>` run in `dir`:
+/// the tar's bytes (deterministic for a commit: git sets every mtime to the
+/// commit's time).
+pub fn archive_tar(dir: &Path, commit: &str, prefix: &str) -> Result<Vec<u8>> {
+    Cmd::new("git")
+        .args(["archive", "--format=tar"])
+        .arg(format!("--prefix={prefix}/"))
+        .arg(commit)
+        .dir(dir)
+        .read()
+}
+
 /// Whether git tracks `file` in `dir`.
 pub fn is_tracked(dir: &Path, file: &str) -> bool {
     run(dir, &["ls-files", "--error-unmatch", file]).is_ok()

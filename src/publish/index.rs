@@ -34,6 +34,8 @@ pub struct ListedRelease {
     pub checksums: Option<String>,
     /// The key of its provenance, if present.
     pub provenance: Option<String>,
+    /// Its files of the whole release (the source tarball): key and size.
+    pub artifacts: Vec<(String, u64)>,
 }
 
 /// One file of a listed release.
@@ -72,11 +74,14 @@ pub fn releases(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Vec<Liste
                 files: Vec::new(),
                 checksums: None,
                 provenance: None,
+                artifacts: Vec::new(),
             });
         if path == SHA256SUMS {
             entry.checksums = Some(o.key.clone());
         } else if path.ends_with(".intoto.jsonl") {
             entry.provenance = Some(o.key.clone());
+        } else if !path.contains('/') && !path.ends_with(".sha256") {
+            entry.artifacts.push((o.key.clone(), o.size));
         } else if let Some(platform) = layout.platform_of(path) {
             if !path.ends_with(".sha256") {
                 entry.files.push(ListedFile {
@@ -162,6 +167,11 @@ pub fn index_json(layout: Layout, releases: &[ListedRelease]) -> Value {
                         "builds": files,
                         "checksums": r.checksums.as_ref().map(|k| format!("/{k}")),
                         "provenance": r.provenance.as_ref().map(|k| format!("/{k}")),
+                        "artifacts": r.artifacts.iter().map(|(k, size)| json!({
+                            "name": k.rsplit('/').next().unwrap_or(""),
+                            "size": size.to_string(),
+                            "url": format!("/{k}"),
+                        })).collect::<Vec<Value>>(),
                     })
                 })
                 .collect();
@@ -231,6 +241,15 @@ pub fn index_html(title: &str, releases: &[ListedRelease]) -> String {
             }
             if let Some(k) = &r.provenance {
                 out.push_str(&format!("· <a href=\"/{}\">signed provenance</a>", esc(k)));
+            }
+            for (k, size) in &r.artifacts {
+                let file = k.rsplit('/').next().unwrap_or("");
+                out.push_str(&format!(
+                    " · <a href=\"/{}\">{}</a> ({})",
+                    esc(k),
+                    esc(file),
+                    human_size(*size)
+                ));
             }
             out.push_str("</p>\n");
         }

@@ -39,8 +39,9 @@ pub mod content_type {
 /// One file of a release, on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseFile {
-    /// Its target.
-    pub platform: Platform,
+    /// Its target; `None` for a file of the whole release (the source
+    /// tarball), which lives at the release's top.
+    pub platform: Option<Platform>,
     /// Its file name (`hello`).
     pub file: String,
     /// Where its bytes are.
@@ -49,6 +50,17 @@ pub struct ReleaseFile {
     pub sha256: String,
     /// Its size.
     pub size: u64,
+}
+
+impl ReleaseFile {
+    /// Its path inside the release: [`Layout::file_path`] for a target's
+    /// file, its name alone for a file of the whole release.
+    pub fn path_in(&self, layout: Layout) -> String {
+        match self.platform {
+            Some(p) => layout.file_path(p, &self.file),
+            None => self.file.clone(),
+        }
+    }
 }
 
 impl Layout {
@@ -100,9 +112,11 @@ impl Layout {
     }
 }
 
-/// The tag document: one flavor per platform, with its files.
+/// The tag document: one flavor per platform, with its files; and, when
+/// the release has files of its own (the source tarball), `artifacts`
+/// naming them. (Readers that know only `flavors` skip the new key.)
 pub fn tag_document(files: &[ReleaseFile]) -> Value {
-    let mut platforms: Vec<Platform> = files.iter().map(|f| f.platform).collect();
+    let mut platforms: Vec<Platform> = files.iter().filter_map(|f| f.platform).collect();
     platforms.sort_by_key(|p| p.to_string());
     platforms.dedup();
     let flavors: Vec<Value> = platforms
@@ -110,7 +124,7 @@ pub fn tag_document(files: &[ReleaseFile]) -> Value {
         .map(|p| {
             let resources: Vec<Value> = files
                 .iter()
-                .filter(|f| f.platform == *p)
+                .filter(|f| f.platform == Some(*p))
                 .map(|f| json!({"path": f.file}))
                 .collect();
             let mut platform = json!({"architecture": p.arch(), "os": p.os()});
@@ -120,7 +134,30 @@ pub fn tag_document(files: &[ReleaseFile]) -> Value {
             json!({"resources": resources, "platform": platform})
         })
         .collect();
-    json!({ "flavors": flavors })
+    let artifacts: Vec<Value> = files
+        .iter()
+        .filter(|f| f.platform.is_none())
+        .map(|f| json!({"path": f.file, "kind": artifact_kind(&f.file)}))
+        .collect();
+    if artifacts.is_empty() {
+        json!({ "flavors": flavors })
+    } else {
+        json!({ "flavors": flavors, "artifacts": artifacts })
+    }
+}
+
+/// What a file of the whole release is, by its name.
+pub fn artifact_kind(file: &str) -> &'static str {
+    if file.ends_with(".tar.gz") {
+        "source"
+    } else {
+        "file"
+    }
+}
+
+/// The source tarball's name: `<name>-<tag>.tar.gz`.
+pub fn source_tarball(name: &str, tag: &str) -> String {
+    format!("{name}-{tag}.tar.gz")
 }
 
 /// The name document: every tag, in the order given.
@@ -169,7 +206,7 @@ mod tests {
 
     fn file(platform: &str, name: &str) -> ReleaseFile {
         ReleaseFile {
-            platform: Platform::parse_any(platform).unwrap(),
+            platform: Platform::parse_any(platform),
             file: name.into(),
             local: PathBuf::from("/x"),
             sha256: "00".repeat(32),
@@ -201,6 +238,14 @@ mod tests {
             doc.to_string(),
             r#"{"flavors":[{"platform":{"architecture":"amd64","os":"linux"},"resources":[{"path":"hello"}]},{"platform":{"architecture":"arm","os":"linux","variant":"v6"},"resources":[{"path":"hello"}]}]}"#
         );
+        let with_source =
+            tag_document(&[file("linux/amd64", "hello"), file("-", "hello-v1.tar.gz")]);
+        assert_eq!(
+            with_source["artifacts"],
+            json!([{"path": "hello-v1.tar.gz", "kind": "source"}])
+        );
+        assert_eq!(with_source["flavors"].as_array().unwrap().len(), 1);
+        assert_eq!(file("-", "hello-v1.tar.gz").path_in(l), "hello-v1.tar.gz");
         let name = name_document("hello", &["v1".into(), "v2".into()]);
         assert_eq!(name.to_string(), r#"{"name":"hello","tags":["v1","v2"]}"#);
         assert_eq!(

@@ -36,7 +36,10 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     refuse_dirty_stable(ctx, &manifest, &release)?;
     let key = signing_key(opts.signing_key.as_deref())?;
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
-    let files = release_files(&dist, &manifest)?;
+    let mut files = release_files(&dist, &manifest)?;
+    if ctx.project.config.source_tarball {
+        files.push(source_tarball(ctx, &manifest, &release.tag)?);
+    }
     let images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
         return Err(Error::NoImages);
@@ -44,7 +47,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     let sums = sha256sums(
         &files
             .iter()
-            .map(|f| (layout.file_path(f.platform, &f.file), f.sha256.clone()))
+            .map(|f| (f.path_in(layout), f.sha256.clone()))
             .collect::<Vec<_>>(),
     );
     let name = &ctx.project.config.name;
@@ -140,7 +143,7 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         files.push(ReleaseFile {
-            platform: a.platform,
+            platform: Some(a.platform),
             file,
             local,
             sha256: a.sha256.clone(),
@@ -148,6 +151,35 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
         });
     }
     Ok(files)
+}
+
+/// `<name>-<tag>.tar.gz` of the released commit: `git archive
+/// --prefix=<name>-<tag>/`, gzip'd without a name or time (so the same
+/// commit gives the same bytes), under target/release-dist/source/.
+fn source_tarball(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<ReleaseFile> {
+    use std::io::Write;
+    let name = &ctx.project.config.name;
+    let file = crate::publish::layout::source_tarball(name, tag);
+    let repo = crate::git::toplevel(&ctx.project.dir)?;
+    let tar = crate::git::archive_tar(&repo, &manifest.source.commit, &format!("{name}-{tag}"))?;
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar)
+        .and_then(|_| gz.try_finish())
+        .map_err(Error::io("cannot compress", &file))?;
+    let bytes = gz.finish().map_err(Error::io("cannot compress", &file))?;
+    let dir = ctx.dist_dir().join("source");
+    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+    let local = dir.join(&file);
+    std::fs::write(&local, &bytes).map_err(Error::io("cannot write", &local))?;
+    Ok(ReleaseFile {
+        platform: None,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        size: bytes.len() as u64,
+        file,
+        local,
+    })
 }
 
 /// The images, converted (their digests are provenance subjects even when
@@ -187,7 +219,7 @@ fn static_subjects(files: &[ReleaseFile], layout: Layout, sums: &str) -> Vec<Sub
     let mut subjects: Vec<Subject> = files
         .iter()
         .map(|f| Subject {
-            name: layout.file_path(f.platform, &f.file),
+            name: f.path_in(layout),
             sha256: f.sha256.clone(),
         })
         .collect();

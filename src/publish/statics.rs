@@ -119,7 +119,7 @@ pub async fn plan_static(
     // A file whose .sha256 already says the same is not uploaded again (a
     // re-run after a crash); --force uploads every file again.
     let file_there: Vec<bool> = futures::stream::iter(rel.files.iter().map(|f| {
-        let key = format!("{prefix}{}", rel.layout.file_path(f.platform, &f.file));
+        let key = format!("{prefix}{}", f.path_in(rel.layout));
         async move {
             let side = sidecar(&f.sha256, &f.file);
             let there = !rel.force
@@ -132,7 +132,7 @@ pub async fn plan_static(
     .try_collect()
     .await?;
     for (f, there) in rel.files.iter().zip(&file_there) {
-        let key = format!("{prefix}{}", rel.layout.file_path(f.platform, &f.file));
+        let key = format!("{prefix}{}", f.path_in(rel.layout));
         objects.push(PlannedObject {
             size: Some(f.size),
             digest: Some(format!("sha256:{}", f.sha256)),
@@ -220,7 +220,7 @@ pub async fn execute_static(
         .map(|(f, _)| f)
         .collect();
     futures::stream::iter(to_upload.iter().map(|f| {
-        let key = format!("{prefix}{}", rel.layout.file_path(f.platform, &f.file));
+        let key = format!("{prefix}{}", f.path_in(rel.layout));
         async move {
             store
                 .put(&key, Body::File(f.local.clone()), content_type::BINARY)

@@ -97,7 +97,10 @@ fn publish_to_garage_reads_back_with_stock_tools() {
     let run = publish(&f, &url, &sk, "v1.0.0", &[]).ok();
     let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     assert_eq!(summary["release"]["class"], "stable");
-    assert_eq!(summary["destinations"][0]["uploaded"], 2);
+    assert_eq!(
+        summary["destinations"][0]["uploaded"], 3,
+        "two binaries and the source tarball"
+    );
 
     let web = g.web_url(&bucket);
     let name: Value = serde_json::from_slice(&curl(&format!("{web}/df-dist-v1/hello"))).unwrap();
@@ -123,15 +126,36 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         let dest = dl.path().join(path);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::write(&dest, curl(&format!("{base}/{path}"))).unwrap();
+        let file = path.rsplit('/').next().unwrap();
         std::fs::write(
-            dest.with_extension("sha256"),
+            dest.parent().unwrap().join(format!("{file}.sha256")),
             curl(&format!("{base}/{path}.sha256")),
         )
         .unwrap();
-        crate::util::sha256sum_c(dest.parent().unwrap(), "hello.sha256");
+        crate::util::sha256sum_c(dest.parent().unwrap(), &format!("{file}.sha256"));
     }
     let out = crate::util::sha256sum_c(dl.path(), "SHA256SUMS");
-    assert_eq!(out.matches(": OK").count(), 2);
+    assert_eq!(out.matches(": OK").count(), 3);
+
+    // The source tarball is `git archive --prefix=hello-v1.0.0/` of the commit, byte for byte.
+    let tar = crate::util::stock_bytes(
+        "gzip",
+        &[
+            "-dc",
+            dl.path().join("hello-v1.0.0.tar.gz").to_str().unwrap(),
+        ],
+    );
+    let git_tar = std::process::Command::new("git")
+        .args(["archive", "--format=tar", "--prefix=hello-v1.0.0/", "HEAD"])
+        .current_dir(&f.dir)
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(
+        tar == git_tar && !tar.is_empty(),
+        "the tarball is not git archive's output"
+    );
+    assert_eq!(tag["artifacts"][0]["path"], "hello-v1.0.0.tar.gz");
 
     // Content types.
     assert_eq!(
@@ -207,7 +231,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
             noop["destinations"][0]["uploaded"].as_u64(),
             noop["destinations"][0]["skipped"].as_u64()
         ),
-        (Some(0), Some(2))
+        (Some(0), Some(3))
     );
 
     // No secret in any output or object.

@@ -162,7 +162,7 @@ pub fn assert_consistent(g: &Garage, bucket: &str, tag: &str) -> (usize, usize) 
     // Finished static files: the file and its .sha256 (written after it).
     let files = keys
         .iter()
-        .filter(|k| k.starts_with(&format!("{release}/linux/")) && !k.ends_with(".sha256"))
+        .filter(|k| k.starts_with(&format!("{release}/")) && !k.ends_with(".sha256"))
         .filter(|k| keys.contains(&format!("{k}.sha256")))
         .count();
     let blobs = keys
@@ -223,11 +223,11 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
 
         let s = publish_json(&f, &args);
         assert_eq!(s["destinations"][0]["skipped"], files, "after {after}: {s}");
-        assert_eq!(s["destinations"][0]["uploaded"], 4 - files);
+        assert_eq!(s["destinations"][0]["uploaded"], 5 - files);
         assert_eq!(s["images"][0]["blobsSkipped"], blobs, "after {after}: {s}");
         assert_eq!(s["images"][0]["blobsUploaded"], 8 - blobs);
         let (files, blobs) = assert_consistent(g, &bucket, &tag);
-        assert_eq!((files, blobs), (4, 8));
+        assert_eq!((files, blobs), (5, 8), "4 binaries and the source tarball");
 
         assert_release_whole(&f, g, &bucket, &tag, &pk);
     }
