@@ -95,7 +95,7 @@ fn a_publish_through_flaky_endpoints_retries_and_the_release_is_whole() {
         assert_eq!(s["images"][i]["blobsUploaded"], 8, "{s}");
     }
 
-    assert_eq!(assert_consistent(&g, &bucket, tag), (4, 8));
+    assert_eq!(assert_consistent(&g, &bucket, tag), (5, 8));
     assert_release_whole(&f, &g, &bucket, tag, &pk);
 
     // The readers retry too: verify and refresh-index through the proxy.
