@@ -45,6 +45,7 @@ const KEYS: &[&str] = &[
     "allow-dynamic",
     "smoke",
     "source-tarball",
+    "cache-public-url",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -164,6 +165,8 @@ pub struct Config {
     pub smoke: Option<Vec<String>>,
     /// Publish `<name>-<tag>.tar.gz` of the released commit (default true).
     pub source_tarball: bool,
+    /// The URL Nix users substitute the cache from (for the install manifest).
+    pub cache_public_url: Option<String>,
 }
 
 impl Config {
@@ -189,6 +192,7 @@ impl Config {
             allow_dynamic: Vec::new(),
             smoke: None,
             source_tarball: true,
+            cache_public_url: None,
         }
     }
 
@@ -271,6 +275,7 @@ impl Config {
                 }
                 "retention" => self.retention.apply(&full, value)?,
                 "smoke" => self.smoke = Some(strings(&full, value)?),
+                "cache-public-url" => self.cache_public_url = Some(string(&full, value)?),
                 "source-tarball" => {
                     self.source_tarball = value.as_bool().ok_or_else(|| {
                         Error::config(&full, format!("must be true or false, not {value}"))

@@ -176,13 +176,25 @@ fn build_and_push(ctx: &Context, args: cli::BuildArgs) -> Result<()> {
         &manifest.source,
         &publish::hostname(),
     )?;
+    let public_key = cache::cache_public_key(ctx, Some(&to))?;
     let opts = cache::CachePushOpts {
         to: Some(to),
         paths,
         jobs: None,
         pin: Some(format!("release/{}", release.tag)),
     };
-    cache::run_cache_push(ctx, &opts).map(drop)
+    cache::run_cache_push(ctx, &opts)?;
+    if ctx.dry_run {
+        return Ok(());
+    }
+    // build.json says where the closures are, for the Nix install manifest.
+    let path = ctx.dist_dir().join("build.json");
+    let mut manifest = manifest::BuildManifest::read(&path)?;
+    manifest.cache = Some(manifest::CacheRecord {
+        url: ctx.project.config.cache_public_url.clone(),
+        public_key,
+    });
+    manifest.write(&path)
 }
 
 /// `cache push`, `cache gc`, `cache pin …`.

@@ -39,6 +39,20 @@ pub struct BuildManifest {
     /// one, or the shape found when none was configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_attr: Option<String>,
+    /// The binary cache `build --push-cache` pushed the closures to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheRecord>,
+}
+
+/// Where the release's closures are, for Nix users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheRecord {
+    /// The URL to substitute from (the config's `cache-public-url`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The cache's public key, `name:base64`.
+    pub public_key: String,
 }
 
 /// The tool and its version.

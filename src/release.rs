@@ -75,6 +75,9 @@ pub fn semver_of(tag: &str) -> Option<(u64, u64, u64)> {
 /// (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`), so that the same word serves the
 /// static layout, object keys and image tags.
 pub fn validate_tag(tag: &str) -> Result<()> {
+    if crate::publish::layout::is_name_level_document(tag) {
+        return Err(Error::InvalidTag { tag: tag.into() });
+    }
     let ok = !tag.is_empty()
         && tag.len() <= 128
         && tag

@@ -106,6 +106,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         artifacts,
         failures,
         docker_attr,
+        cache: None,
     };
     manifest.write(&dist.join("build.json"))?;
 

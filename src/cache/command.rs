@@ -190,6 +190,13 @@ pub(super) fn store_url(ctx: &Context, to: Option<&str>) -> Result<StoreUrl> {
     }
 }
 
+/// The public key (`name:base64`) of the cache at `to` (as `cache push`
+/// would sign for it).
+pub fn cache_public_key(ctx: &Context, to: Option<&str>) -> Result<String> {
+    let url = store_url(ctx, to)?;
+    Ok(signing_key(&url)?.public().to_string())
+}
+
 /// The signing key: `secret-key=PATH` in the URL, else the text in $RELEASE_DIST_CACHE_KEY.
 fn signing_key(url: &StoreUrl) -> Result<SecretKey> {
     let source = crate::keys::KeySource {

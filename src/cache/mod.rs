@@ -15,7 +15,9 @@ mod prepare;
 mod present;
 mod push;
 
-pub use command::{bytes, run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts};
+pub use command::{
+    bytes, cache_public_key, run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts,
+};
 pub use order::NarinfoGate;
 pub use prepare::{prepare_nar, Prepared};
 pub use push::{push_paths, PushSummary};

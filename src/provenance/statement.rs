@@ -278,6 +278,7 @@ mod tests {
             }],
             failures: vec![],
             docker_attr: None,
+            cache: None,
         }
     }
 

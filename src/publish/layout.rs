@@ -148,11 +148,61 @@ pub fn tag_document(files: &[ReleaseFile]) -> Value {
 
 /// What a file of the whole release is, by its name.
 pub fn artifact_kind(file: &str) -> &'static str {
-    if file.ends_with(".tar.gz") {
+    if file == NIX_MANIFEST || file == NIX_MANIFEST_JSON {
+        "nix-manifest"
+    } else if file.ends_with(".tar.gz") {
         "source"
     } else {
         "file"
     }
+}
+
+/// The Nix install manifest (Lix's `{ <system> = "<store path>"; }`).
+pub const NIX_MANIFEST: &str = "manifest.nix";
+/// The same, as JSON, with the cache that holds the paths.
+pub const NIX_MANIFEST_JSON: &str = "manifest.json";
+
+/// Whether `name`, right under a name's prefix, is a document of the name
+/// (the latest stable install manifest) rather than a tag document.
+pub fn is_name_level_document(name: &str) -> bool {
+    name == NIX_MANIFEST || name == NIX_MANIFEST_JSON
+}
+
+/// `manifest.nix`: each Nix system's store path, with a comment naming the
+/// release and the cache.
+pub fn nix_manifest(
+    release: &str,
+    paths: &[(String, String)],
+    cache: &crate::manifest::CacheRecord,
+) -> String {
+    let mut out = format!(
+        "# {release}: the store path of each system's build, in the binary cache {} (public key {}).\n{{\n",
+        cache.url.as_deref().unwrap_or("(see manifest.json)"),
+        cache.public_key
+    );
+    for (system, path) in paths {
+        out.push_str(&format!("  {system} = \"{path}\";\n"));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// `manifest.json`: the same mapping, the cache's URL and public key.
+pub fn nix_manifest_json(
+    release: &str,
+    paths: &[(String, String)],
+    cache: &crate::manifest::CacheRecord,
+) -> Vec<u8> {
+    let map: serde_json::Map<String, Value> =
+        paths.iter().map(|(s, p)| (s.clone(), json!(p))).collect();
+    let doc = json!({
+        "release": release,
+        "cache": {"url": cache.url, "publicKey": cache.public_key},
+        "paths": map,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
 }
 
 /// The source tarball's name: `<name>-<tag>.tar.gz`.
@@ -246,6 +296,24 @@ mod tests {
         );
         assert_eq!(with_source["flavors"].as_array().unwrap().len(), 1);
         assert_eq!(file("-", "hello-v1.tar.gz").path_in(l), "hello-v1.tar.gz");
+        let cache = crate::manifest::CacheRecord {
+            url: Some("https://cache.example.org".into()),
+            public_key: "cache-1:AAAA".into(),
+        };
+        let paths = [(
+            "x86_64-linux".to_string(),
+            "/nix/store/abc-hello".to_string(),
+        )];
+        let nix = nix_manifest("hello v1", &paths, &cache);
+        assert!(
+            nix.ends_with("{\n  x86_64-linux = \"/nix/store/abc-hello\";\n}\n"),
+            "{nix}"
+        );
+        assert!(nix.contains("https://cache.example.org") && nix.contains("cache-1:AAAA"));
+        let json: Value =
+            serde_json::from_slice(&nix_manifest_json("hello v1", &paths, &cache)).unwrap();
+        assert_eq!(json["paths"]["x86_64-linux"], "/nix/store/abc-hello");
+        assert_eq!(artifact_kind(NIX_MANIFEST), "nix-manifest");
         let name = name_document("hello", &["v1".into(), "v2".into()]);
         assert_eq!(name.to_string(), r#"{"name":"hello","tags":["v1","v2"]}"#);
         assert_eq!(

@@ -40,6 +40,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     if ctx.project.config.source_tarball {
         files.push(source_tarball(ctx, &manifest, &release.tag)?);
     }
+    files.extend(nix_manifests(ctx, &manifest, &release.tag)?);
     let images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
         return Err(Error::NoImages);
@@ -180,6 +181,49 @@ fn source_tarball(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<
         file,
         local,
     })
+}
+
+/// `manifest.nix` and `manifest.json`, when `build --push-cache` put the
+/// closures in a binary cache: each Nix system's store path, for `nix copy
+/// --from` the cache (or Lix's `upgrade-nix`).
+fn nix_manifests(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<Vec<ReleaseFile>> {
+    use crate::publish::layout::{
+        nix_manifest, nix_manifest_json, NIX_MANIFEST, NIX_MANIFEST_JSON,
+    };
+    let Some(cache) = &manifest.cache else {
+        return Ok(Vec::new());
+    };
+    let paths: Vec<(String, String)> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == Kind::Static)
+        .map(|a| (a.platform.nix_system().to_string(), a.store_path.clone()))
+        .collect();
+    let release = format!("{} {tag}", ctx.project.config.name);
+    let dir = ctx.dist_dir().join("nix");
+    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+    let mut out = Vec::new();
+    for (file, bytes) in [
+        (
+            NIX_MANIFEST,
+            nix_manifest(&release, &paths, cache).into_bytes(),
+        ),
+        (
+            NIX_MANIFEST_JSON,
+            nix_manifest_json(&release, &paths, cache),
+        ),
+    ] {
+        let local = dir.join(file);
+        std::fs::write(&local, &bytes).map_err(Error::io("cannot write", &local))?;
+        out.push(ReleaseFile {
+            platform: None,
+            file: file.to_string(),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            size: bytes.len() as u64,
+            local,
+        });
+    }
+    Ok(out)
 }
 
 /// The images, converted (their digests are provenance subjects even when

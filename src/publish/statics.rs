@@ -177,7 +177,13 @@ pub async fn plan_static(
             Some((&doc, content_type::JSON)),
         ));
     }
-    for (key, content_type) in shared_document_keys(rel.layout, rel.name) {
+    let newest_manifests = name_level_manifests(rel)
+        .into_iter()
+        .map(|(k, _)| (k, content_type::TEXT));
+    for (key, content_type) in shared_document_keys(rel.layout, rel.name)
+        .into_iter()
+        .chain(newest_manifests)
+    {
         objects.push(PlannedObject {
             destination: destination.to_string(),
             phase: Phase::SharedDocuments,
@@ -275,7 +281,38 @@ pub async fn execute_static(
 
     // 5. The shared documents, derived from what the store holds.
     summary.tags = converge_shared_documents(store, rel.layout, rel.name).await?;
+    // 6. The newest stable release's install manifest, at the name level.
+    for (key, file) in name_level_manifests(rel) {
+        let newest = summary
+            .tags
+            .iter()
+            .filter_map(|t| crate::release::semver_of(t))
+            .max();
+        if crate::release::semver_of(&rel.release.tag) >= newest {
+            let ctype = if key.ends_with(".json") {
+                content_type::JSON
+            } else {
+                content_type::TEXT
+            };
+            store
+                .put(&key, Body::File(file.local.clone()), ctype)
+                .await?;
+        }
+    }
     Ok(summary)
+}
+
+/// The name-level copies of the install manifest a stable df-dist-v1
+/// release carries: (key, the release's file).
+fn name_level_manifests<'a>(rel: &'a StaticRelease<'_>) -> Vec<(String, &'a ReleaseFile)> {
+    if rel.release.class != Class::Stable || rel.layout != Layout::DfDist {
+        return Vec::new();
+    }
+    rel.files
+        .iter()
+        .filter(|f| f.platform.is_none() && super::layout::is_name_level_document(&f.file))
+        .map(|f| (format!("{}{}", rel.layout.name_prefix(rel.name), f.file), f))
+        .collect()
 }
 
 /// The keys (and Content-Types) of the documents every release of a name
@@ -353,7 +390,7 @@ pub(crate) fn derive(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Deri
         let tags: Vec<String> = listing
             .iter()
             .filter_map(|o| o.key.strip_prefix(&prefix))
-            .filter(|rest| !rest.contains('/'))
+            .filter(|rest| !rest.contains('/') && !super::layout::is_name_level_document(rest))
             .map(str::to_string)
             .collect();
         let doc = serde_json::to_vec(&name_document(name, &tags)).unwrap_or_default();

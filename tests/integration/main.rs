@@ -13,6 +13,7 @@ mod friction;
 mod garage;
 mod images;
 mod lifecycle;
+mod nix_manifest;
 mod plan;
 mod proxy;
 mod publish;
