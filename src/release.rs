@@ -71,11 +71,15 @@ pub fn semver_of(tag: &str) -> Option<(u64, u64, u64)> {
     parts.next().is_none().then_some(v)
 }
 
+/// Names a tag cannot have: the documents kept at a name's top level
+/// (the newest stable release's Nix install manifest).
+pub const NAME_LEVEL_DOCUMENTS: [&str; 2] = ["manifest.nix", "manifest.json"];
+
 /// Checks that `tag` can name a release: an OCI tag
 /// (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`), so that the same word serves the
 /// static layout, object keys and image tags.
 pub fn validate_tag(tag: &str) -> Result<()> {
-    if crate::publish::layout::is_name_level_document(tag) {
+    if NAME_LEVEL_DOCUMENTS.contains(&tag) {
         return Err(Error::InvalidTag { tag: tag.into() });
     }
     let ok = !tag.is_empty()

@@ -165,7 +165,7 @@ pub const NIX_MANIFEST_JSON: &str = "manifest.json";
 /// Whether `name`, right under a name's prefix, is a document of the name
 /// (the latest stable install manifest) rather than a tag document.
 pub fn is_name_level_document(name: &str) -> bool {
-    name == NIX_MANIFEST || name == NIX_MANIFEST_JSON
+    crate::release::NAME_LEVEL_DOCUMENTS.contains(&name)
 }
 
 /// `manifest.nix`: each Nix system's store path, with a comment naming the
