@@ -219,12 +219,19 @@ impl<'a> Collection<'a> {
             digest: None,
             content_type: None,
         };
+        // Stale transient pins are names, as tags are: they go first.
         let mut out: Vec<PlannedObject> = decision
-            .narinfo_levels
+            .stale_pins
             .iter()
-            .flatten()
-            .map(|k| object(Phase::Narinfos, k))
+            .map(|n| object(Phase::Tags, &crate::nixcache::gc::pin_key(n)))
             .collect();
+        out.extend(
+            decision
+                .narinfo_levels
+                .iter()
+                .flatten()
+                .map(|k| object(Phase::Narinfos, k)),
+        );
         out.extend(decision.nars.iter().map(|k| object(Phase::Nars, k)));
         out.extend(decision.per_path.iter().map(|k| object(Phase::Nars, k)));
         out
@@ -238,6 +245,12 @@ impl<'a> Collection<'a> {
         summary: &mut GcSummary,
     ) -> Result<()> {
         self.refresh_pins(true).await?;
+        let stale: Vec<String> = decision
+            .stale_pins
+            .iter()
+            .map(|n| crate::nixcache::gc::pin_key(n))
+            .collect();
+        self.store.delete_many(&stale).await?;
         for level in &decision.narinfo_levels {
             for batch in level.chunks(batch_size() * DELETES_IN_FLIGHT) {
                 let keep = self.before_batch(lease).await?;
@@ -456,5 +469,58 @@ impl Lease {
     /// Step 6: the record goes.
     async fn end(&mut self, store: &ObjectStore) -> Result<()> {
         store.delete(&self.record.key()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objstore::Location;
+
+    async fn put(store: &ObjectStore, key: &str, text: &str) {
+        store
+            .put(key, Body::Bytes(text.as_bytes().to_vec()), "text/plain")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_killed_pushs_transient_pin_goes_with_what_only_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(&Location::Local(dir.path().to_path_buf()))
+            .await
+            .unwrap();
+        let (a, b) = (
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        );
+        for h in [a, b] {
+            let narinfo =
+                format!("StorePath: /nix/store/{h}-x\nURL: nar/{h}.nar.zst\nReferences: \n");
+            put(&store, &format!("{h}.narinfo"), &narinfo).await;
+            put(&store, &format!("nar/{h}.nar.zst"), "x").await;
+        }
+        put(&store, "pins/keep", &format!("/nix/store/{a}-x\n")).await;
+        put(&store, "pins/transient/1-2", &format!("/nix/store/{b}-x\n")).await;
+        // The transient pin was written two days ago.
+        let two_days = std::time::SystemTime::now() - Duration::from_secs(2 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("pins/transient/1-2"))
+            .unwrap()
+            .set_modified(two_days)
+            .unwrap();
+        let (summary, planned) = collect(&store, Duration::ZERO, false, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(planned[0].key, "pins/transient/1-2", "stale pins go first");
+        assert_eq!((summary.narinfos_deleted, summary.nars_deleted), (1, 1));
+        assert!(!store.exists("pins/transient/1-2").await.unwrap());
+        assert!(store.exists(&format!("{a}.narinfo")).await.unwrap());
+        assert!(!store.exists(&format!("{b}.narinfo")).await.unwrap());
+        assert!(
+            store.list("gc/").await.unwrap().is_empty(),
+            "the record is gone"
+        );
     }
 }

@@ -197,6 +197,9 @@ pub struct GcDecision {
     pub per_path: Vec<String>,
     /// Why no NAR is deleted this time, if so.
     pub nars_deferred: Option<String>,
+    /// Transient pins older than [`PUSH_WINDOW`]: a push killed before it
+    /// removed its own. They keep nothing, and go.
+    pub stale_pins: Vec<String>,
 }
 
 impl GcDecision {
@@ -223,9 +226,19 @@ fn young(t: Option<SystemTime>, now: SystemTime, grace: Duration) -> bool {
 /// then NARs older than `grace` that no kept narinfo names, then per-path
 /// files of paths not kept.
 pub fn decide(view: &CacheView, now: SystemTime, grace: Duration) -> GcDecision {
+    let stale = |name: &str, t: Option<SystemTime>| {
+        name.starts_with(TRANSIENT) && !young(t, now, PUSH_WINDOW)
+    };
+    let stale_pins: Vec<String> = view
+        .pins
+        .iter()
+        .filter(|(name, _, t)| stale(name, *t))
+        .map(|(name, _, _)| name.clone())
+        .collect();
     let mut roots: Vec<&str> = view
         .pins
         .iter()
+        .filter(|(name, _, t)| !stale(name, *t))
         .flat_map(|(_, hashes, _)| hashes.iter().map(String::as_str))
         .collect();
     for (hash, n) in &view.narinfos {
@@ -267,6 +280,7 @@ pub fn decide(view: &CacheView, now: SystemTime, grace: Duration) -> GcDecision 
         nars,
         per_path,
         nars_deferred,
+        stale_pins,
     }
 }
 
@@ -330,17 +344,20 @@ fn levels(
 /// A pin younger than [`PUSH_WINDOW`] that names a path without a narinfo:
 /// its push may still be writing, and may name a NAR that is there already.
 fn in_progress_push(view: &CacheView, now: SystemTime) -> Option<String> {
-    view.pins.iter().find_map(|(name, hashes, t)| {
-        let missing = hashes
-            .iter()
-            .filter(|h| !view.narinfos.contains_key(*h))
-            .count();
-        (missing > 0 && young(*t, now, PUSH_WINDOW)).then(|| {
-            format!(
+    view.pins
+        .iter()
+        .filter(|(_, _, t)| young(*t, now, PUSH_WINDOW))
+        .find_map(|(name, hashes, t)| {
+            let missing = hashes
+                .iter()
+                .filter(|h| !view.narinfos.contains_key(*h))
+                .count();
+            (missing > 0 && young(*t, now, PUSH_WINDOW)).then(|| {
+                format!(
                 "pin `{name}` names {missing} paths the cache lacks: a push to it may be at work"
             )
+            })
         })
-    })
 }
 
 #[cfg(test)]
@@ -456,6 +473,26 @@ mod tests {
             decide(&v, later, Duration::from_secs(60)).nars_deferred,
             None
         );
+    }
+
+    #[test]
+    fn a_transient_pin_a_day_old_is_stale_and_keeps_nothing() {
+        let mut v = view();
+        v.pins.push((
+            "transient/1-2".into(),
+            vec!["old".into(), "oldlib".into()],
+            t(10),
+        ));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(10) + PUSH_WINDOW;
+        let d = decide(&v, now, Duration::from_secs(60));
+        assert_eq!(d.stale_pins, ["transient/1-2"]);
+        assert!(!d.kept.contains("old"), "a stale pin keeps nothing");
+        let fresh = decide(
+            &v,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1000),
+            Duration::from_secs(60),
+        );
+        assert!(fresh.stale_pins.is_empty() && fresh.kept.contains("old"));
     }
 
     #[test]
