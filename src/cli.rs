@@ -88,6 +88,32 @@ pub enum Command {
     Rm(RmArgs),
     /// Apply the retention policy to the releases, then collect the cache.
     Gc(GcArgs),
+    /// Copy a published release to another destination without rebuilding:
+    /// verified first, copied in publish order, visible only once whole.
+    Promote(PromoteArgs),
+}
+
+/// `promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The release.
+    #[arg(value_name = "NAME:TAG")]
+    pub release: String,
+    /// Where it is now (staging): a store URL or a directory.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// Where it goes (repeatable).
+    #[arg(long, value_name = "URL", required = true)]
+    pub to: Vec<String>,
+    /// The public key its provenance must be signed with (Nix `name:base64` or SPKI PEM).
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
+    /// Replace a stable release the destination has with other bytes.
+    #[arg(long)]
+    pub force: bool,
+    /// The static layout.
+    #[arg(long, value_enum, default_value = "df-dist-v1", value_name = "LAYOUT")]
+    pub layout: crate::publish::Layout,
 }
 
 /// The destinations `ls`, `rm` and `gc` look at.

@@ -112,6 +112,18 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
         Command::Build(args) => build_and_push(&ctx, args),
         Command::Cache(command) => run_cache(&ctx, command),
         Command::Ls(_) | Command::Rm(_) | Command::Gc(_) => run_lifecycle(&ctx, app.command),
+        Command::Promote(args) => lifecycle::promote::run_promote(
+            &ctx,
+            &lifecycle::promote::PromoteOpts {
+                release: args.release,
+                from: args.from,
+                to: args.to,
+                key: args.key,
+                force: args.force,
+                layout: args.layout,
+            },
+        )
+        .map(drop),
         Command::CacheToolchain(args) => cache::run_cache_toolchain(
             &ctx,
             &cache::CacheToolchainOpts {

@@ -4,6 +4,7 @@
 //! the shared documents derived again, then what nothing uses.
 
 pub mod images;
+pub mod promote;
 pub mod retention;
 pub mod statics;
 

@@ -163,6 +163,16 @@ impl LocalStore {
         .map_err(|e| Error::io("cannot list", &self.root)(std::io::Error::other(e)))?
     }
 
+    /// Copies `key` into the file `to`; false when it does not exist.
+    pub(super) async fn download(&self, key: &str, to: &Path) -> Result<bool> {
+        let path = self.path(key)?;
+        match tokio::fs::copy(&path, to).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io("cannot read", &path)(e)),
+        }
+    }
+
     pub(super) async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
         match tokio::fs::remove_file(&path).await {

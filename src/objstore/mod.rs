@@ -20,7 +20,7 @@ pub use converge::{converge, Derived};
 pub use local::LocalStore;
 pub use s3::S3Store;
 
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 
 /// What a stored object is made of.
 #[derive(Debug, Clone)]
@@ -213,6 +213,44 @@ impl ObjectStore {
                 l.list_top_level(prefix, limit).await
             }
         }
+    }
+
+    /// Copies `key` from `from` into this store under the same key: on the
+    /// server when both are buckets at one endpoint (CopyObject), else
+    /// streamed through a temporary file in `tmp` (never whole in memory).
+    /// False when `from` has no such key.
+    pub async fn copy_from(
+        &self,
+        from: &ObjectStore,
+        key: &str,
+        tmp: &std::path::Path,
+        content_type: &str,
+    ) -> Result<bool> {
+        if let (Backend::S3(to), Backend::S3(src)) = (&self.backend, &from.backend) {
+            if to.same_endpoint(src) {
+                if !from.exists(key).await? {
+                    return Ok(false);
+                }
+                to.copy_from(src, key).await?;
+                crate::events::written(|| self.describe(), key);
+                return Ok(true);
+            }
+        }
+        let file = tempfile::NamedTempFile::new_in(tmp)
+            .map_err(Error::io("cannot create a file in", tmp))?;
+        let found = match &from.backend {
+            Backend::S3(s) => s.download(key, file.path()).await?,
+            Backend::Local(l) => {
+                from.requests.get();
+                l.download(key, file.path()).await?
+            }
+        };
+        if !found {
+            return Ok(false);
+        }
+        self.put(key, Body::File(file.path().to_path_buf()), content_type)
+            .await?;
+        Ok(true)
     }
 
     /// Deletes `key`; one that is already gone counts as deleted.

@@ -138,6 +138,64 @@ impl S3Store {
         }
     }
 
+    /// Streams `key` into the file `to`; false when it does not exist.
+    pub(super) async fn download(&self, key: &str, to: &std::path::Path) -> Result<bool> {
+        self.requests.get();
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if status(&e) == Some(404) => return Ok(false),
+            Err(e) => return Err(self.error("GET", key, e)),
+        };
+        let mut reader = out.body.into_async_read();
+        let mut file = tokio::fs::File::create(to)
+            .await
+            .map_err(Error::io("cannot create", to))?;
+        tokio::io::copy(&mut reader, &mut file)
+            .await
+            .map_err(|e| Error::Store {
+                store: self.describe(),
+                op: "GET",
+                key: key.to_string(),
+                kind: StoreErrorKind::Unreachable,
+                message: format!("the body broke off: {e}"),
+            })?;
+        Ok(true)
+    }
+
+    /// Whether a server-side copy from `other` can work: the same endpoint.
+    pub(super) fn same_endpoint(&self, other: &S3Store) -> bool {
+        self.endpoint == other.endpoint
+    }
+
+    /// Copies `key` from bucket `from` (same endpoint) without the bytes
+    /// passing through here (CopyObject).
+    pub(super) async fn copy_from(&self, from: &S3Store, key: &str) -> Result<()> {
+        self.requests.put();
+        let source = format!(
+            "{}/{}",
+            from.bucket,
+            url::form_urlencoded::byte_serialize(key.as_bytes())
+                .collect::<String>()
+                .replace("%2F", "/")
+        );
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| self.error("COPY", key, e))?;
+        Ok(())
+    }
+
     pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.requests.get();
         match self

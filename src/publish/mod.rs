@@ -7,7 +7,7 @@ pub mod index;
 pub mod layout;
 mod run;
 pub mod statics;
-mod verify;
+pub(crate) mod verify;
 
 use std::path::{Path, PathBuf};
 

@@ -35,25 +35,12 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
             tag: opts.release.clone(),
         })?;
     crate::release::validate_tag(tag)?;
-    let key = match &opts.key {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::Key {
-                path: p.clone(),
-                reason: format!("cannot read it: {e}"),
-            })?;
-            Some(PublicKey::parse_any(&text).map_err(|e| Error::Key {
-                path: p.clone(),
-                reason: e.to_string(),
-            })?)
-        }
-        None => None,
-    };
+    let key = public_key(opts.key.as_deref())?;
     let location = StoreUrl::parse_location(&opts.from).map_err(Error::StoreUrl)?;
     let runtime = crate::context::runtime()?;
     let (problems, checked) = runtime.block_on(async {
         let store = ObjectStore::open(&location).await?;
-        exists(&store, opts.layout, name, tag).await?;
-        check(&store, opts.layout, name, tag, key.as_ref()).await
+        verify_release(&store, opts.layout, name, tag, key.as_ref()).await
     })?;
     for p in &problems {
         eprintln!("problem: {p}");
@@ -74,6 +61,36 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         &serde_json::json!({"release": opts.release, "verified": checked, "signatureChecked": key.is_some()}),
     );
     Ok(())
+}
+
+/// Reads a public key file (Nix `name:base64` or SPKI PEM), if given.
+pub(crate) fn public_key(path: Option<&std::path::Path>) -> Result<Option<PublicKey>> {
+    let Some(p) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(p).map_err(|e| Error::Key {
+        path: p.to_path_buf(),
+        reason: format!("cannot read it: {e}"),
+    })?;
+    Ok(Some(PublicKey::parse_any(&text).map_err(|e| {
+        Error::Key {
+            path: p.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?))
+}
+
+/// `verify` of one release at `store`: the problems found, and how many
+/// objects were checked; [`Error::NoSuchRelease`] when it is not there.
+pub(crate) async fn verify_release(
+    store: &ObjectStore,
+    layout: Layout,
+    name: &str,
+    tag: &str,
+    key: Option<&PublicKey>,
+) -> Result<(Vec<String>, usize)> {
+    exists(store, layout, name, tag).await?;
+    check(store, layout, name, tag, key).await
 }
 
 /// Fails with [`Error::NoSuchRelease`] (and the tags that do exist) when

@@ -44,6 +44,7 @@ fn check_pipeline(path: &str, steps: &Value) {
         "cache-toolchain",
         "publish-static",
         "publish-images",
+        "promote-production",
     ] {
         assert!(
             names.contains(&wanted),

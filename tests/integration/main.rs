@@ -15,6 +15,7 @@ mod images;
 mod lifecycle;
 mod nix_manifest;
 mod plan;
+mod promote;
 mod proxy;
 mod publish;
 mod reliability;

@@ -1,0 +1,280 @@
+//! `promote NAME:TAG --from STAGING --to PROD`: copies a published static
+//! release to another destination without rebuilding. The source is
+//! verified first (signature and every digest, as `verify` does); then the
+//! objects are copied in publish order (files, each before its `.sha256`,
+//! then `SHA256SUMS`, the provenance, the tag document), and the shared
+//! documents at the destination are derived again. So production shows
+//! nothing of the release until it is whole, and a re-run after a kill
+//! copies only what is missing. Buckets at one endpoint copy on the server
+//! (CopyObject); otherwise each object streams through a temporary file.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::errors::{Error, Result};
+use crate::objstore::{ObjectMeta, ObjectStore, StoreUrl};
+use crate::plan::{Action, Phase, Plan, PlannedObject, Subject};
+use crate::publish::layout::{content_type, Layout, SHA256SUMS};
+use crate::release::Class;
+
+/// `promote`'s options.
+#[derive(Debug, Clone)]
+pub struct PromoteOpts {
+    /// `NAME:TAG`.
+    pub release: String,
+    /// The source destination.
+    pub from: String,
+    /// The destinations to copy to.
+    pub to: Vec<String>,
+    /// The public key the source's provenance must be signed with.
+    pub key: Option<PathBuf>,
+    /// Replace a stable release the destination has with other bytes.
+    pub force: bool,
+    /// The static layout.
+    pub layout: Layout,
+}
+
+/// What `promote` did at one destination.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Promoted {
+    /// The destination.
+    pub store: String,
+    /// Objects copied.
+    pub copied: usize,
+    /// Objects already there (same key and size).
+    pub skipped: usize,
+    /// Tags the name document lists after.
+    pub tags: Vec<String>,
+}
+
+/// The phase an object of a release belongs to, and its Content-Type.
+fn phase_of(path: &str) -> (Phase, &'static str) {
+    if path == SHA256SUMS {
+        (Phase::Checksums, content_type::TEXT)
+    } else if path.ends_with(".intoto.jsonl") {
+        (Phase::Provenance, crate::provenance::CONTENT_TYPE_BUNDLE)
+    } else if path.ends_with(".sha256") {
+        (Phase::Files, content_type::TEXT)
+    } else {
+        (Phase::Files, content_type::BINARY)
+    }
+}
+
+/// The source's objects of the release, in copy order: each file before its
+/// `.sha256`, then the checksums, the provenance, and the tag document.
+fn copy_order(
+    listing: &[ObjectMeta],
+    prefix: &str,
+    tag_doc: Option<&str>,
+) -> Vec<(ObjectMeta, Phase, &'static str)> {
+    let mut objects: Vec<(ObjectMeta, Phase, &'static str)> = listing
+        .iter()
+        .filter(|o| o.key.starts_with(prefix))
+        .map(|o| {
+            let (phase, ctype) = phase_of(&o.key[prefix.len()..]);
+            (o.clone(), phase, ctype)
+        })
+        .collect();
+    objects.sort_by(|a, b| {
+        let rank = |o: &(ObjectMeta, Phase, &str)| {
+            let base = o.0.key.trim_end_matches(".sha256").to_string();
+            (o.1, base, o.0.key.ends_with(".sha256"))
+        };
+        rank(a).cmp(&rank(b))
+    });
+    if let Some(doc) = tag_doc {
+        if let Some(o) = listing.iter().find(|o| o.key == doc) {
+            objects.push((o.clone(), Phase::TagDocument, content_type::JSON));
+        }
+    }
+    objects
+}
+
+/// Runs `promote`.
+pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
+    let (name, tag) = opts.release.split_once(':').ok_or_else(|| {
+        Error::config(
+            "NAME:TAG",
+            format!("`{}` names no tag: write NAME:TAG", opts.release),
+        )
+    })?;
+    crate::release::validate_tag(tag)?;
+    let key = crate::publish::verify::public_key(opts.key.as_deref())?;
+    let from = StoreUrl::parse_location(&opts.from).map_err(Error::StoreUrl)?;
+    let to: Vec<_> = opts
+        .to
+        .iter()
+        .map(|u| StoreUrl::parse_location(u).map_err(Error::StoreUrl))
+        .collect::<Result<_>>()?;
+    let layout = opts.layout;
+    let prefix = layout.release_prefix(name, tag);
+    let tag_doc = layout.tag_document_key(name, tag);
+    let tmp = ctx.dist_dir().join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(Error::io("cannot create", &tmp))?;
+    let runtime = crate::context::runtime()?;
+    runtime.block_on(async {
+        let src = ObjectStore::open(&from).await?;
+        let (problems, _) =
+            crate::publish::verify::verify_release(&src, layout, name, tag, key.as_ref()).await?;
+        if !problems.is_empty() {
+            for p in &problems {
+                eprintln!("problem: {p}");
+            }
+            return Err(Error::VerifyFailed {
+                release: opts.release.clone(),
+                count: problems.len(),
+            });
+        }
+        let listing = src.list(&layout.name_prefix(name)).await?;
+        let order = copy_order(&listing, &prefix, tag_doc.as_deref());
+        let sums = src.get(&format!("{prefix}{SHA256SUMS}")).await?;
+        let mut stores = Vec::new();
+        let mut objects = Vec::new();
+        for location in &to {
+            let dest = ObjectStore::open(location).await?;
+            dest.check_access().await?;
+            let existing = dest.get(&format!("{prefix}{SHA256SUMS}")).await?;
+            if existing.is_some()
+                && existing != sums
+                && Class::of(tag) == Class::Stable
+                && !opts.force
+            {
+                return Err(Error::StableTagExists {
+                    tag: tag.to_string(),
+                    store: dest.describe(),
+                    changed: "SHA256SUMS differs from the source's".into(),
+                });
+            }
+            let there: std::collections::HashMap<String, u64> = dest
+                .list(&layout.name_prefix(name))
+                .await?
+                .into_iter()
+                .map(|o| (o.key, o.size))
+                .collect();
+            let plan: Vec<(ObjectMeta, Phase, &'static str, bool)> = order
+                .iter()
+                .map(|(o, phase, ctype)| {
+                    let skip = !opts.force && there.get(&o.key) == Some(&o.size);
+                    (o.clone(), *phase, *ctype, skip)
+                })
+                .collect();
+            for (o, phase, ctype, skip) in &plan {
+                objects.push(PlannedObject {
+                    destination: dest.describe(),
+                    phase: *phase,
+                    action: if *skip { Action::Skip } else { Action::Write },
+                    key: o.key.clone(),
+                    size: Some(o.size),
+                    digest: None,
+                    content_type: Some(ctype.to_string()),
+                });
+            }
+            stores.push((dest, plan));
+        }
+        let plan = Plan::new(
+            "promote",
+            Some(Subject {
+                name: name.to_string(),
+                tag: tag.to_string(),
+                class: Class::of(tag).as_str().to_string(),
+            }),
+            stores.iter().map(|(d, _)| d.describe()).collect(),
+            objects,
+        );
+        if ctx.dry_run {
+            ctx.print_result(&plan.render(), &plan);
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (dest, plan) in &stores {
+            let mut done = Promoted {
+                store: dest.describe(),
+                copied: 0,
+                skipped: 0,
+                tags: Vec::new(),
+            };
+            for (o, _, ctype, skip) in plan {
+                if *skip {
+                    done.skipped += 1;
+                    continue;
+                }
+                // A test hook: `RELEASE_DIST_TEST_COPY_PAUSE_MS` waits before
+                // each copy, so that a test can kill a promote part-way.
+                if let Some(ms) = std::env::var("RELEASE_DIST_TEST_COPY_PAUSE_MS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+                if !dest.copy_from(&src, &o.key, &tmp, ctype).await? {
+                    return Err(Error::VerifyFailed {
+                        release: opts.release.clone(),
+                        count: 1,
+                    });
+                }
+                done.copied += 1;
+            }
+            done.tags =
+                crate::publish::statics::converge_shared_documents(dest, layout, name).await?;
+            out.push(done);
+        }
+        let human: String = out
+            .iter()
+            .map(|p| {
+                format!(
+                    "promoted {name}:{tag} to {}: {} objects copied, {} already there; tags: {}\n",
+                    p.store,
+                    p.copied,
+                    p.skipped,
+                    p.tags.join(", ")
+                )
+            })
+            .collect();
+        ctx.print_result(&human, &out);
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_files_before_their_sidecars_then_checksums_provenance_and_the_tag_document() {
+        let meta = |k: &str| ObjectMeta {
+            key: k.into(),
+            size: 1,
+            modified: None,
+        };
+        let p = "df-dist-v1/h/v1/";
+        let listing = [
+            meta("df-dist-v1/h/v1"),
+            meta("df-dist-v1/h/v1/SHA256SUMS"),
+            meta("df-dist-v1/h/v1/h-v1.intoto.jsonl"),
+            meta("df-dist-v1/h/v1/linux/amd64/h.sha256"),
+            meta("df-dist-v1/h/v1/linux/amd64/h"),
+            meta("df-dist-v1/h/v1/h-v1.tar.gz"),
+            meta("df-dist-v1/h/v1/h-v1.tar.gz.sha256"),
+            meta("df-dist-v1/h/v2"),
+        ];
+        let keys: Vec<String> = copy_order(&listing, p, Some("df-dist-v1/h/v1"))
+            .into_iter()
+            .map(|(o, _, _)| o.key[p.len().min(o.key.len())..].to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "h-v1.tar.gz",
+                "h-v1.tar.gz.sha256",
+                "linux/amd64/h",
+                "linux/amd64/h.sha256",
+                "SHA256SUMS",
+                "h-v1.intoto.jsonl",
+                ""
+            ]
+        );
+    }
+}
