@@ -93,6 +93,132 @@ fn copy_order(
     objects
 }
 
+/// One destination's part: each object in copy order, and whether it is
+/// there already.
+type DestinationPlan = Vec<(ObjectMeta, Phase, &'static str, bool)>;
+
+/// Refuses a source that fails verification, naming each problem.
+async fn verified(src: &ObjectStore, opts: &PromoteOpts, name: &str, tag: &str) -> Result<()> {
+    let key = crate::publish::verify::public_key(opts.key.as_deref())?;
+    let (problems, _) =
+        crate::publish::verify::verify_release(src, opts.layout, name, tag, key.as_ref()).await?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("problem: {p}");
+    }
+    Err(Error::VerifyFailed {
+        release: opts.release.clone(),
+        count: problems.len(),
+    })
+}
+
+/// Reads `dest` and plans its part; refuses a stable tag it holds with
+/// other bytes (unless `--force`).
+async fn plan_destination(
+    dest: &ObjectStore,
+    opts: &PromoteOpts,
+    (name, tag): (&str, &str),
+    order: &[(ObjectMeta, Phase, &'static str)],
+    sums: &Option<Vec<u8>>,
+) -> Result<DestinationPlan> {
+    let layout = opts.layout;
+    let prefix = layout.release_prefix(name, tag);
+    dest.check_access().await?;
+    let existing = dest.get(&format!("{prefix}{SHA256SUMS}")).await?;
+    if existing.is_some() && existing != *sums && Class::of(tag) == Class::Stable && !opts.force {
+        return Err(Error::StableTagExists {
+            tag: tag.to_string(),
+            store: dest.describe(),
+            changed: "SHA256SUMS differs from the source's".into(),
+        });
+    }
+    let there: std::collections::HashMap<String, u64> = dest
+        .list(&layout.name_prefix(name))
+        .await?
+        .into_iter()
+        .map(|o| (o.key, o.size))
+        .collect();
+    Ok(order
+        .iter()
+        .map(|(o, phase, ctype)| {
+            let skip = !opts.force && there.get(&o.key) == Some(&o.size);
+            (o.clone(), *phase, *ctype, skip)
+        })
+        .collect())
+}
+
+/// Copies what `plan` says is missing, in its order, then derives the
+/// destination's shared documents again.
+async fn copy_to(
+    dest: &ObjectStore,
+    src: &ObjectStore,
+    plan: &DestinationPlan,
+    (layout, name, tmp): (Layout, &str, &std::path::Path),
+) -> Result<Promoted> {
+    let mut done = Promoted {
+        store: dest.describe(),
+        copied: 0,
+        skipped: 0,
+        tags: Vec::new(),
+    };
+    for (o, _, ctype, skip) in plan {
+        if *skip {
+            done.skipped += 1;
+            continue;
+        }
+        // A test hook: `RELEASE_DIST_TEST_COPY_PAUSE_MS` waits before each
+        // copy, so that a test can kill a promote part-way.
+        if let Some(ms) = std::env::var("RELEASE_DIST_TEST_COPY_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        if !dest.copy_from(src, &o.key, tmp, ctype).await? {
+            return Err(Error::Store {
+                store: src.describe(),
+                op: "GET",
+                key: o.key.clone(),
+                kind: crate::errors::StoreErrorKind::Other,
+                message: "it went away during the promote".into(),
+            });
+        }
+        done.copied += 1;
+    }
+    done.tags = crate::publish::statics::converge_shared_documents(dest, layout, name).await?;
+    Ok(done)
+}
+
+fn plan_of(name: &str, tag: &str, stores: &[(ObjectStore, DestinationPlan)]) -> Plan {
+    let objects = stores
+        .iter()
+        .flat_map(|(dest, plan)| {
+            plan.iter()
+                .map(move |(o, phase, ctype, skip)| PlannedObject {
+                    destination: dest.describe(),
+                    phase: *phase,
+                    action: if *skip { Action::Skip } else { Action::Write },
+                    key: o.key.clone(),
+                    size: Some(o.size),
+                    digest: None,
+                    content_type: Some(ctype.to_string()),
+                })
+        })
+        .collect();
+    Plan::new(
+        "promote",
+        Some(Subject {
+            name: name.to_string(),
+            tag: tag.to_string(),
+            class: Class::of(tag).as_str().to_string(),
+        }),
+        stores.iter().map(|(d, _)| d.describe()).collect(),
+        objects,
+    )
+}
+
 /// Runs `promote`.
 pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let (name, tag) = opts.release.split_once(':').ok_or_else(|| {
@@ -102,7 +228,6 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
         )
     })?;
     crate::release::validate_tag(tag)?;
-    let key = crate::publish::verify::public_key(opts.key.as_deref())?;
     let from = StoreUrl::parse_location(&opts.from).map_err(Error::StoreUrl)?;
     let to: Vec<_> = opts
         .to
@@ -111,115 +236,33 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
         .collect::<Result<_>>()?;
     let layout = opts.layout;
     let prefix = layout.release_prefix(name, tag);
-    let tag_doc = layout.tag_document_key(name, tag);
     let tmp = ctx.dist_dir().join("tmp");
     std::fs::create_dir_all(&tmp).map_err(Error::io("cannot create", &tmp))?;
     let runtime = crate::context::runtime()?;
     runtime.block_on(async {
         let src = ObjectStore::open(&from).await?;
-        let (problems, _) =
-            crate::publish::verify::verify_release(&src, layout, name, tag, key.as_ref()).await?;
-        if !problems.is_empty() {
-            for p in &problems {
-                eprintln!("problem: {p}");
-            }
-            return Err(Error::VerifyFailed {
-                release: opts.release.clone(),
-                count: problems.len(),
-            });
-        }
+        verified(&src, opts, name, tag).await?;
         let listing = src.list(&layout.name_prefix(name)).await?;
-        let order = copy_order(&listing, &prefix, tag_doc.as_deref());
+        let order = copy_order(
+            &listing,
+            &prefix,
+            layout.tag_document_key(name, tag).as_deref(),
+        );
         let sums = src.get(&format!("{prefix}{SHA256SUMS}")).await?;
         let mut stores = Vec::new();
-        let mut objects = Vec::new();
         for location in &to {
             let dest = ObjectStore::open(location).await?;
-            dest.check_access().await?;
-            let existing = dest.get(&format!("{prefix}{SHA256SUMS}")).await?;
-            if existing.is_some()
-                && existing != sums
-                && Class::of(tag) == Class::Stable
-                && !opts.force
-            {
-                return Err(Error::StableTagExists {
-                    tag: tag.to_string(),
-                    store: dest.describe(),
-                    changed: "SHA256SUMS differs from the source's".into(),
-                });
-            }
-            let there: std::collections::HashMap<String, u64> = dest
-                .list(&layout.name_prefix(name))
-                .await?
-                .into_iter()
-                .map(|o| (o.key, o.size))
-                .collect();
-            let plan: Vec<(ObjectMeta, Phase, &'static str, bool)> = order
-                .iter()
-                .map(|(o, phase, ctype)| {
-                    let skip = !opts.force && there.get(&o.key) == Some(&o.size);
-                    (o.clone(), *phase, *ctype, skip)
-                })
-                .collect();
-            for (o, phase, ctype, skip) in &plan {
-                objects.push(PlannedObject {
-                    destination: dest.describe(),
-                    phase: *phase,
-                    action: if *skip { Action::Skip } else { Action::Write },
-                    key: o.key.clone(),
-                    size: Some(o.size),
-                    digest: None,
-                    content_type: Some(ctype.to_string()),
-                });
-            }
+            let plan = plan_destination(&dest, opts, (name, tag), &order, &sums).await?;
             stores.push((dest, plan));
         }
-        let plan = Plan::new(
-            "promote",
-            Some(Subject {
-                name: name.to_string(),
-                tag: tag.to_string(),
-                class: Class::of(tag).as_str().to_string(),
-            }),
-            stores.iter().map(|(d, _)| d.describe()).collect(),
-            objects,
-        );
         if ctx.dry_run {
+            let plan = plan_of(name, tag, &stores);
             ctx.print_result(&plan.render(), &plan);
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
         for (dest, plan) in &stores {
-            let mut done = Promoted {
-                store: dest.describe(),
-                copied: 0,
-                skipped: 0,
-                tags: Vec::new(),
-            };
-            for (o, _, ctype, skip) in plan {
-                if *skip {
-                    done.skipped += 1;
-                    continue;
-                }
-                // A test hook: `RELEASE_DIST_TEST_COPY_PAUSE_MS` waits before
-                // each copy, so that a test can kill a promote part-way.
-                if let Some(ms) = std::env::var("RELEASE_DIST_TEST_COPY_PAUSE_MS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                }
-                if !dest.copy_from(&src, &o.key, &tmp, ctype).await? {
-                    return Err(Error::VerifyFailed {
-                        release: opts.release.clone(),
-                        count: 1,
-                    });
-                }
-                done.copied += 1;
-            }
-            done.tags =
-                crate::publish::statics::converge_shared_documents(dest, layout, name).await?;
-            out.push(done);
+            out.push(copy_to(dest, &src, plan, (layout, name, &tmp)).await?);
         }
         let human: String = out
             .iter()
