@@ -114,6 +114,12 @@ pub struct PromoteArgs {
     /// The static layout.
     #[arg(long, value_enum, default_value = "df-dist-v1", value_name = "LAYOUT")]
     pub layout: crate::publish::Layout,
+    /// Where the release's images are now: docker://HOST/NAME, a bucket or an OCI layout.
+    #[arg(long, value_name = "URL", requires = "images_to")]
+    pub images_from: Option<String>,
+    /// Where its images go (repeatable): copied by digest, the index unchanged, the tag last.
+    #[arg(long, value_name = "URL", requires = "images_from")]
+    pub images_to: Vec<String>,
 }
 
 /// The destinations `ls`, `rm` and `gc` look at.

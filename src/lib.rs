@@ -121,6 +121,8 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 key: args.key,
                 force: args.force,
                 layout: args.layout,
+                images_from: args.images_from,
+                images_to: args.images_to,
             },
         )
         .map(drop),

@@ -34,6 +34,10 @@ pub struct PromoteOpts {
     pub force: bool,
     /// The static layout.
     pub layout: Layout,
+    /// Where the release's images are now (a registry, bucket or layout).
+    pub images_from: Option<String>,
+    /// Where they go: by digest, the index bytes unchanged, the tag last.
+    pub images_to: Vec<String>,
 }
 
 /// What `promote` did at one destination.
@@ -219,6 +223,46 @@ fn plan_of(name: &str, tag: &str, stores: &[(ObjectStore, DestinationPlan)]) -> 
     )
 }
 
+/// Copies `name:tag`'s image from `from` to each of `to`: blobs the
+/// destination lacks, then the manifests and the index (the source's bytes,
+/// so the digest stays), then the tag.
+async fn promote_images(
+    from: &str,
+    to: &[String],
+    (name, tag): (&str, &str),
+    tmp: &std::path::Path,
+) -> Result<Vec<Promoted>> {
+    let source = crate::publish::images::Target::open(from).await?;
+    let dir = tempfile::tempdir_in(tmp).map_err(Error::io("cannot create a directory in", tmp))?;
+    let reader = match &source {
+        crate::publish::images::Target::Registry(r) => crate::oci::fetch::Source::Registry(r),
+        crate::publish::images::Target::Store(s, shape) => {
+            crate::oci::fetch::Source::Store(s, *shape, name)
+        }
+    };
+    let Some(set) = crate::oci::fetch::fetch_image(&reader, tag, dir.path()).await? else {
+        return Err(Error::NoSuchRelease {
+            release: format!("{name}:{tag}"),
+            store: source.describe(),
+            tags: Vec::new(),
+        });
+    };
+    let mut out = Vec::new();
+    for url in to {
+        let target = crate::publish::images::Target::open(url).await?;
+        let plan = target.plan_content(name, &set).await?;
+        let stats = target.push_content(name, &set, &plan).await?;
+        let tags = target.push_tags(name, &set, &[tag.to_string()]).await?;
+        out.push(Promoted {
+            store: target.describe(),
+            copied: stats.blobs_uploaded + stats.manifests,
+            skipped: stats.blobs_skipped,
+            tags,
+        });
+    }
+    Ok(out)
+}
+
 /// Runs `promote`.
 pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let (name, tag) = opts.release.split_once(':').ok_or_else(|| {
@@ -263,6 +307,9 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
         let mut out = Vec::new();
         for (dest, plan) in &stores {
             out.push(copy_to(dest, &src, plan, (layout, name, &tmp)).await?);
+        }
+        if let Some(from) = &opts.images_from {
+            out.extend(promote_images(from, &opts.images_to, (name, tag), &tmp).await?);
         }
         let human: String = out
             .iter()

@@ -215,6 +215,17 @@ impl ObjectStore {
         }
     }
 
+    /// Streams `key` into the file `to`; false when it does not exist.
+    pub async fn download(&self, key: &str, to: &std::path::Path) -> Result<bool> {
+        match &self.backend {
+            Backend::S3(s) => s.download(key, to).await,
+            Backend::Local(l) => {
+                self.requests.get();
+                l.download(key, to).await
+            }
+        }
+    }
+
     /// Copies `key` from `from` into this store under the same key: on the
     /// server when both are buckets at one endpoint (CopyObject), else
     /// streamed through a temporary file in `tmp` (never whole in memory).
@@ -238,13 +249,7 @@ impl ObjectStore {
         }
         let file = tempfile::NamedTempFile::new_in(tmp)
             .map_err(Error::io("cannot create a file in", tmp))?;
-        let found = match &from.backend {
-            Backend::S3(s) => s.download(key, file.path()).await?,
-            Backend::Local(l) => {
-                from.requests.get();
-                l.download(key, file.path()).await?
-            }
-        };
+        let found = from.download(key, file.path()).await?;
         if !found {
             return Ok(false);
         }

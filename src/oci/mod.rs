@@ -16,6 +16,7 @@ pub mod bucket;
 pub mod convert;
 pub mod dest;
 pub mod document;
+pub mod fetch;
 pub mod reach;
 pub mod registry;
 pub mod remove;

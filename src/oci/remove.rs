@@ -81,6 +81,29 @@ impl Registry {
         }
     }
 
+    /// The bytes of the document at `reference` (a tag, or a digest).
+    pub(crate) async fn raw_document(&self, reference: &str) -> Result<Option<Vec<u8>>> {
+        let r = if reference.starts_with("sha256:") {
+            self.reference_digest(reference)
+        } else {
+            self.reference_tag(reference)
+        };
+        Ok(self.document(&r).await?.map(|(bytes, _)| bytes))
+    }
+
+    /// Streams blob `digest` into the file `to`; false when it is missing.
+    pub(crate) async fn pull_blob_to(&self, digest: &str, to: &std::path::Path) -> Result<bool> {
+        let reference = self.reference_digest(digest);
+        let file = tokio::fs::File::create(to)
+            .await
+            .map_err(Error::io("cannot create", to))?;
+        match self.client.pull_blob(&reference, digest, file).await {
+            Ok(()) => Ok(true),
+            Err(e) if is_unknown(&e) => Ok(false),
+            Err(e) => Err(self.error("GET blob", digest, e)),
+        }
+    }
+
     /// What `tag` reaches; `None` when the tag is not there.
     pub async fn reach_of(&self, tag: &str) -> Result<Option<TagReach>> {
         let Some((bytes, digest)) = self.document(&self.reference_tag(tag)).await? else {

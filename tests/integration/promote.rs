@@ -228,3 +228,92 @@ fn promote_copies_a_verified_release_whole_and_resumes_after_a_kill() {
     promote(&purl3, &[]).fails_with(5, &["linux/amd64/hello", "altered"]);
     assert_eq!(g.object_count(&prod3), 0, "nothing was copied");
 }
+
+#[test]
+fn promote_copies_images_by_digest_and_tags_them_last() {
+    let g = Garage::from_env();
+    let f = Fixture::example("hello");
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
+        .ok();
+    let (sk, pk) = f.release_keys();
+    let pub_file = f.dir.join("keys/release.pub");
+    std::fs::write(&pub_file, &pk).unwrap();
+    let key = pub_file.to_str().unwrap().to_string();
+    let (staging_reg, prod_reg) = (
+        crate::util::Registry::start(None),
+        crate::util::Registry::start(None),
+    );
+    let (sref, pref) = (
+        format!("docker://{}/hello", staging_reg.addr),
+        format!("docker://{}/hello", prod_reg.addr),
+    );
+    let (staging, prod) = (g.bucket("istage"), g.bucket("iprod"));
+    let (surl, purl) = (g.url(&staging, ""), g.url(&prod, ""));
+    f.run(&[
+        "-q",
+        "publish",
+        "--static",
+        &surl,
+        "--images",
+        &sref,
+        "--signing-key",
+        &sk,
+        "--tag",
+        "v1.0.0",
+    ])
+    .ok();
+    let args = [
+        "promote",
+        "hello:v1.0.0",
+        "--from",
+        &surl,
+        "--to",
+        &purl,
+        "--key",
+        &key,
+        "--images-from",
+        &sref,
+        "--images-to",
+        &pref,
+    ];
+    // Killed during the static copy: production has neither the tag document nor the image tag.
+    let mut child = f
+        .command(&args)
+        .env("RELEASE_DIST_TEST_COPY_PAUSE_MS", "800")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let _ = child.kill();
+    let _ = wait_bounded(&mut child, Duration::from_secs(30));
+    let prod_tag = format!("{pref}:v1.0.0");
+    assert!(
+        crate::images::skopeo_raw(&prod_tag, None).is_none(),
+        "no image tag yet"
+    );
+    assert_eq!(
+        http_status(&format!("{}/df-dist-v1/hello/v1.0.0", g.web_url(&prod))),
+        "404"
+    );
+
+    f.run(&args).ok();
+    let staged = crate::images::skopeo_raw(&format!("{sref}:v1.0.0"), None).unwrap();
+    let promoted = crate::images::skopeo_raw(&prod_tag, None).expect("the tag is in production");
+    assert_eq!(staged, promoted, "the same index bytes, so the same digest");
+    let into = tempfile::tempdir().unwrap();
+    assert_eq!(
+        crate::images::skopeo_copy_all(&prod_tag, None, into.path()),
+        2
+    );
+    f.run(&[
+        "verify",
+        "--from",
+        &purl,
+        "-t",
+        "hello:v1.0.0",
+        "--key",
+        &key,
+    ])
+    .ok();
+}
