@@ -291,7 +291,7 @@ pub fn run_rm(ctx: &Context, dests: &Destinations, release: &str, force: bool) -
     }
     let removed = remove(ctx, dests, &name, std::slice::from_ref(&tag), "rm")?;
     if removed.tags.is_empty() {
-        return Err(no_such_release(ctx, dests, &whole, &name));
+        return Err(no_such_release(dests, &whole, &name));
     }
     if let Some(plan) = &removed.plan {
         ctx.print_result(&plan.render(), plan);
@@ -307,7 +307,7 @@ pub fn run_rm(ctx: &Context, dests: &Destinations, release: &str, force: bool) -
     Ok(removed)
 }
 
-fn no_such_release(ctx: &Context, dests: &Destinations, whole: &str, name: &str) -> Error {
+fn no_such_release(dests: &Destinations, whole: &str, name: &str) -> Error {
     let tags = dests
         .static_urls
         .first()
@@ -322,7 +322,6 @@ fn no_such_release(ctx: &Context, dests: &Destinations, whole: &str, name: &str)
         })
         .map(|l| l.into_iter().map(|r| r.tag).collect())
         .unwrap_or_default();
-    let _ = ctx;
     Error::NoSuchRelease {
         release: whole.to_string(),
         store: dests.static_urls.join(", "),

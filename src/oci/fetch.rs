@@ -137,7 +137,16 @@ pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<O
                 };
                 Platform::parse_any(&text)
             })
-            .unwrap_or_else(|| Platform::all().next().unwrap_or_else(|| unreachable!()));
+            .ok_or_else(|| Error::Store {
+                store: source.describe(),
+                op: "read",
+                key: format!("manifests/{tag}"),
+                kind: crate::errors::StoreErrorKind::Other,
+                message: format!(
+                    "the index entry {} names no platform this tool knows",
+                    entry.digest
+                ),
+            })?;
         let mut descriptor = Descriptor::of(&entry.media_type, &bytes);
         descriptor.platform = entry.platform.clone();
         set.manifests

@@ -157,7 +157,13 @@ impl Registry {
             }
             r
         };
-        let failed = |e: reqwest::Error| self.raw_error(method.as_str(), path, &e.to_string());
+        // Only DELETE and PUT come here.
+        let op = if method == http::Method::PUT {
+            "PUT"
+        } else {
+            "DELETE"
+        };
+        let failed = |e: reqwest::Error| self.raw_error(op, path, &e.to_string());
         let first = build(basic(&self.creds.auth))
             .send()
             .await
@@ -214,10 +220,10 @@ impl Registry {
             .ok_or_else(|| self.auth_refused("the token server sent no token"))
     }
 
-    fn raw_error(&self, op: &str, what: &str, message: &str) -> Error {
+    fn raw_error(&self, op: &'static str, what: &str, message: &str) -> Error {
         Error::Registry {
             registry: self.describe(),
-            op: leak(op),
+            op,
             what: what.to_string(),
             kind: StoreErrorKind::Unreachable,
             credentials: self.creds.origin,
@@ -301,15 +307,6 @@ impl Registry {
             }),
             other => Err(self.raw_error("DELETE", path, &format!("HTTP {other}"))),
         }
-    }
-}
-
-fn leak(op: &str) -> &'static str {
-    match op {
-        "DELETE" => "DELETE",
-        "PUT" => "PUT",
-        "GET token" => "GET token",
-        _ => "request",
     }
 }
 

@@ -68,6 +68,21 @@ impl Garage {
         format!("http://{bucket}.web.garage.localhost:{port}")
     }
 
+    /// Writes one object through the S3 API, as anyone with the bucket's
+    /// keys could (to tamper with a release, say).
+    pub fn put(&self, bucket: &str, key: &str, body: release_dist::objstore::Body) {
+        let url = release_dist::objstore::StoreUrl::parse(&self.url(bucket, "")).unwrap();
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let store = release_dist::objstore::ObjectStore::open(&url.location)
+                .await
+                .unwrap();
+            store
+                .put(key, body, "application/octet-stream")
+                .await
+                .unwrap();
+        });
+    }
+
     /// How many objects `garage bucket info` counts in the bucket.
     pub fn object_count(&self, bucket: &str) -> u64 {
         let out = Command::new("garage")

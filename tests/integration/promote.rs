@@ -19,21 +19,11 @@ fn http_status(url: &str) -> String {
 }
 
 fn put(g: &Garage, bucket: &str, key: &str, bytes: &[u8]) {
-    let url = release_dist::objstore::StoreUrl::parse(&g.url(bucket, "")).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = release_dist::objstore::ObjectStore::open(&url.location)
-            .await
-            .unwrap();
-        store
-            .put(
-                key,
-                release_dist::objstore::Body::Bytes(bytes.to_vec()),
-                "application/octet-stream",
-            )
-            .await
-            .unwrap();
-    });
+    g.put(
+        bucket,
+        key,
+        release_dist::objstore::Body::Bytes(bytes.to_vec()),
+    );
 }
 
 #[test]

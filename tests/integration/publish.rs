@@ -270,20 +270,11 @@ fn verify(f: &Fixture, url: &str, key: &Path) -> Run {
 
 /// Overwrites one object, as an attacker with bucket access would.
 fn put_object(g: &Garage, bucket: &str, key: &str, file: &Path) {
-    let url = release_dist::objstore::StoreUrl::parse(&g.url(bucket, "")).unwrap();
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let store = release_dist::objstore::ObjectStore::open(&url.location)
-            .await
-            .unwrap();
-        store
-            .put(
-                key,
-                release_dist::objstore::Body::File(file.to_path_buf()),
-                "application/octet-stream",
-            )
-            .await
-            .unwrap();
-    });
+    g.put(
+        bucket,
+        key,
+        release_dist::objstore::Body::File(file.to_path_buf()),
+    );
 }
 
 #[test]
