@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::artifacts::{ExtraArtifact, TARGET_PLACEHOLDERS};
 use crate::errors::{Error, Result};
 use crate::kinds::{LayerCompression, Layout};
 use crate::platform::Platform;
@@ -46,6 +47,7 @@ const KEYS: &[&str] = &[
     "smoke",
     "source-tarball",
     "cache-public-url",
+    "artifacts",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -118,11 +120,6 @@ impl Retention {
     }
 }
 
-/// The placeholders an attribute template may use.
-const PLACEHOLDERS: &[&str] = &[
-    "name", "system", "os", "arch", "variant", "triple", "docker",
-];
-
 /// The resolved configuration of one package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -167,6 +164,8 @@ pub struct Config {
     pub source_tarball: bool,
     /// The URL Nix users substitute the cache from (for the install manifest).
     pub cache_public_url: Option<String>,
+    /// Extra artifacts published beside the binaries.
+    pub artifacts: Vec<ExtraArtifact>,
 }
 
 impl Config {
@@ -193,6 +192,7 @@ impl Config {
             smoke: None,
             source_tarball: true,
             cache_public_url: None,
+            artifacts: Vec::new(),
         }
     }
 
@@ -274,6 +274,7 @@ impl Config {
                     })? as usize
                 }
                 "retention" => self.retention.apply(&full, value)?,
+                crate::artifacts::KEY => self.artifacts = crate::artifacts::parse(&full, value)?,
                 "smoke" => self.smoke = Some(strings(&full, value)?),
                 "cache-public-url" => self.cache_public_url = Some(string(&full, value)?),
                 "source-tarball" => {
@@ -325,8 +326,37 @@ impl Config {
             }
         }
         check_template("static-attr", &self.static_attr)?;
+        self.check_artifacts()?;
         if let Some(docker) = &self.docker_attr {
             check_template("docker-attr", docker)?;
+        }
+        Ok(())
+    }
+
+    /// Extra artifacts' templates are valid and their files clash with no
+    /// other file of a release.
+    fn check_artifacts(&self) -> Result<()> {
+        for a in &self.artifacts {
+            check_template(&format!("{}.attribute", a.key), &a.attribute)?;
+            let names = [
+                a.file.clone().unwrap_or_default(),
+                a.archive
+                    .map(|f| format!("{}.{}", a.name, f.ext()))
+                    .unwrap_or_default(),
+            ];
+            let taken = |f: &str| {
+                f == self.name
+                    || f == crate::kinds::SHA256SUMS
+                    || crate::release::NAME_LEVEL_DOCUMENTS.contains(&f)
+                    || f.ends_with(".sha256")
+                    || f.ends_with(".intoto.jsonl")
+            };
+            if let Some(f) = names.iter().find(|f| !f.is_empty() && taken(f)) {
+                return Err(Error::config(
+                    format!("{}.name", a.key),
+                    format!("the file `{f}` would clash with a file the release already has; pick another name"),
+                ));
+            }
         }
         Ok(())
     }
@@ -371,12 +401,12 @@ fn check_template(key: &str, template: &str) -> Result<()> {
             .find('}')
             .ok_or_else(|| Error::config(key, format!("`{template}` has an unclosed `{{`")))?;
         let placeholder = &after[..close];
-        if !PLACEHOLDERS.contains(&placeholder) {
+        if placeholder != "name" && !TARGET_PLACEHOLDERS.contains(&placeholder) {
             return Err(Error::config(
                 key,
                 format!(
                     "`{template}` uses the unknown placeholder `{{{placeholder}}}`; known ones are {}",
-                    PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                    std::iter::once(&"name").chain(TARGET_PLACEHOLDERS).map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
                 ),
             ));
         }

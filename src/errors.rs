@@ -116,6 +116,18 @@ pub enum Error {
         /// The attribute path that is missing.
         attribute: String,
     },
+    /// An extra artifact's attribute is not in the flake.
+    #[error("the extra artifact `{name}`{}: the flake has no attribute `{attribute}` ({key}.attribute)", .platform.map(|p| format!(" of {p}")).unwrap_or_default())]
+    MissingArtifactAttribute {
+        /// The configured artifact's name.
+        name: String,
+        /// Its target, for an artifact built per target.
+        platform: Option<Platform>,
+        /// The attribute path that is missing.
+        attribute: String,
+        /// The configuration key of the artifact.
+        key: String,
+    },
     /// Nix could not evaluate the flake.
     #[error("nix could not evaluate {flake}:\n{message}")]
     Eval {
@@ -133,10 +145,10 @@ pub enum Error {
         total: usize,
     },
     /// A build output does not have the shape the platform tree needs.
-    #[error("target {platform}: {message}")]
+    #[error("{output}: {message}")]
     OutputShape {
-        /// The target.
-        platform: Platform,
+        /// The output (`linux/amd64 static`, `release extra hello-docs`).
+        output: String,
         /// What is wrong with the output.
         message: String,
     },
@@ -463,9 +475,12 @@ impl Error {
             Error::MissingAttribute { kind, .. } => format!(
                 "define it in flake.nix, or point `{kind}-attr` in [package.metadata.release-dist] at the attribute that builds it; remember that nix only sees files git tracks"
             ),
+            Error::MissingArtifactAttribute { key, .. } => format!(
+                "define it in flake.nix, or fix `{key}.attribute`; remember that nix only sees files git tracks"
+            ),
             Error::Eval { .. } => "run the same `nix build` by hand (`--dry-run` prints it) to see the whole trace".into(),
             Error::BuildFailed { .. } => "the outputs that built are linked and listed in build.json; fix the failing derivation and run `build` again".into(),
-            Error::OutputShape { .. } => "a static output must be a file or a directory with bin/; a docker output must be a docker-archive file".into(),
+            Error::OutputShape { .. } => "a static output must be a file or a directory with bin/; a docker output must be a docker-archive file; an extra artifact that is a directory needs `archive` (tar.gz, tar.xz or zip)".into(),
             Error::Command { .. } | Error::CommandOutput { .. } => "re-run with -v to see every command".into(),
             Error::Store { kind, .. } => match kind {
                 StoreErrorKind::Auth => "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or `profile=` in the URL, and that the key may write to the bucket".into(),
@@ -525,6 +540,7 @@ impl Error {
             | Error::FlakeUntracked { .. }
             | Error::NoCommit { .. }
             | Error::MissingAttribute { .. }
+            | Error::MissingArtifactAttribute { .. }
             | Error::NoDockerShape { .. }
             | Error::Eval { .. }
             | Error::OutputShape { .. }

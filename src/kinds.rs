@@ -5,6 +5,9 @@
 
 use std::str::FromStr;
 
+/// The checksum list of a release.
+pub const SHA256SUMS: &str = "SHA256SUMS";
+
 use serde::{Deserialize, Serialize};
 
 /// Parses one of `all` by its spelling.

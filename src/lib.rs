@@ -9,6 +9,8 @@
 //! - the formats ([`platform`], [`config`], [`manifest`]) are pure.
 #![warn(missing_docs)]
 
+pub mod archive;
+pub mod artifacts;
 pub mod background;
 pub mod build;
 pub mod cache;

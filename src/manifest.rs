@@ -35,6 +35,9 @@ pub struct BuildManifest {
     pub artifacts: Vec<Artifact>,
     /// The outputs that did not.
     pub failures: Vec<Failure>,
+    /// The extra artifacts that built.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<ExtraFile>,
     /// The docker attribute template the images came from (the configured
     /// one, or the shape found when none was configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +85,8 @@ pub enum Kind {
     Static,
     /// A docker-archive image.
     Docker,
+    /// An extra artifact (`[[package.metadata.release-dist.artifacts]]`).
+    Extra,
 }
 
 impl Kind {
@@ -90,6 +95,7 @@ impl Kind {
         match self {
             Kind::Static => "static",
             Kind::Docker => "docker",
+            Kind::Extra => "extra",
         }
     }
 }
@@ -169,20 +175,67 @@ impl Artifact {
     }
 }
 
+/// An extra artifact that built: one file, published beside the binaries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraFile {
+    /// The configured artifact's name.
+    pub name: String,
+    /// Its target, or none for a file of the whole release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// The flake attribute that built it.
+    pub attribute: String,
+    /// The file, relative to the release-dist directory
+    /// (`extra/hello-docs.tar.gz`, `extra/linux/amd64/hello.1`).
+    pub path: String,
+    /// The published file name.
+    pub file: String,
+    /// The store path of the derivation output.
+    pub store_path: String,
+    /// The derivation.
+    pub drv_path: String,
+    /// The NAR hash of the store path.
+    pub nar_hash: String,
+    /// The archive format, when the output was a directory archived here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    /// The sha256 of the file's bytes, hex.
+    pub sha256: String,
+    /// The file's size in bytes.
+    pub size: u64,
+}
+
 /// An output that did not build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
-    /// The target.
-    pub platform: Platform,
-    /// Static binary or image.
+    /// The target (none for an extra artifact of the whole release).
+    pub platform: Option<Platform>,
+    /// Static binary, image or extra artifact.
     pub kind: Kind,
+    /// The extra artifact's name, for [`Kind::Extra`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
     /// The attribute that failed.
     pub attribute: String,
     /// The derivation, when evaluation got that far.
     pub drv_path: Option<String>,
     /// Nix's error, shortened.
     pub error: String,
+}
+
+impl Failure {
+    /// `linux/amd64 static`, `release extra hello-docs`.
+    pub fn label(&self) -> String {
+        let slot = self
+            .platform
+            .map_or_else(|| "release".to_string(), |p| p.to_string());
+        match &self.artifact {
+            Some(name) => format!("{slot} extra {name}"),
+            None => format!("{slot} {}", self.kind.as_str()),
+        }
+    }
 }
 
 impl BuildManifest {

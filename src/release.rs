@@ -244,6 +244,7 @@ mod tests {
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
             dirty: false,
             tag: tag.map(str::to_string),
+            commit_time: None,
             flake_inputs: vec![],
         }
     }

@@ -18,6 +18,9 @@ pub struct Source {
     pub dirty: bool,
     /// A tag pointing at HEAD, if any.
     pub tag: Option<String>,
+    /// The commit's time (seconds since 1970), for reproducible archives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<i64>,
     /// The flake.lock inputs, in the lock file's order.
     pub flake_inputs: Vec<FlakeInput>,
 }
@@ -61,6 +64,7 @@ pub fn read(repo_dir: &Path, flake_dir: &Path, ignored: &[PathBuf]) -> Result<So
         Err(e) => return Err(Error::io("cannot read", lock_path)(e)),
     };
     Ok(Source {
+        commit_time: crate::git::commit_time(repo_dir, &commit),
         commit,
         dirty,
         tag,

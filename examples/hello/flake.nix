@@ -155,12 +155,27 @@
         '' ];
       };
 
+      # The manual: a directory output (HTML and a plain-text page), which
+      # `build` archives into one deterministic hello-docs.tar.gz (the
+      # `artifacts` entry in Cargo.toml), published beside the binaries.
+      docs = shell {
+        name = "${name}-docs-${version}";
+        args = [ "-c" ''
+          set -eu
+          mkdir -p $out/html
+          printf '<!doctype html>\n<title>${name} ${version}</title>\n<h1>${name} ${version}</h1>\n<p>Run <code>${name}</code>; it says hello.</p>\n' > $out/html/index.html
+          printf '${name} ${version}\n\nRun ${name}; it prints which target it was built for.\n' > $out/README
+        '' ];
+      };
+
       perTarget = builtins.mapAttrs (system: t:
         let bin = staticFor system t; in {
           ${name} = bin;
           "${name}-docker" = dockerFor system t bin;
         }) targets;
     in {
-      packages = perTarget;
+      packages = perTarget // {
+        ${buildSystem} = perTarget.${buildSystem} // { "${name}-docs" = docs; };
+      };
     };
 }

@@ -2,6 +2,7 @@
 //! platform tree, described by build.json.
 
 mod binary;
+mod extras;
 mod plan;
 mod progress;
 mod run;

@@ -65,7 +65,7 @@ pub struct Progress {
 
 struct Bars {
     multi: MultiProgress,
-    targets: Vec<(Platform, ProgressBar)>,
+    targets: Vec<(Option<Platform>, ProgressBar)>,
     other: ProgressBar,
 }
 
@@ -198,7 +198,13 @@ impl Progress {
                 .iter()
                 .zip(&self.states)
                 .filter(|(o, _)| o.platform == *platform)
-                .map(|(o, s)| format!("{}: {}", o.kind.as_str(), s.word()))
+                .map(|(o, s)| {
+                    let what = o
+                        .extra
+                        .as_ref()
+                        .map_or(o.kind.as_str(), |e| e.name.as_str());
+                    format!("{what}: {}", s.word())
+                })
                 .collect();
             bar.set_message(parts.join("   "));
         }
@@ -235,13 +241,16 @@ impl Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template("{spinner} {prefix:<14} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let mut targets: Vec<(Platform, ProgressBar)> = Vec::new();
+        let mut targets: Vec<(Option<Platform>, ProgressBar)> = Vec::new();
         for o in outputs {
             if targets.iter().any(|(p, _)| *p == o.platform) {
                 continue;
             }
             let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
-            bar.set_prefix(o.platform.to_string());
+            bar.set_prefix(
+                o.platform
+                    .map_or_else(|| "release".into(), |p| p.to_string()),
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             targets.push((o.platform, bar));
         }

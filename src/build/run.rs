@@ -72,13 +72,8 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
     let mut failures: Vec<Failure> = Vec::new();
     for (i, output) in plan.outputs.iter().enumerate() {
         if built[i].is_none() {
-            failures.push(Failure {
-                platform: output.platform,
-                kind: output.kind,
-                attribute: output.attribute.clone(),
-                drv_path: Some(drvs[i].clone()),
-                error: failure_text(&progress, &drvs[i]),
-            });
+            let error = failure_text(&progress, &drvs[i]);
+            failures.push(failure(output, &drvs[i], error));
         }
     }
 
@@ -95,6 +90,14 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         &built,
         &mut failures,
     )?;
+    let extras = super::extras::link_extras(
+        &nix,
+        (&dist, archive_time(&source)),
+        &plan,
+        &drvs,
+        &built,
+        &mut failures,
+    )?;
     let manifest = BuildManifest {
         schema: crate::manifest::SCHEMA.into(),
         tool: Tool::current(),
@@ -105,6 +108,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         complete: failures.is_empty(),
         artifacts,
         failures,
+        extras,
         docker_attr,
         cache: None,
     };
@@ -115,6 +119,13 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         .artifacts
         .iter()
         .map(|a| (a.path.clone(), a.store_target()))
+        .chain(manifest.extras.iter().map(|e| {
+            let from = match &e.archive {
+                Some(format) => format!("{format} of {}", e.store_path),
+                None => e.store_path.clone(),
+            };
+            (e.path.clone(), from)
+        }))
         .collect();
     let mut human = render_tree(&display_path(&dist), &leaves);
     human.push_str(&format!(
@@ -127,11 +138,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         Ok(Some(manifest))
     } else {
         Err(Error::BuildFailed {
-            failed: manifest
-                .failures
-                .iter()
-                .map(|f| format!("{} {}", f.platform, f.kind.as_str()))
-                .collect(),
+            failed: manifest.failures.iter().map(Failure::label).collect(),
             total: plan.outputs.len(),
         })
     }
@@ -166,9 +173,11 @@ fn print_dry_run(ctx: &Context, plan: &Plan, nix: &Nix) {
         .outputs
         .iter()
         .map(|o| {
-            let path = match o.kind {
-                Kind::Static => static_dir(o.platform).join(&ctx.project.config.name),
-                Kind::Docker => docker_link(o.platform, "tar.gz"),
+            let path = match (o.kind, o.platform, &o.extra) {
+                (Kind::Static, Some(p), _) => static_dir(p).join(&ctx.project.config.name),
+                (Kind::Docker, Some(p), _) => docker_link(p, "tar.gz"),
+                (_, platform, extra) => super::extras::extra_dir(platform)
+                    .join(extra.as_ref().map_or("", |e| e.name.as_str())),
             };
             (path.display().to_string(), o.installable.clone())
         })
@@ -283,12 +292,31 @@ fn eval_error(plan: &Plan, flake: &str, message: String) -> Error {
         let sentence = message[start..].lines().next().unwrap_or("");
         let quoted = sentence.split('\'').skip(1).step_by(2);
         for attr in quoted {
-            if let Some(output) = plan.by_attribute(attr) {
-                return Error::MissingAttribute {
-                    platform: output.platform,
-                    kind: output.kind.as_str(),
-                    attribute: attr.to_string(),
-                };
+            match plan.by_attribute(attr) {
+                Some(Output {
+                    extra: Some(extra),
+                    platform,
+                    ..
+                }) => {
+                    return Error::MissingArtifactAttribute {
+                        name: extra.name.clone(),
+                        platform: *platform,
+                        attribute: attr.to_string(),
+                        key: extra.key.clone(),
+                    }
+                }
+                Some(Output {
+                    platform: Some(platform),
+                    kind,
+                    ..
+                }) => {
+                    return Error::MissingAttribute {
+                        platform: *platform,
+                        kind: kind.as_str(),
+                        attribute: attr.to_string(),
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -355,7 +383,28 @@ fn failure_text(progress: &Progress, drv: &str) -> String {
     }
 }
 
-/// Clears the tree, then links every built output into it as a GC root.
+/// The failure of `output`, whose derivation is `drv`.
+pub(super) fn failure(output: &Output, drv: &str, error: String) -> Failure {
+    Failure {
+        platform: output.platform,
+        kind: output.kind,
+        artifact: output.extra.as_ref().map(|e| e.name.clone()),
+        attribute: output.attribute.clone(),
+        drv_path: Some(drv.to_string()),
+        error,
+    }
+}
+
+/// The time stamped on every entry of an extra artifact's archive:
+/// `$SOURCE_DATE_EPOCH`, else the commit's time.
+fn archive_time(source: &crate::source::Source) -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .or(source.commit_time.map(|t| t.max(0) as u64))
+        .unwrap_or(0)
+}
+
 /// What is checked of each static binary after the build.
 struct Checks {
     /// Targets whose binaries may be dynamic.
@@ -392,6 +441,7 @@ impl Checks {
     }
 }
 
+/// Clears the tree, then links every built output into it as a GC root.
 fn link_outputs(
     nix: &Nix,
     (name, checks): (&str, &Checks),
@@ -413,19 +463,16 @@ fn link_outputs(
     let infos = nix.path_info(&store_paths)?;
     let mut artifacts = Vec::new();
     for ((output, drv), store_path) in plan.outputs.iter().zip(drvs).zip(built) {
-        let Some(store_path) = store_path else {
+        let (Some(store_path), Some(platform)) = (store_path, output.platform) else {
             continue;
         };
-        let files = match output_files(output, store_path, name) {
+        if output.kind == Kind::Extra {
+            continue;
+        }
+        let files = match output_files(output, platform, store_path, name) {
             Ok(files) => files,
             Err(e) => {
-                failures.push(Failure {
-                    platform: output.platform,
-                    kind: output.kind,
-                    attribute: output.attribute.clone(),
-                    drv_path: Some(drv.clone()),
-                    error: e.to_string(),
-                });
+                failures.push(failure(output, drv, e.to_string()));
                 continue;
             }
         };
@@ -440,16 +487,10 @@ fn link_outputs(
                 None => PathBuf::from(store_path),
             };
             let binary = if output.kind == Kind::Static {
-                match checks.run(output.platform, &target) {
+                match checks.run(platform, &target) {
                     Ok(check) => Some(check),
                     Err(error) => {
-                        failures.push(Failure {
-                            platform: output.platform,
-                            kind: output.kind,
-                            attribute: output.attribute.clone(),
-                            drv_path: Some(drv.clone()),
-                            error,
-                        });
+                        failures.push(failure(output, drv, error));
                         continue;
                     }
                 }
@@ -467,7 +508,7 @@ fn link_outputs(
             }
             let (sha256, size) = sha256_file(&link)?;
             artifacts.push(Artifact {
-                platform: output.platform,
+                platform,
                 kind: output.kind,
                 attribute: output.attribute.clone(),
                 path: rel_link.display().to_string(),
@@ -488,11 +529,12 @@ fn link_outputs(
 /// A static output that is a single file is linked under the artifact `name`.
 fn output_files(
     output: &Output,
+    platform: Platform,
     store_path: &str,
     name: &str,
 ) -> Result<Vec<(PathBuf, Option<String>)>> {
     let shape = |message: String| Error::OutputShape {
-        platform: output.platform,
+        output: output.label(),
         message,
     };
     let path = Path::new(store_path);
@@ -505,12 +547,10 @@ fn output_files(
                     output.attribute
                 )));
             }
-            Ok(vec![(
-                docker_link(output.platform, archive_ext(path)?),
-                None,
-            )])
+            Ok(vec![(docker_link(platform, archive_ext(path)?), None)])
         }
-        Kind::Static if meta.is_file() => Ok(vec![(static_dir(output.platform).join(name), None)]),
+        Kind::Extra => Err(shape("an extra artifact is not a binary".into())),
+        Kind::Static if meta.is_file() => Ok(vec![(static_dir(platform).join(name), None)]),
         Kind::Static => {
             let bin = path.join("bin");
             let mut files: Vec<_> = std::fs::read_dir(&bin)
@@ -529,12 +569,7 @@ fn output_files(
             }
             Ok(files
                 .into_iter()
-                .map(|f| {
-                    (
-                        static_dir(output.platform).join(&f),
-                        Some(format!("bin/{f}")),
-                    )
-                })
+                .map(|f| (static_dir(platform).join(&f), Some(format!("bin/{f}"))))
                 .collect())
         }
     }
@@ -574,9 +609,8 @@ fn report_failures(ctx: &Context, progress: &Progress, manifest: &BuildManifest)
     }
     for f in &manifest.failures {
         eprintln!(
-            "error: target {} {} ({}) did not build: {}",
-            f.platform,
-            f.kind.as_str(),
+            "error: {} ({}) did not build: {}",
+            f.label(),
             f.attribute,
             f.error
         );

@@ -256,6 +256,7 @@ mod tests {
                 commit: "c".repeat(40),
                 dirty: false,
                 tag: None,
+                commit_time: None,
                 flake_inputs: vec![FlakeInput {
                     name: "nixpkgs".into(),
                     nar_hash: Some("sha256-abc=".into()),
@@ -277,6 +278,7 @@ mod tests {
                 binary: None,
             }],
             failures: vec![],
+            extras: vec![],
             docker_attr: None,
             cache: None,
         }

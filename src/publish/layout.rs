@@ -21,8 +21,7 @@ pub use crate::kinds::Layout;
 pub const DF_DIST_ROOT: &str = "df-dist-v1";
 /// The Garage layout root.
 pub const GARAGE_ROOT: &str = "_releases";
-/// The checksum list of a release.
-pub const SHA256SUMS: &str = "SHA256SUMS";
+pub use crate::kinds::SHA256SUMS;
 
 /// Content-Types.
 pub mod content_type {
@@ -50,6 +49,33 @@ pub struct ReleaseFile {
     pub sha256: String,
     /// Its size.
     pub size: u64,
+    /// What it is: a binary, the source, a Nix manifest, an extra artifact.
+    pub role: FileRole,
+}
+
+/// What a release file is, for the tag document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRole {
+    /// A target's binary: a resource of the target's flavor.
+    Binary,
+    /// The source tarball.
+    Source,
+    /// `manifest.nix` or `manifest.json`.
+    NixManifest,
+    /// A configured extra artifact, by name.
+    Extra(String),
+}
+
+impl FileRole {
+    /// `binary`, `source`, `nix-manifest` or `extra`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FileRole::Binary => "binary",
+            FileRole::Source => "source",
+            FileRole::NixManifest => "nix-manifest",
+            FileRole::Extra(_) => "extra",
+        }
+    }
 }
 
 impl ReleaseFile {
@@ -112,11 +138,17 @@ impl Layout {
     }
 }
 
-/// The tag document: one flavor per platform, with its files; and, when
-/// the release has files of its own (the source tarball), `artifacts`
-/// naming them. (Readers that know only `flavors` skip the new key.)
+/// The tag document: one flavor per platform, with its binaries; and, when
+/// the release has other files (the source tarball, extra artifacts),
+/// `artifacts` naming each with its path in the release, its kind, and its
+/// target when it has one. (Readers that know only `flavors` skip the new
+/// key, and find only binaries there.)
 pub fn tag_document(files: &[ReleaseFile]) -> Value {
-    let mut platforms: Vec<Platform> = files.iter().filter_map(|f| f.platform).collect();
+    let mut platforms: Vec<Platform> = files
+        .iter()
+        .filter(|f| f.role == FileRole::Binary)
+        .filter_map(|f| f.platform)
+        .collect();
     platforms.sort_by_key(|p| p.to_string());
     platforms.dedup();
     let flavors: Vec<Value> = platforms
@@ -124,7 +156,7 @@ pub fn tag_document(files: &[ReleaseFile]) -> Value {
         .map(|p| {
             let resources: Vec<Value> = files
                 .iter()
-                .filter(|f| f.platform == Some(*p))
+                .filter(|f| f.platform == Some(*p) && f.role == FileRole::Binary)
                 .map(|f| json!({"path": f.file}))
                 .collect();
             let mut platform = json!({"architecture": p.arch(), "os": p.os()});
@@ -136,24 +168,22 @@ pub fn tag_document(files: &[ReleaseFile]) -> Value {
         .collect();
     let artifacts: Vec<Value> = files
         .iter()
-        .filter(|f| f.platform.is_none())
-        .map(|f| json!({"path": f.file, "kind": artifact_kind(&f.file)}))
+        .filter(|f| f.role != FileRole::Binary)
+        .map(|f| {
+            let mut doc = json!({"path": f.path_in(Layout::DfDist), "kind": f.role.as_str()});
+            if let FileRole::Extra(name) = &f.role {
+                doc["name"] = json!(name);
+            }
+            if let Some(p) = f.platform {
+                doc["platform"] = json!(p.to_string());
+            }
+            doc
+        })
         .collect();
     if artifacts.is_empty() {
         json!({ "flavors": flavors })
     } else {
         json!({ "flavors": flavors, "artifacts": artifacts })
-    }
-}
-
-/// What a file of the whole release is, by its name.
-pub fn artifact_kind(file: &str) -> &'static str {
-    if file == NIX_MANIFEST || file == NIX_MANIFEST_JSON {
-        "nix-manifest"
-    } else if file.ends_with(".tar.gz") {
-        "source"
-    } else {
-        "file"
     }
 }
 
@@ -255,8 +285,16 @@ mod tests {
     use super::*;
 
     fn file(platform: &str, name: &str) -> ReleaseFile {
+        let platform = Platform::parse_any(platform);
         ReleaseFile {
-            platform: Platform::parse_any(platform),
+            role: match (platform, name) {
+                (_, NIX_MANIFEST) => FileRole::NixManifest,
+                (Some(_), n) if n.ends_with(".1") => FileRole::Extra("hello-man".into()),
+                (Some(_), _) => FileRole::Binary,
+                (None, n) if n.ends_with("-docs.zip") => FileRole::Extra("hello-docs".into()),
+                (None, _) => FileRole::Source,
+            },
+            platform,
             file: name.into(),
             local: PathBuf::from("/x"),
             sha256: "00".repeat(32),
@@ -288,13 +326,26 @@ mod tests {
             doc.to_string(),
             r#"{"flavors":[{"platform":{"architecture":"amd64","os":"linux"},"resources":[{"path":"hello"}]},{"platform":{"architecture":"arm","os":"linux","variant":"v6"},"resources":[{"path":"hello"}]}]}"#
         );
-        let with_source =
-            tag_document(&[file("linux/amd64", "hello"), file("-", "hello-v1.tar.gz")]);
+        let with_source = tag_document(&[
+            file("linux/amd64", "hello"),
+            file("linux/amd64", "hello.1"),
+            file("-", "hello-v1.tar.gz"),
+            file("-", "hello-docs.zip"),
+            file("-", NIX_MANIFEST),
+        ]);
         assert_eq!(
             with_source["artifacts"],
-            json!([{"path": "hello-v1.tar.gz", "kind": "source"}])
+            json!([
+                {"path": "linux/amd64/hello.1", "kind": "extra", "name": "hello-man", "platform": "linux/amd64"},
+                {"path": "hello-v1.tar.gz", "kind": "source"},
+                {"path": "hello-docs.zip", "kind": "extra", "name": "hello-docs"},
+                {"path": NIX_MANIFEST, "kind": "nix-manifest"},
+            ])
         );
-        assert_eq!(with_source["flavors"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            with_source["flavors"],
+            json!([{"platform": {"architecture": "amd64", "os": "linux"}, "resources": [{"path": "hello"}]}])
+        );
         assert_eq!(file("-", "hello-v1.tar.gz").path_in(l), "hello-v1.tar.gz");
         let cache = crate::manifest::CacheRecord {
             url: Some("https://cache.example.org".into()),
@@ -313,7 +364,6 @@ mod tests {
         let json: Value =
             serde_json::from_slice(&nix_manifest_json("hello v1", &paths, &cache)).unwrap();
         assert_eq!(json["paths"]["x86_64-linux"], "/nix/store/abc-hello");
-        assert_eq!(artifact_kind(NIX_MANIFEST), "nix-manifest");
         let name = name_document("hello", &["v1".into(), "v2".into()]);
         assert_eq!(name.to_string(), r#"{"name":"hello","tags":["v1","v2"]}"#);
         assert_eq!(

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::images::{self, Images, Target};
-use super::layout::{sha256sums, ReleaseFile, SHA256SUMS};
+use super::layout::{sha256sums, FileRole, ReleaseFile, SHA256SUMS};
 use super::statics::{self, StaticPlan, StaticRelease, StaticSummary};
 use super::{
     checked_link, hostname, signing_key, static_destinations, PublishOpts, PublishSummary,
@@ -41,6 +41,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         files.push(source_tarball(ctx, &manifest, &release.tag)?);
     }
     files.extend(nix_manifests(ctx, &manifest, &release.tag)?);
+    refuse_clashing_paths(&files, layout)?;
     let images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
         return Err(Error::NoImages);
@@ -102,7 +103,7 @@ fn read_build(dist: &Path) -> Result<BuildManifest> {
             names: manifest
                 .failures
                 .iter()
-                .map(|f| format!("{} {}", f.platform, f.kind.as_str()))
+                .map(crate::manifest::Failure::label)
                 .collect::<Vec<_>>()
                 .join(", "),
         });
@@ -149,9 +150,49 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
             local,
             sha256: a.sha256.clone(),
             size: a.size,
+            role: FileRole::Binary,
+        });
+    }
+    for e in &manifest.extras {
+        let local = dist.join(&e.path);
+        let (sha256, _) = crate::fsutil::sha256_file(&local)?;
+        if sha256 != e.sha256 {
+            return Err(Error::ArtifactChanged {
+                path: local,
+                expected: format!("sha256 {}", e.sha256),
+                actual: format!("sha256 {sha256}"),
+            });
+        }
+        files.push(ReleaseFile {
+            platform: e.platform,
+            file: e.file.clone(),
+            local,
+            sha256,
+            size: e.size,
+            role: FileRole::Extra(e.name.clone()),
         });
     }
     Ok(files)
+}
+
+/// Two files of a release at one path (an extra artifact named like the
+/// binary or the source tarball) would overwrite each other.
+fn refuse_clashing_paths(files: &[ReleaseFile], layout: Layout) -> Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for f in files {
+        if let Some(other) = seen.insert(f.path_in(layout), &f.role) {
+            return Err(Error::config(
+                crate::artifacts::KEY,
+                format!(
+                    "two files of the release would be `{}` (the {} and the {}); give the extra artifact another `name` or `file`",
+                    f.path_in(layout),
+                    other.as_str(),
+                    f.role.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `<name>-<tag>.tar.gz` of the released commit: `git archive
@@ -180,6 +221,7 @@ fn source_tarball(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<
         size: bytes.len() as u64,
         file,
         local,
+        role: FileRole::Source,
     })
 }
 
@@ -221,6 +263,7 @@ fn nix_manifests(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<V
             sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
             size: bytes.len() as u64,
             local,
+            role: FileRole::NixManifest,
         });
     }
     Ok(out)

@@ -7,6 +7,7 @@ mod cache;
 mod cache_gc;
 mod ci_examples;
 mod cluster;
+mod extras;
 mod faults;
 mod flaky;
 mod friction;
