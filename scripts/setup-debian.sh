@@ -23,6 +23,9 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v curl >/dev/null || missing+=(curl)
   # Smoke runs of the arm64 and arm/v6 binaries, and readelf's view of them.
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+  # The extra-artifact tests read the .zip and .tar.xz archives with stock tools.
+  command -v unzip >/dev/null || missing+=(unzip)
+  command -v xz >/dev/null || missing+=(xz-utils)
 fi
 if [ "${1:-}" = "--benches" ]; then
   # rclone is the benches' upload anchor; jq and bc read and divide their figures.

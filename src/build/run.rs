@@ -115,6 +115,19 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
     manifest.write(&dist.join("build.json"))?;
 
     report_failures(ctx, &progress, &manifest);
+    print_tree(ctx, &dist, &manifest);
+    if manifest.complete {
+        Ok(Some(manifest))
+    } else {
+        Err(Error::BuildFailed {
+            failed: manifest.failures.iter().map(Failure::label).collect(),
+            total: plan.outputs.len(),
+        })
+    }
+}
+
+/// The platform tree that was made, and where build.json is.
+fn print_tree(ctx: &Context, dist: &Path, manifest: &BuildManifest) {
     let leaves: Vec<(String, String)> = manifest
         .artifacts
         .iter()
@@ -127,21 +140,12 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
             (e.path.clone(), from)
         }))
         .collect();
-    let mut human = render_tree(&display_path(&dist), &leaves);
+    let mut human = render_tree(&display_path(dist), &leaves);
     human.push_str(&format!(
         "wrote {}\n",
         display_path(&dist.join("build.json"))
     ));
-    ctx.print_result(&human, &manifest);
-
-    if manifest.complete {
-        Ok(Some(manifest))
-    } else {
-        Err(Error::BuildFailed {
-            failed: manifest.failures.iter().map(Failure::label).collect(),
-            total: plan.outputs.len(),
-        })
-    }
+    ctx.print_result(&human, manifest);
 }
 
 fn select_targets(configured: &[Platform], asked: &[String]) -> Result<Vec<Platform>> {

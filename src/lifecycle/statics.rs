@@ -212,7 +212,9 @@ pub async fn execute_removal(
                 .any(|p| o.key.starts_with(p.as_str()) || o.key == p.trim_end_matches('/'))
         })
         .collect();
-    for (key, bytes, ctype) in crate::publish::statics::derive(layout, name, &listing) {
+    let nix = crate::publish::statics::nix_note(store, layout, name).await?;
+    for (key, bytes, ctype) in crate::publish::statics::derive(layout, name, &listing, nix.as_ref())
+    {
         store
             .put(&key, crate::objstore::Body::Bytes(bytes), ctype)
             .await?;

@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::index::{index_html, index_json, releases, INDEX_HTML, INDEX_JSON};
+use super::index::{index_html, index_json, releases, NixNote, INDEX_HTML, INDEX_JSON};
 use super::layout::{
     content_type, name_document, parse_sha256sums, sidecar, tag_document, tags_of_name_document,
     Layout, ReleaseFile, SHA256SUMS,
@@ -281,7 +281,9 @@ pub async fn execute_static(
 
     // 5. The shared documents, derived from what the store holds.
     summary.tags = converge_shared_documents(store, rel.layout, rel.name).await?;
-    // 6. The newest stable release's install manifest, at the name level.
+    // 6. The newest stable release's install manifest, at the name level;
+    // then the page again, which names its cache.
+    let mut wrote_manifest = false;
     for (key, file) in name_level_manifests(rel) {
         let newest = summary
             .tags
@@ -297,7 +299,11 @@ pub async fn execute_static(
             store
                 .put(&key, Body::File(file.local.clone()), ctype)
                 .await?;
+            wrote_manifest = true;
         }
+    }
+    if wrote_manifest {
+        summary.tags = converge_shared_documents(store, rel.layout, rel.name).await?;
     }
     Ok(summary)
 }
@@ -363,8 +369,9 @@ pub async fn converge_shared_documents(
     layout: Layout,
     name: &str,
 ) -> Result<Vec<String>> {
+    let nix = nix_note(store, layout, name).await?;
     let relisted = converge(store, &layout.name_prefix(name), &|listing| {
-        derive(layout, name, listing)
+        derive(layout, name, listing, nix.as_ref())
     })
     .await?;
     Ok(match layout.name_document_key(name) {
@@ -380,8 +387,31 @@ pub async fn converge_shared_documents(
     })
 }
 
+/// What the release page says about Nix: the name-level manifest.json's
+/// cache, when the listing has one.
+pub(crate) async fn nix_note(
+    store: &ObjectStore,
+    layout: Layout,
+    name: &str,
+) -> Result<Option<NixNote>> {
+    let key = format!(
+        "{}{}",
+        layout.name_prefix(name),
+        super::layout::NIX_MANIFEST_JSON
+    );
+    Ok(store
+        .get(&key)
+        .await?
+        .and_then(|bytes| NixNote::from_manifest(&key, &bytes)))
+}
+
 /// The shared documents a listing gives: (key, bytes, content type).
-pub(crate) fn derive(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Derived {
+pub(crate) fn derive(
+    layout: Layout,
+    name: &str,
+    listing: &[ObjectMeta],
+    nix: Option<&NixNote>,
+) -> Derived {
     let all = releases(layout, name, listing);
     let mut docs = Vec::new();
     if let Some(key) = layout.name_document_key(name) {
@@ -400,7 +430,7 @@ pub(crate) fn derive(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Deri
     docs.push((INDEX_JSON.to_string(), json, content_type::JSON));
     docs.push((
         INDEX_HTML.to_string(),
-        index_html(name, &all).into_bytes(),
+        index_html(name, &all, nix).into_bytes(),
         content_type::HTML,
     ));
     docs

@@ -100,7 +100,7 @@ fn wrong_binaries_fail_their_targets_with_what_is_wrong() {
             "linux/amd64: the binary is dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2; needs libstandin.so), not static",
             "linux/386: the binary is for AArch64 (64-bit), not i386 (32-bit)",
             "linux/arm/v6: the binary is ARMv7 (Tag_CPU_arch v7)",
-            "3 of 8 outputs",
+            "3 of 9 outputs",
         ],
     );
     assert!(

@@ -106,6 +106,8 @@ fn the_links_are_gc_roots() {
     for file in walk_files(&f.dist())
         .iter()
         .filter(|p| !p.ends_with("build.json"))
+        // An archive of a directory output is a file of its own, not a link.
+        .filter(|p| !p.ends_with("extra/hello-docs.tar.gz"))
     {
         let canonical = std::fs::canonicalize(file.parent().unwrap())
             .unwrap()
@@ -187,7 +189,7 @@ fn a_failing_target_is_named_with_its_log_and_the_others_are_kept() {
         &[
             "linux/arm/v6 static",
             "error[E0425]: stand-in compile failure",
-            "2 of 8 outputs failed to build",
+            "2 of 9 outputs failed to build",
         ],
     );
     assert!(run.stderr().contains("last "), "{}", run.stderr());

@@ -116,8 +116,28 @@ fn extra_artifacts_are_archived_published_and_verified() {
         before
     );
 
-    // Published to Garage: every file in SHA256SUMS, `sha256sum -c` passes.
+    // An archive changed after the build is refused, and nothing is published.
     let (sk, _) = f.release_keys();
+    let docs_path = dist.join("extra/hello-docs.tar.gz");
+    std::fs::write(&docs_path, b"other bytes").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap();
+    f.run(&[
+        "publish",
+        "--static",
+        out_s,
+        "--signing-key",
+        &sk,
+        "--no-images",
+    ])
+    .fails_with(
+        2,
+        &["hello-docs.tar.gz changed since `build` wrote build.json"],
+    );
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    std::fs::write(&docs_path, &before).unwrap();
+
+    // Published to Garage: every file in SHA256SUMS, `sha256sum -c` passes.
     let bucket = g.bucket("extras");
     let url = g.url(&bucket, "");
     f.run(&[

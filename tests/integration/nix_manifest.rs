@@ -139,6 +139,13 @@ fn manifest_nix_names_paths_that_stock_nix_substitutes_from_the_cache() {
         serde_json::json!(["v1.0.0"]),
         "manifest.nix is not a tag"
     );
+    // The release page names the cache and its public key.
+    let html = stock("curl", &["-sf", &format!("{web}/_releases.html")]);
+    assert!(
+        html.contains(&format!("<code>{cache_web}</code>"))
+            && html.contains(&format!("<code>{}</code>", cache_pk.trim())),
+        "{html}"
+    );
     let pub_file = f.dir.join("keys/release.pub");
     std::fs::write(&pub_file, pk).unwrap();
     f.run(&[

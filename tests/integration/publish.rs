@@ -98,8 +98,8 @@ fn publish_to_garage_reads_back_with_stock_tools() {
     let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     assert_eq!(summary["release"]["class"], "stable");
     assert_eq!(
-        summary["destinations"][0]["uploaded"], 3,
-        "two binaries and the source tarball"
+        summary["destinations"][0]["uploaded"], 4,
+        "two binaries, the source tarball and the docs tarball"
     );
 
     let web = g.web_url(&bucket);
@@ -135,7 +135,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         crate::util::sha256sum_c(dest.parent().unwrap(), &format!("{file}.sha256"));
     }
     let out = crate::util::sha256sum_c(dl.path(), "SHA256SUMS");
-    assert_eq!(out.matches(": OK").count(), 3);
+    assert_eq!(out.matches(": OK").count(), 4);
 
     // The source tarball is `git archive --prefix=hello-v1.0.0/` of the commit, byte for byte.
     let tar = crate::util::stock_bytes(
@@ -155,7 +155,25 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         tar == git_tar && !tar.is_empty(),
         "the tarball is not git archive's output"
     );
-    assert_eq!(tag["artifacts"][0]["path"], "hello-v1.0.0.tar.gz");
+    assert_eq!(
+        tag["artifacts"],
+        serde_json::json!([
+            {"path": "hello-docs.tar.gz", "kind": "extra", "name": "hello-docs"},
+            {"path": "hello-v1.0.0.tar.gz", "kind": "source"}
+        ])
+    );
+    // The docs tarball is the example's manual, archived by `build`.
+    let docs = stock(
+        "tar",
+        &[
+            "-tzf",
+            dl.path().join("hello-docs.tar.gz").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        docs,
+        "hello-docs/\nhello-docs/README\nhello-docs/html/\nhello-docs/html/index.html\n"
+    );
 
     // Content types.
     assert_eq!(
@@ -231,7 +249,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
             noop["destinations"][0]["uploaded"].as_u64(),
             noop["destinations"][0]["skipped"].as_u64()
         ),
-        (Some(0), Some(3))
+        (Some(0), Some(4))
     );
 
     // No secret in any output or object.

@@ -130,6 +130,13 @@ pub fn assert_consistent(g: &Garage, bucket: &str, tag: &str) -> (usize, usize) 
                 );
             }
         }
+        for a in doc["artifacts"].as_array().into_iter().flatten() {
+            let key = format!("{release}/{}", a["path"].as_str().unwrap());
+            assert!(
+                keys.contains(&key),
+                "the tag document names {key}, which is missing"
+            );
+        }
         assert!(keys.contains(&format!("{release}/SHA256SUMS")));
         assert!(keys.contains(&format!("{release}/hello-{tag}.intoto.jsonl")));
     }
@@ -223,11 +230,15 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
 
         let s = publish_json(&f, &args);
         assert_eq!(s["destinations"][0]["skipped"], files, "after {after}: {s}");
-        assert_eq!(s["destinations"][0]["uploaded"], 5 - files);
+        assert_eq!(s["destinations"][0]["uploaded"], 6 - files);
         assert_eq!(s["images"][0]["blobsSkipped"], blobs, "after {after}: {s}");
         assert_eq!(s["images"][0]["blobsUploaded"], 8 - blobs);
         let (files, blobs) = assert_consistent(g, &bucket, &tag);
-        assert_eq!((files, blobs), (5, 8), "4 binaries and the source tarball");
+        assert_eq!(
+            (files, blobs),
+            (6, 8),
+            "4 binaries, the source and the docs tarballs"
+        );
 
         assert_release_whole(&f, g, &bucket, &tag, &pk);
     }
