@@ -120,6 +120,10 @@ pub struct PromoteArgs {
     /// Where its images go (repeatable): copied by digest, the index unchanged, the tag last.
     #[arg(long, value_name = "URL", requires = "images_from")]
     pub images_to: Vec<String>,
+    /// An extra tag for the promoted images of a stable release: `latest`,
+    /// `major` or any tag (repeatable; default: the config's `image-tags`).
+    #[arg(long = "image-tag", value_name = "TAG", requires = "images_to")]
+    pub image_tags: Vec<String>,
 }
 
 /// The destinations `ls`, `rm` and `gc` look at.

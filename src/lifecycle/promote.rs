@@ -38,6 +38,8 @@ pub struct PromoteOpts {
     pub images_from: Option<String>,
     /// Where they go: by digest, the index bytes unchanged, the tag last.
     pub images_to: Vec<String>,
+    /// Extra tags for a stable release's images (`latest`, `major`).
+    pub image_tags: Vec<String>,
 }
 
 /// What `promote` did at one destination.
@@ -229,9 +231,10 @@ fn plan_of(name: &str, tag: &str, stores: &[(ObjectStore, DestinationPlan)]) -> 
 async fn promote_images(
     from: &str,
     to: &[String],
-    (name, tag): (&str, &str),
+    (name, tags): (&str, &[String]),
     tmp: &std::path::Path,
 ) -> Result<Vec<Promoted>> {
+    let tag = tags[0].as_str();
     let source = crate::publish::images::Target::open(from).await?;
     let dir = tempfile::tempdir_in(tmp).map_err(Error::io("cannot create a directory in", tmp))?;
     let reader = match &source {
@@ -252,7 +255,7 @@ async fn promote_images(
         let target = crate::publish::images::Target::open(url).await?;
         let plan = target.plan_content(name, &set).await?;
         let stats = target.push_content(name, &set, &plan).await?;
-        let tags = target.push_tags(name, &set, &[tag.to_string()]).await?;
+        let tags = target.push_tags(name, &set, tags).await?;
         out.push(Promoted {
             store: target.describe(),
             copied: stats.blobs_uploaded + stats.manifests,
@@ -309,7 +312,8 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
             out.push(copy_to(dest, &src, plan, (layout, name, &tmp)).await?);
         }
         if let Some(from) = &opts.images_from {
-            out.extend(promote_images(from, &opts.images_to, (name, tag), &tmp).await?);
+            let (tags, _) = crate::oci::image_tags(tag, &opts.image_tags);
+            out.extend(promote_images(from, &opts.images_to, (name, &tags), &tmp).await?);
         }
         let human: String = out
             .iter()

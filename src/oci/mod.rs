@@ -145,19 +145,16 @@ pub struct PushStats {
 /// The tags an image release gets: its own, then the extra ones a stable
 /// release asked for. `major` stands for the major version (`v1` of
 /// `v1.2.3`).
-pub fn image_tags(
-    release: &crate::release::Release,
-    extra: &[String],
-) -> (Vec<String>, Vec<String>) {
-    let mut tags = vec![release.tag.clone()];
+pub fn image_tags(tag: &str, extra: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut tags = vec![tag.to_string()];
     let mut ignored = Vec::new();
     for e in extra {
-        if release.class != crate::release::Class::Stable {
+        if crate::release::Class::of(tag) != crate::release::Class::Stable {
             ignored.push(e.clone());
             continue;
         }
         let t = if e == "major" {
-            match crate::release::semver_of(&release.tag) {
+            match crate::release::semver_of(tag) {
                 Some((major, _, _)) => format!("v{major}"),
                 None => continue,
             }

@@ -182,7 +182,7 @@ pub fn prepare(
         created: created(&ctx.project.dir, &release.commit),
     };
     let set = ImageSet::assemble(&cache, &images, &annotations);
-    let (tags, ignored_tags) = image_tags(release, extra_tags);
+    let (tags, ignored_tags) = image_tags(&release.tag, extra_tags);
     Ok(Some(Images {
         set,
         tags,

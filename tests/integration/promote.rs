@@ -265,6 +265,10 @@ fn promote_copies_images_by_digest_and_tags_them_last() {
         &sref,
         "--images-to",
         &pref,
+        "--image-tag",
+        "latest",
+        "--image-tag",
+        "major",
     ];
     // Killed during the static copy: production has neither the tag document nor the image tag.
     let mut child = f
@@ -291,6 +295,12 @@ fn promote_copies_images_by_digest_and_tags_them_last() {
     let staged = crate::images::skopeo_raw(&format!("{sref}:v1.0.0"), None).unwrap();
     let promoted = crate::images::skopeo_raw(&prod_tag, None).expect("the tag is in production");
     assert_eq!(staged, promoted, "the same index bytes, so the same digest");
+    // A stable release's extra tags point at the same index in production only.
+    for extra in ["latest", "v1"] {
+        let tagged = crate::images::skopeo_raw(&format!("{pref}:{extra}"), None);
+        assert_eq!(tagged.as_ref(), Some(&staged), "{extra}");
+        assert!(crate::images::skopeo_raw(&format!("{sref}:{extra}"), None).is_none());
+    }
     let into = tempfile::tempdir().unwrap();
     assert_eq!(
         crate::images::skopeo_copy_all(&prod_tag, None, into.path()),
