@@ -242,6 +242,14 @@ pub struct PublishArgs {
     /// Publish no images, even when the build made them.
     #[arg(long)]
     pub no_images: bool,
+    /// Build .deb and .rpm packages and publish signed APT and YUM
+    /// repositories under apt/ and rpm/ (default: the config's `packages`).
+    #[arg(long, value_name = "deb,rpm", value_delimiter = ',')]
+    pub packages: Option<Vec<String>>,
+    /// The OpenPGP secret key (armored) that signs the packages and the
+    /// repositories (default: $RELEASE_DIST_PACKAGES_KEY, its text).
+    #[arg(long, value_name = "PATH")]
+    pub packages_key: Option<PathBuf>,
 }
 
 /// `verify`.

@@ -28,6 +28,14 @@ pub fn now() -> String {
     rfc3339_of(SystemTime::now())
 }
 
+/// Now, in seconds since the Unix epoch (repository dates).
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Parses an RFC 3339 time (as [`rfc3339`] writes it).
 pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;

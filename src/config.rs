@@ -48,6 +48,7 @@ const KEYS: &[&str] = &[
     "source-tarball",
     "cache-public-url",
     "artifacts",
+    "packages",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -166,6 +167,10 @@ pub struct Config {
     pub cache_public_url: Option<String>,
     /// Extra artifacts published beside the binaries.
     pub artifacts: Vec<ExtraArtifact>,
+    /// Linux packages and their repositories (none by default).
+    pub packages: crate::linuxpkg::PackagesConfig,
+    /// What Cargo.toml says of the package (version, description…), for packages.
+    pub cargo: crate::linuxpkg::CargoFacts,
 }
 
 impl Config {
@@ -193,6 +198,8 @@ impl Config {
             source_tarball: true,
             cache_public_url: None,
             artifacts: Vec::new(),
+            packages: Default::default(),
+            cargo: Default::default(),
         }
     }
 
@@ -275,6 +282,7 @@ impl Config {
                 }
                 "retention" => self.retention.apply(&full, value)?,
                 crate::artifacts::KEY => self.artifacts = crate::artifacts::parse(&full, value)?,
+                crate::linuxpkg::KEY => self.packages = crate::linuxpkg::parse(&full, value)?,
                 "smoke" => self.smoke = Some(strings(&full, value)?),
                 "cache-public-url" => self.cache_public_url = Some(string(&full, value)?),
                 "source-tarball" => {

@@ -207,6 +207,14 @@ pub enum Error {
         /// Why not (never the key itself).
         reason: String,
     },
+    /// The packages' OpenPGP key cannot be used.
+    #[error("cannot use the OpenPGP key {}: {reason}", .path.display())]
+    PackagesKey {
+        /// The key file, or `$RELEASE_DIST_PACKAGES_KEY`.
+        path: PathBuf,
+        /// Why not (never the key itself).
+        reason: String,
+    },
     /// A release tag that cannot name a release.
     #[error("`{tag}` is not a valid release tag")]
     InvalidTag {
@@ -491,6 +499,7 @@ impl Error {
             },
             Error::StoreUrl(u) if u.url.starts_with("docker://") => "an image registry is docker://HOST[:PORT]/NAME, lowercase, without a tag; add ?tls=false for a plain-HTTP registry that is not on loopback".into(),
             Error::StoreUrl(_) => "store URLs take nix copy's parameters: s3://BUCKET?endpoint=HOST:PORT&region=R&scheme=http&compression=zstd&secret-key=PATH, or file:///DIR".into(),
+            Error::PackagesKey { .. } => "export an unprotected key with `gpg --armor --export-secret-keys KEYID > packages.asc` and pass --packages-key packages.asc, or put its text in $RELEASE_DIST_PACKAGES_KEY".into(),
             Error::Key { .. } => "a Nix key file holds `name:base64`: make one with `nix-store --generate-binary-cache-key NAME key.sec key.pub`".into(),
             Error::InvalidTag { .. } => "a tag is 1 to 128 of A-Z a-z 0-9 _ . - and starts with a letter, digit or _ (an OCI tag); stable releases are vX.Y.Z".into(),
             Error::NoBuild { .. } => "run `cargo release-dist build` first; publish reads what it made from build.json".into(),
@@ -546,6 +555,7 @@ impl Error {
             | Error::OutputShape { .. }
             | Error::StoreUrl(_)
             | Error::Key { .. }
+            | Error::PackagesKey { .. }
             | Error::NotInStore { .. }
             | Error::InvalidTag { .. }
             | Error::NoBuild { .. }

@@ -28,7 +28,42 @@ pub fn load_secret(
     source: KeySource<'_>,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<SecretKey> {
-    let (text, origin) = match source.path {
+    let (text, origin) = key_text(&source, lookup)?;
+    (source.parse)(&text).map_err(|e| Error::Key {
+        path: origin,
+        reason: e.to_string(),
+    })
+}
+
+/// The OpenPGP key that signs packages and repositories: `--packages-key
+/// PATH`, else `$RELEASE_DIST_PACKAGES_KEY` (the armored key's text).
+pub fn load_openpgp(
+    path: Option<&Path>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::openpgp::SigningKey> {
+    let source = KeySource {
+        signs: "the packages and their repositories",
+        path,
+        option: "--packages-key PATH",
+        env: PACKAGES_KEY_ENV,
+        parse: SecretKey::parse,
+    };
+    let (text, origin) = key_text(&source, lookup)?;
+    crate::openpgp::SigningKey::from_armored(&text).map_err(|reason| Error::PackagesKey {
+        path: origin,
+        reason,
+    })
+}
+
+/// The environment variable of the packages' OpenPGP key.
+pub const PACKAGES_KEY_ENV: &str = "RELEASE_DIST_PACKAGES_KEY";
+
+/// The key's text and where it came from.
+fn key_text(
+    source: &KeySource<'_>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, PathBuf)> {
+    Ok(match source.path {
         Some(p) => (
             std::fs::read_to_string(p).map_err(|e| Error::Key {
                 path: p.to_path_buf(),
@@ -46,10 +81,6 @@ pub fn load_secret(
                 })
             }
         },
-    };
-    (source.parse)(&text).map_err(|e| Error::Key {
-        path: origin,
-        reason: e.to_string(),
     })
 }
 

@@ -26,9 +26,11 @@ pub mod git;
 pub mod keys;
 pub mod kinds;
 pub mod lifecycle;
+pub mod linuxpkg;
 pub mod manifest;
 pub mod nix;
 pub mod oci;
+pub mod openpgp;
 pub mod plan;
 pub mod platform;
 pub mod process;
@@ -155,6 +157,8 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 image_compression: args.image_compression,
                 no_images: args.no_images,
                 part: args.part,
+                packages: args.packages,
+                packages_key: args.packages_key,
             },
         )
         .map(drop),

@@ -36,6 +36,9 @@ pub enum Phase {
     TagDocument,
     /// The name document and the release index, derived from a listing.
     SharedDocuments,
+    /// Packages in the APT and YUM repositories, then their indices and
+    /// signatures, derived from the repositories' bookkeeping.
+    Repositories,
     /// Image tags and tag lists.
     Tags,
     /// Binary-cache NAR files.
@@ -46,7 +49,7 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in order.
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
         Phase::Nars,
         Phase::Narinfos,
         Phase::Blobs,
@@ -56,6 +59,7 @@ impl Phase {
         Phase::Provenance,
         Phase::TagDocument,
         Phase::SharedDocuments,
+        Phase::Repositories,
         Phase::Tags,
     ];
 
@@ -69,6 +73,7 @@ impl Phase {
             Phase::Provenance => "provenance",
             Phase::TagDocument => "tag-document",
             Phase::SharedDocuments => "shared-documents",
+            Phase::Repositories => "repositories",
             Phase::Tags => "tags",
             Phase::Nars => "nars",
             Phase::Narinfos => "narinfos",
@@ -82,15 +87,16 @@ impl Phase {
     pub fn deletion_rank(self) -> u8 {
         match self {
             Phase::Tags => 0,
-            Phase::TagDocument => 1,
-            Phase::SharedDocuments => 2,
-            Phase::Provenance => 3,
-            Phase::Checksums => 4,
-            Phase::Files => 5,
-            Phase::Manifests => 6,
-            Phase::Blobs => 7,
-            Phase::Narinfos => 8,
-            Phase::Nars => 9,
+            Phase::Repositories => 1,
+            Phase::TagDocument => 2,
+            Phase::SharedDocuments => 3,
+            Phase::Provenance => 4,
+            Phase::Checksums => 5,
+            Phase::Files => 6,
+            Phase::Manifests => 7,
+            Phase::Blobs => 8,
+            Phase::Narinfos => 9,
+            Phase::Nars => 10,
         }
     }
 

@@ -65,8 +65,18 @@ impl Project {
                 }
             }
         };
-        let config =
+        let mut config =
             Config::from_metadata(&chosen.name, &chosen.metadata, &meta.workspace_metadata)?;
+        config.cargo = crate::linuxpkg::CargoFacts {
+            version: chosen.version.to_string(),
+            description: chosen.description.clone(),
+            license: chosen.license.clone(),
+            homepage: chosen
+                .homepage
+                .clone()
+                .or_else(|| chosen.repository.clone()),
+            authors: chosen.authors.clone(),
+        };
         let dir = chosen
             .manifest_path
             .parent()

@@ -64,6 +64,8 @@ pub enum FileRole {
     NixManifest,
     /// A configured extra artifact, by name.
     Extra(String),
+    /// A .deb or .rpm (also in the repositories).
+    Package,
 }
 
 impl FileRole {
@@ -74,6 +76,7 @@ impl FileRole {
             FileRole::Source => "source",
             FileRole::NixManifest => "nix-manifest",
             FileRole::Extra(_) => "extra",
+            FileRole::Package => "package",
         }
     }
 }

@@ -5,6 +5,8 @@
 pub mod images;
 pub mod index;
 pub mod layout;
+pub mod packages;
+pub mod repos;
 mod run;
 pub mod statics;
 pub(crate) mod verify;
@@ -51,6 +53,10 @@ pub struct PublishOpts {
     pub no_images: bool,
     /// One half only.
     pub part: Option<crate::kinds::PublishPart>,
+    /// Package formats, overriding the config (`--packages deb,rpm`).
+    pub packages: Option<Vec<String>>,
+    /// The OpenPGP key file of the packages.
+    pub packages_key: Option<PathBuf>,
 }
 
 /// What `publish` did.
@@ -70,6 +76,9 @@ pub struct PublishSummary {
     pub image_index: Option<String>,
     /// One entry per image destination.
     pub images: Vec<images::ImageSummary>,
+    /// The package repositories, one entry per static destination.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<repos::RepoSummary>,
 }
 
 /// Reads the signing key: `--signing-key PATH`, else `$RELEASE_DIST_SIGNING_KEY`.

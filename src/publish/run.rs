@@ -41,6 +41,13 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         files.push(source_tarball(ctx, &manifest, &release.tag)?);
     }
     files.extend(nix_manifests(ctx, &manifest, &release.tag)?);
+    let packages = match opts.part {
+        Some(PublishPart::Images) => None,
+        _ => super::packages::prepare(ctx, opts, &manifest, &release)?,
+    };
+    if let Some(set) = &packages {
+        files.extend(set.release_files());
+    }
     refuse_clashing_paths(&files, layout)?;
     let images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
@@ -66,10 +73,11 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         sha256sums: sums,
         provenance: (provenance::bundle_name(name, &release.tag), bundle),
         force: opts.force,
+        packages: packages.as_ref(),
     };
     let runtime = crate::context::runtime()?;
     let planned = runtime.block_on(plan_publish(ctx, opts, &rel, images.as_ref()))?;
-    let summary = |destinations, images_done| PublishSummary {
+    let summary = |(destinations, repositories), images_done| PublishSummary {
         release: release.clone(),
         layout: layout.as_str(),
         provenance: rel.provenance.0.clone(),
@@ -78,10 +86,11 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
             .as_ref()
             .map(|i| i.set.index.descriptor.digest.clone()),
         images: images_done,
+        repositories,
     };
     if ctx.dry_run {
         ctx.print_result(&planned.plan.render(), &planned.plan);
-        return Ok(summary(vec![], vec![]));
+        return Ok(summary((vec![], vec![]), vec![]));
     }
     let (destinations, image_summaries) =
         runtime.block_on(execute_publish(ctx, opts, &rel, images.as_ref(), &planned))?;
@@ -397,6 +406,9 @@ async fn plan_publish(
         let store = ObjectStore::open(location).await?;
         let planned = statics::plan_static(&store, &store.describe(), rel).await?;
         objects.extend(planned.objects.iter().cloned());
+        if let Some(set) = rel.packages {
+            objects.extend(super::repos::planned_objects(&store.describe(), set));
+        }
         names.push(store.describe());
         stores.push((store, planned));
     }
@@ -425,7 +437,10 @@ async fn execute_publish(
     rel: &StaticRelease<'_>,
     images: Option<&Images>,
     planned: &Planned,
-) -> Result<(Vec<StaticSummary>, Vec<images::ImageSummary>)> {
+) -> Result<(
+    (Vec<StaticSummary>, Vec<super::repos::RepoSummary>),
+    Vec<images::ImageSummary>,
+)> {
     let (name, quiet) = (rel.name, ctx.verbosity == Verbosity::Quiet);
     let mut image_summaries = Vec::new();
     if let Some(im) = images {
@@ -447,12 +462,24 @@ async fn execute_publish(
         }
     }
     let mut destinations = Vec::new();
+    let mut repositories = Vec::new();
     for (store, plan) in &planned.stores {
         if !quiet {
             let (tag, class) = (&rel.release.tag, rel.release.class.as_str());
             eprintln!("publishing {name} {tag} ({class}) to {}", store.describe());
         }
         destinations.push(statics::execute_static(store, rel, plan).await?);
+        if let Some(set) = rel.packages {
+            if !quiet {
+                eprintln!(
+                    "publishing the {} packages to the repositories (suite {}) at {}",
+                    set.packages.len(),
+                    set.suite,
+                    store.describe()
+                );
+            }
+            repositories.push(super::repos::publish_repositories(store, set).await?);
+        }
     }
     if opts.part == Some(PublishPart::Images) {
         write_local_provenance(ctx, rel)?;
@@ -463,7 +490,7 @@ async fn execute_publish(
             summary.stats.tags = im.tags.clone();
         }
     }
-    Ok((destinations, image_summaries))
+    Ok(((destinations, repositories), image_summaries))
 }
 
 /// Images alone: the provenance goes beside the build, for the step that

@@ -38,6 +38,8 @@ pub struct StaticRelease<'a> {
     pub provenance: (String, Vec<u8>),
     /// Replace a stable release that has other bytes.
     pub force: bool,
+    /// The release's packages, for the repositories.
+    pub packages: Option<&'a super::packages::PackageSet>,
 }
 
 /// What happened at one destination.

@@ -1,0 +1,113 @@
+//! OpenPGP for package repositories, with rpgp (`pgp`): the secret key read
+//! from its armored text, the public key exported (armored and binary),
+//! detached signatures (`Release.gpg`, `repomd.xml.asc`) and cleartext
+//! signatures (`InRelease`). No process, no keyring, no agent.
+
+use pgp::composed::cleartext::CleartextSignedMessage;
+use pgp::composed::{
+    ArmorOptions, Deserializable, SignedPublicKey, SignedSecretKey, StandaloneSignature,
+};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::packet::{SignatureConfig, SignatureType, Subpacket, SubpacketData};
+use pgp::ser::Serialize;
+use pgp::types::{PublicKeyTrait, SecretKeyTrait};
+
+/// A signing key, loaded.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    secret: SignedSecretKey,
+}
+
+impl SigningKey {
+    /// Reads an armored secret key (`gpg --armor --export-secret-keys`).
+    /// The error never quotes the key.
+    pub fn from_armored(text: &str) -> Result<SigningKey, String> {
+        if !text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+            return Err("it is not an armored OpenPGP secret key (-----BEGIN PGP PRIVATE KEY BLOCK-----); export one with `gpg --armor --export-secret-keys KEYID`".into());
+        }
+        let (secret, _) = SignedSecretKey::from_string(text)
+            .map_err(|e| format!("it is not a readable OpenPGP secret key ({e})"))?;
+        secret
+            .verify()
+            .map_err(|e| format!("its self-signatures do not verify ({e})"))?;
+        if secret.unlock(String::new, |_| Ok(())).is_err() {
+            return Err("it is protected by a passphrase; export it without one for the CI (`gpg --export-secret-keys` after `gpg --passwd` to an empty one)".into());
+        }
+        Ok(SigningKey { secret })
+    }
+
+    /// The key's fingerprint, upper-case hex.
+    pub fn fingerprint(&self) -> String {
+        hex::encode_upper(self.secret.fingerprint().as_bytes())
+    }
+
+    /// The secret key, for the rpm signer.
+    pub fn secret(&self) -> &SignedSecretKey {
+        &self.secret
+    }
+
+    fn public(&self) -> SignedPublicKey {
+        SignedPublicKey::from(self.secret.clone())
+    }
+
+    /// The public key, armored (`KEY.asc`).
+    pub fn public_armored(&self) -> Result<String, String> {
+        self.public()
+            .to_armored_string(ArmorOptions::default())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The public key, binary (`KEY.gpg`, for apt's `signed-by`).
+    pub fn public_binary(&self) -> Result<Vec<u8>, String> {
+        self.public().to_bytes().map_err(|e| e.to_string())
+    }
+
+    fn config(&self, typ: SignatureType, time: u64) -> SignatureConfig {
+        let mut config = SignatureConfig::v4(typ, self.secret.algorithm(), HashAlgorithm::SHA2_256);
+        let at = chrono::DateTime::from_timestamp(time as i64, 0).unwrap_or_default();
+        config.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::IssuerFingerprint(self.secret.fingerprint())),
+            Subpacket::regular(SubpacketData::SignatureCreationTime(at)),
+        ];
+        config.unhashed_subpackets = vec![Subpacket::regular(SubpacketData::Issuer(
+            self.secret.key_id(),
+        ))];
+        config
+    }
+
+    /// An armored detached signature of `data`, made at `time`.
+    pub fn detached(&self, data: &[u8], time: u64) -> Result<String, String> {
+        let sig = self
+            .config(SignatureType::Binary, time)
+            .sign(&self.secret, String::new, data)
+            .map_err(|e| e.to_string())?;
+        StandaloneSignature::new(sig)
+            .to_armored_string(ArmorOptions::default())
+            .map_err(|e| e.to_string())
+    }
+
+    /// `text`, cleartext-signed (`InRelease`).
+    pub fn cleartext(&self, text: &str, time: u64) -> Result<String, String> {
+        let config = self.config(SignatureType::Text, time);
+        let msg = CleartextSignedMessage::new(text, config, &self.secret, String::new)
+            .map_err(|e| e.to_string())?;
+        msg.to_armored_string(ArmorOptions::default())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_an_armored_secret_key_without_quoting_it() {
+        let e = SigningKey::from_armored("AKIASECRET not a key").unwrap_err();
+        assert!(e.contains("not an armored OpenPGP secret key") && !e.contains("AKIASECRET"));
+        let e = SigningKey::from_armored(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nnot base64 at all\n-----END PGP PRIVATE KEY BLOCK-----\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("not a readable OpenPGP secret key"), "{e}");
+    }
+}

@@ -1,0 +1,371 @@
+//! The release's Linux packages: one `.deb` and one `.rpm` per target, built
+//! from the static binaries build.json names, under
+//! target/release-dist/packages/. They are release files (in `SHA256SUMS`,
+//! provenance subjects) and the content of the repositories.
+
+use std::path::{Path, PathBuf};
+
+use super::layout::{FileRole, ReleaseFile};
+use super::PublishOpts;
+use crate::context::Context;
+use crate::errors::{Error, Result};
+use crate::linuxpkg::deb::{self, DebInput, PkgFile};
+use crate::linuxpkg::rpm::{self as rpmpkg, RpmFacts, RpmFile, RpmInput};
+use crate::linuxpkg::version::{self, PkgVersion, VersionInput};
+use crate::linuxpkg::{Format, PackageMeta};
+use crate::manifest::{BuildManifest, Kind};
+use crate::openpgp::SigningKey;
+use crate::platform::Platform;
+use crate::release::{Class, Release};
+
+/// The configuration key of the packages table.
+pub const PREFIX: &str = "package.metadata.release-dist.packages";
+
+/// One built package.
+#[derive(Debug, Clone)]
+pub struct BuiltPackage {
+    /// deb or rpm.
+    pub format: Format,
+    /// Its target.
+    pub platform: Platform,
+    /// Its architecture, in the format's spelling.
+    pub arch: String,
+    /// The file name.
+    pub file: String,
+    /// Where it is.
+    pub local: PathBuf,
+    /// sha256 and md5 of its bytes, hex; its size.
+    pub sha256: String,
+    /// md5, hex (APT's `MD5sum`).
+    pub md5: String,
+    /// Its size.
+    pub size: u64,
+    /// The `control` text of a deb.
+    pub control: Option<String>,
+    /// What repository metadata says of an rpm.
+    pub rpm: Option<RpmFacts>,
+}
+
+/// A release's packages and what their repositories need.
+#[derive(Debug, Clone)]
+pub struct PackageSet {
+    /// The metadata.
+    pub meta: PackageMeta,
+    /// The versions.
+    pub version: PkgVersion,
+    /// `stable`, or the configured suite of other releases.
+    pub suite: String,
+    /// The packages.
+    pub packages: Vec<BuiltPackage>,
+    /// The key that signed the rpms and signs the repositories.
+    pub key: SigningKey,
+    /// The destinations' public URL.
+    pub url: String,
+    /// The release's time (the indices' dates).
+    pub time: u64,
+}
+
+impl PackageSet {
+    /// The packages as release files, in their targets' directories.
+    pub fn release_files(&self) -> Vec<ReleaseFile> {
+        self.packages
+            .iter()
+            .map(|p| ReleaseFile {
+                platform: Some(p.platform),
+                file: p.file.clone(),
+                local: p.local.clone(),
+                sha256: p.sha256.clone(),
+                size: p.size,
+                role: FileRole::Package,
+            })
+            .collect()
+    }
+}
+
+/// The formats asked for: `--packages`, else the config.
+fn formats(ctx: &Context, opts: &PublishOpts) -> Result<Vec<Format>> {
+    let Some(given) = &opts.packages else {
+        return Ok(ctx.project.config.packages.formats.clone());
+    };
+    let mut out = Vec::new();
+    for g in given.iter().filter(|g| !g.trim().is_empty()) {
+        let f = Format::parse(g).ok_or_else(|| {
+            Error::config(
+                "--packages",
+                format!("`{g}` is not a package format; the formats are deb and rpm"),
+            )
+        })?;
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the release's packages, or `None` when none are asked for.
+pub fn prepare(
+    ctx: &Context,
+    opts: &PublishOpts,
+    manifest: &BuildManifest,
+    release: &Release,
+) -> Result<Option<PackageSet>> {
+    let formats = formats(ctx, opts)?;
+    if formats.is_empty() {
+        return Ok(None);
+    }
+    let config = &ctx.project.config;
+    let pc = &config.packages;
+    let url = pc.url.clone().ok_or_else(|| {
+        Error::config(
+            format!("{PREFIX}.url"),
+            "is needed for packages: the public URL of the static destinations (https://dl.example.org), which the .repo file and the install instructions name",
+        )
+    })?;
+    let meta = pc.resolve(PREFIX, &config.name, &config.cargo)?;
+    let key = crate::keys::load_openpgp(opts.packages_key.as_deref(), &|k| std::env::var(k).ok())?;
+    let time = release_time(manifest);
+    let repo = crate::git::toplevel(&ctx.project.dir)?;
+    let base_tag = format!("v{}", config.cargo.version);
+    let version = version::map(&VersionInput {
+        tag: &release.tag,
+        crate_version: &config.cargo.version,
+        commit: &manifest.source.commit,
+        commit_time: time as i64,
+        base_released: crate::git::run(
+            &repo,
+            &[
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("refs/tags/{base_tag}"),
+            ],
+        )
+        .is_ok(),
+    })
+    .map_err(|why| Error::config(PREFIX, format!("release {}: {why}", release.tag)))?;
+    let extra = extra_files(&ctx.project.dir, pc)?;
+    let dir = ctx.dist_dir().join("packages");
+    let mut packages = Vec::new();
+    for (platform, binaries) in binaries_by_target(ctx, manifest) {
+        for &format in &formats {
+            let arch = match format {
+                Format::Deb => pc.deb_arch(platform),
+                Format::Rpm => pc.rpm_arch(platform),
+            }
+            .ok_or_else(|| {
+                Error::config(
+                    format!("{PREFIX}.arch.\"{platform}\".{}", format.as_str()),
+                    format!(
+                        "no {} architecture for {platform}: name one",
+                        format.as_str()
+                    ),
+                )
+            })?;
+            let out_dir = dir.join(platform.tree_dir());
+            std::fs::create_dir_all(&out_dir).map_err(Error::io("cannot create", &out_dir))?;
+            let built = match format {
+                Format::Deb => {
+                    build_deb(&meta, &version, &arch, (&binaries, &extra), time, &out_dir)?
+                }
+                Format::Rpm => build_rpm(
+                    &meta,
+                    &version,
+                    &arch,
+                    (&binaries, &extra),
+                    (time, &key),
+                    &out_dir,
+                )?,
+            };
+            packages.push(BuiltPackage {
+                platform,
+                arch,
+                ..built
+            });
+        }
+    }
+    Ok(Some(PackageSet {
+        suite: pc.suite(release.class == Class::Stable).to_string(),
+        meta,
+        version,
+        packages,
+        key,
+        url,
+        time,
+    }))
+}
+
+/// `$SOURCE_DATE_EPOCH`, else the commit's time.
+fn release_time(manifest: &BuildManifest) -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .or(manifest.source.commit_time.map(|t| t.max(0) as u64))
+        .unwrap_or(0)
+}
+
+/// Each target's static binaries: (file in dist, installed name).
+fn binaries_by_target(
+    ctx: &Context,
+    manifest: &BuildManifest,
+) -> Vec<(Platform, Vec<(PathBuf, String)>)> {
+    let dist = ctx.dist_dir();
+    let mut out: Vec<(Platform, Vec<(PathBuf, String)>)> = Vec::new();
+    for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
+        let local = dist.join(&a.path);
+        let name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match out.iter_mut().find(|(p, _)| *p == a.platform) {
+            Some((_, list)) => list.push((local, name)),
+            None => out.push((a.platform, vec![(local, name)])),
+        }
+    }
+    out
+}
+
+/// The configured extra files: (source path, spec).
+fn extra_files(
+    dir: &Path,
+    pc: &crate::linuxpkg::PackagesConfig,
+) -> Result<Vec<(PathBuf, crate::linuxpkg::FileSpec)>> {
+    pc.files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let path = dir.join(&f.source);
+            if !path.is_file() {
+                return Err(Error::config(
+                    format!("{PREFIX}.files[{i}].source"),
+                    format!("{} is not a file", path.display()),
+                ));
+            }
+            Ok((path, f.clone()))
+        })
+        .collect()
+}
+
+fn digests(bytes: &[u8]) -> (String, String) {
+    use md5::Digest;
+    (
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)),
+        hex::encode(md5::Md5::digest(bytes)),
+    )
+}
+
+type Files<'a> = (
+    &'a [(PathBuf, String)],
+    &'a [(PathBuf, crate::linuxpkg::FileSpec)],
+);
+
+fn build_deb(
+    meta: &PackageMeta,
+    version: &PkgVersion,
+    arch: &str,
+    (binaries, extra): Files<'_>,
+    time: u64,
+    out_dir: &Path,
+) -> Result<BuiltPackage> {
+    let read = |p: &Path| std::fs::read(p).map_err(Error::io("cannot read", p));
+    let mut files = Vec::new();
+    for (path, name) in binaries {
+        files.push(PkgFile {
+            dest: format!("/usr/bin/{name}"),
+            bytes: read(path)?,
+            mode: 0o755,
+            conffile: false,
+        });
+    }
+    for (path, spec) in extra {
+        files.push(PkgFile {
+            dest: spec.dest.clone(),
+            bytes: read(path)?,
+            mode: spec.mode,
+            conffile: spec.conffile,
+        });
+    }
+    let input = DebInput {
+        meta,
+        version: &version.deb,
+        arch,
+        files: &files,
+        mtime: time,
+    };
+    let bytes = deb::build(&input).map_err(Error::io("cannot build the .deb of", out_dir))?;
+    let control = deb::control(&input, &deb::all_files(&input));
+    let file = deb::file_name(&meta.name, &version.deb, arch);
+    write_package(Format::Deb, file, &bytes, out_dir, Some(control), None)
+}
+
+fn build_rpm(
+    meta: &PackageMeta,
+    version: &PkgVersion,
+    arch: &str,
+    (binaries, extra): Files<'_>,
+    (time, key): (u64, &SigningKey),
+    out_dir: &Path,
+) -> Result<BuiltPackage> {
+    let mut files: Vec<RpmFile> = binaries
+        .iter()
+        .map(|(path, name)| RpmFile {
+            source: path.clone(),
+            dest: format!("/usr/bin/{name}"),
+            mode: 0o755,
+            conffile: false,
+        })
+        .collect();
+    for (path, spec) in extra {
+        files.push(RpmFile {
+            source: path.clone(),
+            dest: spec.dest.clone(),
+            mode: spec.mode as u16,
+            conffile: spec.conffile,
+        });
+    }
+    let input = RpmInput {
+        meta,
+        version: &version.rpm,
+        release: &version.rpm_release,
+        arch,
+        files: &files,
+        mtime: time,
+    };
+    let (bytes, facts) = rpmpkg::build(&input, key.secret()).map_err(|why| Error::Command {
+        command: format!("building the {arch} rpm"),
+        status: None,
+        stderr: why,
+    })?;
+    write_package(
+        Format::Rpm,
+        facts.file_name.clone(),
+        &bytes,
+        out_dir,
+        None,
+        Some(facts),
+    )
+}
+
+fn write_package(
+    format: Format,
+    file: String,
+    bytes: &[u8],
+    out_dir: &Path,
+    control: Option<String>,
+    rpm: Option<RpmFacts>,
+) -> Result<BuiltPackage> {
+    let local = out_dir.join(&file);
+    std::fs::write(&local, bytes).map_err(Error::io("cannot write", &local))?;
+    let (sha256, md5) = digests(bytes);
+    Ok(BuiltPackage {
+        format,
+        platform: Platform::defaults()[0],
+        arch: String::new(),
+        file,
+        local,
+        sha256,
+        md5,
+        size: bytes.len() as u64,
+        control,
+        rpm,
+    })
+}

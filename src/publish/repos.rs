@@ -1,0 +1,467 @@
+//! The signed APT and YUM repositories in a static destination, written in
+//! an order that never shows a client a document naming a missing file:
+//! the packages, then each package's bookkeeping entry, then the indices
+//! (by-hash and content-addressed copies first), then `Release`,
+//! `Release.gpg` and `InRelease` (apt reads `InRelease` first) and
+//! `repomd.xml` with `repomd.xml.asc`.
+//!
+//! The indices are derived from the bookkeeping entries every publish
+//! leaves under `apt/index/` and `rpm/<suite>/index/`, so they list every
+//! version in the destination. Garage has no compare-and-swap; as for the
+//! name document, each publisher writes its entry before it lists, then
+//! writes the indices again until a listing made after its write agrees.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::packages::{BuiltPackage, PackageSet};
+use crate::errors::Result;
+use crate::linuxpkg::{apt, yum, Format};
+use crate::objstore::{Body, ObjectStore};
+use crate::plan::{Action, Phase, PlannedObject};
+
+/// How many times the indices are derived again before giving up agreeing.
+const ROUNDS: usize = 10;
+/// Entries read at once.
+const READS_IN_FLIGHT: usize = 8;
+
+mod ctype {
+    pub const DEB: &str = "application/vnd.debian.binary-package";
+    pub const RPM: &str = "application/x-rpm";
+    pub const TEXT: &str = "text/plain; charset=utf-8";
+    pub const GZIP: &str = "application/gzip";
+    pub const XZ: &str = "application/x-xz";
+    pub const KEY: &str = "application/pgp-keys";
+    pub const SIG: &str = "application/pgp-signature";
+    pub const XML: &str = "application/xml";
+    pub const JSON: &str = "application/json";
+}
+
+/// What the repositories of one destination hold after a publish.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoSummary {
+    /// The store.
+    pub store: String,
+    /// The suite this release went to.
+    pub suite: String,
+    /// Packages uploaded (not already there).
+    pub uploaded: usize,
+    /// Packages in the suite's APT indices, all architectures.
+    pub apt_packages: usize,
+    /// Packages in the suite's YUM metadata.
+    pub rpm_packages: usize,
+}
+
+/// The public key's files: `apt/<name>-archive-keyring.gpg` (binary, for
+/// `signed-by`), `.asc`, and `rpm/RPM-GPG-KEY-<name>`.
+pub fn key_files(name: &str) -> [String; 3] {
+    [
+        format!("{}/{name}-archive-keyring.gpg", apt::ROOT),
+        format!("{}/{name}-archive-keyring.asc", apt::ROOT),
+        format!("{}/RPM-GPG-KEY-{name}", yum::ROOT),
+    ]
+}
+
+/// The `.repo` file of a suite: `rpm/<name>.repo` (stable) or `rpm/<name>-<suite>.repo`.
+pub fn repo_file_key(name: &str, suite: &str) -> String {
+    if suite == crate::linuxpkg::STABLE_SUITE {
+        format!("{}/{name}.repo", yum::ROOT)
+    } else {
+        format!("{}/{name}-{suite}.repo", yum::ROOT)
+    }
+}
+
+/// What publishing `set` writes to `destination`, for the plan: each
+/// package and its bookkeeping entry, the key files, and the indices and
+/// signed documents (derived when written).
+pub fn planned_objects(destination: &str, set: &PackageSet) -> Vec<PlannedObject> {
+    let object = |key: String, action, size, digest: Option<String>, ct: &str| PlannedObject {
+        destination: destination.to_string(),
+        phase: Phase::Repositories,
+        action,
+        key,
+        size,
+        digest,
+        content_type: Some(ct.to_string()),
+    };
+    let mut out = Vec::new();
+    for p in &set.packages {
+        let (key, entry_key, entry, ct) = match p.format {
+            Format::Deb => deb_entry(set, p),
+            Format::Rpm => rpm_entry(set, p),
+        };
+        out.push(object(
+            key,
+            Action::Write,
+            Some(p.size),
+            Some(format!("sha256:{}", p.sha256)),
+            ct,
+        ));
+        out.push(object(
+            entry_key,
+            Action::Write,
+            Some(entry.len() as u64),
+            None,
+            ctype::TEXT,
+        ));
+    }
+    for k in key_files(&set.meta.name) {
+        out.push(object(k, Action::Write, None, None, ctype::KEY));
+    }
+    let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
+    if formats.contains(&Format::Rpm) {
+        let dir = format!("{}/{}/repodata", yum::ROOT, set.suite);
+        out.push(object(
+            repo_file_key(&set.meta.name, &set.suite),
+            Action::Write,
+            None,
+            None,
+            ctype::TEXT,
+        ));
+        out.push(object(
+            format!("{dir}/repomd.xml"),
+            Action::Converge,
+            None,
+            None,
+            ctype::XML,
+        ));
+        out.push(object(
+            format!("{dir}/repomd.xml.asc"),
+            Action::Converge,
+            None,
+            None,
+            ctype::SIG,
+        ));
+    }
+    if formats.contains(&Format::Deb) {
+        let dists = format!("{}/dists/{}", apt::ROOT, set.suite);
+        for f in ["Release", "Release.gpg", "InRelease"] {
+            out.push(object(
+                format!("{dists}/{f}"),
+                Action::Converge,
+                None,
+                None,
+                ctype::TEXT,
+            ));
+        }
+    }
+    out
+}
+
+/// Writes `bytes` at `key` unless it holds them already; true when written.
+async fn put_if_changed(store: &ObjectStore, key: &str, bytes: Vec<u8>, ct: &str) -> Result<bool> {
+    if store.get(key).await?.as_deref() == Some(bytes.as_slice()) {
+        return Ok(false);
+    }
+    store.put(key, Body::Bytes(bytes), ct).await?;
+    Ok(true)
+}
+
+/// Writes `bytes` at a content-addressed `key` unless it exists.
+async fn put_once(store: &ObjectStore, key: &str, bytes: Vec<u8>, ct: &str) -> Result<()> {
+    if !store.exists(key).await? {
+        store.put(key, Body::Bytes(bytes), ct).await?;
+    }
+    Ok(())
+}
+
+/// Publishes the packages of `set` and converges both repositories.
+pub async fn publish_repositories(store: &ObjectStore, set: &PackageSet) -> Result<RepoSummary> {
+    let name = &set.meta.name;
+    let mut summary = RepoSummary {
+        store: store.describe(),
+        suite: set.suite.clone(),
+        ..Default::default()
+    };
+    // 1. The packages, each followed by its bookkeeping entry.
+    for p in &set.packages {
+        let (key, entry_key, entry, ct) = match p.format {
+            Format::Deb => deb_entry(set, p),
+            Format::Rpm => rpm_entry(set, p),
+        };
+        let there = store
+            .list(&key)
+            .await?
+            .iter()
+            .any(|o| o.key == key && o.size == p.size);
+        if !there {
+            store.put(&key, Body::File(p.local.clone()), ct).await?;
+            summary.uploaded += 1;
+        }
+        let entry_ct = if p.format == Format::Rpm {
+            ctype::JSON
+        } else {
+            ctype::TEXT
+        };
+        put_if_changed(store, &entry_key, entry, entry_ct).await?;
+    }
+    // 2. The public key and the .repo file users install.
+    let [gpg, asc, rpm_key] = key_files(name);
+    let armored = set.key.public_armored().map_err(key_error)?;
+    put_if_changed(
+        store,
+        &gpg,
+        set.key.public_binary().map_err(key_error)?,
+        ctype::KEY,
+    )
+    .await?;
+    put_if_changed(store, &asc, armored.clone().into_bytes(), ctype::KEY).await?;
+    put_if_changed(store, &rpm_key, armored.into_bytes(), ctype::KEY).await?;
+    let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
+    if formats.contains(&Format::Rpm) {
+        let repo = yum::repo_file(
+            &format!("{name}-{}", set.suite),
+            &format!("{name} ({})", set.suite),
+            &format!("{}/{}/{}/", set.url, yum::ROOT, set.suite),
+            &format!("{}/{rpm_key}", set.url),
+        );
+        put_if_changed(
+            store,
+            &repo_file_key(name, &set.suite),
+            repo.into_bytes(),
+            ctype::TEXT,
+        )
+        .await?;
+        summary.rpm_packages = converge_yum(store, set).await?;
+    }
+    // 3. The indices, then what signs them.
+    if formats.contains(&Format::Deb) {
+        summary.apt_packages = converge_apt(store, set).await?;
+    }
+    Ok(summary)
+}
+
+fn key_error(e: String) -> crate::errors::Error {
+    crate::errors::Error::PackagesKey {
+        path: "the packages key".into(),
+        reason: e,
+    }
+}
+
+/// (pool key, bookkeeping key, entry, content type) of a deb.
+fn deb_entry(set: &PackageSet, p: &BuiltPackage) -> (String, String, Vec<u8>, &'static str) {
+    let pool = apt::pool_path(&set.meta.name, &p.file);
+    let stanza = apt::stanza(
+        p.control.as_deref().unwrap_or_default(),
+        &pool,
+        p.size,
+        &p.md5,
+        &p.sha256,
+    );
+    (
+        format!("{}/{pool}", apt::ROOT),
+        apt::index_key(&set.suite, &p.arch, &p.file),
+        stanza.into_bytes(),
+        ctype::DEB,
+    )
+}
+
+/// (package key, bookkeeping key, entry, content type) of an rpm.
+fn rpm_entry(set: &PackageSet, p: &BuiltPackage) -> (String, String, Vec<u8>, &'static str) {
+    let href = format!("packages/{}", p.file);
+    let fragments = p
+        .rpm
+        .as_ref()
+        .map(|f| yum::fragments(f, &p.sha256, p.size, &href));
+    let dir = format!("{}/{}", yum::ROOT, set.suite);
+    (
+        format!("{dir}/{href}"),
+        format!("{dir}/index/{}.json", p.file),
+        serde_json::to_vec(&fragments).unwrap_or_default(),
+        ctype::RPM,
+    )
+}
+
+/// Every bookkeeping entry under `prefix`: key → bytes.
+async fn entries(store: &ObjectStore, prefix: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+    let keys: Vec<String> = store
+        .list(prefix)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let got: Vec<(String, Option<Vec<u8>>)> =
+        futures::stream::iter(keys.into_iter().map(|k| async move {
+            let bytes = store.get(&k).await?;
+            Ok::<_, crate::errors::Error>((k, bytes))
+        }))
+        .buffer_unordered(READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(got
+        .into_iter()
+        .filter_map(|(k, b)| b.map(|b| (k, b)))
+        .collect())
+}
+
+/// Writes the suite's `Packages` indices and its signed `Release` until a
+/// listing after the write names no other entry; returns the package count.
+async fn converge_apt(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
+    let prefix = format!("{}/index/{}/", apt::ROOT, set.suite);
+    let dists = format!("{}/dists/{}", apt::ROOT, set.suite);
+    let mut count = 0;
+    for _ in 0..ROUNDS {
+        let found = entries(store, &prefix).await?;
+        let mut by_arch: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, bytes) in &found {
+            let arch = k[prefix.len()..]
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            by_arch
+                .entry(arch)
+                .or_default()
+                .push(String::from_utf8_lossy(bytes).into_owned());
+        }
+        count = found.len();
+        let mut files = Vec::new();
+        for (arch, stanzas) in &by_arch {
+            files.extend(apt::index_files(arch, &apt::packages_index(stanzas)));
+        }
+        for f in &files {
+            let ct = index_ctype(&f.path);
+            put_once(
+                store,
+                &format!("{dists}/{}", f.by_hash_path()),
+                f.bytes.clone(),
+                ct,
+            )
+            .await?;
+        }
+        for f in &files {
+            put_if_changed(
+                store,
+                &format!("{dists}/{}", f.path),
+                f.bytes.clone(),
+                index_ctype(&f.path),
+            )
+            .await?;
+        }
+        let info = apt::ReleaseInfo {
+            origin: &set.meta.name,
+            suite: &set.suite,
+            architectures: by_arch.keys().cloned().collect(),
+            date: crate::clock::now_secs(),
+        };
+        let release = apt::release(&info, &files);
+        let old = store.get(&format!("{dists}/Release")).await?;
+        let same = old
+            .as_deref()
+            .map(|o| apt::without_date(&String::from_utf8_lossy(o)))
+            == Some(apt::without_date(&release));
+        if !same || !store.exists(&format!("{dists}/InRelease")).await? {
+            let sig = set
+                .key
+                .detached(release.as_bytes(), info.date)
+                .map_err(key_error)?;
+            let inrelease = set.key.cleartext(&release, info.date).map_err(key_error)?;
+            store
+                .put(
+                    &format!("{dists}/Release"),
+                    Body::Bytes(release.into_bytes()),
+                    ctype::TEXT,
+                )
+                .await?;
+            store
+                .put(
+                    &format!("{dists}/Release.gpg"),
+                    Body::Bytes(sig.into_bytes()),
+                    ctype::SIG,
+                )
+                .await?;
+            store
+                .put(
+                    &format!("{dists}/InRelease"),
+                    Body::Bytes(inrelease.into_bytes()),
+                    ctype::TEXT,
+                )
+                .await?;
+        }
+        let after: Vec<String> = store
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        if after.iter().eq(found.keys()) {
+            break;
+        }
+    }
+    Ok(count)
+}
+
+fn index_ctype(path: &str) -> &'static str {
+    if path.ends_with(".gz") {
+        ctype::GZIP
+    } else if path.ends_with(".xz") {
+        ctype::XZ
+    } else {
+        ctype::TEXT
+    }
+}
+
+/// Writes the suite's YUM metadata and its signed `repomd.xml` until a
+/// listing after the write names no other entry; returns the package count.
+async fn converge_yum(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
+    let dir = format!("{}/{}", yum::ROOT, set.suite);
+    let prefix = format!("{dir}/index/");
+    let mut count = 0;
+    for _ in 0..ROUNDS {
+        let found = entries(store, &prefix).await?;
+        let fragments: Vec<yum::Fragments> = found
+            .values()
+            .filter_map(|b| {
+                serde_json::from_slice::<Option<yum::Fragments>>(b)
+                    .ok()
+                    .flatten()
+            })
+            .collect();
+        count = fragments.len();
+        let files = yum::metadata(&fragments);
+        for f in &files {
+            put_once(
+                store,
+                &format!("{dir}/{}", f.href()),
+                f.gz.clone(),
+                ctype::GZIP,
+            )
+            .await?;
+        }
+        let repomd_key = format!("{dir}/repodata/repomd.xml");
+        let old = store.get(&repomd_key).await?.unwrap_or_default();
+        let old = String::from_utf8_lossy(&old);
+        let unchanged = files.iter().all(|f| old.contains(&f.href()));
+        if !unchanged || !store.exists(&format!("{repomd_key}.asc")).await? {
+            let now = crate::clock::now_secs();
+            let repomd = yum::repomd(&files, now);
+            let sig = set
+                .key
+                .detached(repomd.as_bytes(), now)
+                .map_err(key_error)?;
+            store
+                .put(&repomd_key, Body::Bytes(repomd.into_bytes()), ctype::XML)
+                .await?;
+            store
+                .put(
+                    &format!("{repomd_key}.asc"),
+                    Body::Bytes(sig.into_bytes()),
+                    ctype::SIG,
+                )
+                .await?;
+        }
+        let after: Vec<String> = store
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        if after.iter().eq(found.keys()) {
+            break;
+        }
+    }
+    Ok(count)
+}
