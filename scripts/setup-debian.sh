@@ -26,6 +26,12 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   # The extra-artifact tests read the .zip and .tar.xz archives with stock tools.
   command -v unzip >/dev/null || missing+=(unzip)
   command -v xz >/dev/null || missing+=(xz-utils)
+  # The package tests: gpg makes their OpenPGP keys; apt-get (Debian's own),
+  # dpkg, lintian, rpm and dnf read what publish --packages writes.
+  command -v gpg >/dev/null || missing+=(gnupg)
+  command -v lintian >/dev/null || missing+=(lintian)
+  command -v rpmkeys >/dev/null || missing+=(rpm)
+  command -v dnf >/dev/null || missing+=(dnf)
 fi
 if [ "${1:-}" = "--benches" ]; then
   # rclone is the benches' upload anchor; jq and bc read and divide their figures.

@@ -15,6 +15,7 @@ mod garage;
 mod images;
 mod lifecycle;
 mod nix_manifest;
+mod packages;
 mod plan;
 mod promote;
 mod proxy;

@@ -1,0 +1,427 @@
+//! Packages and their repositories, read by the real clients: apt-get and
+//! apt-cache (a private state directory, a `signed-by` source), dpkg and
+//! lintian, rpm and dnf, against Garage's web endpoint.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::garage::Garage;
+use crate::util::{stock, Fixture, Run};
+
+/// An ed25519 OpenPGP key made by gpg: (armored secret key file, armored public key file).
+pub fn gpg_key(dir: &Path, uid: &str) -> (PathBuf, PathBuf) {
+    let home = dir.join(format!("gnupg-{}", uid.len()));
+    std::fs::create_dir_all(&home).unwrap();
+    let gpg = |args: &[&str]| -> Output {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    gpg(&["--quick-gen-key", uid, "ed25519", "sign", "never"]);
+    let secret = dir.join(format!("{}.sec.asc", uid.len()));
+    let public = dir.join(format!("{}.pub.asc", uid.len()));
+    std::fs::write(&secret, gpg(&["--armor", "--export-secret-keys"]).stdout).unwrap();
+    std::fs::write(&public, gpg(&["--armor", "--export"]).stdout).unwrap();
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "all"])
+        .status();
+    (secret, public)
+}
+
+/// The example with the metadata packages need and `packages` on.
+pub fn fixture(url: &str) -> Fixture {
+    let f = Fixture::example("hello");
+    f.edit("Cargo.toml", |t| {
+        t.replacen(
+            "publish = false\n",
+            "publish = false\ndescription = \"Says hello from every target\"\nlicense = \"MIT\"\nauthors = [\"Jane Doe <jane@example.org>\"]\nhomepage = \"https://example.org/hello\"\n",
+            1,
+        ) + &format!(
+            "\n[package.metadata.release-dist.packages]\nformats = [\"deb\", \"rpm\"]\nurl = \"{url}\"\n"
+        )
+    });
+    f.commit("packages");
+    f
+}
+
+/// `publish --tag TAG` of the static release and the packages.
+pub fn publish(f: &Fixture, (url, sk): (&str, &str), key: &Path, tag: &str) -> Run {
+    f.run(&[
+        "--message-format",
+        "json",
+        "publish",
+        "--static",
+        url,
+        "--signing-key",
+        sk,
+        "--packages-key",
+        key.to_str().unwrap(),
+        "--no-images",
+        "--tag",
+        tag,
+    ])
+}
+
+/// apt with its own state, lists and sources, against one source line.
+pub struct Apt {
+    dir: tempfile::TempDir,
+}
+
+impl Apt {
+    /// A private apt whose only source is `url`'s `suite`, signed by `keyring`.
+    pub fn new(url: &str, suite: &str, keyring: &Path) -> Apt {
+        let dir = tempfile::tempdir().unwrap();
+        for d in [
+            "lists/partial",
+            "cache/archives/partial",
+            "etc/sources.list.d",
+            "etc/preferences.d",
+            "etc/apt.conf.d",
+        ] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        std::fs::write(
+            dir.path().join("etc/sources.list"),
+            format!(
+                "deb [signed-by={}] {url}/apt {suite} main\n",
+                keyring.display()
+            ),
+        )
+        .unwrap();
+        Apt { dir }
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let d = self.dir.path().display();
+        let mut cmd = Command::new(program);
+        for o in [
+            format!("Dir::Etc={d}/etc"),
+            format!("Dir::State={d}"),
+            format!("Dir::State::Lists={d}/lists"),
+            format!("Dir::Cache={d}/cache"),
+            "Dir::State::status=/var/lib/dpkg/status".into(),
+            "APT::Sandbox::User=root".into(),
+            "Acquire::Retries=0".into(),
+        ] {
+            cmd.args(["-o", &o]);
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    }
+
+    /// Runs apt-get or apt-cache.
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program, args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// `apt-get update`, which must succeed (with no warning that it ignored something).
+    pub fn update_ok(&self, context: &str) {
+        let out = self.run("apt-get", &["update"]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && !text.contains("W: ") && !text.contains("E: "),
+            "{context}: apt-get update:\n{text}"
+        );
+    }
+
+    /// The versions `apt-cache policy` lists for `name`.
+    pub fn versions(&self, name: &str) -> Vec<String> {
+        let out = self.run("apt-cache", &["policy", name]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let table = text.split("Version table:").nth(1).unwrap_or("");
+        table
+            .lines()
+            .filter(|l| l.trim_end().ends_with(" 500") && !l.contains("http"))
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Downloads `url` into `path`.
+pub fn download(url: &str, path: &Path) {
+    let out = Command::new("curl")
+        .args(["-sf", "-o", path.to_str().unwrap(), url])
+        .status()
+        .unwrap();
+    assert!(out.success(), "curl {url}");
+}
+
+/// dnf, in its own install root, downloading `name` from the repository at
+/// `baseurl` with both signature checks on and `gpgkey` trusted.
+pub fn dnf_download(baseurl: &str, gpgkey: &str, name: &str, into: &Path) -> Output {
+    let root = tempfile::tempdir().unwrap();
+    Command::new("dnf")
+        .args([
+            "-y",
+            "--installroot",
+            root.path().to_str().unwrap(),
+            "--releasever=1",
+            "--disablerepo=*",
+            &format!("--repofrompath=hello,{baseurl}"),
+            "--setopt=hello.gpgcheck=1",
+            "--setopt=hello.repo_gpgcheck=1",
+            &format!("--setopt=hello.gpgkey={gpgkey}"),
+            "--forcearch=x86_64",
+            "install",
+            "--downloadonly",
+            &format!("--downloaddir={}", into.display()),
+            name,
+        ])
+        .output()
+        .unwrap()
+}
+
+fn is_root() -> bool {
+    stock("id", &["-u"]).trim() == "0"
+}
+
+#[test]
+fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tampered_index() {
+    let g = Garage::from_env();
+    let bucket = g.bucket("pkgs");
+    let web = g.web_url(&bucket);
+    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, _) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let (_, other_public) = gpg_key(keys.path(), "Someone Else <else@example.org>");
+    let f = fixture(&web);
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v6"])
+        .ok();
+    let url = g.url(&bucket, "");
+    let (sk, _) = f.release_keys();
+    let run = publish(&f, (&url, &sk), &secret, "v1.0.0").ok();
+    assert!(!run.stderr().contains("PRIVATE KEY"), "the key leaked");
+
+    // apt: update, the candidate, install, and the installed binary runs.
+    let dl = tempfile::tempdir().unwrap();
+    let keyring = dl.path().join("hello-archive-keyring.gpg");
+    download(&format!("{web}/apt/hello-archive-keyring.gpg"), &keyring);
+    let apt = Apt::new(&web, "stable", &keyring);
+    apt.update_ok("the first publish");
+    assert_eq!(apt.versions("hello"), ["1.0.0"]);
+    if is_root() {
+        let out = apt.run("apt-get", &["install", "-y", "hello"]);
+        assert!(
+            out.status.success(),
+            "apt-get install: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let hello = stock("/usr/bin/hello", &[]);
+        let _ = Command::new("dpkg").args(["--purge", "hello"]).output();
+        assert!(hello.starts_with("hello from x86_64"), "{hello}");
+    } else {
+        eprintln!("not root: apt-get install is not tried");
+    }
+
+    // lintian accepts each .deb but for the tags this tool means to get.
+    let dist = f.dist().join("packages");
+    for deb in [
+        "linux/amd64/hello_1.0.0_amd64.deb",
+        "linux/arm/v6/hello_1.0.0_armhf.deb",
+    ] {
+        let out = Command::new("lintian")
+            .args(["--no-cfg", dist.join(deb).to_str().unwrap()])
+            .output()
+            .unwrap();
+        let tags: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+            .collect();
+        for t in &tags {
+            assert!(
+                crate::packages::ACCEPTED_LINTIAN_TAGS.contains(&t.as_str()),
+                "{deb}: lintian says {t}"
+            );
+        }
+    }
+
+    // rpm -K with the key imported: digests and signatures OK; a flipped byte is not.
+    let rpmdb = tempfile::tempdir().unwrap();
+    let db = rpmdb.path().to_str().unwrap();
+    let rpm_key = dl.path().join("RPM-GPG-KEY-hello");
+    download(&format!("{web}/rpm/RPM-GPG-KEY-hello"), &rpm_key);
+    stock(
+        "rpmkeys",
+        &["--dbpath", db, "--import", rpm_key.to_str().unwrap()],
+    );
+    let rpm = dl.path().join("hello-1.0.0-1.x86_64.rpm");
+    download(
+        &format!("{web}/rpm/stable/packages/hello-1.0.0-1.x86_64.rpm"),
+        &rpm,
+    );
+    let checked = stock("rpmkeys", &["--dbpath", db, "-K", rpm.to_str().unwrap()]);
+    assert!(
+        checked.trim_end().ends_with("digests signatures OK"),
+        "{checked}"
+    );
+    let mut bytes = std::fs::read(&rpm).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0xff;
+    let tampered = dl.path().join("tampered.rpm");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let out = Command::new("rpmkeys")
+        .args(["--dbpath", db, "-K", tampered.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "rpm -K accepts a tampered rpm");
+
+    // dnf reads the signed repository and downloads the same bytes.
+    let into = tempfile::tempdir().unwrap();
+    let out = dnf_download(
+        &format!("{web}/rpm/stable/"),
+        &format!("{web}/rpm/RPM-GPG-KEY-hello"),
+        "hello",
+        into.path(),
+    );
+    assert!(
+        out.status.success(),
+        "dnf: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(into.path().join("hello-1.0.0-1.x86_64.rpm")).unwrap(),
+        std::fs::read(&rpm).unwrap()
+    );
+    // The .repo file users install names the repository and both checks.
+    let repo = String::from_utf8(crate::util::stock_bytes(
+        "curl",
+        &["-sf", &format!("{web}/rpm/hello.repo")],
+    ))
+    .unwrap();
+    assert!(
+        repo.contains(&format!("baseurl={web}/rpm/stable/")) && repo.contains("repo_gpgcheck=1"),
+        "{repo}"
+    );
+
+    // The same commit builds the same package bytes (a dry run builds them again).
+    let published_deb = crate::util::stock_bytes(
+        "curl",
+        &[
+            "-sf",
+            &format!("{web}/apt/pool/main/h/hello/hello_1.0.0_amd64.deb"),
+        ],
+    );
+    publish(&f, (&url, &sk), &secret, "v1.0.0").ok();
+    f.run(&[
+        "publish",
+        "--dry-run",
+        "--static",
+        &url,
+        "--signing-key",
+        &sk,
+        "--packages-key",
+        secret.to_str().unwrap(),
+        "--no-images",
+        "--tag",
+        "v1.0.0",
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read(dist.join("linux/amd64/hello_1.0.0_amd64.deb")).unwrap(),
+        published_deb
+    );
+    assert_eq!(
+        std::fs::read(dist.join("linux/amd64/hello-1.0.0-1.x86_64.rpm")).unwrap(),
+        std::fs::read(&rpm).unwrap()
+    );
+
+    // The packages are in SHA256SUMS and the provenance: verify passes.
+    let key = f.dir.join("keys/cache.pub");
+    f.run(&[
+        "verify",
+        "--from",
+        &url,
+        "-t",
+        "hello:v1.0.0",
+        "--key",
+        key.to_str().unwrap(),
+    ])
+    .ok();
+
+    // Another key: apt and dnf refuse the repository.
+    let other_keyring = dl.path().join("other.gpg");
+    let dearmor = Command::new("gpg")
+        .args([
+            "--dearmor",
+            "-o",
+            other_keyring.to_str().unwrap(),
+            other_public.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(dearmor.success());
+    let wrong = Apt::new(&web, "stable", &other_keyring);
+    let out = wrong.run("apt-get", &["update"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("NO_PUBKEY") || text.contains("is not signed"),
+        "apt-get update with the wrong key: {text}"
+    );
+    assert!(wrong.versions("hello").is_empty());
+    let out = dnf_download(
+        &format!("{web}/rpm/stable/"),
+        &format!("file://{}", other_public.display()),
+        "hello",
+        into.path(),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Bad GPG signature"),
+        "dnf with the wrong key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A tampered Packages file: apt-get update refuses it.
+    let listing = crate::faults::keys(&g, &bucket);
+    for k in listing.iter().filter(|k| k.contains("binary-amd64/")) {
+        let evil = keys.path().join("evil");
+        std::fs::write(&evil, b"Package: evil\n").unwrap();
+        g.put(&bucket, k, release_dist::objstore::Body::File(evil));
+    }
+    let fresh = Apt::new(&web, "stable", &keyring);
+    let out = fresh.run("apt-get", &["update"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Hash Sum mismatch")
+            || text.contains("unexpected size")
+            || text.contains("File has unexpected size"),
+        "apt-get update with a tampered Packages: {text}"
+    );
+}
+
+/// The tags lintian gives a package of a static binary, accepted:
+/// - `statically-linked-binary`: static binaries are what this tool ships
+///   (one file per target, no shared-library dependencies);
+/// - `no-manual-page`: a man page is the project's to add (`packages.files`).
+pub const ACCEPTED_LINTIAN_TAGS: &[&str] = &["statically-linked-binary", "no-manual-page"];
