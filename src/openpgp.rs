@@ -86,6 +86,28 @@ impl SigningKey {
             .map_err(|e| e.to_string())
     }
 
+    /// True when `sig` is this key's valid detached signature of `data`.
+    pub fn signed_detached(&self, sig: &[u8], data: &[u8]) -> bool {
+        let Ok(text) = std::str::from_utf8(sig) else {
+            return false;
+        };
+        StandaloneSignature::from_string(text)
+            .map(|(s, _)| s.verify(&self.public(), data).is_ok())
+            .unwrap_or(false)
+    }
+
+    /// True when `message` is `text` cleartext-signed by this key.
+    pub fn signed_cleartext(&self, message: &[u8], text: &str) -> bool {
+        let Ok(message) = std::str::from_utf8(message) else {
+            return false;
+        };
+        let Ok((msg, _)) = CleartextSignedMessage::from_string(message) else {
+            return false;
+        };
+        let crlf = |s: &str| s.trim_end().replace("\r\n", "\n").replace('\n', "\r\n");
+        msg.verify(&self.public()).is_ok() && crlf(&msg.signed_text()) == crlf(text)
+    }
+
     /// `text`, cleartext-signed (`InRelease`).
     pub fn cleartext(&self, text: &str, time: u64) -> Result<String, String> {
         let config = self.config(SignatureType::Text, time);

@@ -348,12 +348,7 @@ async fn converge_apt(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
             date: crate::clock::now_secs(),
         };
         let release = apt::release(&info, &files);
-        let old = store.get(&format!("{dists}/Release")).await?;
-        let same = old
-            .as_deref()
-            .map(|o| apt::without_date(&String::from_utf8_lossy(o)))
-            == Some(apt::without_date(&release));
-        if !same || !store.exists(&format!("{dists}/InRelease")).await? {
+        if !signed_release_is(store, set, &dists, &release).await? {
             let sig = set
                 .key
                 .detached(release.as_bytes(), info.date)
@@ -392,6 +387,34 @@ async fn converge_apt(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// True when the suite's `Release` says what `release` says (but its
+/// date), and `Release.gpg` and `InRelease` both sign that `Release`: a
+/// publish killed between the three writes leaves them apart, and the
+/// next one must write all three again.
+async fn signed_release_is(
+    store: &ObjectStore,
+    set: &PackageSet,
+    dists: &str,
+    release: &str,
+) -> Result<bool> {
+    let Some(old) = store.get(&format!("{dists}/Release")).await? else {
+        return Ok(false);
+    };
+    let old_text = String::from_utf8_lossy(&old).into_owned();
+    if apt::without_date(&old_text) != apt::without_date(release) {
+        return Ok(false);
+    }
+    let gpg = store
+        .get(&format!("{dists}/Release.gpg"))
+        .await?
+        .unwrap_or_default();
+    let inrelease = store
+        .get(&format!("{dists}/InRelease"))
+        .await?
+        .unwrap_or_default();
+    Ok(set.key.signed_detached(&gpg, &old) && set.key.signed_cleartext(&inrelease, &old_text))
 }
 
 fn index_ctype(path: &str) -> &'static str {
@@ -433,9 +456,16 @@ async fn converge_yum(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
         }
         let repomd_key = format!("{dir}/repodata/repomd.xml");
         let old = store.get(&repomd_key).await?.unwrap_or_default();
-        let old = String::from_utf8_lossy(&old);
-        let unchanged = files.iter().all(|f| old.contains(&f.href()));
-        if !unchanged || !store.exists(&format!("{repomd_key}.asc")).await? {
+        let asc = store
+            .get(&format!("{repomd_key}.asc"))
+            .await?
+            .unwrap_or_default();
+        // The same files, and a signature of that repomd.xml (a publish
+        // killed between the two writes leaves them apart).
+        let text = String::from_utf8_lossy(&old);
+        let unchanged =
+            files.iter().all(|f| text.contains(&f.href())) && set.key.signed_detached(&asc, &old);
+        if !unchanged {
             let now = crate::clock::now_secs();
             let repomd = yum::repomd(&files, now);
             let sig = set

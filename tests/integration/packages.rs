@@ -425,3 +425,168 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
 ///   (one file per target, no shared-library dependencies);
 /// - `no-manual-page`: a man page is the project's to add (`packages.files`).
 pub const ACCEPTED_LINTIAN_TAGS: &[&str] = &["statically-linked-binary", "no-manual-page"];
+
+/// The versions dnf lists of `name` in the repository at `baseurl`.
+fn dnf_versions(baseurl: &str, gpgkey: &str) -> Vec<String> {
+    let root = tempfile::tempdir().unwrap();
+    let out = Command::new("dnf")
+        .args([
+            "-y",
+            "-q",
+            "--installroot",
+            root.path().to_str().unwrap(),
+            "--releasever=1",
+            "--disablerepo=*",
+            &format!("--repofrompath=hello,{baseurl}"),
+            "--setopt=hello.gpgcheck=1",
+            "--setopt=hello.repo_gpgcheck=1",
+            &format!("--setopt=hello.gpgkey={gpgkey}"),
+            "--forcearch=x86_64",
+            "list",
+            "--showduplicates",
+            "hello",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("hello."))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Publishes `tag`, killed right after it writes the first object whose key
+/// contains `point`; returns whether that point was reached.
+fn publish_killed_at(
+    f: &Fixture,
+    (url, sk): (&str, &str),
+    key: &Path,
+    tag: &str,
+    point: &str,
+) -> bool {
+    use std::io::BufRead;
+    let mut child = f
+        .command(&[
+            "--message-format",
+            "json",
+            "publish",
+            "--static",
+            url,
+            "--signing-key",
+            sk,
+            "--packages-key",
+            key.to_str().unwrap(),
+            "--no-images",
+            "--tag",
+            tag,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut reached = false;
+    for line in lines.map_while(Result::ok) {
+        if line.starts_with(r#"{"event":"written""#) && line.contains(point) {
+            let _ = child.kill();
+            reached = true;
+            break;
+        }
+    }
+    let _ = crate::util::wait_bounded(&mut child, std::time::Duration::from_secs(60));
+    reached
+}
+
+#[test]
+fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_working() {
+    let g = Garage::from_env();
+    let bucket = g.bucket("pkgrace");
+    let web = g.web_url(&bucket);
+    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, public) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let f = fixture(&web);
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _) = f.release_keys();
+    let url = g.url(&bucket, "");
+
+    // Two versions at once: both end up in Packages and in primary.
+    let spawn = |tag: &str| {
+        f.command(&[
+            "-q",
+            "publish",
+            "--static",
+            &url,
+            "--signing-key",
+            &sk,
+            "--packages-key",
+            secret.to_str().unwrap(),
+            "--no-images",
+            "--tag",
+            tag,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let (a, b) = (spawn("v1.0.0"), spawn("v1.1.0"));
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dl = tempfile::tempdir().unwrap();
+    let keyring = dl.path().join("hello.gpg");
+    download(&format!("{web}/apt/hello-archive-keyring.gpg"), &keyring);
+    let apt = Apt::new(&web, "stable", &keyring);
+    apt.update_ok("two publishes at once");
+    assert_eq!(apt.versions("hello"), ["1.1.0", "1.0.0"]);
+    let gpgkey = format!("file://{}", public.display());
+    let rpm_repo = format!("{web}/rpm/stable/");
+    assert_eq!(dnf_versions(&rpm_repo, &gpgkey), ["1.0.0-1", "1.1.0-1"]);
+
+    // Killed at each point of writing the repositories: apt-get update works
+    // against what is there (the old state or the new), and the re-run completes.
+    let points = [
+        "rpm/stable/packages/",
+        "rpm/stable/index/",
+        "-primary.xml.gz",
+        "repodata/repomd.xml",
+        "apt/pool/",
+        "apt/index/",
+        "/by-hash/SHA256/",
+        "binary-amd64/Packages.xz",
+        "dists/stable/Release",
+        "dists/stable/Release.gpg",
+    ];
+    let mut expected = vec!["1.1.0".to_string(), "1.0.0".to_string()];
+    for (i, point) in points.iter().enumerate() {
+        let tag = format!("v1.{}.0", i + 2);
+        assert!(
+            publish_killed_at(&f, (&url, &sk), &secret, &tag, point),
+            "{point} was never written"
+        );
+        Apt::new(&web, "stable", &keyring).update_ok(&format!("killed after {point}"));
+        publish(&f, (&url, &sk), &secret, &tag).ok();
+        expected.insert(0, tag[1..].to_string());
+        let again = Apt::new(&web, "stable", &keyring);
+        again.update_ok(&format!("re-run after {point}"));
+        let mut seen = again.versions("hello");
+        seen.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(seen, want, "after the re-run of {tag}");
+        assert_eq!(
+            dnf_versions(&rpm_repo, &gpgkey).len(),
+            want.len(),
+            "dnf, after the re-run of {tag}"
+        );
+    }
+}
