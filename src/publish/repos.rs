@@ -302,9 +302,10 @@ async fn entries(store: &ObjectStore, prefix: &str) -> Result<BTreeMap<String, V
 async fn converge_apt(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
     let prefix = format!("{}/index/{}/", apt::ROOT, set.suite);
     let dists = format!("{}/dists/{}", apt::ROOT, set.suite);
-    let mut count = 0;
-    for _ in 0..ROUNDS {
+    let mut count;
+    for round in 0..ROUNDS {
         let found = entries(store, &prefix).await?;
+        test_delay(round).await;
         let mut by_arch: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, bytes) in &found {
             let arch = k[prefix.len()..]
@@ -383,10 +384,33 @@ async fn converge_apt(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
             .map(|o| o.key)
             .collect();
         if after.iter().eq(found.keys()) {
-            break;
+            return Ok(count);
         }
     }
-    Ok(count)
+    Err(kept_changing(store, &prefix))
+}
+
+/// The error when other publishes kept adding packages for [`ROUNDS`] rounds.
+fn kept_changing(store: &ObjectStore, prefix: &str) -> crate::errors::Error {
+    crate::errors::Error::Store {
+        store: store.describe(),
+        op: "update",
+        key: prefix.to_string(),
+        kind: crate::errors::StoreErrorKind::Unavailable,
+        message: format!("the repository's packages kept changing for {ROUNDS} rounds (many publishes at once?); run the publish again"),
+    }
+}
+
+/// A test hook: `RELEASE_DIST_TEST_REPO_DELAY_MS` waits, in the first round
+/// only, between listing the packages and writing the indices, so that a
+/// test can publish another version in that gap for certain.
+async fn test_delay(round: usize) {
+    let ms = std::env::var("RELEASE_DIST_TEST_REPO_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    if let (0, Some(ms)) = (round, ms) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
 }
 
 /// True when the suite's `Release` says what `release` says (but its
@@ -432,9 +456,10 @@ fn index_ctype(path: &str) -> &'static str {
 async fn converge_yum(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
     let dir = format!("{}/{}", yum::ROOT, set.suite);
     let prefix = format!("{dir}/index/");
-    let mut count = 0;
-    for _ in 0..ROUNDS {
+    let mut count;
+    for round in 0..ROUNDS {
         let found = entries(store, &prefix).await?;
+        test_delay(round).await;
         let fragments: Vec<yum::Fragments> = found
             .values()
             .filter_map(|b| {
@@ -490,8 +515,8 @@ async fn converge_yum(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
             .map(|o| o.key)
             .collect();
         if after.iter().eq(found.keys()) {
-            break;
+            return Ok(count);
         }
     }
-    Ok(count)
+    Err(kept_changing(store, &prefix))
 }

@@ -552,6 +552,58 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
     let rpm_repo = format!("{web}/rpm/stable/");
     assert_eq!(dnf_versions(&rpm_repo, &gpgkey), ["1.0.0-1", "1.1.0-1"]);
 
+    // Certain races: a publish lists the packages, then (held by the test
+    // hook) writes the indices late, after another version fully landed;
+    // first in the YUM gap, then in the APT gap. Its re-listing after the
+    // write must put the other version back.
+    for (slow, fast, gap) in [
+        ("v0.9.0", "v0.9.1", "rpm/stable/index/hello-0.9.0"),
+        ("v0.9.2", "v0.9.3", "repomd.xml.asc"),
+    ] {
+        use std::io::BufRead;
+        let mut held = f
+            .command(&[
+                "--message-format",
+                "json",
+                "publish",
+                "--static",
+                &url,
+                "--signing-key",
+                &sk,
+                "--packages-key",
+                secret.to_str().unwrap(),
+                "--no-images",
+                "--tag",
+                slow,
+            ])
+            .env("RELEASE_DIST_TEST_REPO_DELAY_MS", "3000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(held.stderr.take().unwrap()).lines();
+        assert!(
+            lines
+                .by_ref()
+                .map_while(Result::ok)
+                .any(|l| l.contains(gap)),
+            "{slow} never wrote {gap}"
+        );
+        publish(&f, (&url, &sk), &secret, fast).ok();
+        for _ in lines.by_ref() {}
+        assert!(held.wait().unwrap().success(), "{slow}");
+    }
+    let after_races = Apt::new(&web, "stable", &keyring);
+    after_races.update_ok("after the races");
+    assert_eq!(
+        after_races.versions("hello"),
+        ["1.1.0", "1.0.0", "0.9.3", "0.9.2", "0.9.1", "0.9.0"]
+    );
+    assert_eq!(
+        dnf_versions(&rpm_repo, &gpgkey),
+        ["0.9.0-1", "0.9.1-1", "0.9.2-1", "0.9.3-1", "1.0.0-1", "1.1.0-1"]
+    );
+
     // Killed at each point of writing the repositories: apt-get update works
     // against what is there (the old state or the new), and the re-run completes.
     let points = [
@@ -566,7 +618,9 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
         "dists/stable/Release",
         "dists/stable/Release.gpg",
     ];
-    let mut expected = vec!["1.1.0".to_string(), "1.0.0".to_string()];
+    let mut expected: Vec<String> = ["1.1.0", "1.0.0", "0.9.3", "0.9.2", "0.9.1", "0.9.0"]
+        .map(String::from)
+        .to_vec();
     for (i, point) in points.iter().enumerate() {
         let tag = format!("v1.{}.0", i + 2);
         assert!(
