@@ -519,6 +519,7 @@ impl Error {
                 StoreErrorKind::Unavailable => "the registry failed after retries; re-run once it is healthy: blobs already pushed are skipped, and no tag was moved".into(),
                 StoreErrorKind::NoBucket | StoreErrorKind::Other => "no tag was moved; re-run with -v for the requests".into(),
             },
+            Error::NoSigningKey { signs, .. } if signs.contains("packages") => "make one with `gpg --quick-gen-key 'NAME <EMAIL>' ed25519 sign never`, export it with `gpg --armor --export-secret-keys KEYID > packages.asc`, and pass --packages-key packages.asc".into(),
             Error::NoSigningKey { .. } => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
             Error::NoImages => "check `docker-attr` in [package.metadata.release-dist] and run `build` again, or publish the static half alone: `publish static`".into(),
             Error::NoSuchRelease { tags, .. } if tags.is_empty() => "nothing of that name was published there: check the name, `--from` and `--layout`".into(),

@@ -644,3 +644,161 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
         );
     }
 }
+
+#[test]
+fn versions_sort_as_dpkg_and_rpm_sort_them() {
+    use release_dist::linuxpkg::version::{map, VersionInput};
+    let commit = "abcdef0123456789abcdef0123456789abcdef01";
+    let v = |tag: &str, time: i64, released: bool| {
+        map(&VersionInput {
+            tag,
+            crate_version: "1.0.0",
+            commit,
+            commit_time: time,
+            base_released: released,
+        })
+        .unwrap()
+    };
+    // Oldest first: development builds before 1.0.0 is out, its release
+    // candidate, 1.0.0, development builds after it, then 1.0.1.
+    let ordered = [
+        v(commit, 1_700_000_000, false),
+        v("nightly", 1_700_000_500, false),
+        v("v1.0.0-rc.1", 0, false),
+        v("v1.0.0", 0, false),
+        v(commit, 1_800_000_000, true),
+        v(commit, 1_800_000_500, true),
+        v("v1.0.1-rc.1", 0, true),
+        v("v1.0.1", 0, true),
+    ];
+    for pair in ordered.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let lt = Command::new("dpkg")
+            .args(["--compare-versions", &a.deb, "lt", &b.deb])
+            .status()
+            .unwrap();
+        assert!(lt.success(), "dpkg: {} is not older than {}", a.deb, b.deb);
+        let cmp = stock(
+            "rpm",
+            &[
+                "--eval",
+                &format!(
+                    "%{{lua: print(rpm.vercmp('{}-{}', '{}-{}'))}}",
+                    a.rpm, a.rpm_release, b.rpm, b.rpm_release
+                ),
+            ],
+        );
+        assert_eq!(
+            cmp.trim(),
+            "-1",
+            "rpm: {} is not older than {}",
+            a.rpm,
+            b.rpm
+        );
+    }
+}
+
+#[test]
+fn bad_package_input_is_refused_before_anything_is_written() {
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, _) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let f = fixture("https://dl.example.org");
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _) = f.release_keys();
+    let out = f.dir.join("out");
+    let out_s = out.to_str().unwrap().to_string();
+    let attempt = |key: Option<&Path>, tag: &str| {
+        let mut args = vec![
+            "publish",
+            "--static",
+            &out_s,
+            "--signing-key",
+            &sk,
+            "--no-images",
+            "--tag",
+            tag,
+        ];
+        let k;
+        if let Some(p) = key {
+            k = p.to_str().unwrap().to_string();
+            args.extend(["--packages-key", &k]);
+        }
+        let run = f.run_with(&args, |c| {
+            c.env_remove("RELEASE_DIST_PACKAGES_KEY");
+        });
+        assert!(!out.exists(), "something was published");
+        run
+    };
+    // No key, then a key file that is not a key.
+    attempt(None, "v1.0.0").fails_with(
+        2,
+        &[
+            "no signing key for the packages",
+            "--packages-key PATH",
+            "$RELEASE_DIST_PACKAGES_KEY",
+        ],
+    );
+    let junk = keys.path().join("junk.asc");
+    std::fs::write(&junk, "not a key at all").unwrap();
+    attempt(Some(&junk), "v1.0.0").fails_with(
+        2,
+        &[
+            "cannot use the OpenPGP key",
+            "not an armored OpenPGP secret key",
+            "gpg --armor --export-secret-keys",
+        ],
+    );
+    // A version no ordering can place.
+    attempt(Some(&secret), "v1.2")
+        .fails_with(2, &["release v1.2", "looks like a version but is not"]);
+    // A name Debian refuses, and a target left without an rpm architecture.
+    for (line, needle) in [
+        (
+            "name = \"Hello_World\"",
+            "package.metadata.release-dist.packages.name",
+        ),
+        (
+            "arch = { \"linux/amd64\" = { deb = \"amd64\" } }",
+            "package.metadata.release-dist.packages.arch.\"linux/amd64\".rpm",
+        ),
+    ] {
+        f.edit("Cargo.toml", |t| {
+            t.replace(
+                "formats = [\"deb\", \"rpm\"]",
+                &format!("formats = [\"deb\", \"rpm\"]\n{line}"),
+            )
+        });
+        f.commit(line);
+        let run = attempt(Some(&secret), "v1.0.0").fails_with(2, &[needle]);
+        let key_text = std::fs::read_to_string(&secret).unwrap();
+        let body = key_text.lines().nth(2).unwrap();
+        assert!(!run.stderr().contains(body), "the key leaked");
+        f.edit("Cargo.toml", |t| t.replace(&format!("\n{line}"), ""));
+        f.commit("undo");
+    }
+    // A development release sorts before the coming 0.1.0 (no v0.1.0 tag yet).
+    f.run_with(
+        &[
+            "publish",
+            "--static",
+            &out_s,
+            "--signing-key",
+            &sk,
+            "--no-images",
+            "--packages-key",
+            secret.to_str().unwrap(),
+        ],
+        |c| {
+            c.env_remove("RELEASE_DIST_PACKAGES_KEY");
+        },
+    )
+    .ok();
+    let debs: Vec<String> = std::fs::read_dir(out.join("apt/pool/main/h/hello"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        debs.len() == 1 && debs[0].starts_with("hello_0.1.0~git"),
+        "{debs:?}"
+    );
+}
