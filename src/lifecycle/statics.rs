@@ -212,9 +212,8 @@ pub async fn execute_removal(
                 .any(|p| o.key.starts_with(p.as_str()) || o.key == p.trim_end_matches('/'))
         })
         .collect();
-    let nix = crate::publish::statics::nix_note(store, layout, name).await?;
-    for (key, bytes, ctype) in crate::publish::statics::derive(layout, name, &listing, nix.as_ref())
-    {
+    let notes = crate::publish::statics::page_notes(store, layout, name).await?;
+    for (key, bytes, ctype) in crate::publish::statics::derive(layout, name, &listing, &notes) {
         store
             .put(&key, crate::objstore::Body::Bytes(bytes), ctype)
             .await?;

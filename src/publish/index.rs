@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 
 use super::layout::{Layout, SHA256SUMS};
+pub use super::notes::{NixNote, Notes, PackagesNote};
 use crate::objstore::ObjectMeta;
 use crate::platform::Platform;
 use crate::release::{semver_of, Class};
@@ -181,42 +182,8 @@ pub fn index_json(layout: Layout, releases: &[ListedRelease]) -> Value {
     Value::Array(categories)
 }
 
-/// What the page says about the binary cache, from the name-level manifest.json.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NixNote {
-    /// The manifest's key (`df-dist-v1/hello/manifest.json`).
-    pub manifest: String,
-    /// The cache's URL, when the manifest names one.
-    pub url: Option<String>,
-    /// The cache's public key.
-    pub public_key: String,
-}
-
-impl NixNote {
-    /// Reads a manifest.json's `cache`; `None` when it has no public key.
-    pub fn from_manifest(key: &str, bytes: &[u8]) -> Option<NixNote> {
-        let doc: Value = serde_json::from_slice(bytes).ok()?;
-        Some(NixNote {
-            manifest: key.to_string(),
-            url: doc["cache"]["url"].as_str().map(str::to_string),
-            public_key: doc["cache"]["publicKey"].as_str()?.to_string(),
-        })
-    }
-}
-
-fn nix_section(note: &NixNote) -> String {
-    let nix_file = note.manifest.replace("manifest.json", "manifest.nix");
-    let from = note.url.as_deref().unwrap_or("<the cache's URL>");
-    format!(
-        "<section>\n<h2>Nix</h2>\n<p>The latest stable release's store paths are in <a href=\"/{m}\">manifest.nix</a> (and <a href=\"/{j}\">manifest.json</a>). They are in the binary cache <code>{u}</code>, signed by the public key <code>{k}</code>:</p>\n<pre>nix copy --from '{u}' --option trusted-public-keys '{k}' &lt;store path&gt;</pre>\n</section>\n",
-        m = esc(&nix_file),
-        j = esc(&note.manifest),
-        u = esc(from),
-        k = esc(&note.public_key),
-    )
-}
-
-fn esc(s: &str) -> String {
+/// Escapes text for HTML.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -233,18 +200,15 @@ fn human_size(n: u64) -> String {
     }
 }
 
-/// `_releases.html`: a readable page of the same index; with `nix` (the
-/// cache of the latest stable release's name-level manifest.json), a
-/// section on installing it with Nix.
-pub fn index_html(title: &str, releases: &[ListedRelease], nix: Option<&NixNote>) -> String {
+/// `_releases.html`: a readable page of the same index, with sections on
+/// installing with Nix and with apt or dnf when `notes` has them.
+pub fn index_html(title: &str, releases: &[ListedRelease], notes: &Notes) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t} releases</title>\n<style>\nbody{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b;line-height:1.45}}\nh1{{font-size:1.8rem}} h2{{margin-top:2rem;border-bottom:1px solid #ddd}} h3{{margin-bottom:.3rem}}\ntable{{border-collapse:collapse;width:100%}} td,th{{text-align:left;padding:.25rem .6rem;border-bottom:1px solid #eee}}\ntd.size{{text-align:right;font-variant-numeric:tabular-nums}} .meta{{color:#555;font-size:.9rem}} a{{color:#0b5cad}}\n</style></head><body>\n<h1>{t} releases</h1>\n",
         t = esc(title)
     ));
-    if let Some(note) = nix {
-        out.push_str(&nix_section(note));
-    }
+    out.push_str(&notes.sections());
     for (class, name, _, description, hide) in CATEGORIES {
         let list = sorted(releases.to_vec(), class);
         out.push_str(&format!(
@@ -344,21 +308,6 @@ mod tests {
     }
 
     #[test]
-    fn the_page_names_the_cache_and_its_key_from_the_manifest() {
-        let doc = br#"{"release":"hello v1","cache":{"url":"https://cache.example.org","publicKey":"cache-1:AAAA"},"paths":{}}"#;
-        let note = NixNote::from_manifest("df-dist-v1/hello/manifest.json", doc).unwrap();
-        let html = index_html("hello", &[], Some(&note));
-        assert!(
-            html.contains("<code>https://cache.example.org</code>"),
-            "{html}"
-        );
-        assert!(html.contains("<code>cache-1:AAAA</code>"));
-        assert!(html.contains("href=\"/df-dist-v1/hello/manifest.nix\""));
-        assert!(!index_html("hello", &[], None).contains("<h2>Nix</h2>"));
-        assert_eq!(NixNote::from_manifest("k", b"{}"), None);
-    }
-
-    #[test]
     fn stable_sorts_by_semver_and_half_published_releases_are_left_out() {
         let all = releases(Layout::DfDist, "hello", &listing());
         let tags: Vec<&str> = all.iter().map(|r| r.tag.as_str()).collect();
@@ -388,7 +337,7 @@ mod tests {
         );
         assert_eq!(json[2]["builds"].as_array().unwrap().len(), 0);
 
-        let html = index_html("hello", &all, None);
+        let html = index_html("hello", &all, &Notes::default());
         assert!(html.contains("<h2>Release builds</h2>"));
         assert!(html.find("v0.10.0").unwrap() < html.find("v0.9.0").unwrap());
         assert!(html.contains("There is no build for this category"));

@@ -5,6 +5,7 @@
 pub mod images;
 pub mod index;
 pub mod layout;
+pub mod notes;
 pub mod packages;
 pub mod repos;
 mod run;

@@ -63,6 +63,10 @@ pub struct PackageSet {
     pub url: String,
     /// The release's time (the indices' dates).
     pub time: u64,
+    /// The suite of releases that are not stable.
+    pub other_suite: String,
+    /// The layout and release name whose page lists the repositories.
+    pub page: (crate::kinds::Layout, String),
 }
 
 impl PackageSet {
@@ -106,7 +110,7 @@ fn formats(ctx: &Context, opts: &PublishOpts) -> Result<Vec<Format>> {
 pub fn prepare(
     ctx: &Context,
     opts: &PublishOpts,
-    manifest: &BuildManifest,
+    (manifest, layout): (&BuildManifest, crate::kinds::Layout),
     release: &Release,
 ) -> Result<Option<PackageSet>> {
     let formats = formats(ctx, opts)?;
@@ -185,6 +189,8 @@ pub fn prepare(
     }
     Ok(Some(PackageSet {
         suite: pc.suite(release.class == Class::Stable).to_string(),
+        other_suite: pc.suite(false).to_string(),
+        page: (layout, config.name.clone()),
         meta,
         version,
         packages,

@@ -231,6 +231,44 @@ pub async fn publish_repositories(store: &ObjectStore, set: &PackageSet) -> Resu
     if formats.contains(&Format::Deb) {
         summary.apt_packages = converge_apt(store, set).await?;
     }
+    // 4. The note the release page reads, and the page again if it changed.
+    // It shows the stable suite once there is one, else this release's.
+    let stable = crate::linuxpkg::STABLE_SUITE;
+    let shown = if store
+        .exists(&format!("{}/dists/{stable}/InRelease", apt::ROOT))
+        .await?
+        || store.exists(&repo_file_key(name, stable)).await?
+    {
+        stable
+    } else {
+        set.suite.as_str()
+    };
+    let note = crate::publish::notes::PackagesNote {
+        name: name.clone(),
+        url: set.url.clone(),
+        fingerprint: set.key.fingerprint(),
+        sources_line: formats.contains(&Format::Deb).then(|| {
+            apt::sources_line(
+                &set.url,
+                shown,
+                &format!("/usr/share/keyrings/{name}-archive-keyring.gpg"),
+            )
+        }),
+        keyring: gpg.clone(),
+        repo_file: formats
+            .contains(&Format::Rpm)
+            .then(|| repo_file_key(name, shown)),
+        other_suite: set.other_suite.clone(),
+    };
+    let (layout, release_name) = &set.page;
+    let note_key = format!(
+        "{}{}",
+        layout.name_prefix(release_name),
+        crate::publish::notes::PACKAGES_NOTE
+    );
+    if put_if_changed(store, &note_key, note.to_json(), ctype::JSON).await? {
+        crate::publish::statics::converge_shared_documents(store, *layout, release_name).await?;
+    }
     Ok(summary)
 }
 

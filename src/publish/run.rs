@@ -43,7 +43,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     files.extend(nix_manifests(ctx, &manifest, &release.tag)?);
     let packages = match opts.part {
         Some(PublishPart::Images) => None,
-        _ => super::packages::prepare(ctx, opts, &manifest, &release)?,
+        _ => super::packages::prepare(ctx, opts, (&manifest, layout), &release)?,
     };
     if let Some(set) = &packages {
         files.extend(set.release_files());

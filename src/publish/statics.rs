@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::index::{index_html, index_json, releases, NixNote, INDEX_HTML, INDEX_JSON};
+use super::index::{index_html, index_json, releases, NixNote, Notes, INDEX_HTML, INDEX_JSON};
 use super::layout::{
     content_type, name_document, parse_sha256sums, sidecar, tag_document, tags_of_name_document,
     Layout, ReleaseFile, SHA256SUMS,
@@ -371,9 +371,9 @@ pub async fn converge_shared_documents(
     layout: Layout,
     name: &str,
 ) -> Result<Vec<String>> {
-    let nix = nix_note(store, layout, name).await?;
+    let notes = page_notes(store, layout, name).await?;
     let relisted = converge(store, &layout.name_prefix(name), &|listing| {
-        derive(layout, name, listing, nix.as_ref())
+        derive(layout, name, listing, &notes)
     })
     .await?;
     Ok(match layout.name_document_key(name) {
@@ -389,31 +389,24 @@ pub async fn converge_shared_documents(
     })
 }
 
-/// What the release page says about Nix: the name-level manifest.json's
-/// cache, when the listing has one.
-pub(crate) async fn nix_note(
-    store: &ObjectStore,
-    layout: Layout,
-    name: &str,
-) -> Result<Option<NixNote>> {
-    let key = format!(
-        "{}{}",
-        layout.name_prefix(name),
-        super::layout::NIX_MANIFEST_JSON
-    );
-    Ok(store
+/// What the release page says besides the releases: the name-level
+/// manifest.json's cache and packages.json's repositories, when there.
+pub(crate) async fn page_notes(store: &ObjectStore, layout: Layout, name: &str) -> Result<Notes> {
+    let prefix = layout.name_prefix(name);
+    let key = format!("{prefix}{}", super::layout::NIX_MANIFEST_JSON);
+    let nix = store
         .get(&key)
         .await?
-        .and_then(|bytes| NixNote::from_manifest(&key, &bytes)))
+        .and_then(|bytes| NixNote::from_manifest(&key, &bytes));
+    let packages = store
+        .get(&format!("{prefix}{}", super::notes::PACKAGES_NOTE))
+        .await?
+        .and_then(|bytes| super::notes::PackagesNote::from_json(&bytes));
+    Ok(Notes { nix, packages })
 }
 
 /// The shared documents a listing gives: (key, bytes, content type).
-pub(crate) fn derive(
-    layout: Layout,
-    name: &str,
-    listing: &[ObjectMeta],
-    nix: Option<&NixNote>,
-) -> Derived {
+pub(crate) fn derive(layout: Layout, name: &str, listing: &[ObjectMeta], notes: &Notes) -> Derived {
     let all = releases(layout, name, listing);
     let mut docs = Vec::new();
     if let Some(key) = layout.name_document_key(name) {
@@ -432,7 +425,7 @@ pub(crate) fn derive(
     docs.push((INDEX_JSON.to_string(), json, content_type::JSON));
     docs.push((
         INDEX_HTML.to_string(),
-        index_html(name, &all, nix).into_bytes(),
+        index_html(name, &all, notes).into_bytes(),
         content_type::HTML,
     ));
     docs

@@ -321,6 +321,19 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
         "{repo}"
     );
 
+    // The release page tells users how to install: the same sources.list
+    // line apt just used, and the .repo file.
+    let html = String::from_utf8(crate::util::stock_bytes(
+        "curl",
+        &["-sf", &format!("{web}/_releases.html")],
+    ))
+    .unwrap();
+    let line = format!(
+        "deb [signed-by=/usr/share/keyrings/hello-archive-keyring.gpg] {web}/apt stable main"
+    );
+    assert!(html.contains(&line), "{html}");
+    assert!(html.contains(&format!("{web}/rpm/hello.repo")) && html.contains("<h2>Packages</h2>"));
+
     // The same commit builds the same package bytes (a dry run builds them again).
     let published_deb = crate::util::stock_bytes(
         "curl",
