@@ -141,6 +141,10 @@ pub struct Destinations {
     /// The static layout (default: the config's `static-layout`).
     #[arg(long, value_enum, value_name = "LAYOUT")]
     pub layout: Option<crate::publish::Layout>,
+    /// The OpenPGP key that signs the package repositories, needed when a
+    /// removed release has packages (default: $RELEASE_DIST_PACKAGES_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub packages_key: Option<PathBuf>,
 }
 
 /// `ls`.

@@ -32,6 +32,8 @@ pub struct Destinations {
     pub cache: Option<String>,
     /// The static layout.
     pub layout: Layout,
+    /// The packages' OpenPGP key file, if given.
+    pub packages_key: Option<std::path::PathBuf>,
 }
 
 impl Destinations {
@@ -52,6 +54,7 @@ impl Destinations {
             image_urls,
             cache: given.cache.or_else(|| config.cache.clone()),
             layout: given.layout.unwrap_or(config.static_layout),
+            packages_key: given.packages_key,
         })
     }
 }
@@ -208,12 +211,20 @@ fn remove(
     let mut targets = Vec::new();
     let mut found: Vec<String> = Vec::new();
     for url in &dests.static_urls {
-        let (store, removal) = runtime.block_on(async {
+        let (store, removal, repos) = runtime.block_on(async {
             let store = open_store(url).await?;
             let d = store.describe();
             let removal = statics::plan_removal(&store, &d, dests.layout, name, tags).await?;
-            Ok::<_, Error>((store, removal))
+            let packages: Vec<String> = removal
+                .content
+                .iter()
+                .filter(|k| k.ends_with(".deb") || k.ends_with(".rpm"))
+                .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+                .collect();
+            let repos = crate::publish::repos::plan_repo_removal(&store, &packages).await?;
+            Ok::<_, Error>((store, removal, repos))
         })?;
+        objects.extend(repos.objects(&store.describe()));
         names.push(store.describe());
         for t in tags {
             let prefix = dests.layout.release_prefix(name, t);
@@ -226,7 +237,7 @@ fn remove(
             }
         }
         objects.extend(removal.objects.iter().cloned());
-        stores.push((store, removal));
+        stores.push((store, removal, repos));
     }
     for url in &dests.image_urls {
         if crate::oci::dest::parse(url).is_err() {
@@ -258,8 +269,20 @@ fn remove(
             plan: Some(plan),
         });
     }
+    // The repositories' indices are signed again without the packages: the
+    // key is read before anything changes.
+    let key = match stores.iter().any(|(_, _, r)| !r.is_empty()) {
+        true => Some(crate::keys::load_openpgp(
+            dests.packages_key.as_deref(),
+            &|k| std::env::var(k).ok(),
+        )?),
+        false => None,
+    };
     runtime.block_on(async {
-        for (store, removal) in &stores {
+        for (store, removal, repos) in &stores {
+            if let Some(key) = &key {
+                crate::publish::repos::execute_repo_removal(store, repos, key).await?;
+            }
             statics::execute_removal(store, dests.layout, name, tags, removal).await?;
         }
         for (target, removal) in &targets {

@@ -55,6 +55,153 @@ pub struct RepoSummary {
     pub rpm_packages: usize,
 }
 
+/// One suite of the repositories, and the key that signs its indices.
+pub struct Suite<'a> {
+    /// The package name (the Release file's Origin and Label).
+    pub name: &'a str,
+    /// The suite.
+    pub suite: &'a str,
+    /// The key.
+    pub key: &'a crate::openpgp::SigningKey,
+}
+
+impl PackageSet {
+    /// This release's suite.
+    pub fn suite(&self) -> Suite<'_> {
+        Suite {
+            name: &self.meta.name,
+            suite: &self.suite,
+            key: &self.key,
+        }
+    }
+}
+
+/// What removing releases' packages from one destination does: their
+/// bookkeeping entries go first (so the indices, derived again, no longer
+/// name them), then the packages themselves.
+#[derive(Debug, Clone, Default)]
+pub struct RepoRemoval {
+    /// The bookkeeping entries.
+    pub entries: Vec<String>,
+    /// The packages in the pool and the YUM directories.
+    pub packages: Vec<String>,
+    /// (package name, suite) of the APT indices to derive again.
+    pub apt: Vec<(String, String)>,
+    /// (package name, suite) of the YUM metadata to derive again.
+    pub yum: Vec<(String, String)>,
+}
+
+impl RepoRemoval {
+    /// True when the releases have no package in the repositories.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.packages.is_empty()
+    }
+
+    /// The plan's objects: the entries and packages deleted, the indices derived again.
+    pub fn objects(&self, destination: &str) -> Vec<PlannedObject> {
+        let object = |key: &str, action| PlannedObject {
+            destination: destination.to_string(),
+            phase: Phase::Repositories,
+            action,
+            key: key.to_string(),
+            size: None,
+            digest: None,
+            content_type: None,
+        };
+        let mut out: Vec<PlannedObject> = self
+            .entries
+            .iter()
+            .map(|k| object(k, Action::Delete))
+            .collect();
+        for (_, suite) in &self.yum {
+            out.push(object(
+                &format!("{}/{suite}/repodata/repomd.xml", yum::ROOT),
+                Action::Converge,
+            ));
+        }
+        for (_, suite) in &self.apt {
+            out.push(object(
+                &format!("{}/dists/{suite}/InRelease", apt::ROOT),
+                Action::Converge,
+            ));
+        }
+        out.extend(self.packages.iter().map(|k| object(k, Action::Delete)));
+        out
+    }
+}
+
+/// Finds the repository objects of the packages `files` (file names of a
+/// release: `hello_1.2.3_amd64.deb`, `hello-1.2.3-1.x86_64.rpm`).
+pub async fn plan_repo_removal(store: &ObjectStore, files: &[String]) -> Result<RepoRemoval> {
+    let mut out = RepoRemoval::default();
+    let debs: Vec<&String> = files.iter().filter(|f| f.ends_with(".deb")).collect();
+    let rpms: Vec<&String> = files.iter().filter(|f| f.ends_with(".rpm")).collect();
+    if !debs.is_empty() {
+        let index = format!("{}/index/", apt::ROOT);
+        for o in store.list(&index).await? {
+            let rest = &o.key[index.len()..];
+            let (suite, file) = (
+                rest.split('/').next().unwrap_or(""),
+                rest.rsplit('/').next().unwrap_or(""),
+            );
+            if let Some(deb) = debs.iter().find(|d| d.as_str() == file) {
+                let name = deb.split('_').next().unwrap_or("").to_string();
+                out.entries.push(o.key.clone());
+                out.apt.push((name.clone(), suite.to_string()));
+                let pool = format!("{}/{}", apt::ROOT, apt::pool_path(&name, deb));
+                if !out.packages.contains(&pool) {
+                    out.packages.push(pool);
+                }
+            }
+        }
+    }
+    if !rpms.is_empty() {
+        let root = format!("{}/", yum::ROOT);
+        for o in store.list(&root).await? {
+            let rest = &o.key[root.len()..];
+            let parts: Vec<&str> = rest.split('/').collect();
+            let [suite, kind, file] = parts[..] else {
+                continue;
+            };
+            let stem = file.strip_suffix(".json").unwrap_or(file);
+            let Some(rpm) = rpms.iter().find(|r| r.as_str() == stem) else {
+                continue;
+            };
+            let name = rpm.rsplitn(3, '-').nth(2).unwrap_or("").to_string();
+            match kind {
+                "index" => {
+                    out.entries.push(o.key.clone());
+                    out.yum.push((name, suite.to_string()));
+                }
+                "packages" => out.packages.push(o.key.clone()),
+                _ => {}
+            }
+        }
+    }
+    for list in [&mut out.apt, &mut out.yum] {
+        list.sort();
+        list.dedup();
+    }
+    Ok(out)
+}
+
+/// Runs a removal: the entries, then each suite's indices derived again
+/// and signed, then the packages nothing lists any more.
+pub async fn execute_repo_removal(
+    store: &ObjectStore,
+    removal: &RepoRemoval,
+    key: &crate::openpgp::SigningKey,
+) -> Result<()> {
+    store.delete_many(&removal.entries).await?;
+    for (name, suite) in &removal.yum {
+        converge_yum(store, &Suite { name, suite, key }).await?;
+    }
+    for (name, suite) in &removal.apt {
+        converge_apt(store, &Suite { name, suite, key }).await?;
+    }
+    store.delete_many(&removal.packages).await
+}
+
 /// The public key's files: `apt/<name>-archive-keyring.gpg` (binary, for
 /// `signed-by`), `.asc`, and `rpm/RPM-GPG-KEY-<name>`.
 pub fn key_files(name: &str) -> [String; 3] {
@@ -225,11 +372,11 @@ pub async fn publish_repositories(store: &ObjectStore, set: &PackageSet) -> Resu
             ctype::TEXT,
         )
         .await?;
-        summary.rpm_packages = converge_yum(store, set).await?;
+        summary.rpm_packages = converge_yum(store, &set.suite()).await?;
     }
     // 3. The indices, then what signs them.
     if formats.contains(&Format::Deb) {
-        summary.apt_packages = converge_apt(store, set).await?;
+        summary.apt_packages = converge_apt(store, &set.suite()).await?;
     }
     // 4. The note the release page reads, and the page again if it changed.
     // It shows the stable suite once there is one, else this release's.
@@ -337,7 +484,7 @@ async fn entries(store: &ObjectStore, prefix: &str) -> Result<BTreeMap<String, V
 
 /// Writes the suite's `Packages` indices and its signed `Release` until a
 /// listing after the write names no other entry; returns the package count.
-async fn converge_apt(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
+async fn converge_apt(store: &ObjectStore, set: &Suite<'_>) -> Result<usize> {
     let prefix = format!("{}/index/{}/", apt::ROOT, set.suite);
     let dists = format!("{}/dists/{}", apt::ROOT, set.suite);
     let mut count;
@@ -381,7 +528,7 @@ async fn converge_apt(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
             .await?;
         }
         let info = apt::ReleaseInfo {
-            origin: &set.meta.name,
+            origin: set.name,
             suite: &set.suite,
             architectures: by_arch.keys().cloned().collect(),
             date: crate::clock::now_secs(),
@@ -457,7 +604,7 @@ async fn test_delay(round: usize) {
 /// next one must write all three again.
 async fn signed_release_is(
     store: &ObjectStore,
-    set: &PackageSet,
+    set: &Suite<'_>,
     dists: &str,
     release: &str,
 ) -> Result<bool> {
@@ -491,7 +638,7 @@ fn index_ctype(path: &str) -> &'static str {
 
 /// Writes the suite's YUM metadata and its signed `repomd.xml` until a
 /// listing after the write names no other entry; returns the package count.
-async fn converge_yum(store: &ObjectStore, set: &PackageSet) -> Result<usize> {
+async fn converge_yum(store: &ObjectStore, set: &Suite<'_>) -> Result<usize> {
     let dir = format!("{}/{}", yum::ROOT, set.suite);
     let prefix = format!("{dir}/index/");
     let mut count;

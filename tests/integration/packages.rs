@@ -815,3 +815,91 @@ fn bad_package_input_is_refused_before_anything_is_written() {
         "{debs:?}"
     );
 }
+
+#[test]
+fn rm_takes_a_release_out_of_the_repositories_first_then_deletes_its_packages() {
+    let g = Garage::from_env();
+    let bucket = g.bucket("pkgrm");
+    let web = g.web_url(&bucket);
+    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, public) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let f = fixture(&web);
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _) = f.release_keys();
+    let url = g.url(&bucket, "");
+    for tag in ["v1.0.0", "v1.1.0"] {
+        publish(&f, (&url, &sk), &secret, tag).ok();
+    }
+    let dl = tempfile::tempdir().unwrap();
+    let keyring = dl.path().join("hello.gpg");
+    download(&format!("{web}/apt/hello-archive-keyring.gpg"), &keyring);
+    let gpgkey = format!("file://{}", public.display());
+    let rpm_repo = format!("{web}/rpm/stable/");
+    let rm = |extra: &[&str]| {
+        let mut args = vec![
+            "--message-format",
+            "json",
+            "rm",
+            "hello:v1.1.0",
+            "--force",
+            "--static",
+            &url,
+        ];
+        args.extend_from_slice(extra);
+        f.run_with(&args, |c| {
+            c.env_remove("RELEASE_DIST_PACKAGES_KEY");
+        })
+    };
+    // The plan names the entries, the indices and the packages.
+    let plan: serde_json::Value = serde_json::from_str(&rm(&["--dry-run"]).ok().stdout()).unwrap();
+    let repo_keys: Vec<&str> = plan["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["phase"] == "repositories")
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        repo_keys.contains(&"apt/index/stable/amd64/hello_1.1.0_amd64.deb"),
+        "{repo_keys:?}"
+    );
+    assert!(
+        repo_keys.contains(&"apt/pool/main/h/hello/hello_1.1.0_amd64.deb"),
+        "{repo_keys:?}"
+    );
+    assert!(
+        repo_keys.contains(&"rpm/stable/packages/hello-1.1.0-1.x86_64.rpm"),
+        "{repo_keys:?}"
+    );
+    // Without the key nothing changes.
+    rm(&[]).fails_with(2, &["no signing key for the packages", "--packages-key"]);
+    let apt = Apt::new(&web, "stable", &keyring);
+    apt.update_ok("after a refused rm");
+    assert_eq!(apt.versions("hello"), ["1.1.0", "1.0.0"]);
+    // With it, the release is out of both repositories and its packages are gone.
+    rm(&["--packages-key", secret.to_str().unwrap()]).ok();
+    let apt = Apt::new(&web, "stable", &keyring);
+    apt.update_ok("after rm");
+    assert_eq!(apt.versions("hello"), ["1.0.0"]);
+    assert_eq!(dnf_versions(&rpm_repo, &gpgkey), ["1.0.0-1"]);
+    let status = |path: &str| {
+        stock(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("{web}/{path}"),
+            ],
+        )
+    };
+    assert_eq!(status("apt/pool/main/h/hello/hello_1.1.0_amd64.deb"), "404");
+    assert_eq!(
+        status("rpm/stable/packages/hello-1.1.0-1.x86_64.rpm"),
+        "404"
+    );
+    assert_eq!(status("apt/pool/main/h/hello/hello_1.0.0_amd64.deb"), "200");
+}
