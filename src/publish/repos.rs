@@ -529,7 +529,7 @@ async fn converge_apt(store: &ObjectStore, set: &Suite<'_>) -> Result<usize> {
         }
         let info = apt::ReleaseInfo {
             origin: set.name,
-            suite: &set.suite,
+            suite: set.suite,
             architectures: by_arch.keys().cloned().collect(),
             date: crate::clock::now_secs(),
         };

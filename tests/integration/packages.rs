@@ -877,8 +877,50 @@ fn rm_takes_a_release_out_of_the_repositories_first_then_deletes_its_packages() 
     let apt = Apt::new(&web, "stable", &keyring);
     apt.update_ok("after a refused rm");
     assert_eq!(apt.versions("hello"), ["1.1.0", "1.0.0"]);
-    // With it, the release is out of both repositories and its packages are gone.
-    rm(&["--packages-key", secret.to_str().unwrap()]).ok();
+    // With it (each delete held back by the test hook, while apt reads the
+    // repository all along): every version apt lists can be downloaded at
+    // every moment; then the release is out of both repositories and its
+    // packages are gone.
+    let mut child = f
+        .command(&[
+            "rm",
+            "hello:v1.1.0",
+            "--force",
+            "--static",
+            &url,
+            "--packages-key",
+            secret.to_str().unwrap(),
+        ])
+        .env("RELEASE_DIST_TEST_DELETE_PAUSE_MS", "700")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut looks = 0;
+    while child.try_wait().unwrap().is_none() {
+        let reader = Apt::new(&web, "stable", &keyring);
+        reader.update_ok("during rm");
+        for v in reader.versions("hello") {
+            let code = stock(
+                "curl",
+                &[
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    &format!("{web}/apt/pool/main/h/hello/hello_{v}_amd64.deb"),
+                ],
+            );
+            assert_eq!(
+                code, "200",
+                "apt lists {v} during rm, but its package is gone"
+            );
+        }
+        looks += 1;
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(looks >= 3, "only {looks} looks during rm");
     let apt = Apt::new(&web, "stable", &keyring);
     apt.update_ok("after rm");
     assert_eq!(apt.versions("hello"), ["1.0.0"]);
