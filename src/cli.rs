@@ -117,6 +117,10 @@ pub struct PromoteArgs {
     /// Where the release's images are now: docker://HOST/NAME, a bucket or an OCI layout.
     #[arg(long, value_name = "URL", requires = "images_to")]
     pub images_from: Option<String>,
+    /// The OpenPGP key that signs the destination's package repositories,
+    /// needed when the release has packages (default: $RELEASE_DIST_PACKAGES_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub packages_key: Option<PathBuf>,
     /// Where its images go (repeatable): copied by digest, the index unchanged, the tag last.
     #[arg(long, value_name = "URL", requires = "images_from")]
     pub images_to: Vec<String>,

@@ -127,6 +127,7 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 layout: args.layout,
                 images_from: args.images_from,
                 images_to: args.images_to,
+                packages_key: args.packages_key,
                 image_tags: if args.image_tags.is_empty() {
                     ctx.project.config.image_tags.clone()
                 } else {

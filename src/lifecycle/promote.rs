@@ -40,6 +40,8 @@ pub struct PromoteOpts {
     pub images_to: Vec<String>,
     /// Extra tags for a stable release's images (`latest`, `major`).
     pub image_tags: Vec<String>,
+    /// The packages' OpenPGP key file, if given.
+    pub packages_key: Option<PathBuf>,
 }
 
 /// What `promote` did at one destination.
@@ -266,6 +268,21 @@ async fn promote_images(
     Ok(out)
 }
 
+/// The key and public URL production's repositories are written with.
+fn packages_front(
+    ctx: &Context,
+    opts: &PromoteOpts,
+) -> Result<(crate::openpgp::SigningKey, String)> {
+    let key = crate::keys::load_openpgp(opts.packages_key.as_deref(), &|k| std::env::var(k).ok())?;
+    let url = ctx.project.config.packages.url.clone().ok_or_else(|| {
+        Error::config(
+            format!("{}.url", crate::publish::packages::PREFIX),
+            "is needed to promote a release with packages: production's public URL, which its .repo file names",
+        )
+    })?;
+    Ok((key, url))
+}
+
 /// Runs `promote`.
 pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let (name, tag) = opts.release.split_once(':').ok_or_else(|| {
@@ -307,9 +324,37 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
             ctx.print_result(&plan.render(), &plan);
             return Ok(Vec::new());
         }
+        // A release with packages goes into production's repositories too,
+        // signed with production's key: read it before anything is copied.
+        let packages: Vec<String> = order
+            .iter()
+            .map(|(o, ..)| o.key.rsplit('/').next().unwrap_or("").to_string())
+            .filter(|f| f.ends_with(".deb") || f.ends_with(".rpm"))
+            .collect();
+        let repo_key = match packages.is_empty() {
+            true => None,
+            false => Some(packages_front(ctx, opts)?),
+        };
         let mut out = Vec::new();
         for (dest, plan) in &stores {
-            out.push(copy_to(dest, &src, plan, (layout, name, &tmp)).await?);
+            let mut done = copy_to(dest, &src, plan, (layout, name, &tmp)).await?;
+            if let Some((key, url)) = &repo_key {
+                let front = crate::publish::repos::Front {
+                    name,
+                    url,
+                    key,
+                    suite: "",
+                    other_suite: ctx.project.config.packages.suite(false),
+                    deb: false,
+                    rpm: false,
+                    page: (layout, name),
+                };
+                done.copied += crate::publish::repos::promote_repositories(
+                    &src, dest, &packages, &front, &tmp,
+                )
+                .await?;
+            }
+            out.push(done);
         }
         if let Some(from) = &opts.images_from {
             let (tags, _) = crate::oci::image_tags(tag, &opts.image_tags);

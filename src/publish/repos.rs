@@ -55,6 +55,157 @@ pub struct RepoSummary {
     pub rpm_packages: usize,
 }
 
+/// What a suite's repositories show besides the packages: the public key,
+/// the `.repo` file, the signed indices, and the release page's note.
+pub struct Front<'a> {
+    /// The package name.
+    pub name: &'a str,
+    /// The destination's public URL.
+    pub url: &'a str,
+    /// The signing key.
+    pub key: &'a crate::openpgp::SigningKey,
+    /// The suite.
+    pub suite: &'a str,
+    /// The suite of releases that are not stable (for the note).
+    pub other_suite: &'a str,
+    /// There are .debs.
+    pub deb: bool,
+    /// There are .rpms.
+    pub rpm: bool,
+    /// The layout and release name whose page lists the repositories.
+    pub page: (crate::kinds::Layout, &'a str),
+}
+
+impl Front<'_> {
+    /// Writes it all after the packages and their entries; returns the
+    /// package counts of the APT and YUM indices.
+    pub async fn publish(&self, store: &ObjectStore) -> Result<(usize, usize)> {
+        let name = self.name;
+        let [gpg, asc, rpm_key] = key_files(name);
+        let armored = self.key.public_armored().map_err(key_error)?;
+        let binary = self.key.public_binary().map_err(key_error)?;
+        put_if_changed(store, &gpg, binary, ctype::KEY).await?;
+        put_if_changed(store, &asc, armored.clone().into_bytes(), ctype::KEY).await?;
+        put_if_changed(store, &rpm_key, armored.into_bytes(), ctype::KEY).await?;
+        let suite = Suite {
+            name,
+            suite: self.suite,
+            key: self.key,
+        };
+        let mut counts = (0, 0);
+        if self.rpm {
+            let repo = yum::repo_file(
+                &format!("{name}-{}", self.suite),
+                &format!("{name} ({})", self.suite),
+                &format!("{}/{}/{}/", self.url, yum::ROOT, self.suite),
+                &format!("{}/{rpm_key}", self.url),
+            );
+            let key = repo_file_key(name, self.suite);
+            put_if_changed(store, &key, repo.into_bytes(), ctype::TEXT).await?;
+            counts.1 = converge_yum(store, &suite).await?;
+        }
+        if self.deb {
+            counts.0 = converge_apt(store, &suite).await?;
+        }
+        self.write_note(store, &gpg).await?;
+        Ok(counts)
+    }
+
+    /// The note the release page reads (the stable suite once there is
+    /// one, else this one), and the page again if it changed.
+    async fn write_note(&self, store: &ObjectStore, keyring: &str) -> Result<()> {
+        let (name, stable) = (self.name, crate::linuxpkg::STABLE_SUITE);
+        let shown = if store
+            .exists(&format!("{}/dists/{stable}/InRelease", apt::ROOT))
+            .await?
+            || store.exists(&repo_file_key(name, stable)).await?
+        {
+            stable
+        } else {
+            self.suite
+        };
+        let note = crate::publish::notes::PackagesNote {
+            name: name.to_string(),
+            url: self.url.to_string(),
+            fingerprint: self.key.fingerprint(),
+            sources_line: self.deb.then(|| {
+                apt::sources_line(
+                    self.url,
+                    shown,
+                    &format!("/usr/share/keyrings/{name}-archive-keyring.gpg"),
+                )
+            }),
+            keyring: keyring.to_string(),
+            repo_file: self.rpm.then(|| repo_file_key(name, shown)),
+            other_suite: self.other_suite.to_string(),
+        };
+        let (layout, release_name) = self.page;
+        let note_key = format!(
+            "{}{}",
+            layout.name_prefix(release_name),
+            crate::publish::notes::PACKAGES_NOTE
+        );
+        if put_if_changed(store, &note_key, note.to_json(), ctype::JSON).await? {
+            crate::publish::statics::converge_shared_documents(store, layout, release_name).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies the repository objects of the packages `files` (a promoted
+/// release's) from `src` to `dest`: the packages, then their entries; then
+/// writes each suite's front at `dest` as `front` says (its URL, its key).
+/// Returns how many objects were copied.
+pub async fn promote_repositories(
+    src: &ObjectStore,
+    dest: &ObjectStore,
+    files: &[String],
+    front: &Front<'_>,
+    tmp: &std::path::Path,
+) -> Result<usize> {
+    let found = plan_repo_removal(src, files).await?;
+    let mut copied = 0;
+    for k in &found.packages {
+        let ct = if k.ends_with(".deb") {
+            ctype::DEB
+        } else {
+            ctype::RPM
+        };
+        if !dest.exists(k).await? && dest.copy_from(src, k, tmp, ct).await? {
+            copied += 1;
+        }
+    }
+    for k in &found.entries {
+        if dest.copy_from(src, k, tmp, ctype::TEXT).await? {
+            copied += 1;
+        }
+    }
+    let mut suites: Vec<&String> = found.apt.iter().chain(&found.yum).map(|(_, s)| s).collect();
+    suites.sort();
+    suites.dedup();
+    for suite in suites {
+        let deb = found.apt.iter().any(|(_, s)| s == suite);
+        let rpm = found.yum.iter().any(|(_, s)| s == suite);
+        let name = found
+            .apt
+            .iter()
+            .chain(&found.yum)
+            .map(|(n, _)| n.as_str())
+            .next()
+            .unwrap_or(front.name);
+        Front {
+            name,
+            suite,
+            deb,
+            rpm,
+            ..*front
+        }
+        .publish(dest)
+        .await?;
+    }
+    Ok(copied)
+}
+
 /// One suite of the repositories, and the key that signs its indices.
 pub struct Suite<'a> {
     /// The package name (the Release file's Origin and Label).
@@ -345,77 +496,22 @@ pub async fn publish_repositories(store: &ObjectStore, set: &PackageSet) -> Resu
         };
         put_if_changed(store, &entry_key, entry, entry_ct).await?;
     }
-    // 2. The public key and the .repo file users install.
-    let [gpg, asc, rpm_key] = key_files(name);
-    let armored = set.key.public_armored().map_err(key_error)?;
-    put_if_changed(
-        store,
-        &gpg,
-        set.key.public_binary().map_err(key_error)?,
-        ctype::KEY,
-    )
-    .await?;
-    put_if_changed(store, &asc, armored.clone().into_bytes(), ctype::KEY).await?;
-    put_if_changed(store, &rpm_key, armored.into_bytes(), ctype::KEY).await?;
+    // 2. The public key, the .repo file, the indices and what signs them,
+    // and the note the release page reads.
     let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
-    if formats.contains(&Format::Rpm) {
-        let repo = yum::repo_file(
-            &format!("{name}-{}", set.suite),
-            &format!("{name} ({})", set.suite),
-            &format!("{}/{}/{}/", set.url, yum::ROOT, set.suite),
-            &format!("{}/{rpm_key}", set.url),
-        );
-        put_if_changed(
-            store,
-            &repo_file_key(name, &set.suite),
-            repo.into_bytes(),
-            ctype::TEXT,
-        )
-        .await?;
-        summary.rpm_packages = converge_yum(store, &set.suite()).await?;
-    }
-    // 3. The indices, then what signs them.
-    if formats.contains(&Format::Deb) {
-        summary.apt_packages = converge_apt(store, &set.suite()).await?;
-    }
-    // 4. The note the release page reads, and the page again if it changed.
-    // It shows the stable suite once there is one, else this release's.
-    let stable = crate::linuxpkg::STABLE_SUITE;
-    let shown = if store
-        .exists(&format!("{}/dists/{stable}/InRelease", apt::ROOT))
-        .await?
-        || store.exists(&repo_file_key(name, stable)).await?
-    {
-        stable
-    } else {
-        set.suite.as_str()
+    let front = Front {
+        name,
+        url: &set.url,
+        key: &set.key,
+        suite: &set.suite,
+        other_suite: &set.other_suite,
+        deb: formats.contains(&Format::Deb),
+        rpm: formats.contains(&Format::Rpm),
+        page: (set.page.0, &set.page.1),
     };
-    let note = crate::publish::notes::PackagesNote {
-        name: name.clone(),
-        url: set.url.clone(),
-        fingerprint: set.key.fingerprint(),
-        sources_line: formats.contains(&Format::Deb).then(|| {
-            apt::sources_line(
-                &set.url,
-                shown,
-                &format!("/usr/share/keyrings/{name}-archive-keyring.gpg"),
-            )
-        }),
-        keyring: gpg.clone(),
-        repo_file: formats
-            .contains(&Format::Rpm)
-            .then(|| repo_file_key(name, shown)),
-        other_suite: set.other_suite.clone(),
-    };
-    let (layout, release_name) = &set.page;
-    let note_key = format!(
-        "{}{}",
-        layout.name_prefix(release_name),
-        crate::publish::notes::PACKAGES_NOTE
-    );
-    if put_if_changed(store, &note_key, note.to_json(), ctype::JSON).await? {
-        crate::publish::statics::converge_shared_documents(store, *layout, release_name).await?;
-    }
+    let (apt_packages, rpm_packages) = front.publish(store).await?;
+    summary.apt_packages = apt_packages;
+    summary.rpm_packages = rpm_packages;
     Ok(summary)
 }
 

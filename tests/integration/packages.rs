@@ -945,3 +945,80 @@ fn rm_takes_a_release_out_of_the_repositories_first_then_deletes_its_packages() 
     );
     assert_eq!(status("apt/pool/main/h/hello/hello_1.0.0_amd64.deb"), "200");
 }
+
+#[test]
+fn promote_puts_the_packages_into_productions_repositories() {
+    let g = Garage::from_env();
+    let (staging, prod) = (g.bucket("pkgstage"), g.bucket("pkgprod"));
+    let web = g.web_url(&prod);
+    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, public) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let f = fixture(&web);
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _) = f.release_keys();
+    let (surl, purl) = (g.url(&staging, ""), g.url(&prod, ""));
+    publish(&f, (&surl, &sk), &secret, "v1.0.0").ok();
+    let key = f.dir.join("keys/cache.pub");
+    let promote = |extra: &[&str]| {
+        let mut args = vec![
+            "promote",
+            "hello:v1.0.0",
+            "--from",
+            &surl,
+            "--to",
+            &purl,
+            "--key",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        f.run_with(&args, |c| {
+            c.env_remove("RELEASE_DIST_PACKAGES_KEY");
+        })
+    };
+    promote(&[]).fails_with(2, &["no signing key for the packages"]);
+    assert_eq!(
+        g.object_count(&prod),
+        0,
+        "a refused promote copied something"
+    );
+    promote(&["--packages-key", secret.to_str().unwrap()]).ok();
+    let dl = tempfile::tempdir().unwrap();
+    let keyring = dl.path().join("hello.gpg");
+    download(&format!("{web}/apt/hello-archive-keyring.gpg"), &keyring);
+    let apt = Apt::new(&web, "stable", &keyring);
+    apt.update_ok("production after promote");
+    assert_eq!(apt.versions("hello"), ["1.0.0"]);
+    let gpgkey = format!("file://{}", public.display());
+    assert_eq!(
+        dnf_versions(&format!("{web}/rpm/stable/"), &gpgkey),
+        ["1.0.0-1"]
+    );
+    let repo = String::from_utf8(crate::util::stock_bytes(
+        "curl",
+        &["-sf", &format!("{web}/rpm/hello.repo")],
+    ))
+    .unwrap();
+    assert!(
+        repo.contains(&format!("baseurl={web}/rpm/stable/")),
+        "{repo}"
+    );
+    let prod_deb = crate::util::stock_bytes(
+        "curl",
+        &[
+            "-sf",
+            &format!("{web}/apt/pool/main/h/hello/hello_1.0.0_amd64.deb"),
+        ],
+    );
+    let staged = crate::util::stock_bytes(
+        "curl",
+        &[
+            "-sf",
+            &format!(
+                "{}/apt/pool/main/h/hello/hello_1.0.0_amd64.deb",
+                g.web_url(&staging)
+            ),
+        ],
+    );
+    assert_eq!(prod_deb, staged, "the same package bytes");
+}
