@@ -1022,3 +1022,112 @@ fn promote_puts_the_packages_into_productions_repositories() {
     );
     assert_eq!(prod_deb, staged, "the same package bytes");
 }
+
+#[test]
+fn configured_files_are_installed_and_a_conffile_is_kept_as_one() {
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, _) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let f = fixture("https://dl.example.org");
+    std::fs::create_dir_all(f.dir.join("dist")).unwrap();
+    std::fs::write(
+        f.dir.join("dist/hello.service"),
+        "[Service]\nExecStart=/usr/bin/hello\n",
+    )
+    .unwrap();
+    std::fs::write(f.dir.join("dist/hello.toml"), "greeting = \"hello\"\n").unwrap();
+    f.edit("Cargo.toml", |t| {
+        t.replace(
+            "formats = [\"deb\", \"rpm\"]",
+            "formats = [\"deb\", \"rpm\"]\nfiles = [\n  { source = \"dist/hello.service\", dest = \"/lib/systemd/system/hello.service\" },\n  { source = \"dist/hello.toml\", dest = \"/etc/hello/config.toml\", conffile = true },\n]",
+        )
+    });
+    f.commit("files");
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _) = f.release_keys();
+    let out = f.dir.join("out");
+    // A dry run builds the packages and writes nothing.
+    f.run(&[
+        "publish",
+        "--dry-run",
+        "--static",
+        out.to_str().unwrap(),
+        "--signing-key",
+        &sk,
+        "--packages-key",
+        secret.to_str().unwrap(),
+        "--no-images",
+        "--tag",
+        "v1.0.0",
+    ])
+    .ok();
+    assert!(
+        !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
+        "a dry run wrote to the destination"
+    );
+    let dir = f.dist().join("packages/linux/amd64");
+    let deb = dir.join("hello_1.0.0_amd64.deb");
+    let contents = stock("dpkg-deb", &["-c", deb.to_str().unwrap()]);
+    for (path, mode) in [
+        ("./usr/bin/hello", "-rwxr-xr-x"),
+        ("./lib/systemd/system/hello.service", "-rw-r--r--"),
+        ("./etc/hello/config.toml", "-rw-r--r--"),
+    ] {
+        assert!(
+            contents
+                .lines()
+                .any(|l| l.starts_with(mode) && l.ends_with(path) && l.contains("root/root")),
+            "{path}: {contents}"
+        );
+    }
+    let ctrl = tempfile::tempdir().unwrap();
+    stock(
+        "dpkg-deb",
+        &[
+            "--control",
+            deb.to_str().unwrap(),
+            ctrl.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(ctrl.path().join("conffiles")).unwrap(),
+        "/etc/hello/config.toml\n"
+    );
+    let rpm = dir.join("hello-1.0.0-1.x86_64.rpm");
+    let listed = stock("rpm", &["-qlp", rpm.to_str().unwrap()]);
+    assert!(
+        listed.contains("/lib/systemd/system/hello.service") && listed.contains("/usr/bin/hello"),
+        "{listed}"
+    );
+    let config = stock("rpm", &["-qcp", rpm.to_str().unwrap()]);
+    assert_eq!(config.trim(), "/etc/hello/config.toml");
+    // dpkg installs it into a scratch root: the conffile is registered as one.
+    let root = tempfile::tempdir().unwrap();
+    let admin = root.path().join("var/lib/dpkg");
+    std::fs::create_dir_all(admin.join("updates")).unwrap();
+    std::fs::create_dir_all(admin.join("info")).unwrap();
+    std::fs::write(admin.join("status"), "").unwrap();
+    let r = root.path().to_str().unwrap();
+    let install = Command::new("dpkg")
+        .args([
+            &format!("--root={r}"),
+            &format!("--admindir={}", admin.display()),
+            "--force-script-chrootless",
+            "--force-not-root",
+            "--log=/dev/null",
+            "-i",
+            deb.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "dpkg -i: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let status = std::fs::read_to_string(admin.join("status")).unwrap();
+    assert!(
+        status.contains("Conffiles:\n /etc/hello/config.toml "),
+        "{status}"
+    );
+    assert!(root.path().join("usr/bin/hello").is_file());
+}
