@@ -49,6 +49,8 @@ const KEYS: &[&str] = &[
     "cache-public-url",
     "artifacts",
     "packages",
+    "public-url",
+    "installer",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -167,6 +169,11 @@ pub struct Config {
     pub cache_public_url: Option<String>,
     /// Extra artifacts published beside the binaries.
     pub artifacts: Vec<ExtraArtifact>,
+    /// The public URL the static destinations are served from
+    /// (`https://dl.example.org`): the installer downloads from it.
+    pub public_url: Option<String>,
+    /// Publish `install.sh` with each release (default true).
+    pub installer: bool,
     /// Linux packages and their repositories (none by default).
     pub packages: crate::linuxpkg::PackagesConfig,
     /// What Cargo.toml says of the package (version, description…), for packages.
@@ -198,6 +205,8 @@ impl Config {
             source_tarball: true,
             cache_public_url: None,
             artifacts: Vec::new(),
+            public_url: None,
+            installer: true,
             packages: Default::default(),
             cargo: Default::default(),
         }
@@ -285,6 +294,14 @@ impl Config {
                 crate::linuxpkg::KEY => self.packages = crate::linuxpkg::parse(&full, value)?,
                 "smoke" => self.smoke = Some(strings(&full, value)?),
                 "cache-public-url" => self.cache_public_url = Some(string(&full, value)?),
+                "public-url" => {
+                    self.public_url = Some(string(&full, value)?.trim_end_matches('/').to_string())
+                }
+                "installer" => {
+                    self.installer = value.as_bool().ok_or_else(|| {
+                        Error::config(&full, format!("must be true or false, not {value}"))
+                    })?
+                }
                 "source-tarball" => {
                     self.source_tarball = value.as_bool().ok_or_else(|| {
                         Error::config(&full, format!("must be true or false, not {value}"))

@@ -72,9 +72,14 @@ pub fn semver_of(tag: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// Names a tag cannot have: the documents kept at a name's top level
-/// (the newest stable release's Nix install manifest, and the package
-/// repositories' note).
-pub const NAME_LEVEL_DOCUMENTS: [&str; 3] = ["manifest.nix", "manifest.json", "packages.json"];
+/// (the newest stable release's Nix install manifest and installer, and
+/// the package repositories' note).
+pub const NAME_LEVEL_DOCUMENTS: [&str; 4] = [
+    "manifest.nix",
+    "manifest.json",
+    "packages.json",
+    "install.sh",
+];
 
 /// Checks that `tag` can name a release: an OCI tag
 /// (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`), so that the same word serves the

@@ -274,7 +274,8 @@ fn packages_front(
     opts: &PromoteOpts,
 ) -> Result<(crate::openpgp::SigningKey, String)> {
     let key = crate::keys::load_openpgp(opts.packages_key.as_deref(), &|k| std::env::var(k).ok())?;
-    let url = ctx.project.config.packages.url.clone().ok_or_else(|| {
+    let config = &ctx.project.config;
+    let url = config.packages.url.clone().or_else(|| config.public_url.clone()).ok_or_else(|| {
         Error::config(
             format!("{}.url", crate::publish::packages::PREFIX),
             "is needed to promote a release with packages: production's public URL, which its .repo file names",

@@ -66,6 +66,8 @@ pub enum FileRole {
     Extra(String),
     /// A .deb or .rpm (also in the repositories).
     Package,
+    /// `install.sh`.
+    Installer,
 }
 
 impl FileRole {
@@ -77,6 +79,7 @@ impl FileRole {
             FileRole::NixManifest => "nix-manifest",
             FileRole::Extra(_) => "extra",
             FileRole::Package => "package",
+            FileRole::Installer => "installer",
         }
     }
 }

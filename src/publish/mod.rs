@@ -4,6 +4,7 @@
 
 pub mod images;
 pub mod index;
+pub mod installer;
 pub mod layout;
 pub mod notes;
 pub mod packages;

@@ -119,7 +119,7 @@ pub fn prepare(
     }
     let config = &ctx.project.config;
     let pc = &config.packages;
-    let url = pc.url.clone().ok_or_else(|| {
+    let url = pc.url.clone().or_else(|| config.public_url.clone()).ok_or_else(|| {
         Error::config(
             format!("{PREFIX}.url"),
             "is needed for packages: the public URL of the static destinations (https://dl.example.org), which the .repo file and the install instructions name",

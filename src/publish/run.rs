@@ -48,6 +48,9 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     if let Some(set) = &packages {
         files.extend(set.release_files());
     }
+    if ctx.project.config.installer {
+        files.push(installer_file(ctx, layout, &release.tag, &files)?);
+    }
     refuse_clashing_paths(&files, layout)?;
     let images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
@@ -182,6 +185,55 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
         });
     }
     Ok(files)
+}
+
+/// `install.sh` for this release: each target's binary (the one named like
+/// the release, else the first), downloaded from the config's `public-url`.
+fn installer_file(
+    ctx: &Context,
+    layout: Layout,
+    tag: &str,
+    files: &[ReleaseFile],
+) -> Result<ReleaseFile> {
+    let config = &ctx.project.config;
+    let mut targets: Vec<(crate::platform::Platform, String)> = Vec::new();
+    let mut bin = config.name.clone();
+    for f in files.iter().filter(|f| f.role == FileRole::Binary) {
+        let Some(p) = f.platform else { continue };
+        let named = f.file == config.name;
+        match targets.iter_mut().find(|(q, _)| *q == p) {
+            Some(entry) if named => entry.1 = f.path_in(layout),
+            Some(_) => {}
+            None => {
+                targets.push((p, f.path_in(layout)));
+                if !named && targets.len() == 1 {
+                    bin = f.file.clone();
+                }
+            }
+        }
+    }
+    let release_path = layout.release_prefix(&config.name, tag);
+    let text = super::installer::script(&super::installer::Installer {
+        name: &config.name,
+        tag,
+        bin: &bin,
+        base_url: config.public_url.as_deref(),
+        release_path: release_path.trim_end_matches('/'),
+        files: &targets,
+    })
+    .map_err(|why| Error::config("public-url", why))?;
+    let dir = ctx.dist_dir().join("installer");
+    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+    let local = dir.join(super::installer::INSTALLER);
+    std::fs::write(&local, &text).map_err(Error::io("cannot write", &local))?;
+    Ok(ReleaseFile {
+        platform: None,
+        file: super::installer::INSTALLER.to_string(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
+        size: text.len() as u64,
+        local,
+        role: FileRole::Installer,
+    })
 }
 
 /// Two files of a release at one path (an extra artifact named like the

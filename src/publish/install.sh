@@ -1,0 +1,115 @@
+#!/bin/sh
+# Installs @NAME@ @TAG@: the static binary for this machine, checked against
+# the release's SHA256SUMS before it is put in place. POSIX sh (dash works),
+# curl or wget. Written by cargo-release-dist.
+#
+#   curl -fsSL @SELF@ | sh
+#   sh install.sh [--dir DIR] [--arch amd64|386|arm64|armv6|armv7] [--base-url URL]
+set -eu
+
+name='@NAME@'
+tag='@TAG@'
+bin='@BIN@'
+base_url='@BASE_URL@'
+release_path='@RELEASE_PATH@'
+# Each target this release has, and its file's path in the release.
+files='@FILES@'
+
+dir="${HOME:-}/.local/bin"
+arch=''
+
+say() { printf '%s\n' "install.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+usage() {
+  cat <<EOF
+Installs $name $tag into DIR (default ~/.local/bin).
+  --dir DIR        where to install $bin
+  --arch ARCH      amd64, 386, arm64, armv6 or armv7 (default: this machine's)
+  --base-url URL   where the release is published (default: $base_url)
+EOF
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) [ $# -ge 2 ] || die "--dir needs a directory"; dir=$2; shift 2 ;;
+    --dir=*) dir=${1#--dir=}; shift ;;
+    --arch) [ $# -ge 2 ] || die "--arch needs an architecture"; arch=$2; shift 2 ;;
+    --arch=*) arch=${1#--arch=}; shift ;;
+    --base-url) [ $# -ge 2 ] || die "--base-url needs a URL"; base_url=$2; shift 2 ;;
+    --base-url=*) base_url=${1#--base-url=}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+
+[ -n "$base_url" ] || die "this script does not know where $name $tag was published: give --base-url URL"
+[ -n "$dir" ] || die "no directory to install into: give --dir DIR"
+
+if [ -z "$arch" ]; then
+  os=$(uname -s)
+  [ "$os" = Linux ] || die "$name is built for Linux, and this is $os"
+  machine=$(uname -m)
+  case "$machine" in
+    x86_64|amd64) arch=amd64 ;;
+    i386|i486|i586|i686) arch=386 ;;
+    aarch64|arm64|armv8*) arch=arm64 ;;
+    armv6*) arch=armv6 ;;
+    armv7*) arch=armv7 ;;
+    *) die "no $name build for this machine ($machine)" ;;
+  esac
+fi
+
+# The target's file; an ARMv7 machine runs the ARMv6 build when there is no v7 one.
+lookup() {
+  for entry in $files; do
+    case "$entry" in "$1="*) printf '%s\n' "${entry#*=}"; return 0 ;; esac
+  done
+  return 1
+}
+case "$arch" in
+  amd64|linux/amd64) path=$(lookup linux/amd64) || path='' ;;
+  386|i386|linux/386) path=$(lookup linux/386) || path='' ;;
+  arm64|aarch64|linux/arm64) path=$(lookup linux/arm64) || path='' ;;
+  armv6|armv6l|arm|linux/arm/v6) path=$(lookup linux/arm/v6) || path='' ;;
+  armv7|armv7l|linux/arm/v7) path=$(lookup linux/arm/v7 || lookup linux/arm/v6) || path='' ;;
+  *) die "unknown architecture: $arch (amd64, 386, arm64, armv6 or armv7)" ;;
+esac
+[ -n "$path" ] || die "$name $tag has no build for $arch"
+
+fetch() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 3 -o "$2" "$1" || die "cannot download $1"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -O "$2" "$1" || die "cannot download $1"
+  else
+    die "neither curl nor wget is installed"
+  fi
+}
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum "$1" | cut -d' ' -f1
+  elif command -v shasum >/dev/null 2>&1; then
+    shasum -a 256 "$1" | cut -d' ' -f1
+  else
+    die "neither sha256sum nor shasum is installed"
+  fi
+}
+
+tmp=$(mktemp -d 2>/dev/null || mktemp -d -t install)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+base="${base_url%/}/$release_path"
+fetch "$base/SHA256SUMS" "$tmp/SHA256SUMS"
+want=$(awk -v p="$path" '$2 == p || $2 == "*" p { print $1 }' "$tmp/SHA256SUMS")
+[ -n "$want" ] || die "SHA256SUMS of $name $tag does not list $path"
+fetch "$base/$path" "$tmp/$bin"
+got=$(sha256 "$tmp/$bin")
+[ "$got" = "$want" ] || die "the download of $path does not match SHA256SUMS (expected $want, got $got): nothing was installed"
+
+mkdir -p "$dir" || die "cannot create $dir"
+cp "$tmp/$bin" "$dir/.$bin.partial" && chmod 755 "$dir/.$bin.partial" && mv -f "$dir/.$bin.partial" "$dir/$bin" \
+  || die "cannot install into $dir"
+say "installed $name $tag ($path) as $dir/$bin"
+case ":${PATH:-}:" in
+  *":$dir:"*) ;;
+  *) say "$dir is not on your PATH; add it, or run $dir/$bin" ;;
+esac
