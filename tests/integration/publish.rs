@@ -98,8 +98,8 @@ fn publish_to_garage_reads_back_with_stock_tools() {
     let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     assert_eq!(summary["release"]["class"], "stable");
     assert_eq!(
-        summary["destinations"][0]["uploaded"], 4,
-        "two binaries, the source tarball and the docs tarball"
+        summary["destinations"][0]["uploaded"], 5,
+        "two binaries, the source and docs tarballs, install.sh"
     );
 
     let web = g.web_url(&bucket);
@@ -135,7 +135,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         crate::util::sha256sum_c(dest.parent().unwrap(), &format!("{file}.sha256"));
     }
     let out = crate::util::sha256sum_c(dl.path(), "SHA256SUMS");
-    assert_eq!(out.matches(": OK").count(), 4);
+    assert_eq!(out.matches(": OK").count(), 5);
 
     // The source tarball is `git archive --prefix=hello-v1.0.0/` of the commit, byte for byte.
     let tar = crate::util::stock_bytes(
@@ -159,7 +159,8 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         tag["artifacts"],
         serde_json::json!([
             {"path": "hello-docs.tar.gz", "kind": "extra", "name": "hello-docs"},
-            {"path": "hello-v1.0.0.tar.gz", "kind": "source"}
+            {"path": "hello-v1.0.0.tar.gz", "kind": "source"},
+            {"path": "install.sh", "kind": "installer"}
         ])
     );
     // The docs tarball is the example's manual, archived by `build`.
@@ -249,7 +250,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
             noop["destinations"][0]["uploaded"].as_u64(),
             noop["destinations"][0]["skipped"].as_u64()
         ),
-        (Some(0), Some(4))
+        (Some(0), Some(5))
     );
 
     // No secret in any output or object.
