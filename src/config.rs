@@ -51,6 +51,7 @@ const KEYS: &[&str] = &[
     "packages",
     "public-url",
     "installer",
+    "sbom",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -174,6 +175,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Publish `install.sh` with each release (default true).
     pub installer: bool,
+    /// Publish `<name>-<tag>.cdx.json`, a CycloneDX SBOM (default true).
+    pub sbom: bool,
     /// Linux packages and their repositories (none by default).
     pub packages: crate::linuxpkg::PackagesConfig,
     /// What Cargo.toml says of the package (version, description…), for packages.
@@ -207,6 +210,7 @@ impl Config {
             artifacts: Vec::new(),
             public_url: None,
             installer: true,
+            sbom: true,
             packages: Default::default(),
             cargo: Default::default(),
         }
@@ -299,6 +303,11 @@ impl Config {
                 }
                 "installer" => {
                     self.installer = value.as_bool().ok_or_else(|| {
+                        Error::config(&full, format!("must be true or false, not {value}"))
+                    })?
+                }
+                "sbom" => {
+                    self.sbom = value.as_bool().ok_or_else(|| {
                         Error::config(&full, format!("must be true or false, not {value}"))
                     })?
                 }

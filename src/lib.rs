@@ -37,6 +37,7 @@ pub mod process;
 pub mod provenance;
 pub mod publish;
 pub mod release;
+pub mod sbom;
 pub mod source;
 pub mod workspace;
 

@@ -68,6 +68,8 @@ pub enum FileRole {
     Package,
     /// `install.sh`.
     Installer,
+    /// The CycloneDX SBOM.
+    Sbom,
 }
 
 impl FileRole {
@@ -80,6 +82,7 @@ impl FileRole {
             FileRole::Extra(_) => "extra",
             FileRole::Package => "package",
             FileRole::Installer => "installer",
+            FileRole::Sbom => "sbom",
         }
     }
 }

@@ -51,6 +51,9 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     if ctx.project.config.installer {
         files.push(installer_file(ctx, layout, &release.tag, &files)?);
     }
+    if ctx.project.config.sbom {
+        files.push(sbom_file(ctx, &manifest, &release.tag)?);
+    }
     refuse_clashing_paths(&files, layout)?;
     let images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
@@ -185,6 +188,73 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
         });
     }
     Ok(files)
+}
+
+/// `<name>-<tag>.cdx.json`: Cargo.lock's crates and each artifact's runtime
+/// closure (from the local store; without nix, each artifact's own path).
+fn sbom_file(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<ReleaseFile> {
+    let name = &ctx.project.config.name;
+    let lock = ctx
+        .project
+        .dir
+        .ancestors()
+        .map(|d| d.join("Cargo.lock"))
+        .find(|p| p.is_file());
+    let crates = match &lock {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(Error::io("cannot read", path))?;
+            crate::sbom::parse_lock(&text).map_err(|why| Error::config("Cargo.lock", why))?
+        }
+        None => Vec::new(),
+    };
+    let nix = crate::nix::Nix::locate(Vec::new()).ok();
+    let mut closures = Vec::new();
+    let roots = manifest
+        .artifacts
+        .iter()
+        .map(|a| (a.path.clone(), a.store_path.clone(), a.nar_hash.clone()))
+        .chain(
+            manifest
+                .extras
+                .iter()
+                .map(|e| (e.path.clone(), e.store_path.clone(), e.nar_hash.clone())),
+        );
+    for (artifact, root, nar_hash) in roots {
+        let paths = match &nix {
+            Some(nix) => nix
+                .path_infos(std::slice::from_ref(&root), true)?
+                .into_iter()
+                .map(|i| (i.path, i.nar_hash))
+                .collect(),
+            None => vec![(root.clone(), nar_hash)],
+        };
+        closures.push(crate::sbom::Closure {
+            artifact,
+            root,
+            paths,
+        });
+    }
+    let bytes = crate::sbom::sbom(&crate::sbom::SbomInput {
+        name,
+        tag,
+        commit: &manifest.source.commit,
+        crates: &crates,
+        closures: &closures,
+    })
+    .map_err(|why| Error::config("sbom", why))?;
+    let file = format!("{name}-{tag}.cdx.json");
+    let dir = ctx.dist_dir().join("sbom");
+    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
+    let local = dir.join(&file);
+    std::fs::write(&local, &bytes).map_err(Error::io("cannot write", &local))?;
+    Ok(ReleaseFile {
+        platform: None,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        size: bytes.len() as u64,
+        file,
+        local,
+        role: FileRole::Sbom,
+    })
 }
 
 /// `install.sh` for this release: each target's binary (the one named like

@@ -167,7 +167,7 @@ fn extra_artifacts_are_archived_published_and_verified() {
         curl(&format!("{base}/{path}.sha256"));
     }
     let ok = crate::util::sha256sum_c(dl.path(), "SHA256SUMS");
-    assert_eq!(ok.matches(": OK").count(), 10, "{ok}");
+    assert_eq!(ok.matches(": OK").count(), 11, "{ok}");
     for expected in [
         "hello-docs.tar.gz",
         "hello-licenses.tar.xz",

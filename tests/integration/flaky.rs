@@ -90,12 +90,12 @@ fn a_publish_through_flaky_endpoints_retries_and_the_release_is_whole() {
         regc.failed() >= 4,
         "too few faults on the registry: {regc:?}"
     );
-    assert_eq!(s["destinations"][0]["uploaded"], 7, "{s}");
+    assert_eq!(s["destinations"][0]["uploaded"], 8, "{s}");
     for i in 0..2 {
         assert_eq!(s["images"][i]["blobsUploaded"], 8, "{s}");
     }
 
-    assert_eq!(assert_consistent(&g, &bucket, tag), (7, 8));
+    assert_eq!(assert_consistent(&g, &bucket, tag), (8, 8));
     assert_release_whole(&f, &g, &bucket, tag, &pk);
 
     // The readers retry too: verify and refresh-index through the proxy.

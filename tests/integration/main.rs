@@ -22,6 +22,7 @@ mod promote;
 mod proxy;
 mod publish;
 mod reliability;
+mod sbom;
 mod secrets;
 mod structure;
 mod templates;

@@ -72,8 +72,8 @@ fn promote_copies_a_verified_release_whole_and_resumes_after_a_kill() {
     let objects = plan["objects"].as_array().unwrap();
     assert_eq!(
         objects.len(),
-        11,
-        "binary, source and docs tarballs, install.sh, four .sha256, SHA256SUMS, provenance, tag document: {plan}"
+        13,
+        "binary, source and docs tarballs, install.sh, SBOM, five .sha256, SHA256SUMS, provenance, tag document: {plan}"
     );
     assert_eq!(objects.last().unwrap()["phase"], "tag-document");
     assert_eq!(g.object_count(&prod), 0);
@@ -128,7 +128,7 @@ fn promote_copies_a_verified_release_whole_and_resumes_after_a_kill() {
     assert!(done[0]["skipped"].as_u64().unwrap() >= 2, "{done}");
     assert_eq!(
         done[0]["copied"].as_u64().unwrap() + done[0]["skipped"].as_u64().unwrap(),
-        11
+        13
     );
     assert_eq!(done[0]["tags"], serde_json::json!(["v1.0.0"]));
     f.run(&[

@@ -98,8 +98,8 @@ fn publish_to_garage_reads_back_with_stock_tools() {
     let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     assert_eq!(summary["release"]["class"], "stable");
     assert_eq!(
-        summary["destinations"][0]["uploaded"], 5,
-        "two binaries, the source and docs tarballs, install.sh"
+        summary["destinations"][0]["uploaded"], 6,
+        "two binaries, the source and docs tarballs, install.sh, the SBOM"
     );
 
     let web = g.web_url(&bucket);
@@ -135,7 +135,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         crate::util::sha256sum_c(dest.parent().unwrap(), &format!("{file}.sha256"));
     }
     let out = crate::util::sha256sum_c(dl.path(), "SHA256SUMS");
-    assert_eq!(out.matches(": OK").count(), 5);
+    assert_eq!(out.matches(": OK").count(), 6);
 
     // The source tarball is `git archive --prefix=hello-v1.0.0/` of the commit, byte for byte.
     let tar = crate::util::stock_bytes(
@@ -160,7 +160,8 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         serde_json::json!([
             {"path": "hello-docs.tar.gz", "kind": "extra", "name": "hello-docs"},
             {"path": "hello-v1.0.0.tar.gz", "kind": "source"},
-            {"path": "install.sh", "kind": "installer"}
+            {"path": "install.sh", "kind": "installer"},
+            {"path": "hello-v1.0.0.cdx.json", "kind": "sbom"}
         ])
     );
     // The docs tarball is the example's manual, archived by `build`.
@@ -250,7 +251,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
             noop["destinations"][0]["uploaded"].as_u64(),
             noop["destinations"][0]["skipped"].as_u64()
         ),
-        (Some(0), Some(5))
+        (Some(0), Some(6))
     );
 
     // No secret in any output or object.

@@ -230,14 +230,14 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
 
         let s = publish_json(&f, &args);
         assert_eq!(s["destinations"][0]["skipped"], files, "after {after}: {s}");
-        assert_eq!(s["destinations"][0]["uploaded"], 7 - files);
+        assert_eq!(s["destinations"][0]["uploaded"], 8 - files);
         assert_eq!(s["images"][0]["blobsSkipped"], blobs, "after {after}: {s}");
         assert_eq!(s["images"][0]["blobsUploaded"], 8 - blobs);
         let (files, blobs) = assert_consistent(g, &bucket, &tag);
         assert_eq!(
             (files, blobs),
-            (7, 8),
-            "4 binaries, the source and docs tarballs, install.sh"
+            (8, 8),
+            "4 binaries, the source and docs tarballs, install.sh, the SBOM"
         );
 
         assert_release_whole(&f, g, &bucket, &tag, &pk);
