@@ -91,6 +91,20 @@ pub enum Command {
     /// Copy a published release to another destination without rebuilding:
     /// verified first, copied in publish order, visible only once whole.
     Promote(PromoteArgs),
+    /// Write what releasing this package needs: the metadata table, the Nix
+    /// templates, a flake, and a CI pipeline.
+    Init(InitArgs),
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Also write a pipeline for this CI.
+    #[arg(long, value_enum)]
+    pub ci: Option<crate::init::Ci>,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `promote`.

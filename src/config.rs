@@ -27,7 +27,7 @@ pub const NESTED_DOCKER_ATTR: &str = "packages.{system}.docker.{name}";
 pub const DEFAULT_TOOLCHAIN: &str = "nix/toolchain.nix";
 
 /// Every key this version understands, for the unknown-key error.
-const KEYS: &[&str] = &[
+pub const KEYS: &[&str] = &[
     "name",
     "flake",
     "targets",

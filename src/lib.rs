@@ -23,6 +23,7 @@ pub mod errors;
 pub mod events;
 pub mod fsutil;
 pub mod git;
+pub mod init;
 pub mod keys;
 pub mod kinds;
 pub mod lifecycle;
@@ -117,6 +118,13 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
         Command::Build(args) => build_and_push(&ctx, args),
         Command::Cache(command) => run_cache(&ctx, command),
         Command::Ls(_) | Command::Rm(_) | Command::Gc(_) => run_lifecycle(&ctx, app.command),
+        Command::Init(args) => init::run_init(
+            &ctx,
+            &init::InitOpts {
+                ci: args.ci,
+                force: args.force,
+            },
+        ),
         Command::Promote(args) => lifecycle::promote::run_promote(
             &ctx,
             &lifecycle::promote::PromoteOpts {

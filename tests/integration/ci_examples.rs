@@ -7,7 +7,7 @@ use serde_yaml::Value;
 use crate::util::repo_root;
 
 /// Splits a shell command line into words (quotes, no expansion).
-fn words(line: &str) -> Vec<String> {
+pub fn words(line: &str) -> Vec<String> {
     let (mut out, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
     for c in line.chars() {
         match (quote, c) {

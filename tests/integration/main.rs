@@ -13,6 +13,7 @@ mod flaky;
 mod friction;
 mod garage;
 mod images;
+mod init;
 mod installer;
 mod lifecycle;
 mod nix_manifest;
