@@ -136,6 +136,23 @@ mod tests {
     }
 
     #[test]
+    fn docker_hubs_v1_key_applies_to_docker_io_and_registry_1() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode("hubuser:hubtoken");
+        let cfg =
+            format!("{{\"auths\":{{\"https://index.docker.io/v1/\":{{\"auth\":\"{b64}\"}}}}}}");
+        for host in ["docker.io", "registry-1.docker.io"] {
+            let c = resolve(host, &env_with(&cfg)).unwrap();
+            assert!(
+                matches!(&c.auth, RegistryAuth::Basic(u, p) if u == "hubuser" && p == "hubtoken"),
+                "{host}"
+            );
+        }
+        // Another registry does not get Docker Hub's credentials.
+        let other = resolve("ghcr.io", &env_with(&cfg)).unwrap();
+        assert_ne!(other.origin, "$DOCKER_AUTH");
+    }
+
+    #[test]
     fn malformed_docker_auth_is_an_error_without_the_text() {
         let e = resolve("x", &env_with("not json s3cr3t"))
             .unwrap_err()
