@@ -55,6 +55,8 @@ pub struct Progress {
     outputs: Vec<Output>,
     states: Vec<State>,
     drv_to_output: HashMap<String, usize>,
+    /// The remote builder of each output built remotely.
+    machines: HashMap<usize, String>,
     activities: HashMap<u64, String>,
     logs: HashMap<String, VecDeque<String>>,
     failed: Vec<FailedDrv>,
@@ -84,6 +86,7 @@ impl Progress {
             outputs: outputs.to_vec(),
             states: vec![State::Waiting; outputs.len()],
             drv_to_output,
+            machines: HashMap::new(),
             activities: HashMap::new(),
             logs: HashMap::new(),
             failed: Vec::new(),
@@ -102,11 +105,17 @@ impl Progress {
                 id,
                 kind: ACT_BUILD,
                 drv: Some(drv),
+                machine,
                 ..
             } => {
                 self.activities.insert(id, drv.clone());
                 match self.drv_to_output.get(&drv) {
-                    Some(&i) => self.set(i, State::Building),
+                    Some(&i) => {
+                        if let Some(m) = machine {
+                            self.machines.insert(i, m);
+                        }
+                        self.set(i, State::Building)
+                    }
                     None => {
                         self.dependencies.0 += 1;
                         self.line(&format!("building dependency {}", drv_name(&drv)));
@@ -176,7 +185,11 @@ impl Progress {
         self.states[i] = state;
         if self.bars.is_none() && state != State::Finished {
             let label = self.outputs[i].label();
-            self.line(&format!("{} {label}", state.word()));
+            let on = match (state, self.machines.get(&i)) {
+                (State::Building, Some(m)) => format!(" on {m}"),
+                _ => String::new(),
+            };
+            self.line(&format!("{} {label}{on}", state.word()));
         }
     }
 
@@ -302,6 +315,7 @@ mod tests {
             kind: ACT_BUILD,
             text: String::new(),
             drv: Some(drvs[1].clone()),
+            machine: None,
         });
         for i in 0..(LOG_TAIL + 5) {
             p.event(LogEvent::BuildLine {

@@ -25,6 +25,8 @@ pub enum LogEvent {
         text: String,
         /// The derivation, for builds.
         drv: Option<String>,
+        /// The remote builder it runs on (`ssh://…`), for a remote build.
+        machine: Option<String>,
     },
     /// An activity ended.
     Stop {
@@ -71,6 +73,14 @@ impl LogEvent {
                     drv: (kind == ACT_BUILD)
                         .then(|| v["fields"][0].as_str().map(str::to_string))
                         .flatten(),
+                    machine: (kind == ACT_BUILD)
+                        .then(|| {
+                            v["fields"][1]
+                                .as_str()
+                                .filter(|m| !m.is_empty())
+                                .map(str::to_string)
+                        })
+                        .flatten(),
                 }
             }
             Some("stop") => LogEvent::Stop { id },
@@ -104,7 +114,12 @@ mod tests {
                 kind: ACT_BUILD,
                 text: "building '/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv'".into(),
                 drv: Some("/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv".into()),
+                machine: None,
             }
+        );
+        let remote = r#"@nix {"action":"start","fields":["/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv","ssh://root@builder",1,1],"id":7,"level":3,"text":"building '/nix/store/jdaw1pgx9glj8bqqsixr4zmx2ydp24yy-bad.drv' on 'ssh://root@builder'","type":105}"#;
+        assert!(
+            matches!(LogEvent::parse(remote), LogEvent::Start { machine: Some(m), .. } if m == "ssh://root@builder")
         );
         let line =
             r#"@nix {"action":"result","fields":["failing"],"id":56118042689540,"type":101}"#;

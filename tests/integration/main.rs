@@ -3,6 +3,7 @@
 mod bad_input;
 mod binaries;
 mod build;
+mod builders;
 mod cache;
 mod cache_gc;
 mod ci_examples;
