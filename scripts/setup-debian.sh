@@ -32,6 +32,8 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v lintian >/dev/null || missing+=(lintian)
   command -v rpmkeys >/dev/null || missing+=(rpm)
   command -v dnf >/dev/null || missing+=(dnf)
+  # The remote-builder test runs an sshd on loopback as a Nix builder.
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   # The SBOM test validates with Python's jsonschema against CycloneDX's schema.
   /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || missing+=(python3-jsonschema)
 fi

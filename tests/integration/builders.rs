@@ -168,6 +168,12 @@ fn every_target_builds_on_a_remote_builder_and_a_builder_that_is_down_is_named()
     )
     .fails_with(
         1,
-        &["linux/amd64 static", "linux/arm64 static", "did not build"],
+        &[
+            "linux/amd64 static",
+            "linux/arm64 static",
+            "did not build",
+            "cannot build on 'ssh://root@127.0.0.1",
+            "Connection refused",
+        ],
     );
 }
