@@ -195,6 +195,40 @@ pub struct Removed {
     pub plan: Option<Plan>,
 }
 
+/// The package files (`.deb`, `.rpm`) of the releases being removed that no
+/// other release of `name` has: two releases of one commit (two extra tags)
+/// share a package version, and the one left keeps it in the repositories.
+async fn packages_only_these_have(
+    store: &crate::objstore::ObjectStore,
+    layout: crate::kinds::Layout,
+    name: &str,
+    tags: &[String],
+    content: &[String],
+) -> Result<Vec<String>> {
+    let file_of = |k: &str| k.rsplit('/').next().unwrap_or("").to_string();
+    let is_package = |k: &str| k.ends_with(".deb") || k.ends_with(".rpm");
+    let removed: Vec<String> = tags
+        .iter()
+        .map(|t| layout.release_prefix(name, t))
+        .collect();
+    let kept: std::collections::HashSet<String> = store
+        .list(&layout.name_prefix(name))
+        .await?
+        .into_iter()
+        .filter(|o| is_package(&o.key) && !removed.iter().any(|p| o.key.starts_with(p.as_str())))
+        .map(|o| file_of(&o.key))
+        .collect();
+    let mut out: Vec<String> = content
+        .iter()
+        .filter(|k| is_package(k))
+        .map(|k| file_of(k))
+        .filter(|f| !kept.contains(f))
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// Plans and runs the removal of `tags` of `name` everywhere; `command`
 /// names the plan. Refuses when no destination has any of them.
 fn remove(
@@ -215,12 +249,9 @@ fn remove(
             let store = open_store(url).await?;
             let d = store.describe();
             let removal = statics::plan_removal(&store, &d, dests.layout, name, tags).await?;
-            let packages: Vec<String> = removal
-                .content
-                .iter()
-                .filter(|k| k.ends_with(".deb") || k.ends_with(".rpm"))
-                .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-                .collect();
+            let packages =
+                packages_only_these_have(&store, dests.layout, name, tags, &removal.content)
+                    .await?;
             let repos = crate::publish::repos::plan_repo_removal(&store, &packages).await?;
             Ok::<_, Error>((store, removal, repos))
         })?;

@@ -1131,3 +1131,60 @@ fn configured_files_are_installed_and_a_conffile_is_kept_as_one() {
     );
     assert!(root.path().join("usr/bin/hello").is_file());
 }
+
+#[test]
+fn gc_and_rm_keep_a_package_another_release_still_has() {
+    let g = Garage::from_env();
+    let bucket = g.bucket("pkggc");
+    let web = g.web_url(&bucket);
+    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, _) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let f = fixture(&web);
+    let (sk, _) = f.release_keys();
+    let url = g.url(&bucket, "");
+    // Two extra tags of one commit share a package version; a third commit has its own.
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    publish(&f, (&url, &sk), &secret, "nightly-1").ok();
+    publish(&f, (&url, &sk), &secret, "nightly-2").ok();
+    std::fs::write(f.dir.join("NOTES"), "second commit\n").unwrap();
+    f.commit("second commit");
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    publish(&f, (&url, &sk), &secret, "nightly-3").ok();
+    let dl = tempfile::tempdir().unwrap();
+    let keyring = dl.path().join("hello.gpg");
+    download(&format!("{web}/apt/hello-archive-keyring.gpg"), &keyring);
+    let versions = || {
+        let apt = Apt::new(&web, "unstable", &keyring);
+        apt.update_ok("unstable");
+        apt.versions("hello")
+    };
+    let all = versions();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let pool = |v: &str| {
+        format!(
+            "{web}/apt/pool/main/h/hello/hello_{}_amd64.deb",
+            v.replace('~', "%7E")
+        )
+    };
+    let status = |u: &str| stock("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", u]);
+    let with_key = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--static", &url, "--packages-key", secret.to_str().unwrap()]);
+        f.run(&a)
+    };
+    // rm of one of the two: the other still has the package, so it stays.
+    with_key(&["rm", "hello:nightly-1"]).ok();
+    assert_eq!(
+        versions(),
+        all,
+        "the package nightly-2 still has left the repository"
+    );
+    let (older, newer) = (all[1].clone(), all[0].clone());
+    assert_eq!(status(&pool(&older)), "200");
+    // gc keeping the newest extra release: now nothing has the older package.
+    with_key(&["gc", "--keep", "1", "--class", "extra"]).ok();
+    assert_eq!(versions(), [newer.clone()]);
+    assert_eq!(status(&pool(&older)), "404");
+    assert_eq!(status(&pool(&newer)), "200");
+}
