@@ -1184,7 +1184,7 @@ fn gc_and_rm_keep_a_package_another_release_still_has() {
     assert_eq!(status(&pool(&older)), "200");
     // gc keeping the newest extra release: now nothing has the older package.
     with_key(&["gc", "--keep", "1", "--class", "extra"]).ok();
-    assert_eq!(versions(), [newer.clone()]);
+    assert_eq!(versions(), std::slice::from_ref(&newer));
     assert_eq!(status(&pool(&older)), "404");
     assert_eq!(status(&pool(&newer)), "200");
 }
