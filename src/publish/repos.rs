@@ -658,17 +658,22 @@ async fn converge_apt(store: &ObjectStore, set: &Suite<'_>) -> Result<usize> {
                 )
                 .await?;
         }
-        let after: Vec<String> = store
-            .list(&prefix)
-            .await?
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        if after.iter().eq(found.keys()) {
+        if listed_again(store, &prefix, &found).await? {
             return Ok(count);
         }
     }
     Err(kept_changing(store, &prefix))
+}
+
+/// True when a listing of `prefix` made now names exactly the entries
+/// `found` held: nobody added or removed one since.
+async fn listed_again(
+    store: &ObjectStore,
+    prefix: &str,
+    found: &BTreeMap<String, Vec<u8>>,
+) -> Result<bool> {
+    let after = store.list(prefix).await?;
+    Ok(after.iter().map(|o| &o.key).eq(found.keys()))
 }
 
 /// The error when other publishes kept adding packages for [`ROUNDS`] rounds.
@@ -789,13 +794,7 @@ async fn converge_yum(store: &ObjectStore, set: &Suite<'_>) -> Result<usize> {
                 )
                 .await?;
         }
-        let after: Vec<String> = store
-            .list(&prefix)
-            .await?
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        if after.iter().eq(found.keys()) {
+        if listed_again(store, &prefix, &found).await? {
             return Ok(count);
         }
     }

@@ -242,18 +242,35 @@ fn sbom_file(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<Relea
         closures: &closures,
     })
     .map_err(|why| Error::config("sbom", why))?;
-    let file = format!("{name}-{tag}.cdx.json");
-    let dir = ctx.dist_dir().join("sbom");
+    made_file(
+        ctx,
+        "sbom",
+        &format!("{name}-{tag}.cdx.json"),
+        &bytes,
+        FileRole::Sbom,
+    )
+}
+
+/// A file of the whole release that publish makes: written under
+/// target/release-dist/`dir`/, hashed, and described.
+fn made_file(
+    ctx: &Context,
+    dir: &str,
+    file: &str,
+    bytes: &[u8],
+    role: FileRole,
+) -> Result<ReleaseFile> {
+    let dir = ctx.dist_dir().join(dir);
     std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
-    let local = dir.join(&file);
-    std::fs::write(&local, &bytes).map_err(Error::io("cannot write", &local))?;
+    let local = dir.join(file);
+    std::fs::write(&local, bytes).map_err(Error::io("cannot write", &local))?;
     Ok(ReleaseFile {
         platform: None,
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        file: file.to_string(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)),
         size: bytes.len() as u64,
-        file,
         local,
-        role: FileRole::Sbom,
+        role,
     })
 }
 
@@ -292,18 +309,13 @@ fn installer_file(
         files: &targets,
     })
     .map_err(|why| Error::config("public-url", why))?;
-    let dir = ctx.dist_dir().join("installer");
-    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
-    let local = dir.join(super::installer::INSTALLER);
-    std::fs::write(&local, &text).map_err(Error::io("cannot write", &local))?;
-    Ok(ReleaseFile {
-        platform: None,
-        file: super::installer::INSTALLER.to_string(),
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
-        size: text.len() as u64,
-        local,
-        role: FileRole::Installer,
-    })
+    made_file(
+        ctx,
+        "installer",
+        super::installer::INSTALLER,
+        text.as_bytes(),
+        FileRole::Installer,
+    )
 }
 
 /// Two files of a release at one path (an extra artifact named like the
@@ -342,18 +354,7 @@ fn source_tarball(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<
         .and_then(|_| gz.try_finish())
         .map_err(Error::io("cannot compress", &file))?;
     let bytes = gz.finish().map_err(Error::io("cannot compress", &file))?;
-    let dir = ctx.dist_dir().join("source");
-    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
-    let local = dir.join(&file);
-    std::fs::write(&local, &bytes).map_err(Error::io("cannot write", &local))?;
-    Ok(ReleaseFile {
-        platform: None,
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-        size: bytes.len() as u64,
-        file,
-        local,
-        role: FileRole::Source,
-    })
+    made_file(ctx, "source", &file, &bytes, FileRole::Source)
 }
 
 /// `manifest.nix` and `manifest.json`, when `build --push-cache` put the
@@ -373,8 +374,6 @@ fn nix_manifests(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<V
         .map(|a| (a.platform.nix_system().to_string(), a.store_path.clone()))
         .collect();
     let release = format!("{} {tag}", ctx.project.config.name);
-    let dir = ctx.dist_dir().join("nix");
-    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
     let mut out = Vec::new();
     for (file, bytes) in [
         (
@@ -386,16 +385,7 @@ fn nix_manifests(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<V
             nix_manifest_json(&release, &paths, cache),
         ),
     ] {
-        let local = dir.join(file);
-        std::fs::write(&local, &bytes).map_err(Error::io("cannot write", &local))?;
-        out.push(ReleaseFile {
-            platform: None,
-            file: file.to_string(),
-            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-            size: bytes.len() as u64,
-            local,
-            role: FileRole::NixManifest,
-        });
+        out.push(made_file(ctx, "nix", file, &bytes, FileRole::NixManifest)?);
     }
     Ok(out)
 }

@@ -61,9 +61,11 @@ pub fn fixture(url: &str) -> Fixture {
     f
 }
 
-/// `publish --tag TAG` of the static release and the packages.
-pub fn publish(f: &Fixture, (url, sk): (&str, &str), key: &Path, tag: &str) -> Run {
-    f.run(&[
+/// The arguments of `publish --tag TAG` of the static release and the
+/// packages, with events on standard error.
+pub fn publish_args(url: &str, sk: &str, key: &Path, tag: &str) -> Vec<String> {
+    let key = key.to_str().unwrap();
+    [
         "--message-format",
         "json",
         "publish",
@@ -72,11 +74,19 @@ pub fn publish(f: &Fixture, (url, sk): (&str, &str), key: &Path, tag: &str) -> R
         "--signing-key",
         sk,
         "--packages-key",
-        key.to_str().unwrap(),
+        key,
         "--no-images",
         "--tag",
         tag,
-    ])
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Runs `publish --tag TAG` of the static release and the packages.
+pub fn publish(f: &Fixture, (url, sk): (&str, &str), key: &Path, tag: &str) -> Run {
+    let args = publish_args(url, sk, key, tag);
+    f.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// apt with its own state, lists and sources, against one source line.
@@ -482,20 +492,12 @@ fn publish_killed_at(
 ) -> bool {
     use std::io::BufRead;
     let mut child = f
-        .command(&[
-            "--message-format",
-            "json",
-            "publish",
-            "--static",
-            url,
-            "--signing-key",
-            sk,
-            "--packages-key",
-            key.to_str().unwrap(),
-            "--no-images",
-            "--tag",
-            tag,
-        ])
+        .command(
+            &publish_args(url, sk, key, tag)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -528,23 +530,12 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
 
     // Two versions at once: both end up in Packages and in primary.
     let spawn = |tag: &str| {
-        f.command(&[
-            "-q",
-            "publish",
-            "--static",
-            &url,
-            "--signing-key",
-            &sk,
-            "--packages-key",
-            secret.to_str().unwrap(),
-            "--no-images",
-            "--tag",
-            tag,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        let args = publish_args(&url, &sk, &secret, tag);
+        f.command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let (a, b) = (spawn("v1.0.0"), spawn("v1.1.0"));
     for child in [a, b] {
@@ -575,20 +566,12 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
     ] {
         use std::io::BufRead;
         let mut held = f
-            .command(&[
-                "--message-format",
-                "json",
-                "publish",
-                "--static",
-                &url,
-                "--signing-key",
-                &sk,
-                "--packages-key",
-                secret.to_str().unwrap(),
-                "--no-images",
-                "--tag",
-                slow,
-            ])
+            .command(
+                &publish_args(&url, &sk, &secret, slow)
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            )
             .env("RELEASE_DIST_TEST_REPO_DELAY_MS", "3000")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
