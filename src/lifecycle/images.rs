@@ -7,6 +7,7 @@ use crate::errors::Result;
 use crate::objstore::{converge, Derived, ObjectMeta};
 use crate::oci::bucket::Shape;
 use crate::oci::reach::Reach;
+use crate::oci::referrers::{fallback_tag, is_fallback_tag};
 use crate::oci::remove::{layout_untag, store_reach, store_tags, tag_key};
 use crate::plan::{Action, Phase, PlannedObject};
 use crate::publish::images::Target;
@@ -20,8 +21,16 @@ pub struct TagRow {
     pub digest: String,
 }
 
-/// The tags `target` holds for image `name`.
+/// The tags `target` holds for image `name`, without the referrers
+/// fallback tags (which [`plan_removal`] removes with their index).
 pub async fn tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
+    let mut rows = all_tag_rows(target, name).await?;
+    rows.retain(|r| !is_fallback_tag(&r.tag));
+    Ok(rows)
+}
+
+/// Every tag `target` holds for image `name`.
+async fn all_tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
     let pairs = match target {
         Target::Registry(r) => {
             let mut out = Vec::new();
@@ -51,7 +60,7 @@ async fn reaches(
     let mut kept = Reach::default();
     let mut gone = Reach::default();
     let mut order = Vec::new();
-    for row in tag_rows(target, name).await? {
+    for row in all_tag_rows(target, name).await? {
         let reach = match target {
             Target::Registry(r) => r
                 .reach_of(&row.tag)
@@ -98,17 +107,39 @@ fn shape_of(target: &Target) -> Option<Shape> {
     }
 }
 
+/// The tags of `rows` that `tags` asks for, then the referrers fallback
+/// tag of each index that no other tag points at once they are gone (its
+/// attestation goes with it).
+fn with_fallback_tags(rows: &[TagRow], tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = rows
+        .iter()
+        .filter(|r| tags.contains(&r.tag) && !is_fallback_tag(&r.tag))
+        .map(|r| r.tag.clone())
+        .collect();
+    let still_tagged = |digest: &str| {
+        rows.iter()
+            .any(|r| r.digest == digest && !out.contains(&r.tag) && !is_fallback_tag(&r.tag))
+    };
+    let mut fallbacks = Vec::new();
+    for r in rows.iter().filter(|r| out.contains(&r.tag)) {
+        let fallback = fallback_tag(&r.digest);
+        if !still_tagged(&r.digest)
+            && rows.iter().any(|x| x.tag == fallback)
+            && !fallbacks.contains(&fallback)
+        {
+            fallbacks.push(fallback);
+        }
+    }
+    out.extend(fallbacks);
+    out
+}
+
 /// Reads `target` and plans the removal of `tags`.
 pub async fn plan_removal(target: &Target, name: &str, tags: &[String]) -> Result<ImageRemoval> {
     let destination = target.destination();
     let shape = shape_of(target);
-    let (kept, gone, order) = reaches(target, name, tags).await?;
-    let present: Vec<String> = tag_rows(target, name)
-        .await?
-        .into_iter()
-        .map(|r| r.tag)
-        .filter(|t| tags.contains(t))
-        .collect();
+    let present = with_fallback_tags(&all_tag_rows(target, name).await?, tags);
+    let (kept, gone, order) = reaches(target, name, &present).await?;
     let object = |phase, action, key: String| PlannedObject {
         destination: destination.clone(),
         phase,
@@ -230,4 +261,44 @@ pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attestation_goes_with_the_last_tag_of_its_index() {
+        let (d1, d2) = (
+            format!("sha256:{}", "1".repeat(64)),
+            format!("sha256:{}", "2".repeat(64)),
+        );
+        let row = |tag: &str, digest: &str| TagRow {
+            tag: tag.into(),
+            digest: digest.into(),
+        };
+        let rows = [
+            row("latest", &d1),
+            row(&fallback_tag(&d1), "sha256:r1"),
+            row(&fallback_tag(&d2), "sha256:r2"),
+            row("v1", &d1),
+            row("v2", &d2),
+        ];
+        let ask = |tags: &[&str]| {
+            let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+            with_fallback_tags(&rows, &tags)
+        };
+        assert_eq!(ask(&["v1"]), ["v1"], "latest still points at the index");
+        assert_eq!(
+            ask(&["v1", "latest"]),
+            ["latest".to_string(), "v1".into(), fallback_tag(&d1)]
+        );
+        assert_eq!(ask(&["v2"]), ["v2".to_string(), fallback_tag(&d2)]);
+        assert_eq!(ask(&["v3"]), Vec::<String>::new());
+        assert_eq!(
+            ask(&[&fallback_tag(&d2)]),
+            Vec::<String>::new(),
+            "not asked for by itself"
+        );
+    }
 }

@@ -280,7 +280,12 @@ fn remove(
             Ok::<_, Error>((target, removal))
         })?;
         names.push(target.destination());
-        found.extend(removal.tags.iter().cloned());
+        let release_tags = removal.tags.iter();
+        found.extend(
+            release_tags
+                .filter(|t| !crate::oci::referrers::is_fallback_tag(t))
+                .cloned(),
+        );
         objects.extend(removal.objects.iter().cloned());
         targets.push((target, removal));
     }

@@ -68,10 +68,7 @@ impl Shape {
 
 /// The keys of `set`'s manifests, then its index, in `shape`.
 pub fn manifest_keys(shape: Shape, name: &str, set: &ImageSet) -> Vec<String> {
-    set.manifests
-        .iter()
-        .map(|(_, m)| m)
-        .chain([&set.index])
+    set.documents()
         .map(|doc| shape.manifest_key(name, &doc.descriptor))
         .collect()
 }
@@ -105,7 +102,7 @@ pub async fn plan_content(
         .map(|b| blobs.get(&blob_key(shape, name, b)) == Some(&b.descriptor.size))
         .collect();
     let manifests = sizes(&store.list(&shape.manifest_prefix(name)).await?);
-    let docs = set.manifests.iter().map(|(_, m)| m).chain([&set.index]);
+    let docs = set.documents();
     let manifest_there = manifest_keys(shape, name, set)
         .iter()
         .zip(docs)
@@ -143,7 +140,7 @@ pub async fn push_content(
     stats.blobs_uploaded += missing.len();
     stats.bytes_uploaded += missing.iter().map(|b| b.descriptor.size).sum::<u64>();
 
-    let docs = set.manifests.iter().map(|(_, m)| m).chain([&set.index]);
+    let docs = set.documents();
     for ((key, doc), there) in manifest_keys(shape, name, set)
         .iter()
         .zip(docs)
@@ -183,6 +180,17 @@ pub async fn push_tags(
 ) -> Result<Vec<String>> {
     match shape {
         Shape::StaticRegistry => {
+            let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
+            let key = format!("v2/{name}/manifests/{fallback}");
+            let old = match set.referrers.is_empty() {
+                true => None,
+                false => store.get(&key).await?,
+            };
+            if let Some((_, doc)) = set.fallback(old.as_deref()) {
+                // By digest first, so that what the tag reaches can be read.
+                put_document(store, &shape.manifest_key(name, &doc.descriptor), &doc).await?;
+                put_document(store, &key, &doc).await?;
+            }
             for t in tags {
                 put_document(store, &format!("v2/{name}/manifests/{t}"), &set.index).await?;
             }
@@ -197,17 +205,43 @@ pub async fn push_tags(
                 )]
             };
             let listing = converge(store, &prefix, &derive).await?;
-            Ok(tags_of(&prefix, &listing))
+            Ok(release_tags(tags_of(&prefix, &listing)))
         }
         Shape::Layout => {
-            let old = store.get("index.json").await?;
+            let mut old = store.get("index.json").await?;
+            let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
+            let existing = match (set.referrers.is_empty(), &old) {
+                (false, Some(index)) => match super::remove::layout_refs(index)
+                    .into_iter()
+                    .find(|(t, _)| *t == fallback)
+                {
+                    Some((_, d)) => {
+                        let hex = d.trim_start_matches("sha256:");
+                        store.get(&format!("blobs/sha256/{hex}")).await?
+                    }
+                    None => None,
+                },
+                _ => None,
+            };
+            if let Some((tag, doc)) = set.fallback(existing.as_deref()) {
+                put_document(store, &shape.manifest_key(name, &doc.descriptor), &doc).await?;
+                old = Some(layout_index(old.as_deref(), &doc.descriptor, &[tag]).0);
+            }
             let (bytes, all) = layout_index(old.as_deref(), &set.index.descriptor, tags);
+            let all = release_tags(all);
             store
                 .put("index.json", Body::Bytes(bytes), INDEX_MEDIA_TYPE)
                 .await?;
             Ok(all)
         }
     }
+}
+
+/// The tags people gave, without the referrers fallback tags.
+pub fn release_tags(tags: Vec<String>) -> Vec<String> {
+    tags.into_iter()
+        .filter(|t| !super::referrers::is_fallback_tag(t))
+        .collect()
 }
 
 /// Tags under a static registry's `manifests/` prefix: every key that is

@@ -112,6 +112,23 @@ impl BlobCache {
         self.dir.join("blobs/sha256").join(d.hex())
     }
 
+    /// Writes a small blob (unless it is there) and returns its path.
+    pub fn put_bytes(&self, d: &Descriptor, bytes: &[u8]) -> Result<PathBuf, CacheError> {
+        let path = self.blob_path(d);
+        if self.has(d) {
+            return Ok(path);
+        }
+        let dir = self.dir.join("blobs/sha256");
+        std::fs::create_dir_all(&dir).map_err(cache_err("cannot create", &dir))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&dir).map_err(cache_err("cannot write in", &dir))?;
+        io::Write::write_all(&mut tmp, bytes).map_err(cache_err("cannot write", &path))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .map_err(cache_err("cannot write", &path))?;
+        Ok(path)
+    }
+
     /// The blob is there with the right size.
     pub fn has(&self, d: &Descriptor) -> bool {
         std::fs::metadata(self.blob_path(d))
@@ -381,6 +398,7 @@ fn write_layer(
         size: out.len,
         platform: None,
         annotations: None,
+        artifact_type: None,
     };
     let dest = cache.blob_path(&d);
     tmp.persist(&dest)

@@ -39,6 +39,9 @@ pub struct Descriptor {
     /// Annotations.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// For a referrer listed in a referrers index: its artifact type.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub artifact_type: Option<String>,
 }
 
 impl Descriptor {
@@ -50,6 +53,7 @@ impl Descriptor {
             size: bytes.len() as u64,
             platform: None,
             annotations: None,
+            artifact_type: None,
         }
     }
 

@@ -108,25 +108,11 @@ pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<O
             descriptor: Descriptor::of(INDEX_MEDIA_TYPE, &index_bytes),
             bytes: index_bytes.clone(),
         },
+        referrers: Vec::new(),
     };
     std::fs::create_dir_all(dir).map_err(Error::io("cannot create", dir))?;
     for entry in descriptors(&index, "manifests") {
-        let bytes = source.document(&entry.digest).await?.unwrap_or_default();
-        let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let config = manifest
-            .get("config")
-            .and_then(|c| serde_json::from_value::<Descriptor>(c.clone()).ok());
-        for d in config.into_iter().chain(descriptors(&manifest, "layers")) {
-            if set.blobs.iter().any(|b| b.descriptor.digest == d.digest) {
-                continue;
-            }
-            let path = dir.join(d.hex());
-            source.blob(&d.digest, &path).await?;
-            set.blobs.push(Blob {
-                descriptor: d,
-                path,
-            });
-        }
+        let bytes = manifest_with_blobs(source, &entry.digest, dir, &mut set).await?;
         let platform = entry
             .platform
             .as_ref()
@@ -152,5 +138,45 @@ pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<O
         set.manifests
             .push((platform, Document { descriptor, bytes }));
     }
+    // What refers to the index (its attestation) travels with it.
+    let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
+    let listed = source.document(&fallback).await?.unwrap_or_default();
+    for entry in super::referrers::referrers_of(&listed) {
+        if entry.media_type != super::document::MANIFEST_MEDIA_TYPE {
+            continue;
+        }
+        let bytes = manifest_with_blobs(source, &entry.digest, dir, &mut set).await?;
+        let mut descriptor = entry.clone();
+        descriptor.digest = super::document::digest_of(&bytes);
+        descriptor.size = bytes.len() as u64;
+        set.referrers.push(Document { descriptor, bytes });
+    }
     Ok(Some(set))
+}
+
+/// Reads the manifest at `digest` and streams the blobs it names (that the
+/// set has not yet) into `dir`, adding them to `set`. Returns its bytes.
+async fn manifest_with_blobs(
+    source: &Source<'_>,
+    digest: &str,
+    dir: &Path,
+    set: &mut ImageSet,
+) -> Result<Vec<u8>> {
+    let bytes = source.document(digest).await?.unwrap_or_default();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let config = manifest
+        .get("config")
+        .and_then(|c| serde_json::from_value::<Descriptor>(c.clone()).ok());
+    for d in config.into_iter().chain(descriptors(&manifest, "layers")) {
+        if set.blobs.iter().any(|b| b.descriptor.digest == d.digest) {
+            continue;
+        }
+        let path = dir.join(d.hex());
+        source.blob(&d.digest, &path).await?;
+        set.blobs.push(Blob {
+            descriptor: d,
+            path,
+        });
+    }
+    Ok(bytes)
 }

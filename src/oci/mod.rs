@@ -18,6 +18,7 @@ pub mod dest;
 pub mod document;
 pub mod fetch;
 pub mod reach;
+pub mod referrers;
 pub mod registry;
 pub mod remove;
 
@@ -56,6 +57,9 @@ pub struct ImageSet {
     pub manifests: Vec<(Platform, Document)>,
     /// The multi-arch index.
     pub index: Document,
+    /// Artifacts that refer to the index (the provenance attestation),
+    /// listed by the referrers fallback tag.
+    pub referrers: Vec<Document>,
 }
 
 impl ImageSet {
@@ -95,7 +99,66 @@ impl ImageSet {
             blobs,
             manifests,
             index,
+            referrers: Vec::new(),
         }
+    }
+
+    /// Every document, in push order: the per-platform manifests, the
+    /// index, then the referrers (whose subject must be there first).
+    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.manifests
+            .iter()
+            .map(|(_, m)| m)
+            .chain([&self.index])
+            .chain(&self.referrers)
+    }
+
+    /// Attaches an attestation of the index: its blobs go into `cache`
+    /// (and the set), its manifest among the referrers.
+    pub fn attach(
+        &mut self,
+        cache: &convert::BlobCache,
+        attestation: &referrers::Attestation,
+        envelope: &[u8],
+    ) -> Result<(), convert::CacheError> {
+        for (d, bytes) in [
+            (&attestation.config, referrers::EMPTY_BYTES),
+            (&attestation.layer, envelope),
+        ] {
+            let path = cache.put_bytes(d, bytes)?;
+            if !self.blobs.iter().any(|b| b.descriptor.digest == d.digest) {
+                self.blobs.push(Blob {
+                    descriptor: d.clone(),
+                    path,
+                });
+            }
+        }
+        self.referrers.push(Document {
+            descriptor: attestation.descriptor.clone(),
+            bytes: attestation.manifest.clone(),
+        });
+        Ok(())
+    }
+
+    /// The referrers fallback tag of the index, and its document: `old`
+    /// (what the tag holds now) with this set's referrers merged in.
+    /// `None` when the set has no referrers.
+    pub fn fallback(&self, old: Option<&[u8]>) -> Option<(String, Document)> {
+        if self.referrers.is_empty() {
+            return None;
+        }
+        let mut bytes = old.map(<[u8]>::to_vec);
+        for r in &self.referrers {
+            bytes = Some(referrers::merged_referrers(bytes.as_deref(), &r.descriptor));
+        }
+        let bytes = bytes.unwrap_or_default();
+        Some((
+            referrers::fallback_tag(&self.index.descriptor.digest),
+            Document {
+                descriptor: Descriptor::of(document::INDEX_MEDIA_TYPE, &bytes),
+                bytes,
+            },
+        ))
     }
 
     /// Total blob bytes.
@@ -110,7 +173,7 @@ impl ImageSet {
 pub struct ContentPlan {
     /// Per blob of the set: there already, with its size.
     pub blob_there: Vec<bool>,
-    /// Per manifest of the set, then the index: there already.
+    /// Per document of the set ([`ImageSet::documents`]): there already.
     pub manifest_there: Vec<bool>,
 }
 

@@ -116,7 +116,7 @@ impl Registry {
             .await?;
         Ok(ContentPlan {
             blob_there,
-            manifest_there: vec![false; set.manifests.len() + 1],
+            manifest_there: vec![false; set.documents().count()],
         })
     }
 
@@ -137,22 +137,25 @@ impl Registry {
         stats.blobs_uploaded += missing.len();
         stats.bytes_uploaded += missing.iter().map(|b| b.descriptor.size).sum::<u64>();
         stats.blobs_skipped += set.blobs.len() - missing.len();
-        for (_, m) in &set.manifests {
-            self.put_manifest(&self.reference_digest(&m.descriptor.digest), m)
+        for doc in set.documents() {
+            self.put_manifest(&self.reference_digest(&doc.descriptor.digest), doc)
                 .await?;
             stats.manifests += 1;
         }
-        self.put_manifest(
-            &self.reference_digest(&set.index.descriptor.digest),
-            &set.index,
-        )
-        .await?;
-        stats.manifests += 1;
         Ok(())
     }
 
-    /// Points each tag at the index: the same bytes, put by tag.
+    /// Points the referrers fallback tag at the set's referrers (merged
+    /// with what it lists), then each tag at the index: the same bytes,
+    /// put by tag.
     pub async fn push_tags(&self, set: &ImageSet, tags: &[String]) -> Result<()> {
+        let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
+        if !set.referrers.is_empty() {
+            let old = self.raw_document(&fallback).await?;
+            if let Some((tag, doc)) = set.fallback(old.as_deref()) {
+                self.put_manifest(&self.reference_tag(&tag), &doc).await?;
+            }
+        }
         for t in tags {
             self.put_manifest(&self.reference_tag(t), &set.index)
                 .await?;

@@ -34,9 +34,33 @@ pub struct Images {
     pub ignored_tags: Vec<String>,
     /// What converting cost, per platform.
     pub converted: Vec<(Platform, ConvertStats)>,
+    /// The index's `created` annotation, which the attestation carries too.
+    pub created: String,
+    /// The blob cache the set's blobs are in.
+    pub cache: BlobCache,
 }
 
 impl Images {
+    /// Attaches the release's provenance (`bundle`: one DSSE envelope and a
+    /// newline) to the index as an OCI artifact whose subject is the index.
+    pub fn attach_provenance(&mut self, release: &str, bundle: &[u8]) -> Result<()> {
+        let envelope = bundle.strip_suffix(b"\n").unwrap_or(bundle);
+        let attestation = crate::oci::referrers::attestation(
+            &self.set.index.descriptor,
+            envelope,
+            crate::provenance::SLSA_PROVENANCE_V1,
+            release,
+            &self.created,
+        );
+        self.set
+            .attach(&self.cache, &attestation, envelope)
+            .map_err(|c| Error::Io {
+                action: c.what,
+                path: c.path,
+                source: c.source,
+            })
+    }
+
     /// Provenance subjects: the index, and each platform's manifest.
     pub fn subjects(&self, name: &str, tag: &str) -> Vec<Subject> {
         let hex = |d: &str| d.strip_prefix("sha256:").unwrap_or(d).to_string();
@@ -175,11 +199,12 @@ pub fn prepare(
         converted.push((platform, stats));
         images.push((platform, c));
     }
+    let created = created(&ctx.project.dir, &release.commit);
     let annotations = IndexAnnotations {
         source: release.builder.repository.clone(),
         revision: release.commit.clone(),
         version: release.tag.clone(),
-        created: created(&ctx.project.dir, &release.commit),
+        created: created.clone(),
     };
     let set = ImageSet::assemble(&cache, &images, &annotations);
     let (tags, ignored_tags) = image_tags(&release.tag, extra_tags);
@@ -188,6 +213,8 @@ pub fn prepare(
         tags,
         ignored_tags,
         converted,
+        created,
+        cache,
     }))
 }
 
@@ -271,12 +298,7 @@ impl Target {
                 digest: Some(digest.to_string()),
                 content_type: Some(ctype.to_string()),
             };
-        let docs: Vec<&Document> = set
-            .manifests
-            .iter()
-            .map(|(_, m)| m)
-            .chain([&set.index])
-            .collect();
+        let docs: Vec<&Document> = set.documents().collect();
         let (blob_keys, doc_keys, tag_keys) = self.keys(name, set, tags);
         let mut objects = Vec::new();
         if let Target::Store(_, shape) = self {
@@ -317,6 +339,26 @@ impl Target {
             ));
         }
         let index = &set.index.descriptor;
+        let converge = |key| PlannedObject {
+            destination: destination.to_string(),
+            phase: Phase::Tags,
+            action: Action::Converge,
+            key,
+            size: None,
+            digest: None,
+            content_type: None,
+        };
+        // The referrers fallback tag, merged with what it lists at write
+        // time, before any release tag.
+        let fallback = crate::oci::referrers::fallback_tag(&index.digest);
+        match self {
+            _ if set.referrers.is_empty() => {}
+            Target::Registry(_) => objects.push(converge(format!("manifests/{fallback}"))),
+            Target::Store(_, Shape::StaticRegistry) => {
+                objects.push(converge(format!("v2/{name}/manifests/{fallback}")))
+            }
+            Target::Store(_, Shape::Layout) => {}
+        }
         for key in tag_keys {
             objects.push(object(
                 Phase::Tags,
@@ -327,17 +369,8 @@ impl Target {
                 &index.media_type,
             ));
         }
-        let list = self.tag_list_key(name);
-        if let Some(key) = list {
-            objects.push(PlannedObject {
-                destination: destination.to_string(),
-                phase: Phase::Tags,
-                action: Action::Converge,
-                key,
-                size: None,
-                digest: None,
-                content_type: None,
-            });
+        if let Some(key) = self.tag_list_key(name) {
+            objects.push(converge(key));
         }
         objects
     }
@@ -350,7 +383,7 @@ impl Target {
         set: &ImageSet,
         tags: &[String],
     ) -> (Vec<String>, Vec<String>, Vec<String>) {
-        let docs = set.manifests.iter().map(|(_, m)| m).chain([&set.index]);
+        let docs = set.documents();
         match self {
             Target::Registry(_) => (
                 set.blobs

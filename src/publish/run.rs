@@ -55,7 +55,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         files.push(sbom_file(ctx, &manifest, &release.tag)?);
     }
     refuse_clashing_paths(&files, layout)?;
-    let images = prepare_images(ctx, opts, &manifest, &release)?;
+    let mut images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
         return Err(Error::NoImages);
     }
@@ -71,6 +71,9 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         subjects.extend(im.subjects(name, &release.tag));
     }
     let bundle = provenance_bundle(&manifest, &release, &subjects, &key, started)?;
+    if let Some(im) = &mut images {
+        im.attach_provenance(&format!("{name}:{}", release.tag), &bundle)?;
+    }
     let rel = StaticRelease {
         name,
         release: &release,
