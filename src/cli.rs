@@ -277,12 +277,22 @@ pub struct PublishArgs {
 /// `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Where the release is: a store URL or a directory.
-    #[arg(long, value_name = "URL")]
-    pub from: String,
-    /// The release, as NAME:TAG.
+    /// Where the release's files are: a store URL or a directory.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "image",
+        requires = "release"
+    )]
+    pub from: Option<String>,
+    /// The release, as NAME:TAG (with --image: the tag to check, and the
+    /// image's name in a bucket or layout).
     #[arg(short = 't', long = "release", value_name = "NAME:TAG")]
-    pub release: String,
+    pub release: Option<String>,
+    /// An image whose attestation to check (repeatable):
+    /// docker://HOST/REPO:TAG, or a bucket or layout with --release.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Vec<String>,
     /// The public key (Nix `name:base64` file or SPKI PEM); without it the
     /// signature is not checked.
     #[arg(long, value_name = "PUB")]

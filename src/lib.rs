@@ -182,6 +182,7 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 release: args.release,
                 key: args.key,
                 layout: args.layout,
+                images: args.image,
             },
         ),
     }

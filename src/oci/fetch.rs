@@ -24,7 +24,7 @@ pub enum Source<'a> {
 
 impl Source<'_> {
     /// The document at `reference` (a tag or a digest).
-    async fn document(&self, reference: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) async fn document(&self, reference: &str) -> Result<Option<Vec<u8>>> {
         match self {
             Source::Registry(r) => r.raw_document(reference).await,
             Source::Store(s, Shape::StaticRegistry, name) => {
@@ -52,8 +52,21 @@ impl Source<'_> {
         }
     }
 
+    /// What refers to `subject`: the registry's referrers API (which falls
+    /// back to the referrers tag), or the fallback tag of a bucket or layout.
+    pub(crate) async fn referrers(&self, subject: &str) -> Result<Vec<Descriptor>> {
+        match self {
+            Source::Registry(r) => r.referrers(subject).await,
+            Source::Store(..) => {
+                let tag = super::referrers::fallback_tag(subject);
+                let listed = self.document(&tag).await?.unwrap_or_default();
+                Ok(super::referrers::referrers_of(&listed))
+            }
+        }
+    }
+
     /// Streams blob `digest` into `to`.
-    async fn blob(&self, digest: &str, to: &Path) -> Result<()> {
+    pub(crate) async fn blob(&self, digest: &str, to: &Path) -> Result<()> {
         let found = match self {
             Source::Registry(r) => r.pull_blob_to(digest, to).await?,
             Source::Store(s, Shape::StaticRegistry, name) => {
@@ -80,7 +93,8 @@ impl Source<'_> {
         }
     }
 
-    fn describe(&self) -> String {
+    /// For messages.
+    pub(crate) fn describe(&self) -> String {
         match self {
             Source::Registry(r) => r.describe(),
             Source::Store(s, _, _) => s.describe(),
@@ -139,9 +153,7 @@ pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<O
             .push((platform, Document { descriptor, bytes }));
     }
     // What refers to the index (its attestation) travels with it.
-    let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
-    let listed = source.document(&fallback).await?.unwrap_or_default();
-    for entry in super::referrers::referrers_of(&listed) {
+    for entry in source.referrers(&set.index.descriptor.digest).await? {
         if entry.media_type != super::document::MANIFEST_MEDIA_TYPE {
             continue;
         }

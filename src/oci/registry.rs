@@ -34,6 +34,15 @@ pub struct Registry {
 impl Registry {
     /// Connects and authenticates for push (the token exchange, if any).
     pub async fn connect(repo: &RegistryRepo, creds: Credentials) -> Result<Registry> {
+        Registry::connect_for(repo, creds, RegistryOperation::Push).await
+    }
+
+    /// Connects and authenticates for `operation`.
+    pub async fn connect_for(
+        repo: &RegistryRepo,
+        creds: Credentials,
+        operation: RegistryOperation,
+    ) -> Result<Registry> {
         let config = ClientConfig {
             protocol: if repo.plain_http {
                 ClientProtocol::Http
@@ -55,7 +64,7 @@ impl Registry {
         let reference = r.reference_tag("latest");
         retry(|| async {
             r.client
-                .auth(&reference, &r.creds.auth, RegistryOperation::Push)
+                .auth(&reference, &r.creds.auth, operation)
                 .await
                 .map(|_| ())
         })
@@ -161,6 +170,28 @@ impl Registry {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The descriptors of what refers to `subject` (a digest): the
+    /// referrers API, or on a registry without it the referrers tag.
+    pub(crate) async fn referrers(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<super::document::Descriptor>> {
+        let reference = self.reference_digest(subject);
+        retry(|| async {
+            self.client
+                .auth(&reference, &self.creds.auth, RegistryOperation::Pull)
+                .await
+                .map(|_| ())
+        })
+        .await
+        .map_err(|e| self.error("authenticate with", "/v2/", e))?;
+        let index = retry(|| self.client.pull_referrers(&reference, None))
+            .await
+            .map_err(|e| self.error("GET referrers of", subject, e))?;
+        let entries = serde_json::to_value(&index.manifests).unwrap_or_default();
+        Ok(serde_json::from_value(entries).unwrap_or_default())
     }
 
     /// Whether the registry has blob `b`. One it cannot answer for is taken

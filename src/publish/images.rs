@@ -229,6 +229,15 @@ pub enum Target {
 impl Target {
     /// Opens `url`: registries authenticate now, before anything is pushed.
     pub async fn open(url: &str) -> Result<Target> {
+        Target::open_for(url, oci_client::RegistryOperation::Push).await
+    }
+
+    /// Opens `url` to read it only (a registry asks for pull access).
+    pub async fn open_to_read(url: &str) -> Result<Target> {
+        Target::open_for(url, oci_client::RegistryOperation::Pull).await
+    }
+
+    async fn open_for(url: &str, operation: oci_client::RegistryOperation) -> Result<Target> {
         Ok(match dest::parse(url).map_err(Error::StoreUrl)? {
             ImageDestination::Registry(repo) => {
                 let creds = auth::resolve(&repo.host, &|k| std::env::var(k).ok()).map_err(|e| {
@@ -238,7 +247,9 @@ impl Target {
                         reason: e.reason,
                     }
                 })?;
-                Target::Registry(Box::new(Registry::connect(&repo, creds).await?))
+                Target::Registry(Box::new(
+                    Registry::connect_for(&repo, creds, operation).await?,
+                ))
             }
             ImageDestination::Store(location) => {
                 let shape = match location {

@@ -12,6 +12,7 @@ pub mod repos;
 mod run;
 pub mod statics;
 pub(crate) mod verify;
+pub mod verify_image;
 
 use std::path::{Path, PathBuf};
 

@@ -71,9 +71,6 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         subjects.extend(im.subjects(name, &release.tag));
     }
     let bundle = provenance_bundle(&manifest, &release, &subjects, &key, started)?;
-    if let Some(im) = &mut images {
-        im.attach_provenance(&format!("{name}:{}", release.tag), &bundle)?;
-    }
     let rel = StaticRelease {
         name,
         release: &release,
@@ -85,7 +82,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         packages: packages.as_ref(),
     };
     let runtime = crate::context::runtime()?;
-    let planned = runtime.block_on(plan_publish(ctx, opts, &rel, images.as_ref()))?;
+    let planned = runtime.block_on(plan_publish(ctx, opts, &rel, images.as_mut()))?;
     let summary = |(destinations, repositories), images_done| PublishSummary {
         release: release.clone(),
         layout: layout.as_str(),
@@ -496,14 +493,33 @@ async fn plan_publish(
     ctx: &Context,
     opts: &PublishOpts,
     rel: &StaticRelease<'_>,
-    images: Option<&Images>,
+    images: Option<&mut Images>,
 ) -> Result<Planned> {
     let name = rel.name;
+    let locations = match opts.part {
+        Some(PublishPart::Images) => Vec::new(),
+        _ => static_destinations(ctx, &opts.static_urls)?.1,
+    };
+    let (mut static_objects, mut static_names) = (Vec::new(), Vec::new());
+    let mut stores = Vec::new();
+    for location in &locations {
+        let store = ObjectStore::open(location).await?;
+        let planned = statics::plan_static(&store, &store.describe(), rel).await?;
+        static_objects.extend(planned.objects.iter().cloned());
+        if let Some(set) = rel.packages {
+            static_objects.extend(super::repos::planned_objects(&store.describe(), set));
+        }
+        static_names.push(store.describe());
+        stores.push((store, planned));
+    }
     let mut objects = Vec::new();
     let mut names = Vec::new();
     let mut targets = Vec::new();
+    let urls = image_urls(ctx, opts, images.as_deref())?;
     if let Some(im) = images {
-        for u in image_urls(ctx, opts, images)? {
+        let bundle = attested_bundle(rel, &stores, &im.set.index.descriptor.digest).await?;
+        im.attach_provenance(&format!("{name}:{}", rel.release.tag), &bundle)?;
+        for u in urls {
             let target = Target::open(&u).await?;
             let content = target.plan_content(name, &im.set).await?;
             let label = target.destination();
@@ -512,21 +528,8 @@ async fn plan_publish(
             targets.push((target, content));
         }
     }
-    let locations = match opts.part {
-        Some(PublishPart::Images) => Vec::new(),
-        _ => static_destinations(ctx, &opts.static_urls)?.1,
-    };
-    let mut stores = Vec::new();
-    for location in &locations {
-        let store = ObjectStore::open(location).await?;
-        let planned = statics::plan_static(&store, &store.describe(), rel).await?;
-        objects.extend(planned.objects.iter().cloned());
-        if let Some(set) = rel.packages {
-            objects.extend(super::repos::planned_objects(&store.describe(), set));
-        }
-        names.push(store.describe());
-        stores.push((store, planned));
-    }
+    objects.extend(static_objects);
+    names.extend(static_names);
     let command = match opts.part {
         None => "publish",
         Some(PublishPart::Static) => "publish static",
@@ -541,6 +544,35 @@ async fn plan_publish(
         plan: Plan::new(command, Some(subject), names, objects),
         targets,
         stores,
+    })
+}
+
+/// The provenance the images carry: the one every static destination
+/// keeps when the release is there already (so that a re-run attaches the
+/// attestation it attached before, and the image's provenance is the
+/// release's), else this run's.
+async fn attested_bundle(
+    rel: &StaticRelease<'_>,
+    stores: &[(ObjectStore, StaticPlan)],
+    index: &str,
+) -> Result<Vec<u8>> {
+    let fresh = rel.provenance.1.clone();
+    let Some((store, _)) = stores.first() else {
+        return Ok(fresh);
+    };
+    if !stores.iter().all(|(_, p)| p.provenance_there) {
+        return Ok(fresh);
+    }
+    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
+    let kept = store.get(&format!("{prefix}{}", rel.provenance.0)).await?;
+    let hex = index.trim_start_matches("sha256:");
+    let names_index = |bytes: &[u8]| {
+        super::verify::read_statement(bytes, None)
+            .is_ok_and(|st| st.subject.iter().any(|s| s.digest.sha256 == hex))
+    };
+    Ok(match kept {
+        Some(kept) if names_index(&kept) => kept,
+        _ => fresh,
     })
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use super::layout::{parse_sha256sums, Layout, SHA256SUMS};
+use super::verify_image::{verify_image, ImageToVerify};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
@@ -16,49 +17,105 @@ use crate::provenance::{self, Envelope};
 /// `verify`'s options.
 #[derive(Debug, Clone)]
 pub struct VerifyOpts {
-    /// Where the release is.
-    pub from: String,
+    /// Where the release's files are.
+    pub from: Option<String>,
     /// `name:tag`.
-    pub release: String,
+    pub release: Option<String>,
     /// The public key file (Nix `name:base64` or SPKI PEM).
     pub key: Option<PathBuf>,
     /// The layout.
     pub layout: Layout,
+    /// Image destinations whose attestation to check.
+    pub images: Vec<String>,
 }
 
 /// Runs `verify`: prints every problem, and fails when there is one.
 pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
-    let (name, tag) = opts
-        .release
-        .split_once(':')
-        .ok_or_else(|| Error::InvalidTag {
-            tag: opts.release.clone(),
-        })?;
-    crate::release::validate_tag(tag)?;
+    let release = match &opts.release {
+        Some(r) => {
+            let (name, tag) = r
+                .split_once(':')
+                .ok_or_else(|| Error::InvalidTag { tag: r.clone() })?;
+            crate::release::validate_tag(tag)?;
+            Some((name, tag))
+        }
+        None => None,
+    };
+    let images = opts
+        .images
+        .iter()
+        .map(|i| ImageToVerify::parse(i, release))
+        .collect::<Result<Vec<_>>>()?;
+    let from = match (&opts.from, release) {
+        (Some(f), Some(r)) => Some((StoreUrl::parse_location(f).map_err(Error::StoreUrl)?, r)),
+        (Some(_), None) => {
+            return Err(Error::config(
+                "--release",
+                "is needed with --from: NAME:TAG",
+            ))
+        }
+        (None, _) if images.is_empty() => {
+            return Err(Error::config(
+                "verify",
+                "give --from URL --release NAME:TAG, or --image IMAGE, or both",
+            ))
+        }
+        (None, _) => None,
+    };
     let key = public_key(opts.key.as_deref())?;
-    let location = StoreUrl::parse_location(&opts.from).map_err(Error::StoreUrl)?;
     let runtime = crate::context::runtime()?;
-    let (problems, checked) = runtime.block_on(async {
-        let store = ObjectStore::open(&location).await?;
-        verify_release(&store, opts.layout, name, tag, key.as_ref()).await
-    })?;
-    for p in &problems {
-        eprintln!("problem: {p}");
-    }
-    if !problems.is_empty() {
-        return Err(Error::VerifyFailed {
-            release: opts.release.clone(),
-            count: problems.len(),
-        });
-    }
+    let mut problems = Vec::new();
+    let mut lines = String::new();
     let signature = if key.is_some() {
         "signature good"
     } else {
         "signature NOT checked (no --key)"
     };
+    let mut checked_files = None;
+    if let Some((location, (name, tag))) = &from {
+        let (found, checked) = runtime.block_on(async {
+            let store = ObjectStore::open(location).await?;
+            verify_release(&store, opts.layout, name, tag, key.as_ref()).await
+        })?;
+        problems.extend(found);
+        checked_files = Some(checked);
+        lines.push_str(&format!(
+            "{name}:{tag}: {checked} objects verified, {signature}\n"
+        ));
+    }
+    let mut verified = Vec::new();
+    for image in &images {
+        let (found, done) = runtime.block_on(verify_image(image, key.as_ref()))?;
+        if found.is_empty() {
+            lines.push_str(&format!(
+                "{}: index {} and {} platform manifests attested by {}, {signature}\n",
+                done.image,
+                done.index,
+                done.manifests,
+                done.attestations.join(", ")
+            ));
+        }
+        problems.extend(found);
+        verified.push(done);
+    }
+    for p in &problems {
+        eprintln!("problem: {p}");
+    }
+    if !problems.is_empty() {
+        return Err(Error::VerifyFailed {
+            release: opts.release.clone().unwrap_or_else(|| {
+                images
+                    .iter()
+                    .map(ImageToVerify::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            count: problems.len(),
+        });
+    }
     ctx.print_result(
-        &format!("{name}:{tag}: {checked} objects verified, {signature}\n"),
-        &serde_json::json!({"release": opts.release, "verified": checked, "signatureChecked": key.is_some()}),
+        &lines,
+        &serde_json::json!({"release": opts.release, "verified": checked_files, "images": verified, "signatureChecked": key.is_some()}),
     );
     Ok(())
 }
@@ -121,7 +178,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The statement inside a bundle: its first DSSE envelope, checked against
 /// `key` when there is one. The error says what is wrong with it.
-fn read_statement(
+pub(crate) fn read_statement(
     bytes: &[u8],
     key: Option<&PublicKey>,
 ) -> std::result::Result<provenance::Statement, String> {

@@ -1,0 +1,241 @@
+//! `verify --image`: finds the release's attestation among what refers to
+//! the image index (the referrers API, else the referrers fallback tag) and
+//! checks it: the manifest and envelope bytes against their digests, the
+//! subject, the signature, and that the index and every platform manifest
+//! are subjects of the signed statement.
+
+use std::collections::BTreeSet;
+
+use super::images::Target;
+use crate::errors::{Error, Result};
+use crate::nixcache::PublicKey;
+use crate::oci::document::digest_of;
+use crate::oci::fetch::Source;
+use crate::oci::reach::refs_of;
+use crate::oci::referrers::{read_attestation, DSSE_ARTIFACT_TYPE};
+
+/// One image destination to check: its URL (without a tag), the image's
+/// name there (for a bucket or layout) and the tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageToVerify {
+    /// As `publish --images` takes it.
+    pub url: String,
+    /// The image's name in a bucket or layout.
+    pub name: String,
+    /// The tag.
+    pub tag: String,
+}
+
+impl ImageToVerify {
+    /// Reads `--image`: `docker://HOST/REPO[:TAG][?tls=…]`, or a bucket or
+    /// directory; `release` (`NAME:TAG`) gives what the URL does not.
+    pub fn parse(image: &str, release: Option<(&str, &str)>) -> Result<ImageToVerify> {
+        let missing = |what: &str| Error::config("--image", format!("{image}: {what}"));
+        let Some(rest) = image.strip_prefix("docker://") else {
+            let (name, tag) = release.ok_or_else(|| {
+                missing("a bucket or directory needs --release NAME:TAG to name the image")
+            })?;
+            return Ok(ImageToVerify {
+                url: image.to_string(),
+                name: name.into(),
+                tag: tag.into(),
+            });
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, format!("?{q}")),
+            None => (rest, String::new()),
+        };
+        let (repo, tag) = match path.rsplit_once('/') {
+            Some((head, last)) if last.contains(':') => {
+                let (n, t) = last.split_once(':').unwrap_or((last, ""));
+                (format!("{head}/{n}"), Some(t.to_string()))
+            }
+            _ => (path.to_string(), None),
+        };
+        let tag = match (tag, release) {
+            (Some(t), _) => t,
+            (None, Some((_, t))) => t.to_string(),
+            (None, None) => return Err(missing("give the tag: docker://HOST/REPO:TAG")),
+        };
+        crate::release::validate_tag(&tag)?;
+        let name = repo.rsplit('/').next().unwrap_or(&repo).to_string();
+        Ok(ImageToVerify {
+            url: format!("docker://{repo}{query}"),
+            name,
+            tag,
+        })
+    }
+
+    /// `URL:TAG`, for messages.
+    pub fn describe(&self) -> String {
+        match self.url.split_once('?') {
+            Some((u, q)) if self.url.starts_with("docker://") => format!("{u}:{}?{q}", self.tag),
+            _ if self.url.starts_with("docker://") => format!("{}:{}", self.url, self.tag),
+            _ => format!("{} ({}:{})", self.url, self.name, self.tag),
+        }
+    }
+}
+
+/// What was checked at one image destination.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageVerified {
+    /// The destination and tag.
+    pub image: String,
+    /// The index the tag points at.
+    pub index: String,
+    /// The platform manifests it lists.
+    pub manifests: usize,
+    /// The attestations checked.
+    pub attestations: Vec<String>,
+}
+
+/// Checks one image: the problems found (each names the object), and what
+/// was checked.
+pub async fn verify_image(
+    image: &ImageToVerify,
+    key: Option<&PublicKey>,
+) -> Result<(Vec<String>, ImageVerified)> {
+    let target = Target::open_to_read(&image.url).await?;
+    let source = match &target {
+        Target::Registry(r) => Source::Registry(r),
+        Target::Store(s, shape) => Source::Store(s, *shape, &image.name),
+    };
+    let Some(index) = source.document(&image.tag).await? else {
+        return Err(Error::NoSuchRelease {
+            release: format!("{}:{}", image.name, image.tag),
+            store: target.describe(),
+            tags: Vec::new(),
+        });
+    };
+    let digest = digest_of(&index);
+    let manifests = refs_of(&index).manifests;
+    let mut done = ImageVerified {
+        image: image.describe(),
+        index: digest.clone(),
+        manifests: manifests.len(),
+        attestations: Vec::new(),
+    };
+    let mut problems = Vec::new();
+    let listed: Vec<_> = source
+        .referrers(&digest)
+        .await?
+        .into_iter()
+        .filter(|d| d.artifact_type.as_deref() == Some(DSSE_ARTIFACT_TYPE))
+        .collect();
+    if listed.is_empty() {
+        problems.push(format!(
+            "{}: no attestation refers to the index {digest} (the referrers API and the tag {} list none)",
+            image.describe(),
+            crate::oci::referrers::fallback_tag(&digest)
+        ));
+    }
+    let tmp = tempfile::tempdir().map_err(Error::io("cannot create", std::env::temp_dir()))?;
+    for d in listed {
+        let wanted = Wanted {
+            index: &digest,
+            manifests: &manifests,
+        };
+        match check_attestation(&source, &d.digest, &wanted, key, tmp.path()).await? {
+            Ok(()) => done.attestations.push(d.digest),
+            Err(why) => problems.push(format!(
+                "{}: attestation {}: {why}",
+                image.describe(),
+                d.digest
+            )),
+        }
+    }
+    Ok((problems, done))
+}
+
+/// The digests an attestation must name.
+struct Wanted<'a> {
+    index: &'a str,
+    manifests: &'a [String],
+}
+
+/// One attestation: `Err` says what is wrong with it.
+async fn check_attestation(
+    source: &Source<'_>,
+    digest: &str,
+    wanted: &Wanted<'_>,
+    key: Option<&PublicKey>,
+    tmp: &std::path::Path,
+) -> Result<std::result::Result<(), String>> {
+    let Some(bytes) = source.document(digest).await? else {
+        return Ok(Err("listed, but its manifest is missing".into()));
+    };
+    if digest_of(&bytes) != digest {
+        return Ok(Err(format!(
+            "altered: its manifest hashes to {}",
+            digest_of(&bytes)
+        )));
+    }
+    let read = match read_attestation(&bytes) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    if read.subject != wanted.index {
+        return Ok(Err(format!(
+            "its subject is {}, not the index",
+            read.subject
+        )));
+    }
+    let path = tmp.join(read.layer.hex());
+    source.blob(&read.layer.digest, &path).await?;
+    let envelope = std::fs::read(&path).map_err(Error::io("cannot read", &path))?;
+    if digest_of(&envelope) != read.layer.digest {
+        return Ok(Err(format!(
+            "altered: its envelope hashes to {}, the manifest says {}",
+            digest_of(&envelope),
+            read.layer.digest
+        )));
+    }
+    let statement = match super::verify::read_statement(&envelope, key) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("its envelope: {e}"))),
+    };
+    let named: BTreeSet<String> = statement
+        .subject
+        .iter()
+        .map(|s| format!("sha256:{}", s.digest.sha256))
+        .collect();
+    for (what, d) in std::iter::once(("the index", wanted.index)).chain(
+        wanted
+            .manifests
+            .iter()
+            .map(|m| ("the platform manifest", m.as_str())),
+    ) {
+        if !named.contains(d) {
+            return Ok(Err(format!(
+                "the signed statement does not name {what} {d} as a subject"
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        let i = ImageToVerify::parse("docker://127.0.0.1:5000/team/hello:v1.0.0", None).unwrap();
+        assert_eq!(
+            (i.url.as_str(), i.name.as_str(), i.tag.as_str()),
+            ("docker://127.0.0.1:5000/team/hello", "hello", "v1.0.0")
+        );
+        assert_eq!(i.describe(), "docker://127.0.0.1:5000/team/hello:v1.0.0");
+        let i = ImageToVerify::parse("docker://reg:5000/hello?tls=false", Some(("hello", "v2")))
+            .unwrap();
+        assert_eq!(
+            (i.url.as_str(), i.tag.as_str()),
+            ("docker://reg:5000/hello?tls=false", "v2")
+        );
+        let i = ImageToVerify::parse("/srv/layout", Some(("hello", "v2"))).unwrap();
+        assert_eq!((i.url.as_str(), i.name.as_str()), ("/srv/layout", "hello"));
+        assert!(ImageToVerify::parse("/srv/layout", None).is_err());
+        assert!(ImageToVerify::parse("docker://reg:5000/hello", None).is_err());
+    }
+}
