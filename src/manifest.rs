@@ -45,6 +45,21 @@ pub struct BuildManifest {
     /// The binary cache `build --push-cache` pushed the closures to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheRecord>,
+    /// When the build started and finished (RFC 3339): the provenance's
+    /// `startedOn` and `finishedOn`, so that publishing one build twice (or
+    /// after a dry run) signs the same statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built: Option<BuildTimes>,
+}
+
+/// When a build ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildTimes {
+    /// RFC 3339.
+    pub started_on: String,
+    /// RFC 3339.
+    pub finished_on: String,
 }
 
 /// Where the release's closures are, for Nix users.

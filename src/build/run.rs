@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         return Ok(None);
     }
 
+    let started_on = crate::clock::now();
     let flake_dir = check_flake(ctx)?;
     let repo = source::git_toplevel(&flake_dir)?;
     let source = source::read(
@@ -111,6 +112,10 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         extras,
         docker_attr,
         cache: None,
+        built: Some(crate::manifest::BuildTimes {
+            started_on,
+            finished_on: crate::clock::now(),
+        }),
     };
     manifest.write(&dist.join("build.json"))?;
 

@@ -257,7 +257,7 @@ async fn promote_images(
         let target = crate::publish::images::Target::open(url).await?;
         let plan = target.plan_content(name, &set).await?;
         let stats = target.push_content(name, &set, &plan).await?;
-        let tags = target.push_tags(name, &set, tags).await?;
+        let tags = target.push_tags(name, (&set, &plan), tags).await?;
         out.push(Promoted {
             store: target.describe(),
             copied: stats.blobs_uploaded + stats.manifests,

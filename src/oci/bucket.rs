@@ -108,10 +108,33 @@ pub async fn plan_content(
         .zip(docs)
         .map(|(key, doc)| manifests.get(key) == Some(&doc.descriptor.size))
         .collect();
+    let old = match set.referrers.is_empty() {
+        true => None,
+        false => {
+            let source = super::fetch::Source::Store(store, shape, name);
+            let tag = super::referrers::fallback_tag(&set.index.descriptor.digest);
+            source.document(&tag).await?
+        }
+    };
     Ok(ContentPlan {
         blob_there,
         manifest_there,
+        fallback: set.fallback(old.as_deref()),
     })
+}
+
+/// The keys the referrers fallback document goes to, in write order: by
+/// digest (so that what the tag reaches can be read), then the tag (static
+/// registry; a layout names it in index.json).
+pub fn fallback_keys(shape: Shape, name: &str, fallback: &(String, Document)) -> Vec<String> {
+    let (tag, doc) = fallback;
+    match shape {
+        Shape::StaticRegistry => vec![
+            shape.manifest_key(name, &doc.descriptor),
+            format!("v2/{name}/manifests/{tag}"),
+        ],
+        Shape::Layout => vec![shape.manifest_key(name, &doc.descriptor)],
+    }
 }
 
 /// Uploads what `plan` says is missing: the marker, blobs, then the
@@ -168,29 +191,24 @@ fn sizes(listing: &[ObjectMeta]) -> HashMap<String, u64> {
     listing.iter().map(|o| (o.key.clone(), o.size)).collect()
 }
 
-/// Points `tags` at the index, then updates the tag list (static registry:
-/// `tags/list`, converged against concurrent publishers) or `index.json`
-/// (layout). Returns every tag the destination now lists.
+/// Points the referrers fallback tag at what `plan` merged and `tags` at
+/// the index, then updates the tag list (static registry: `tags/list`,
+/// converged against concurrent publishers) or `index.json` (layout).
+/// Returns every release tag the destination now lists.
 pub async fn push_tags(
     store: &ObjectStore,
     shape: Shape,
     name: &str,
-    set: &ImageSet,
+    (set, plan): (&ImageSet, &ContentPlan),
     tags: &[String],
 ) -> Result<Vec<String>> {
+    if let Some(fallback) = &plan.fallback {
+        for key in fallback_keys(shape, name, fallback) {
+            put_document(store, &key, &fallback.1).await?;
+        }
+    }
     match shape {
         Shape::StaticRegistry => {
-            let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
-            let key = format!("v2/{name}/manifests/{fallback}");
-            let old = match set.referrers.is_empty() {
-                true => None,
-                false => store.get(&key).await?,
-            };
-            if let Some((_, doc)) = set.fallback(old.as_deref()) {
-                // By digest first, so that what the tag reaches can be read.
-                put_document(store, &shape.manifest_key(name, &doc.descriptor), &doc).await?;
-                put_document(store, &key, &doc).await?;
-            }
             for t in tags {
                 put_document(store, &format!("v2/{name}/manifests/{t}"), &set.index).await?;
             }
@@ -209,23 +227,8 @@ pub async fn push_tags(
         }
         Shape::Layout => {
             let mut old = store.get("index.json").await?;
-            let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
-            let existing = match (set.referrers.is_empty(), &old) {
-                (false, Some(index)) => match super::remove::layout_refs(index)
-                    .into_iter()
-                    .find(|(t, _)| *t == fallback)
-                {
-                    Some((_, d)) => {
-                        let hex = d.trim_start_matches("sha256:");
-                        store.get(&format!("blobs/sha256/{hex}")).await?
-                    }
-                    None => None,
-                },
-                _ => None,
-            };
-            if let Some((tag, doc)) = set.fallback(existing.as_deref()) {
-                put_document(store, &shape.manifest_key(name, &doc.descriptor), &doc).await?;
-                old = Some(layout_index(old.as_deref(), &doc.descriptor, &[tag]).0);
+            if let Some((tag, doc)) = &plan.fallback {
+                old = Some(layout_index(old.as_deref(), &doc.descriptor, &[tag.clone()]).0);
             }
             let (bytes, all) = layout_index(old.as_deref(), &set.index.descriptor, tags);
             let all = release_tags(all);

@@ -40,7 +40,7 @@ pub struct Blob {
 }
 
 /// A serialized document (manifest or index): these exact bytes everywhere.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
     /// Its descriptor (with the platform, for a manifest).
     pub descriptor: Descriptor,
@@ -175,6 +175,9 @@ pub struct ContentPlan {
     pub blob_there: Vec<bool>,
     /// Per document of the set ([`ImageSet::documents`]): there already.
     pub manifest_there: Vec<bool>,
+    /// The referrers fallback tag and the document it will hold: what it
+    /// lists at the destination now, with the set's referrers merged in.
+    pub fallback: Option<(String, Document)>,
 }
 
 impl ContentPlan {

@@ -123,9 +123,17 @@ impl Registry {
             .buffered(PARALLEL_BLOBS)
             .try_collect()
             .await?;
+        let old = match set.referrers.is_empty() {
+            true => None,
+            false => {
+                let tag = super::referrers::fallback_tag(&set.index.descriptor.digest);
+                self.raw_document(&tag).await?
+            }
+        };
         Ok(ContentPlan {
             blob_there,
             manifest_there: vec![false; set.documents().count()],
+            fallback: set.fallback(old.as_deref()),
         })
     }
 
@@ -154,16 +162,16 @@ impl Registry {
         Ok(())
     }
 
-    /// Points the referrers fallback tag at the set's referrers (merged
-    /// with what it lists), then each tag at the index: the same bytes,
-    /// put by tag.
-    pub async fn push_tags(&self, set: &ImageSet, tags: &[String]) -> Result<()> {
-        let fallback = super::referrers::fallback_tag(&set.index.descriptor.digest);
-        if !set.referrers.is_empty() {
-            let old = self.raw_document(&fallback).await?;
-            if let Some((tag, doc)) = set.fallback(old.as_deref()) {
-                self.put_manifest(&self.reference_tag(&tag), &doc).await?;
-            }
+    /// Points the referrers fallback tag at what `plan` merged, then each
+    /// tag at the index: the same bytes, put by tag.
+    pub async fn push_tags(
+        &self,
+        set: &ImageSet,
+        plan: &ContentPlan,
+        tags: &[String],
+    ) -> Result<()> {
+        if let Some((tag, doc)) = &plan.fallback {
+            self.put_manifest(&self.reference_tag(tag), doc).await?;
         }
         for t in tags {
             self.put_manifest(&self.reference_tag(t), &set.index)

@@ -281,6 +281,7 @@ mod tests {
             extras: vec![],
             docker_attr: None,
             cache: None,
+            built: None,
         }
     }
 

@@ -350,7 +350,7 @@ impl Target {
             ));
         }
         let index = &set.index.descriptor;
-        let converge = |key| PlannedObject {
+        let converge = |key: String| PlannedObject {
             destination: destination.to_string(),
             phase: Phase::Tags,
             action: Action::Converge,
@@ -359,16 +359,24 @@ impl Target {
             digest: None,
             content_type: None,
         };
-        // The referrers fallback tag, merged with what it lists at write
-        // time, before any release tag.
-        let fallback = crate::oci::referrers::fallback_tag(&index.digest);
-        match self {
-            _ if set.referrers.is_empty() => {}
-            Target::Registry(_) => objects.push(converge(format!("manifests/{fallback}"))),
-            Target::Store(_, Shape::StaticRegistry) => {
-                objects.push(converge(format!("v2/{name}/manifests/{fallback}")))
+        // The referrers fallback tag (what it listed, and the set's
+        // referrers), before any release tag.
+        if let Some(fallback) = &plan.fallback {
+            let keys = match self {
+                Target::Registry(_) => vec![format!("manifests/{}", fallback.0)],
+                Target::Store(_, shape) => bucket::fallback_keys(*shape, name, fallback),
+            };
+            let d = &fallback.1.descriptor;
+            for key in keys {
+                objects.push(object(
+                    Phase::Tags,
+                    false,
+                    key,
+                    d.size,
+                    &d.digest,
+                    &d.media_type,
+                ));
             }
-            Target::Store(_, Shape::Layout) => {}
         }
         for key in tag_keys {
             objects.push(object(
@@ -449,20 +457,21 @@ impl Target {
         Ok(stats)
     }
 
-    /// Phase two: the tags. Returns every tag listed afterwards (for a
-    /// registry, the ones pushed).
+    /// Phase two: the referrers fallback tag `plan` merged, then the tags.
+    /// Returns every release tag listed afterwards (for a registry, the
+    /// ones pushed).
     pub async fn push_tags(
         &self,
         name: &str,
-        set: &ImageSet,
+        (set, plan): (&ImageSet, &ContentPlan),
         tags: &[String],
     ) -> Result<Vec<String>> {
         match self {
             Target::Registry(r) => {
-                r.push_tags(set, tags).await?;
+                r.push_tags(set, plan, tags).await?;
                 Ok(tags.to_vec())
             }
-            Target::Store(s, shape) => bucket::push_tags(s, *shape, name, set, tags).await,
+            Target::Store(s, shape) => bucket::push_tags(s, *shape, name, (set, plan), tags).await,
         }
     }
 }

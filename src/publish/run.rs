@@ -438,8 +438,9 @@ fn static_subjects(files: &[ReleaseFile], layout: Layout, sums: &str) -> Vec<Sub
     subjects
 }
 
-/// The signed provenance: one DSSE envelope, one line. `started` is when
-/// this run began (the statement's `startedOn`).
+/// The signed provenance: one DSSE envelope, one line. Its `startedOn` and
+/// `finishedOn` are the build's (build.json), else this run's (`started`,
+/// now).
 fn provenance_bundle(
     manifest: &BuildManifest,
     release: &Release,
@@ -447,9 +448,15 @@ fn provenance_bundle(
     key: &SecretKey,
     started: String,
 ) -> Result<Vec<u8>> {
-    let run = provenance::Run {
-        started_on: started,
-        finished_on: crate::clock::now(),
+    let run = match &manifest.built {
+        Some(times) => provenance::Run {
+            started_on: times.started_on.clone(),
+            finished_on: times.finished_on.clone(),
+        },
+        None => provenance::Run {
+            started_on: started,
+            finished_on: crate::clock::now(),
+        },
     };
     let statement = provenance::statement(manifest, release, subjects, &run);
     let body = serde_json::to_vec(&statement).map_err(|e| Error::Json {
@@ -632,8 +639,8 @@ async fn execute_publish(
         write_local_provenance(ctx, rel)?;
     }
     if let Some(im) = images {
-        for ((target, _), summary) in planned.targets.iter().zip(&mut image_summaries) {
-            summary.listed_tags = target.push_tags(name, &im.set, &im.tags).await?;
+        for ((target, plan), summary) in planned.targets.iter().zip(&mut image_summaries) {
+            summary.listed_tags = target.push_tags(name, (&im.set, plan), &im.tags).await?;
             summary.stats.tags = im.tags.clone();
         }
     }

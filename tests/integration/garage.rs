@@ -83,6 +83,18 @@ impl Garage {
         });
     }
 
+    /// The keys under `prefix`, through the S3 API.
+    pub fn list(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let url = release_dist::objstore::StoreUrl::parse(&self.url(bucket, "")).unwrap();
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let store = release_dist::objstore::ObjectStore::open(&url.location)
+                .await
+                .unwrap();
+            let listing = store.list(prefix).await.unwrap();
+            listing.into_iter().map(|o| o.key).collect()
+        })
+    }
+
     /// How many objects `garage bucket info` counts in the bucket.
     pub fn object_count(&self, bucket: &str) -> u64 {
         let out = Command::new("garage")

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary, real nix, real git, on copies of the example.
 
+mod attest;
 mod bad_input;
 mod binaries;
 mod build;
