@@ -228,7 +228,9 @@ pub async fn push_tags(
         Shape::Layout => {
             let mut old = store.get("index.json").await?;
             if let Some((tag, doc)) = &plan.fallback {
-                old = Some(layout_index(old.as_deref(), &doc.descriptor, &[tag.clone()]).0);
+                old = Some(
+                    layout_index(old.as_deref(), &doc.descriptor, std::slice::from_ref(tag)).0,
+                );
             }
             let (bytes, all) = layout_index(old.as_deref(), &set.index.descriptor, tags);
             let all = release_tags(all);
