@@ -334,6 +334,18 @@ pub enum Error {
         /// What is wrong (never the secret).
         reason: String,
     },
+    /// The registry's token server granted less than push.
+    #[error("{registry}: the token server grants {granted} on {repository}, not push (credentials: {credentials}); nothing was pushed")]
+    RegistryScope {
+        /// `docker://host/repo`.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The actions granted, comma-separated, or `nothing`.
+        granted: String,
+        /// Where the credentials came from.
+        credentials: &'static str,
+    },
     /// A registry refused or failed a request.
     #[error("{registry}: {op} {what} failed (credentials: {credentials}): {message}")]
     Registry {
@@ -513,6 +525,7 @@ impl Error {
                 platform.nix_system()
             ),
             Error::RegistryAuth { .. } => "fix $DOCKER_AUTH or ~/.docker/config.json (`docker login HOST` writes it), or unset it to push anonymously".into(),
+            Error::RegistryScope { repository, .. } => format!("these credentials may not push to {repository}: use an account or token allowed to (a Docker Hub access token with Read & Write, a GHCR token with write:packages, a Forgejo token with write:package)"),
             Error::Registry { kind, .. } => match kind {
                 StoreErrorKind::Auth => "check the credentials: $DOCKER_AUTH (a docker config.json), or `docker login HOST` for ~/.docker/config.json, and that they may push to this repository".into(),
                 StoreErrorKind::Unreachable => "check the host and port in docker://HOST[:PORT]/NAME and that the registry is up (`?tls=false` for plain HTTP); re-running skips the blobs already pushed".into(),
@@ -576,7 +589,10 @@ impl Error {
             Error::DeleteRefused { .. } => STORE,
             Error::VerifyFailed { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } => ENVIRONMENT,
-            Error::Store { .. } | Error::Registry { .. } | Error::PushIncomplete { .. } => STORE,
+            Error::Store { .. }
+            | Error::Registry { .. }
+            | Error::RegistryScope { .. }
+            | Error::PushIncomplete { .. } => STORE,
             Error::NixMissing
             | Error::Command { .. }
             | Error::CommandOutput { .. }

@@ -21,6 +21,7 @@ pub mod reach;
 pub mod referrers;
 pub mod registry;
 pub mod remove;
+pub mod token;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -62,15 +62,35 @@ impl Registry {
             creds,
         };
         let reference = r.reference_tag("latest");
-        retry(|| async {
-            r.client
-                .auth(&reference, &r.creds.auth, operation)
-                .await
-                .map(|_| ())
-        })
-        .await
-        .map_err(|e| r.error("authenticate with", "/v2/", e))?;
+        let token = retry(|| r.client.auth(&reference, &r.creds.auth, operation))
+            .await
+            .map_err(|e| r.error("authenticate with", "/v2/", e))?;
+        if operation == RegistryOperation::Push {
+            r.refuse_a_token_that_cannot_push(token.as_deref())?;
+        }
         Ok(r)
+    }
+
+    /// A token server grants what the credentials allow, which may be less
+    /// than push: such a token is refused here, before anything is pushed.
+    fn refuse_a_token_that_cannot_push(&self, token: Option<&str>) -> Result<()> {
+        let Some(granted) =
+            token.and_then(|t| super::token::granted_actions(t, &self.repo.repository))
+        else {
+            return Ok(());
+        };
+        if super::token::allows(&granted, "push") {
+            return Ok(());
+        }
+        Err(Error::RegistryScope {
+            registry: self.describe(),
+            repository: self.repo.repository.clone(),
+            granted: match granted.is_empty() {
+                true => "nothing".into(),
+                false => granted.join(","),
+            },
+            credentials: self.creds.origin,
+        })
     }
 
     /// `host/repo`.

@@ -29,4 +29,5 @@ mod sbom;
 mod secrets;
 mod structure;
 mod templates;
+mod token_auth;
 mod util;

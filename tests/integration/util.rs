@@ -304,6 +304,12 @@ pub fn key_pair(dir: &Path) -> (String, String) {
     )
 }
 
+/// `sha256:<hex>` of `bytes`, as OCI digests are written.
+pub fn sha256_prefixed(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -329,20 +335,28 @@ impl Registry {
 
     /// Starts one that deletes (`storage.delete.enabled`) when `delete`.
     pub fn start_with(auth: Option<&str>, delete: bool) -> Registry {
+        Registry::start_configured(delete, |dir| match auth {
+            Some(pw) => {
+                let line = stock("htpasswd", &["-Bbn", "ci", pw]);
+                std::fs::write(dir.join("htpasswd"), line.trim()).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                    dir.join("htpasswd").display()
+                )
+            }
+            None => String::new(),
+        })
+    }
+
+    /// Starts one with the config lines `extra` writes (given its directory).
+    pub fn start_configured(delete: bool, extra: impl FnOnce(&Path) -> String) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
-        if let Some(pw) = auth {
-            let line = stock("htpasswd", &["-Bbn", "ci", pw]);
-            std::fs::write(dir.path().join("htpasswd"), line.trim()).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
-        }
+        config.push_str(&extra(dir.path()));
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
         let child = Registry::spawn(dir.path(), &addr);
         Registry { child, dir, addr }
