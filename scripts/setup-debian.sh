@@ -36,6 +36,10 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   # The SBOM test validates with Python's jsonschema against CycloneDX's schema.
   /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || missing+=(python3-jsonschema)
+  # The attestation check and the test token server (tests/scripts/) sign and
+  # verify with python3-cryptography; openssl makes the token issuer's key.
+  /usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing+=(python3-cryptography)
+  command -v openssl >/dev/null || missing+=(openssl)
 fi
 if [ "${1:-}" = "--benches" ]; then
   # rclone is the benches' upload anchor; jq and bc read and divide their figures.
