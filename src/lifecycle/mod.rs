@@ -119,7 +119,7 @@ pub fn run_ls(ctx: &Context, dests: &Destinations, release: Option<&str>) -> Res
     }
     for url in &dests.image_urls {
         let rows = runtime.block_on(async {
-            let target = Target::open(url).await?;
+            let target = Target::open_to_read(url).await?;
             Ok::<_, Error>((target.describe(), images::tag_rows(&target, &name).await?))
         })?;
         let rows = (

@@ -237,7 +237,7 @@ async fn promote_images(
     tmp: &std::path::Path,
 ) -> Result<Vec<Promoted>> {
     let tag = tags[0].as_str();
-    let source = crate::publish::images::Target::open(from).await?;
+    let source = crate::publish::images::Target::open_to_read(from).await?;
     let dir = tempfile::tempdir_in(tmp).map_err(Error::io("cannot create a directory in", tmp))?;
     let reader = match &source {
         crate::publish::images::Target::Registry(r) => crate::oci::fetch::Source::Registry(r),

@@ -102,10 +102,18 @@ pub async fn verify_image(
         Target::Store(s, shape) => Source::Store(s, *shape, &image.name),
     };
     let Some(index) = source.document(&image.tag).await? else {
+        let tags = match &target {
+            Target::Registry(r) => r.tags().await?,
+            Target::Store(s, shape) => crate::oci::remove::store_tags(s, *shape, &image.name)
+                .await?
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect(),
+        };
         return Err(Error::NoSuchRelease {
             release: format!("{}:{}", image.name, image.tag),
             store: target.describe(),
-            tags: Vec::new(),
+            tags: crate::oci::bucket::release_tags(tags),
         });
     };
     let digest = digest_of(&index);
