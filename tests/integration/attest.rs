@@ -168,7 +168,7 @@ fn static_registries_and_layouts_carry_it_and_rm_takes_it_away() {
     let key = public_key(&f);
     let bucket = g.bucket("attest");
     let s3 = g.url(&bucket, "");
-    let layout = f.dir.join("out-layout");
+    let layout = f.dir.join("out/layout");
     let layout_s = layout.display().to_string();
     let run = publish_images(
         &f,
@@ -234,8 +234,19 @@ fn static_registries_and_layouts_carry_it_and_rm_takes_it_away() {
     .fails_with(5, &[&format!("attestation {attestation}"), "altered"]);
     std::fs::write(&envelope, good).unwrap();
 
+    // A second release: its attestation shares the empty config blob.
+    publish_images(
+        &f,
+        &sk,
+        "v2.1.0",
+        &["--images", &s3, "--images", &layout_s],
+        &[],
+    )
+    .ok();
+
     // rm takes the attestation away with the last tag of its index: the
-    // fallback tag, the artifact's manifest and its blobs.
+    // fallback tag, the artifact's manifest and its envelope; what the
+    // other release's attestation uses stays.
     f.run(&[
         "rm",
         "--force",
@@ -257,7 +268,39 @@ fn static_registries_and_layouts_carry_it_and_rm_takes_it_away() {
     assert!(!envelope.exists());
     let listing = g.list(&bucket, "v2/hello/");
     assert!(
-        listing.iter().all(|k| k.ends_with("tags/list")),
+        !listing.iter().any(|k| k.ends_with(&fallback)),
         "{listing:?}"
     );
+    assert!(!listing.iter().any(|k| k.ends_with(layer)), "{listing:?}");
+    for image in [&s3, &layout_s] {
+        verify_image(&f, &["--image", image, "--release", "hello:v2.1.0"], &key).ok();
+    }
+    // The empty config blob both attestations name stays, and skopeo still
+    // copies the remaining attestation with every blob it names.
+    let empty = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    assert!(layout.join("blobs/sha256").join(empty).exists());
+    assert!(
+        listing.contains(&format!("v2/hello/blobs/sha256:{empty}")),
+        "{listing:?}"
+    );
+    let kept_index = skopeo_raw(&format!("oci:{layout_s}:v2.1.0"), None).unwrap();
+    let kept = fallback_by_skopeo(
+        &format!("oci:{layout_s}"),
+        &crate::util::sha256_prefixed(&kept_index),
+    );
+    let artifact = kept["manifests"][0]["digest"].as_str().unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let kept_fallback = crate::util::sha256_prefixed(&kept_index).replace(':', "-");
+    crate::util::stock(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            &format!("oci:{layout_s}:{kept_fallback}"),
+            &format!("oci:{}:referrers", copy.path().display()),
+        ],
+    );
+    let copied = copy.path().join("blobs/sha256");
+    assert!(copied.join(artifact.trim_start_matches("sha256:")).exists());
+    assert!(copied.join(empty).exists());
 }

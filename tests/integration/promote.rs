@@ -316,4 +316,6 @@ fn promote_copies_images_by_digest_and_tags_them_last() {
         &key,
     ])
     .ok();
+    // The image's attestation came along.
+    f.run(&["verify", "--image", &prod_tag, "--key", &key]).ok();
 }
