@@ -300,6 +300,39 @@ fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
         index
     );
 
+    // The image published alone carries its provenance: the attestation's
+    // envelope is the static step's provenance, byte for byte (both steps
+    // sign the same statement of the same build).
+    let fallback = format!(
+        "docker://{}/team/hello:{}",
+        reg.addr,
+        index.replace(':', "-")
+    );
+    let listed: Value =
+        serde_json::from_slice(&crate::images::skopeo_raw(&fallback, Some(&creds)).unwrap())
+            .unwrap();
+    let artifact = listed["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &crate::images::skopeo_raw(
+            &format!("docker://{}/team/hello@{artifact}", reg.addr),
+            Some(&creds),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let envelope = crate::util::stock_bytes(
+        "curl",
+        &[
+            "-sf",
+            "-u",
+            &creds,
+            &format!("http://{}/v2/team/hello/blobs/{layer}", reg.addr),
+        ],
+    );
+    assert_eq!(envelope, bundle.trim_end().as_bytes());
+    assert_eq!(std::fs::read(&local).unwrap(), bundle.as_bytes());
+
     // Without its credentials, each step fails clearly.
     let mut args = vec!["publish", "images"];
     args.extend(common);
