@@ -19,14 +19,24 @@ pub struct TagRow {
     pub tag: String,
     /// The digest it points at (the multi-arch index).
     pub digest: String,
+    /// Its index has a referrers fallback tag (the attestation publish
+    /// attaches).
+    pub attested: bool,
 }
 
 /// The tags `target` holds for image `name`, without the referrers
 /// fallback tags (which [`plan_removal`] removes with their index).
 pub async fn tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
-    let mut rows = all_tag_rows(target, name).await?;
-    rows.retain(|r| !is_fallback_tag(&r.tag));
-    Ok(rows)
+    let all = all_tag_rows(target, name).await?;
+    let attested = |digest: &str| all.iter().any(|r| r.tag == fallback_tag(digest));
+    Ok(all
+        .iter()
+        .filter(|r| !is_fallback_tag(&r.tag))
+        .map(|r| TagRow {
+            attested: attested(&r.digest),
+            ..r.clone()
+        })
+        .collect())
 }
 
 /// Every tag `target` holds for image `name`.
@@ -45,7 +55,11 @@ async fn all_tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
     };
     let mut rows: Vec<TagRow> = pairs
         .into_iter()
-        .map(|(tag, digest)| TagRow { tag, digest })
+        .map(|(tag, digest)| TagRow {
+            tag,
+            digest,
+            attested: false,
+        })
         .collect();
     rows.sort_by(|a, b| a.tag.cmp(&b.tag));
     Ok(rows)
@@ -276,6 +290,7 @@ mod tests {
         let row = |tag: &str, digest: &str| TagRow {
             tag: tag.into(),
             digest: digest.into(),
+            attested: false,
         };
         let rows = [
             row("latest", &d1),

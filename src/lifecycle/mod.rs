@@ -165,7 +165,12 @@ fn render_listing(l: &Listing) -> String {
             rows.len()
         ));
         for r in rows {
-            out.push_str(&format!("  {:<42} {}\n", r.tag, r.digest));
+            let attestation = if r.attested {
+                "attested"
+            } else {
+                "no attestation"
+            };
+            out.push_str(&format!("  {:<42} {}  {attestation}\n", r.tag, r.digest));
         }
     }
     if let Some(c) = &l.cache {

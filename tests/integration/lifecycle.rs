@@ -496,7 +496,8 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
             ],
         );
     }
-    // ls shows the tags and their digests.
+    // ls shows the tags, their digests, and that each index is attested
+    // (the fallback tags themselves are not listed).
     let listing: Value = serde_json::from_str(
         &f.run(&[
             "--message-format",
@@ -515,5 +516,5 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
     assert_eq!(rows.len(), 3);
     assert!(rows
         .iter()
-        .all(|r| r["digest"].as_str().unwrap().starts_with("sha256:")));
+        .all(|r| r["digest"].as_str().unwrap().starts_with("sha256:") && r["attested"] == true));
 }
