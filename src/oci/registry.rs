@@ -230,7 +230,8 @@ impl Registry {
     async fn blob_there(&self, b: &Blob) -> Result<bool> {
         let d = &b.descriptor;
         let reference = self.reference_digest(&d.digest);
-        match retry(|| self.client.blob_exists(&reference, &d.digest)).await {
+        let head = || self.client.blob_exists(&reference, &d.digest);
+        match retry(head).await {
             Ok(there) => Ok(there),
             Err(e) if classify(&e) == StoreErrorKind::Unavailable => {
                 tracing::warn!("HEAD {} failed ({e}); uploading it again", d.digest);
@@ -243,6 +244,7 @@ impl Registry {
     async fn push_blob(&self, b: &Blob) -> Result<()> {
         let d = &b.descriptor;
         let reference = self.reference_digest(&d.digest);
+        test_blob_delay().await;
         retry(|| async {
             let stream = file_stream(b.path.clone()).await?;
             self.client
@@ -271,6 +273,17 @@ impl Registry {
         .map_err(|e| self.error("PUT manifest", &what, e))?;
         crate::events::written(|| self.describe(), &format!("manifests/{what}"));
         Ok(())
+    }
+}
+
+/// A test hook: `RELEASE_DIST_TEST_BLOB_DELAY_MS` waits before each blob
+/// upload, so that a test's push outlives a short-lived token.
+async fn test_blob_delay() {
+    let ms = std::env::var("RELEASE_DIST_TEST_BLOB_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(ms) = ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
 

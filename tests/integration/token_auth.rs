@@ -52,8 +52,8 @@ fn issuer_key(dir: &Path) {
 }
 
 /// A registry with token auth, and its token server: user `ci` may pull
-/// and push, user `reader` only pull.
-fn token_registry() -> (Registry, TokenServer) {
+/// and push, user `reader` only pull; tokens last `lifetime` seconds.
+fn token_registry(lifetime: u32) -> (Registry, TokenServer) {
     let port = free_port();
     let realm = format!("http://127.0.0.1:{port}/token");
     let mut server = None;
@@ -70,8 +70,9 @@ fn token_registry() -> (Registry, TokenServer) {
                 &format!("ci:{PUSHER}:pull,push"),
                 &format!("reader:{READER}:pull"),
             ])
+            .env("TOKEN_LIFETIME", lifetime.to_string())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("token.log")).unwrap())
             .spawn()
             .unwrap();
         server = Some(TokenServer { child });
@@ -102,7 +103,7 @@ fn no_secret_in(run: &crate::util::Run, secrets: &[&str]) {
 
 #[test]
 fn a_token_auth_registry_takes_docker_auth_and_refuses_wrong_or_narrow_credentials() {
-    let (reg, _server) = token_registry();
+    let (reg, _server) = token_registry(300);
     let (f, sk) = built_all();
     let url = format!("docker://{}/hello", reg.addr);
     let reference = format!("docker://{}/hello:v4.0.0", reg.addr);
@@ -188,4 +189,38 @@ fn a_token_auth_registry_takes_docker_auth_and_refuses_wrong_or_narrow_credentia
         )
         .ok();
     no_secret_in(&run, &[READER]);
+}
+
+#[test]
+fn a_push_that_outlives_its_token_gets_a_new_one() {
+    // Tokens of 2 s (docker-registry still takes them for its 60 s leeway,
+    // but oci-client drops them from its cache at `exp` and sends none),
+    // and 1.5 s before each blob upload: the second round of uploads, the
+    // manifests and the tags come after the first token is gone.
+    let (reg, _server) = token_registry(2);
+    let (f, sk) = built_all();
+    let url = format!("docker://{}/hello", reg.addr);
+    let creds = format!("ci:{PUSHER}");
+    let run = publish_images(
+        &f,
+        &sk,
+        "v4.1.0",
+        &["--images", &url],
+        &[
+            ("DOCKER_AUTH", &docker_auth(&reg.addr, &creds)),
+            ("RELEASE_DIST_TEST_BLOB_DELAY_MS", "1500"),
+        ],
+    )
+    .ok();
+    no_secret_in(&run, &[PUSHER]);
+    // The push asked for a push token more than once: the first one expired.
+    let log = std::fs::read_to_string(reg.dir.path().join("token.log")).unwrap();
+    let exchanges = log
+        .lines()
+        .filter(|l| l.contains("GET /token") && l.contains("push"))
+        .count();
+    assert!(exchanges >= 2, "{log}");
+    let reference = format!("docker://{}/hello:v4.1.0", reg.addr);
+    let pulled = tempfile::tempdir().unwrap();
+    assert_eq!(skopeo_copy_all(&reference, Some(&creds), pulled.path()), 4);
 }

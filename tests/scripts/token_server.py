@@ -7,11 +7,13 @@ with the key whose certificate (in `x5c`) is the registry's rootcertbundle.
   token_server.py PORT KEY.pem CERT.pem ISSUER SERVICE USER:PASSWORD:ACTIONS...
 
 Each user is granted at most ACTIONS (comma-separated) on any repository;
-wrong credentials get 401. Only the standard library and python3-cryptography.
+wrong credentials get 401. Tokens last $TOKEN_LIFETIME seconds (300). Only
+the standard library and python3-cryptography.
 """
 import base64
 import http.server
 import json
+import os
 import sys
 import time
 import urllib.parse
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 PORT, KEY, CERT, ISSUER, SERVICE = sys.argv[1:6]
+LIFETIME = int(os.environ.get("TOKEN_LIFETIME", "300"))
 USERS = {}
 for spec in sys.argv[6:]:
     user, password, actions = spec.split(":", 2)
@@ -39,7 +42,7 @@ def b64url(b):
 def token(subject, access):
     now = int(time.time())
     header = {"typ": "JWT", "alg": "RS256", "x5c": [X5C]}
-    claims = {"iss": ISSUER, "sub": subject, "aud": SERVICE, "exp": now + 300,
+    claims = {"iss": ISSUER, "sub": subject, "aud": SERVICE, "exp": now + LIFETIME,
               "nbf": now - 10, "iat": now, "jti": uuid.uuid4().hex, "access": access}
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -74,7 +77,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
-        self.wfile.write(json.dumps({"token": t, "access_token": t, "expires_in": 300}).encode())
+        self.wfile.write(json.dumps({"token": t, "access_token": t, "expires_in": LIFETIME}).encode())
 
     def log_message(self, fmt, *args):
         sys.stderr.write("token server: " + (fmt % args) + "\n")
