@@ -11,7 +11,7 @@ use super::verify_image::{verify_image, ImageToVerify};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
-use crate::objstore::{ObjectStore, StoreUrl};
+use crate::objstore::{Location, ObjectStore, StoreUrl};
 use crate::provenance::{self, Envelope};
 
 /// `verify`'s options.
@@ -29,8 +29,11 @@ pub struct VerifyOpts {
     pub images: Vec<String>,
 }
 
-/// Runs `verify`: prints every problem, and fails when there is one.
-pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
+/// What `verify` checks: the static release (where, name and tag) and the
+/// images, from the options; refused when there is nothing to check.
+type Targets<'a> = (Option<(Location, (&'a str, &'a str))>, Vec<ImageToVerify>);
+
+fn targets(opts: &VerifyOpts) -> Result<Targets<'_>> {
     let release = match &opts.release {
         Some(r) => {
             let (name, tag) = r
@@ -62,6 +65,12 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         }
         (None, _) => None,
     };
+    Ok((from, images))
+}
+
+/// Runs `verify`: prints every problem, and fails when there is one.
+pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
+    let (from, images) = targets(opts)?;
     let key = public_key(opts.key.as_deref())?;
     let runtime = crate::context::runtime()?;
     let mut problems = Vec::new();
