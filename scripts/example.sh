@@ -22,6 +22,7 @@ mkdir -p "$dist/keys"
 run build --smoke --version --push-cache "file://$PWD/$dist/cache?secret-key=$PWD/$dist/keys/example.sec" "$@"
 tag=$(git rev-parse HEAD)
 run publish --signing-key "$dist/keys/example.sec" --tag "$tag"
-run verify --from "$dist/publish/static" -t "hello:$tag" --key "$dist/keys/example.pub"
+run verify --from "$dist/publish/static" -t "hello:$tag" --key "$dist/keys/example.pub" \
+  --image "$dist/publish/images"   # the image's attestation too (its referrers tag sha256-<index>)
 echo "release index: $dist/publish/static/_releases.html"
 echo "image (OCI layout, all targets in one index): $dist/publish/images (skopeo inspect --raw oci:$dist/publish/images:$tag)"
