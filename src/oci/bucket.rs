@@ -310,6 +310,28 @@ mod tests {
     }
 
     #[test]
+    fn the_fallback_document_is_written_by_digest_before_its_tag() {
+        let bytes = br#"{"schemaVersion":2,"manifests":[]}"#.to_vec();
+        let doc = Document {
+            descriptor: Descriptor::of(INDEX_MEDIA_TYPE, &bytes),
+            bytes,
+        };
+        let fallback = ("sha256-ab".to_string(), doc.clone());
+        assert_eq!(
+            fallback_keys(Shape::StaticRegistry, "x", &fallback),
+            [
+                format!("v2/x/manifests/{}", doc.descriptor.digest),
+                "v2/x/manifests/sha256-ab".to_string()
+            ],
+            "what the tag reaches must be readable once the tag is"
+        );
+        assert_eq!(
+            fallback_keys(Shape::Layout, "x", &fallback),
+            [format!("blobs/sha256/{}", doc.descriptor.hex())]
+        );
+    }
+
+    #[test]
     fn tags_are_the_keys_that_are_not_digests() {
         let meta = |k: &str| ObjectMeta {
             key: k.into(),
