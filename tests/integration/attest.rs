@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::garage::Garage;
 use crate::images::{built_all, hosts_entry, publish_images, skopeo_raw, INDEX};
-use crate::util::{Fixture, Registry};
+use crate::util::{stock, Fixture, Registry};
 
 const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/attestation.py");
@@ -26,17 +26,9 @@ fn public_key(f: &Fixture) -> String {
 /// `python3 attestation.py ARGS…` with Debian's Python (and its
 /// python3-cryptography): stdout, or a panic with stderr.
 fn python(args: &[&str]) -> String {
-    let out = Command::new("/usr/bin/python3")
-        .arg(SCRIPT)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "attestation.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let mut all = vec![SCRIPT];
+    all.extend_from_slice(args);
+    stock("/usr/bin/python3", &all).trim().to_string()
 }
 
 /// The referrers index skopeo reads at the fallback tag of `digest`.

@@ -109,6 +109,16 @@ fn a_token_auth_registry_takes_docker_auth_and_refuses_wrong_or_narrow_credentia
     let reference = format!("docker://{}/hello:v4.0.0", reg.addr);
     let creds = format!("ci:{PUSHER}");
     let auth = |user_pass: &str| docker_auth(&reg.addr, user_pass);
+    let publish_as = |user_pass: &str| {
+        let auth = auth(user_pass);
+        publish_images(
+            &f,
+            &sk,
+            "v4.0.0",
+            &["--images", &url],
+            &[("DOCKER_AUTH", &auth)],
+        )
+    };
     let nothing_published = || {
         assert!(skopeo_raw(&reference, Some(&creds)).is_none(), "no tag");
         assert!(!f.dir.join("out-static/df-dist-v1/hello/v4.0.0").exists());
@@ -116,27 +126,14 @@ fn a_token_auth_registry_takes_docker_auth_and_refuses_wrong_or_narrow_credentia
 
     // Wrong password: the token server refuses; a clear error, no secret.
     let wrong = "wrong-pw-161803";
-    let run = publish_images(
-        &f,
-        &sk,
-        "v4.0.0",
-        &["--images", &url],
-        &[("DOCKER_AUTH", &auth(&format!("ci:{wrong}")))],
-    )
-    .fails_with(4, &["$DOCKER_AUTH", "check the credentials"]);
+    let run = publish_as(&format!("ci:{wrong}"))
+        .fails_with(4, &["$DOCKER_AUTH", "check the credentials"]);
     no_secret_in(&run, &[wrong, PUSHER]);
     nothing_published();
 
     // A token for a narrower scope (pull only): refused before anything is
     // pushed, naming what it grants.
-    let run = publish_images(
-        &f,
-        &sk,
-        "v4.0.0",
-        &["--images", &url],
-        &[("DOCKER_AUTH", &auth(&format!("reader:{READER}")))],
-    )
-    .fails_with(
+    let run = publish_as(&format!("reader:{READER}")).fails_with(
         4,
         &[
             "grants pull on hello, not push",
@@ -148,14 +145,7 @@ fn a_token_auth_registry_takes_docker_auth_and_refuses_wrong_or_narrow_credentia
     nothing_published();
 
     // The pusher's credentials: pushed, and skopeo pulls every platform.
-    let run = publish_images(
-        &f,
-        &sk,
-        "v4.0.0",
-        &["--images", &url],
-        &[("DOCKER_AUTH", &auth(&creds))],
-    )
-    .ok();
+    let run = publish_as(&creds).ok();
     no_secret_in(&run, &[PUSHER]);
     let summary: Value = serde_json::from_str(run.stdout().trim()).unwrap();
     let raw = skopeo_raw(&reference, Some(&creds)).expect("skopeo pulls with a token");
