@@ -408,6 +408,18 @@ pub enum Error {
         /// What it answered.
         status: String,
     },
+    /// What a bucket, registry, layout, cache or build output holds is
+    /// not what this tool accepts: too large, malformed, or not what its
+    /// digest says. Nothing was written on its account.
+    #[error("{source_name}: {what}: {message}")]
+    Untrusted {
+        /// The store, registry or file it came from.
+        source_name: String,
+        /// The key, digest or document.
+        what: String,
+        /// What is wrong with it (and the cap, for one too large).
+        message: String,
+    },
     /// A JSON document could not be read.
     #[error("cannot parse {}", .path.display())]
     Json {
@@ -545,6 +557,7 @@ impl Error {
             Error::Pin { .. } => "`cache pin ls` lists the pins; a name is letters, digits, `.`, `_`, `+`, `-`, in `/`-separated parts".into(),
             Error::StableRemoval { .. } => "pass --force if you really mean to remove it (users and scripts may depend on it)".into(),
             Error::DeleteRefused { .. } => "docker-registry deletes only with `storage: delete: enabled: true` in its config (or REGISTRY_STORAGE_DELETE_ENABLED=true); other registries need a token allowed to delete".into(),
+            Error::Untrusted { .. } => "nothing was written on its account; find out who wrote it there (docs/threat-model.md says what each command accepts and every cap)".into(),
             Error::Io { .. } | Error::Json { .. } => return None,
         })
     }
@@ -587,7 +600,7 @@ impl Error {
             | Error::StableRemoval { .. }
             | Error::NoImages => BAD_INPUT,
             Error::DeleteRefused { .. } => STORE,
-            Error::VerifyFailed { .. } => VERIFY_FAILED,
+            Error::VerifyFailed { .. } | Error::Untrusted { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } => ENVIRONMENT,
             Error::Store { .. }
             | Error::Registry { .. }

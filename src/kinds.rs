@@ -123,6 +123,10 @@ pub enum PublishPart {
     Images,
 }
 
+/// The longest duration accepted: 100 years, so that adding it to a time
+/// never overflows.
+pub const MAX_DURATION_SECS: u64 = 36_500 * 86_400;
+
 /// Parses a duration: a whole number with `s`, `m`, `h` or `d` (`90s`,
 /// `10m`, `1h`, `7d`), or `0`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -134,14 +138,19 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let n: u64 = text[..text.len() - unit.len_utf8()]
         .parse()
         .map_err(|_| bad())?;
-    let secs = match unit {
-        's' => n,
-        'm' => n * 60,
-        'h' => n * 3600,
-        'd' => n * 86_400,
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
         _ => return Err(bad()),
     };
-    Ok(std::time::Duration::from_secs(secs))
+    match n.checked_mul(scale) {
+        Some(secs) if secs <= MAX_DURATION_SECS => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(format!(
+            "`{text}` is longer than the longest duration accepted, 36500d (100 years)"
+        )),
+    }
 }
 
 /// A release class as the command line names it (`gc --keep N --class …`).
@@ -166,7 +175,22 @@ mod tests {
         assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
         assert_eq!(parse_duration("1h").unwrap().as_secs(), 3600);
         assert_eq!(parse_duration("7d").unwrap().as_secs(), 604_800);
-        for bad in ["", "1", "1w", "h", "-1h", "1.5h"] {
+        assert_eq!(
+            parse_duration("36500d").unwrap().as_secs(),
+            MAX_DURATION_SECS
+        );
+        for bad in [
+            "",
+            "1",
+            "1w",
+            "h",
+            "-1h",
+            "1.5h",
+            "36501d",
+            "999999999999999999d",
+            "18446744073709551615s",
+            "18446744073709551616s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod artifacts;
 pub mod background;
+pub mod bounds;
 pub mod build;
 pub mod cache;
 pub mod cli;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::errors::Result;
 use crate::objstore::{converge, Derived, ObjectMeta};
 use crate::oci::bucket::Shape;
+use crate::oci::digest::Digest;
 use crate::oci::reach::Reach;
 use crate::oci::referrers::{fallback_tag, is_fallback_tag};
 use crate::oci::remove::{layout_untag, store_reach, store_tags, tag_key};
@@ -18,7 +19,7 @@ pub struct TagRow {
     /// The tag.
     pub tag: String,
     /// The digest it points at (the multi-arch index).
-    pub digest: String,
+    pub digest: Digest,
     /// Its index has a referrers fallback tag (the attestation publish
     /// attaches).
     pub attested: bool,
@@ -28,7 +29,7 @@ pub struct TagRow {
 /// fallback tags (which [`plan_removal`] removes with their index).
 pub async fn tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
     let all = all_tag_rows(target, name).await?;
-    let attested = |digest: &str| all.iter().any(|r| r.tag == fallback_tag(digest));
+    let attested = |digest: &Digest| all.iter().any(|r| r.tag == fallback_tag(digest));
     Ok(all
         .iter()
         .filter(|r| !is_fallback_tag(&r.tag))
@@ -45,8 +46,10 @@ async fn all_tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
         Target::Registry(r) => {
             let mut out = Vec::new();
             for tag in r.tags().await? {
-                if let Some(reach) = r.reach_of(&tag).await? {
-                    out.push((tag, reach.digest));
+                // The tag's own document only: what it reaches is read
+                // when a removal needs it.
+                if let Some(bytes) = r.raw_document(&tag).await? {
+                    out.push((tag, Digest::of(&bytes)));
                 }
             }
             out
@@ -70,7 +73,7 @@ async fn reaches(
     target: &Target,
     name: &str,
     removed: &[String],
-) -> Result<(Reach, Reach, Vec<String>)> {
+) -> Result<(Reach, Reach, Vec<Digest>)> {
     let mut kept = Reach::default();
     let mut gone = Reach::default();
     let mut order = Vec::new();
@@ -104,13 +107,13 @@ pub struct ImageRemoval {
     pub objects: Vec<PlannedObject>,
 }
 
-fn manifest_ref(shape: Option<Shape>, name: &str, digest: &str, blob: bool) -> String {
+fn manifest_ref(shape: Option<Shape>, name: &str, digest: &Digest, blob: bool) -> String {
     match shape {
         None if blob => format!("blobs/{digest}"),
         None => format!("manifests/{digest}"),
         Some(Shape::StaticRegistry) if blob => format!("v2/{name}/blobs/{digest}"),
         Some(Shape::StaticRegistry) => format!("v2/{name}/manifests/{digest}"),
-        Some(Shape::Layout) => format!("blobs/sha256/{}", digest.trim_start_matches("sha256:")),
+        Some(Shape::Layout) => format!("blobs/sha256/{}", digest.hex()),
     }
 }
 
@@ -130,9 +133,9 @@ fn with_fallback_tags(rows: &[TagRow], tags: &[String]) -> Vec<String> {
         .filter(|r| tags.contains(&r.tag) && !is_fallback_tag(&r.tag))
         .map(|r| r.tag.clone())
         .collect();
-    let still_tagged = |digest: &str| {
+    let still_tagged = |digest: &Digest| {
         rows.iter()
-            .any(|r| r.digest == digest && !out.contains(&r.tag) && !is_fallback_tag(&r.tag))
+            .any(|r| r.digest == *digest && !out.contains(&r.tag) && !is_fallback_tag(&r.tag))
     };
     let mut fallbacks = Vec::new();
     for r in rows.iter().filter(|r| out.contains(&r.tag)) {
@@ -283,19 +286,16 @@ mod tests {
 
     #[test]
     fn an_attestation_goes_with_the_last_tag_of_its_index() {
-        let (d1, d2) = (
-            format!("sha256:{}", "1".repeat(64)),
-            format!("sha256:{}", "2".repeat(64)),
-        );
-        let row = |tag: &str, digest: &str| TagRow {
+        let (d1, d2) = (Digest::of(b"1"), Digest::of(b"2"));
+        let row = |tag: &str, digest: &Digest| TagRow {
             tag: tag.into(),
-            digest: digest.into(),
+            digest: digest.clone(),
             attested: false,
         };
         let rows = [
             row("latest", &d1),
-            row(&fallback_tag(&d1), "sha256:r1"),
-            row(&fallback_tag(&d2), "sha256:r2"),
+            row(&fallback_tag(&d1), &Digest::of(b"r1")),
+            row(&fallback_tag(&d2), &Digest::of(b"r2")),
             row("v1", &d1),
             row("v2", &d2),
         ];

@@ -1,5 +1,10 @@
 //! A directory laid out like a bucket: key `a/b` is file `<root>/a/b`.
 //!
+//! A symlink below the root is never followed, not when listing, reading,
+//! writing or deleting: it is an error that names it. (Whoever can write
+//! into a destination could otherwise make `rm` delete, or `promote` read,
+//! files outside it.) Files are opened with `O_NOFOLLOW`.
+//!
 //! A bucket may hold both `a` and `a/b` (the df-dist-v1 tag document is such a
 //! key); a directory cannot. So an object whose key is also a prefix of other
 //! keys lives in `<root>/a/.object`, and listing maps it back to `a`.
@@ -40,21 +45,42 @@ impl LocalStore {
             });
         }
         let path = self.root.join(key);
-        Ok(if path.is_dir() {
-            path.join(SELF_FILE)
+        let mut at = self.root.clone();
+        for part in key.split('/') {
+            at.push(part);
+            if !self.no_symlink(&at)? {
+                return Ok(path);
+            }
+        }
+        Ok(if is_real_dir(&path) {
+            let own = path.join(SELF_FILE);
+            self.no_symlink(&own)?;
+            own
         } else {
             path
         })
     }
 
+    /// Whether `at` exists; an error when it is a symlink.
+    fn no_symlink(&self, at: &Path) -> Result<bool> {
+        match std::fs::symlink_metadata(at) {
+            Ok(m) if m.file_type().is_symlink() => Err(symlink_error(&self.root, at)),
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(false),
+            Err(e) => Err(Error::io("cannot read", at)(e)),
+        }
+    }
+
     /// Makes room for `key`: an ancestor stored as a file moves into its
     /// directory's [`SELF_FILE`]. Returns where `key`'s bytes go.
     fn make_room(&self, key: &str) -> Result<PathBuf> {
+        self.path(key)?;
         let mut dir = self.root.clone();
         let parts: Vec<&str> = key.split('/').collect();
         for part in &parts[..parts.len() - 1] {
             dir.push(part);
-            if dir.is_file() {
+            if is_real_file(&dir) {
                 let moving = dir.with_extension("moving-into-dir");
                 std::fs::rename(&dir, &moving).map_err(Error::io("cannot move", &dir))?;
                 std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
@@ -67,18 +93,34 @@ impl LocalStore {
     }
 
     pub(super) async fn exists(&self, key: &str) -> Result<bool> {
-        Ok(tokio::fs::try_exists(self.path(key)?)
-            .await
-            .unwrap_or(false))
+        let path = self.path(key)?;
+        self.no_symlink(&path)
     }
 
-    pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    /// Opens `key` for reading without following a symlink; `None` when
+    /// it is not there.
+    async fn open(&self, key: &str) -> Result<Option<(tokio::fs::File, PathBuf)>> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.path(key)?;
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(bytes)),
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).custom_flags(libc::O_NOFOLLOW);
+        match tokio::fs::OpenOptions::from(options).open(&path).await {
+            Ok(f) => Ok(Some((f, path))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                Err(symlink_error(&self.root, &path))
+            }
             Err(e) => Err(Error::io("cannot read", path)(e)),
         }
+    }
+
+    pub(super) async fn get(&self, key: &str, cap: u64) -> Result<Option<Vec<u8>>> {
+        let Some((mut file, _)) = self.open(key).await? else {
+            return Ok(None);
+        };
+        super::read_capped(&mut file, cap, &self.describe(), key)
+            .await
+            .map(Some)
     }
 
     pub(super) async fn put(&self, key: &str, body: Body) -> Result<()> {
@@ -106,6 +148,7 @@ impl LocalStore {
                     .map_err(Error::io("cannot copy to", &tmp))?;
             }
         }
+        // rename replaces a symlink at `path` (it never writes through one).
         tokio::fs::rename(&tmp, &path)
             .await
             .map_err(Error::io("cannot replace", &path))
@@ -136,7 +179,11 @@ impl LocalStore {
             Some((dir, start)) => (format!("{dir}/"), start.to_string()),
             None => (String::new(), prefix.to_string()),
         };
+        if !dir_key.is_empty() {
+            self.path(dir_key.trim_end_matches('/'))?;
+        }
         let dir = self.root.join(&dir_key);
+        let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
@@ -147,7 +194,11 @@ impl LocalStore {
             for entry in entries {
                 let entry = entry.map_err(Error::io("cannot list", &dir))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let is_object = !entry.path().is_dir() || entry.path().join(SELF_FILE).is_file();
+                let kind = entry.file_type().map_err(Error::io("cannot list", &dir))?;
+                if kind.is_symlink() && !name.starts_with('.') {
+                    return Err(symlink_error(&root, &entry.path()));
+                }
+                let is_object = !kind.is_dir() || is_real_file(&entry.path().join(SELF_FILE));
                 if name.starts_with('.') || !name.starts_with(&start) || !is_object {
                     continue;
                 }
@@ -163,14 +214,20 @@ impl LocalStore {
         .map_err(|e| Error::io("cannot list", &self.root)(std::io::Error::other(e)))?
     }
 
-    /// Copies `key` into the file `to`; false when it does not exist.
-    pub(super) async fn download(&self, key: &str, to: &Path) -> Result<bool> {
-        let path = self.path(key)?;
-        match tokio::fs::copy(&path, to).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io("cannot read", &path)(e)),
-        }
+    /// Copies `key` into the file `to`, at most `cap` bytes, hashing it;
+    /// `None` when it does not exist.
+    pub(super) async fn download(
+        &self,
+        key: &str,
+        to: &Path,
+        cap: u64,
+    ) -> Result<Option<super::Fetched>> {
+        let Some((file, _)) = self.open(key).await? else {
+            return Ok(None);
+        };
+        super::copy_hashed(file, to, cap, &self.describe(), key)
+            .await
+            .map(Some)
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<()> {
@@ -208,11 +265,15 @@ fn walk(root: &Path, dir: &Path, objects: &mut Vec<ObjectMeta>) -> Result<()> {
         let entry = entry.map_err(Error::io("cannot list", dir))?;
         let path = entry.path();
         let name = entry.file_name();
+        let kind = entry.file_type().map_err(Error::io("cannot list", dir))?;
+        if kind.is_symlink() {
+            return Err(symlink_error(root, &path));
+        }
         let file = if name == SELF_FILE {
             dir // the directory's own object
         } else if name.to_string_lossy().starts_with('.') {
             continue; // temporary files of unfinished writes
-        } else if path.is_dir() {
+        } else if kind.is_dir() {
             walk(root, &path, objects)?;
             continue;
         } else {
@@ -229,6 +290,24 @@ fn walk(root: &Path, dir: &Path, objects: &mut Vec<ObjectMeta>) -> Result<()> {
     Ok(())
 }
 
+/// Whether `p` is a directory itself (not a symlink to one).
+fn is_real_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+/// Whether `p` is a regular file itself (not a symlink to one).
+fn is_real_file(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+}
+
+fn symlink_error(root: &Path, at: &Path) -> Error {
+    Error::Untrusted {
+        source_name: root.display().to_string(),
+        what: at.display().to_string(),
+        message: "is a symlink: a local destination or cache holds files and directories only, and this tool never follows a link out of it; remove the link".into(),
+    }
+}
+
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now()
@@ -241,6 +320,8 @@ fn rand_suffix() -> u64 {
 mod tests {
     use super::*;
 
+    const CAP: u64 = 1 << 20;
+
     #[tokio::test]
     async fn puts_gets_lists_and_refuses_escapes() {
         let tmp = tempfile::tempdir().unwrap();
@@ -252,10 +333,10 @@ mod tests {
             .unwrap();
         store.put("c", Body::Bytes(b"two".to_vec())).await.unwrap();
         assert_eq!(
-            store.get("a/b").await.unwrap().as_deref(),
+            store.get("a/b", CAP).await.unwrap().as_deref(),
             Some(&b"one"[..])
         );
-        assert_eq!(store.get("missing").await.unwrap(), None);
+        assert_eq!(store.get("missing", CAP).await.unwrap(), None);
         let keys = |prefix: &'static str| {
             let store = store.clone();
             async move {
@@ -280,9 +361,77 @@ mod tests {
             .unwrap();
         store.put("a", Body::Bytes(b"four".to_vec())).await.unwrap();
         assert_eq!(keys("").await, ["a", "a/b", "c", "c/d"]);
-        assert_eq!(store.get("c").await.unwrap().as_deref(), Some(&b"two"[..]));
-        assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"four"[..]));
+        assert_eq!(
+            store.get("c", CAP).await.unwrap().as_deref(),
+            Some(&b"two"[..])
+        );
+        assert_eq!(
+            store.get("a", CAP).await.unwrap().as_deref(),
+            Some(&b"four"[..])
+        );
         assert!(store.exists("c").await.unwrap());
         assert_eq!(store.list("c").await.unwrap()[0].size, 3);
+    }
+
+    #[tokio::test]
+    async fn never_follows_a_symlink_and_caps_what_it_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("canary"), b"keep me").unwrap();
+        let root = tmp.path().join("dest");
+        let store = LocalStore::new(root.clone());
+        store
+            .put("rel/a", Body::Bytes(b"x".to_vec()))
+            .await
+            .unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("rel/link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("canary"), root.join("rel/file")).unwrap();
+        let is_symlink_error = |e: Error| matches!(e, Error::Untrusted { ref message, .. } if message.contains("symlink"));
+        // Through a symlinked directory, and a symlinked file: every operation refuses.
+        for key in ["rel/link/canary", "rel/file"] {
+            assert!(
+                is_symlink_error(store.get(key, CAP).await.unwrap_err()),
+                "{key}"
+            );
+            assert!(
+                is_symlink_error(store.exists(key).await.unwrap_err()),
+                "{key}"
+            );
+            assert!(
+                is_symlink_error(store.delete(key).await.unwrap_err()),
+                "{key}"
+            );
+            assert!(
+                is_symlink_error(
+                    store
+                        .put(key, Body::Bytes(b"evil".to_vec()))
+                        .await
+                        .unwrap_err()
+                ),
+                "{key}"
+            );
+            let to = tmp.path().join("copy");
+            assert!(
+                is_symlink_error(store.download(key, &to, CAP).await.unwrap_err()),
+                "{key}"
+            );
+        }
+        assert!(is_symlink_error(store.list("").await.unwrap_err()));
+        assert!(is_symlink_error(
+            store.list_top_level("rel/", 10).await.unwrap_err()
+        ));
+        assert_eq!(std::fs::read(outside.join("canary")).unwrap(), b"keep me");
+        // A loop ends at once, with the same error.
+        std::fs::remove_file(root.join("rel/file")).unwrap();
+        std::fs::remove_file(root.join("rel/link")).unwrap();
+        std::os::unix::fs::symlink(&root, root.join("rel/loop")).unwrap();
+        assert!(is_symlink_error(store.list("").await.unwrap_err()));
+        std::fs::remove_file(root.join("rel/loop")).unwrap();
+        // Past its cap, a document is refused with the cap named.
+        store.put("big", Body::Bytes(vec![0; 2048])).await.unwrap();
+        let e = store.get("big", 1024).await.unwrap_err();
+        assert!(e.to_string().contains("1 KiB"), "{e}");
+        assert_eq!(store.get("big", 2048).await.unwrap().unwrap().len(), 2048);
     }
 }

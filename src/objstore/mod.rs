@@ -34,6 +34,98 @@ pub enum Body {
     File(PathBuf),
 }
 
+/// What a download wrote: its size and digest, computed as it streamed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// Bytes written.
+    pub size: u64,
+    /// Their sha256.
+    pub digest: crate::oci::digest::Digest,
+}
+
+/// The error of an object past its cap.
+pub(crate) fn too_large(store: &str, key: &str, cap: u64) -> Error {
+    Error::Untrusted {
+        source_name: store.to_string(),
+        what: key.to_string(),
+        message: format!("larger than its cap of {}", crate::bounds::human(cap)),
+    }
+}
+
+/// Reads `reader` whole, refused past `cap` bytes.
+pub(crate) async fn read_capped(
+    reader: &mut (impl tokio::io::AsyncRead + Unpin),
+    cap: u64,
+    store: &str,
+    key: &str,
+) -> Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut out)
+        .await
+        .map_err(|e| broke_off(store, key, e))?;
+    if out.len() as u64 > cap {
+        return Err(too_large(store, key, cap));
+    }
+    Ok(out)
+}
+
+fn broke_off(store: &str, key: &str, e: std::io::Error) -> Error {
+    Error::Store {
+        store: store.to_string(),
+        op: "GET",
+        key: key.to_string(),
+        kind: crate::errors::StoreErrorKind::Unreachable,
+        message: format!("the body broke off: {e}"),
+    }
+}
+
+/// Streams `reader` into the file `to` (created, or truncated), at most
+/// `cap` bytes, hashing as it goes.
+pub(crate) async fn copy_hashed(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    to: &std::path::Path,
+    cap: u64,
+    store: &str,
+    key: &str,
+) -> Result<Fetched> {
+    use sha2::Digest as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut file = tokio::fs::File::create(to)
+        .await
+        .map_err(Error::io("cannot create", to))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| broke_off(store, key, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        if size > cap {
+            return Err(too_large(store, key, cap));
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .await
+            .map_err(Error::io("cannot write", to))?;
+    }
+    file.flush().await.map_err(Error::io("cannot write", to))?;
+    Ok(Fetched {
+        size,
+        digest: crate::oci::digest::Digest::from_hasher(hasher),
+    })
+}
+
+/// The deadline of a document read whole.
+pub const GET_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -166,14 +258,42 @@ impl ObjectStore {
         }
     }
 
-    /// The object's bytes, or `None` when it does not exist.
+    /// The object's bytes, or `None` when it does not exist; refused past
+    /// [`crate::bounds::DOCUMENT_CAP`].
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match &self.backend {
-            Backend::S3(s) => s.get(key).await,
-            Backend::Local(l) => {
-                self.requests.get();
-                l.get(key).await
+        self.get_capped(key, crate::bounds::DOCUMENT_CAP).await
+    }
+
+    /// The object's bytes, or `None`; refused past `cap` bytes or
+    /// [`GET_DEADLINE`].
+    pub async fn get_capped(&self, key: &str, cap: u64) -> Result<Option<Vec<u8>>> {
+        let work = async {
+            match &self.backend {
+                Backend::S3(s) => s.get(key, cap).await,
+                Backend::Local(l) => {
+                    self.requests.get();
+                    l.get(key, cap).await
+                }
             }
+        };
+        self.deadline(GET_DEADLINE, key, work).await
+    }
+
+    async fn deadline<T>(
+        &self,
+        limit: std::time::Duration,
+        key: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(limit, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Store {
+                store: self.describe(),
+                op: "GET",
+                key: key.to_string(),
+                kind: crate::errors::StoreErrorKind::Unreachable,
+                message: format!("no answer within its deadline of {} s", limit.as_secs()),
+            }),
         }
     }
 
@@ -215,21 +335,33 @@ impl ObjectStore {
         }
     }
 
-    /// Streams `key` into the file `to`; false when it does not exist.
-    pub async fn download(&self, key: &str, to: &std::path::Path) -> Result<bool> {
-        match &self.backend {
-            Backend::S3(s) => s.download(key, to).await,
-            Backend::Local(l) => {
-                self.requests.get();
-                l.download(key, to).await
+    /// Streams `key` into the file `to`, hashing it, refused past `cap`
+    /// bytes; `None` when it does not exist. The deadline grows with the
+    /// cap (see [`crate::oci::pull::blob_deadline`]).
+    pub async fn download(
+        &self,
+        key: &str,
+        to: &std::path::Path,
+        cap: u64,
+    ) -> Result<Option<Fetched>> {
+        let work = async {
+            match &self.backend {
+                Backend::S3(s) => s.download(key, to, cap).await,
+                Backend::Local(l) => {
+                    self.requests.get();
+                    l.download(key, to, cap).await
+                }
             }
-        }
+        };
+        let limit = crate::oci::pull::blob_deadline(cap.min(u64::MAX / 2));
+        self.deadline(limit, key, work).await
     }
 
     /// Copies `key` from `from` into this store under the same key: on the
     /// server when both are buckets at one endpoint (CopyObject), else
     /// streamed through a temporary file in `tmp` (never whole in memory).
-    /// False when `from` has no such key.
+    /// False when `from` has no such key. Copies that must be checked go
+    /// through [`ObjectStore::copy_checked`].
     pub async fn copy_from(
         &self,
         from: &ObjectStore,
@@ -249,13 +381,57 @@ impl ObjectStore {
         }
         let file = tempfile::NamedTempFile::new_in(tmp)
             .map_err(Error::io("cannot create a file in", tmp))?;
-        let found = from.download(key, file.path()).await?;
-        if !found {
+        let found = from
+            .download(key, file.path(), crate::bounds::COPY_CAP)
+            .await?;
+        if found.is_none() {
             return Ok(false);
         }
         self.put(key, Body::File(file.path().to_path_buf()), content_type)
             .await?;
         Ok(true)
+    }
+
+    /// Copies `key` from `from` only if its bytes are `want`: streamed
+    /// through a temporary file in `tmp`, hashed on the way, and refused
+    /// (nothing written) when they differ, however the source answers.
+    /// False when `from` has no such key.
+    pub async fn copy_checked(
+        &self,
+        from: &ObjectStore,
+        key: &str,
+        (want, size): (&crate::oci::digest::Digest, Option<u64>),
+        tmp: &std::path::Path,
+        content_type: &str,
+    ) -> Result<bool> {
+        let file = tempfile::NamedTempFile::new_in(tmp)
+            .map_err(Error::io("cannot create a file in", tmp))?;
+        let cap = size.unwrap_or(crate::bounds::COPY_CAP);
+        let Some(got) = from.download(key, file.path(), cap).await? else {
+            return Ok(false);
+        };
+        if got.digest != *want {
+            return Err(Error::Untrusted {
+                source_name: from.describe(),
+                what: key.to_string(),
+                message: format!(
+                    "its bytes hash to {} now, not to the verified {want}: nothing was copied",
+                    got.digest
+                ),
+            });
+        }
+        self.put(key, Body::File(file.path().to_path_buf()), content_type)
+            .await?;
+        Ok(true)
+    }
+
+    /// The sha256 of `key` as stored, streamed through `tmp`; `None` when
+    /// it is not there.
+    pub async fn digest_of(&self, key: &str, tmp: &std::path::Path) -> Result<Option<Fetched>> {
+        let file = tempfile::NamedTempFile::new_in(tmp)
+            .map_err(Error::io("cannot create a file in", tmp))?;
+        self.download(key, file.path(), crate::bounds::COPY_CAP)
+            .await
     }
 
     /// Deletes `key`; one that is already gone counts as deleted.

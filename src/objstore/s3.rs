@@ -20,7 +20,7 @@ use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
 
 use super::url::S3Location;
-use super::{Body, ObjectMeta, RequestCounts};
+use super::{too_large, Body, Fetched, ObjectMeta, RequestCounts};
 use crate::errors::{Error, Result, StoreErrorKind};
 
 /// Objects at least this big go up in parts (when multipart is on).
@@ -138,8 +138,14 @@ impl S3Store {
         }
     }
 
-    /// Streams `key` into the file `to`; false when it does not exist.
-    pub(super) async fn download(&self, key: &str, to: &std::path::Path) -> Result<bool> {
+    /// Streams `key` into the file `to`, at most `cap` bytes, hashing it:
+    /// `None` when it does not exist.
+    pub(super) async fn download(
+        &self,
+        key: &str,
+        to: &std::path::Path,
+        cap: u64,
+    ) -> Result<Option<Fetched>> {
         self.requests.get();
         let out = match self
             .client
@@ -150,23 +156,16 @@ impl S3Store {
             .await
         {
             Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => return Ok(false),
+            Err(e) if status(&e) == Some(404) => return Ok(None),
             Err(e) => return Err(self.error("GET", key, e)),
         };
-        let mut reader = out.body.into_async_read();
-        let mut file = tokio::fs::File::create(to)
+        if out.content_length.is_some_and(|n| n as u64 > cap) {
+            return Err(too_large(&self.describe(), key, cap));
+        }
+        let reader = out.body.into_async_read();
+        super::copy_hashed(reader, to, cap, &self.describe(), key)
             .await
-            .map_err(Error::io("cannot create", to))?;
-        tokio::io::copy(&mut reader, &mut file)
-            .await
-            .map_err(|e| Error::Store {
-                store: self.describe(),
-                op: "GET",
-                key: key.to_string(),
-                kind: StoreErrorKind::Unreachable,
-                message: format!("the body broke off: {e}"),
-            })?;
-        Ok(true)
+            .map(Some)
     }
 
     /// Whether a server-side copy from `other` can work: the same endpoint.
@@ -196,7 +195,7 @@ impl S3Store {
         Ok(())
     }
 
-    pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(super) async fn get(&self, key: &str, cap: u64) -> Result<Option<Vec<u8>>> {
         self.requests.get();
         match self
             .client
@@ -207,14 +206,13 @@ impl S3Store {
             .await
         {
             Ok(out) => {
-                let bytes = out.body.collect().await.map_err(|e| Error::Store {
-                    store: self.describe(),
-                    op: "GET",
-                    key: key.to_string(),
-                    kind: StoreErrorKind::Unreachable,
-                    message: format!("the body broke off: {e}"),
-                })?;
-                Ok(Some(bytes.into_bytes().to_vec()))
+                if out.content_length.is_some_and(|n| n as u64 > cap) {
+                    return Err(too_large(&self.describe(), key, cap));
+                }
+                let mut reader = out.body.into_async_read();
+                super::read_capped(&mut reader, cap, &self.describe(), key)
+                    .await
+                    .map(Some)
             }
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(self.error("GET", key, e)),

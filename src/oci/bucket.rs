@@ -304,8 +304,8 @@ mod tests {
         let (two, all) = layout_index(Some(&one), &b, &["latest".into()]);
         assert_eq!(all, ["v1", "latest"]);
         let v: serde_json::Value = serde_json::from_slice(&two).unwrap();
-        assert_eq!(v["manifests"][0]["digest"], a.digest);
-        assert_eq!(v["manifests"][1]["digest"], b.digest);
+        assert_eq!(v["manifests"][0]["digest"], a.digest.as_str());
+        assert_eq!(v["manifests"][1]["digest"], b.digest.as_str());
         assert_eq!(v["mediaType"], INDEX_MEDIA_TYPE);
     }
 

@@ -394,7 +394,7 @@ fn write_layer(
     }
     let d = Descriptor {
         media_type: compression.media_type().into(),
-        digest: format!("sha256:{}", hex::encode(out.hash.finalize())),
+        digest: super::digest::Digest::from_hasher(out.hash),
         size: out.len,
         platform: None,
         annotations: None,

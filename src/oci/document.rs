@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
+pub use super::digest::Digest;
 use crate::platform::Platform;
 
 /// `application/vnd.oci.image.index.v1+json`.
@@ -29,8 +29,8 @@ pub const LAYER_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub struct Descriptor {
     /// Media type.
     pub media_type: String,
-    /// `sha256:<hex>`.
-    pub digest: String,
+    /// `sha256:<hex>`, checked when read.
+    pub digest: Digest,
     /// Size in bytes.
     pub size: u64,
     /// For index entries.
@@ -57,9 +57,9 @@ impl Descriptor {
         }
     }
 
-    /// The hex part of the digest.
+    /// The hex part of the digest: safe as a file name.
     pub fn hex(&self) -> &str {
-        self.digest.strip_prefix("sha256:").unwrap_or(&self.digest)
+        self.digest.hex()
     }
 }
 
@@ -88,8 +88,8 @@ impl OciPlatform {
 }
 
 /// `sha256:<hex>` of `bytes`.
-pub fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+pub fn digest_of(bytes: &[u8]) -> Digest {
+    Digest::of(bytes)
 }
 
 #[derive(Serialize)]
@@ -163,6 +163,18 @@ impl IndexAnnotations {
     }
 }
 
+/// Whether `s` is a tag by the distribution spec's rule
+/// `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`: safe in a URL path and as a key.
+pub fn is_tag(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
 /// The content types an OCI document is served with: its media type.
 pub fn media_type_of(bytes: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
@@ -176,6 +188,24 @@ pub fn media_type_of(bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_follow_the_distribution_spec() {
+        for good in ["v1.0.0", "latest", "_x", "sha256-ab", &"a".repeat(128)] {
+            assert!(is_tag(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../../victim/manifests/latest",
+            ".hidden",
+            "-x",
+            "a/b",
+            "a:b",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_tag(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn manifest_has_the_fields_in_spec_order() {

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::bucket::Shape;
+use super::digest::Digest;
 use super::document::{Descriptor, INDEX_MEDIA_TYPE};
 use super::registry::Registry;
 use super::{Blob, Document, ImageSet};
@@ -23,38 +24,57 @@ pub enum Source<'a> {
 }
 
 impl Source<'_> {
-    /// The document at `reference` (a tag or a digest).
+    /// The document at `reference`: a tag (of the OCI tag rules), or a
+    /// digest, whose bytes must hash to it. At most
+    /// [`super::pull::MANIFEST_CAP`] bytes.
     pub(crate) async fn document(&self, reference: &str) -> Result<Option<Vec<u8>>> {
-        match self {
-            Source::Registry(r) => r.raw_document(reference).await,
+        let by_digest = Digest::parse(reference).ok();
+        if by_digest.is_none() && !super::document::is_tag(reference) {
+            return Err(self.untrusted(
+                reference.chars().take(140).collect(),
+                "neither a digest nor a tag (the OCI tag rules)".into(),
+            ));
+        }
+        let cap = super::pull::MANIFEST_CAP;
+        let bytes = match self {
+            Source::Registry(r) => return r.raw_document(reference).await,
             Source::Store(s, Shape::StaticRegistry, name) => {
-                s.get(&format!("v2/{name}/manifests/{reference}")).await
+                s.get_capped(&format!("v2/{name}/manifests/{reference}"), cap)
+                    .await?
             }
             Source::Store(s, Shape::Layout, _) => {
-                let digest = if reference.starts_with("sha256:") {
-                    reference.to_string()
-                } else {
-                    let index = s.get("index.json").await?.unwrap_or_default();
-                    match super::remove::layout_refs(&index)
-                        .into_iter()
-                        .find(|(t, _)| t == reference)
-                    {
-                        Some((_, d)) => d,
-                        None => return Ok(None),
+                let digest: Digest = match by_digest.clone() {
+                    Some(d) => d,
+                    None => {
+                        let index = s.get_capped("index.json", cap).await?.unwrap_or_default();
+                        match super::remove::layout_refs(&index)
+                            .into_iter()
+                            .find(|(t, _)| t == reference)
+                        {
+                            Some((_, d)) => d,
+                            None => return Ok(None),
+                        }
                     }
                 };
-                s.get(&format!(
-                    "blobs/sha256/{}",
-                    digest.trim_start_matches("sha256:")
-                ))
-                .await
+                s.get_capped(&format!("blobs/sha256/{}", digest.hex()), cap)
+                    .await?
+            }
+        };
+        if let (Some(want), Some(b)) = (&by_digest, &bytes) {
+            let got = Digest::of(b);
+            if got != *want {
+                return Err(self.untrusted(
+                    format!("manifests/{want}"),
+                    format!("its bytes hash to {got}"),
+                ));
             }
         }
+        Ok(bytes)
     }
 
     /// What refers to `subject`: the registry's referrers API (which falls
     /// back to the referrers tag), or the fallback tag of a bucket or layout.
-    pub(crate) async fn referrers(&self, subject: &str) -> Result<Vec<Descriptor>> {
+    pub(crate) async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
         match self {
             Source::Registry(r) => r.referrers(subject).await,
             Source::Store(..) => {
@@ -65,19 +85,30 @@ impl Source<'_> {
         }
     }
 
-    /// Streams blob `digest` into `to`.
-    pub(crate) async fn blob(&self, digest: &str, to: &Path) -> Result<()> {
+    /// Streams the blob `d` names into `to`: its size and digest checked,
+    /// never more bytes than its descriptor says.
+    pub(crate) async fn blob(&self, d: &Descriptor, to: &Path) -> Result<()> {
+        let digest = &d.digest;
         let found = match self {
-            Source::Registry(r) => r.pull_blob_to(digest, to).await?,
-            Source::Store(s, Shape::StaticRegistry, name) => {
-                s.download(&format!("v2/{name}/blobs/{digest}"), to).await?
-            }
-            Source::Store(s, Shape::Layout, _) => {
-                s.download(
-                    &format!("blobs/sha256/{}", digest.trim_start_matches("sha256:")),
-                    to,
-                )
-                .await?
+            Source::Registry(r) => r.pull_blob_to(digest, d.size, to).await?,
+            Source::Store(s, shape, name) => {
+                let key = match shape {
+                    Shape::StaticRegistry => format!("v2/{name}/blobs/{digest}"),
+                    Shape::Layout => format!("blobs/sha256/{}", digest.hex()),
+                };
+                match s.download(&key, to, d.size).await? {
+                    None => false,
+                    Some(got) if got.digest == *digest && got.size == d.size => true,
+                    Some(got) => {
+                        return Err(self.untrusted(
+                            format!("blobs/{digest}"),
+                            format!(
+                                "{} bytes hashing to {}, not {} bytes of {digest}",
+                                got.size, got.digest, d.size
+                            ),
+                        ))
+                    }
+                }
             }
         };
         if found {
@@ -93,6 +124,14 @@ impl Source<'_> {
         }
     }
 
+    fn untrusted(&self, what: String, message: String) -> Error {
+        Error::Untrusted {
+            source_name: self.describe(),
+            what,
+            message,
+        }
+    }
+
     /// For messages.
     pub(crate) fn describe(&self) -> String {
         match self {
@@ -102,19 +141,37 @@ impl Source<'_> {
     }
 }
 
-fn descriptors(doc: &serde_json::Value, field: &str) -> Vec<Descriptor> {
-    doc.get(field)
-        .and_then(|m| serde_json::from_value::<Vec<Descriptor>>(m.clone()).ok())
-        .unwrap_or_default()
+/// The documents an image is made of, as read: only the fields used here.
+#[derive(serde::Deserialize)]
+struct IndexRead {
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestRead {
+    config: Descriptor,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    source: &Source<'_>,
+    what: &str,
+    bytes: &[u8],
+) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| source.untrusted(what.to_string(), format!("cannot be read: {e}")))
 }
 
 /// Reads `tag` from `source` into an [`ImageSet`], blobs streamed into
-/// files under `dir`. `None` when the tag is not there.
+/// files under `dir`. `None` when the tag is not there. Every document and
+/// blob is checked against the digest that names it; a descriptor that
+/// does not parse (a digest that is a path) fails the read.
 pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<Option<ImageSet>> {
     let Some(index_bytes) = source.document(tag).await? else {
         return Ok(None);
     };
-    let index: serde_json::Value = serde_json::from_slice(&index_bytes).unwrap_or_default();
+    let index: IndexRead = parse(source, &format!("manifests/{tag}"), &index_bytes)?;
     let mut set = ImageSet {
         blobs: Vec::new(),
         manifests: Vec::new(),
@@ -125,7 +182,7 @@ pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<O
         referrers: Vec::new(),
     };
     std::fs::create_dir_all(dir).map_err(Error::io("cannot create", dir))?;
-    for entry in descriptors(&index, "manifests") {
+    for entry in index.manifests {
         let bytes = manifest_with_blobs(source, &entry.digest, dir, &mut set).await?;
         let platform = entry
             .platform
@@ -137,15 +194,14 @@ pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<O
                 };
                 Platform::parse_any(&text)
             })
-            .ok_or_else(|| Error::Store {
-                store: source.describe(),
-                op: "read",
-                key: format!("manifests/{tag}"),
-                kind: crate::errors::StoreErrorKind::Other,
-                message: format!(
-                    "the index entry {} names no platform this tool knows",
-                    entry.digest
-                ),
+            .ok_or_else(|| {
+                source.untrusted(
+                    format!("manifests/{tag}"),
+                    format!(
+                        "the index entry {} names no platform this tool knows",
+                        entry.digest
+                    ),
+                )
             })?;
         let mut descriptor = Descriptor::of(&entry.media_type, &bytes);
         descriptor.platform = entry.platform.clone();
@@ -170,21 +226,25 @@ pub async fn fetch_image(source: &Source<'_>, tag: &str, dir: &Path) -> Result<O
 /// set has not yet) into `dir`, adding them to `set`. Returns its bytes.
 async fn manifest_with_blobs(
     source: &Source<'_>,
-    digest: &str,
+    digest: &Digest,
     dir: &Path,
     set: &mut ImageSet,
 ) -> Result<Vec<u8>> {
-    let bytes = source.document(digest).await?.unwrap_or_default();
-    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let config = manifest
-        .get("config")
-        .and_then(|c| serde_json::from_value::<Descriptor>(c.clone()).ok());
-    for d in config.into_iter().chain(descriptors(&manifest, "layers")) {
+    let what = format!("manifests/{digest}");
+    let Some(bytes) = source.document(digest).await? else {
+        return Err(source.untrusted(
+            what,
+            "the index names this manifest, which is missing".into(),
+        ));
+    };
+    let manifest: ManifestRead = parse(source, &what, &bytes)?;
+    for d in std::iter::once(manifest.config).chain(manifest.layers) {
         if set.blobs.iter().any(|b| b.descriptor.digest == d.digest) {
             continue;
         }
+        // The digest parsed, so its hex is a safe file name.
         let path = dir.join(d.hex());
-        source.blob(&d.digest, &path).await?;
+        source.blob(&d, &path).await?;
         set.blobs.push(Blob {
             descriptor: d,
             path,

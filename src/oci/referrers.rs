@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::digest::Digest;
 use super::document::{Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 
 /// The artifact type, and the layer's media type: a DSSE envelope.
@@ -28,8 +29,8 @@ pub const PREDICATE_ANNOTATION: &str = "in-toto.io/predicate-type";
 pub const RELEASE_ANNOTATION: &str = "dev.release-dist.release";
 
 /// The fallback tag of a subject: `sha256:<hex>` → `sha256-<hex>`.
-pub fn fallback_tag(subject_digest: &str) -> String {
-    subject_digest.replacen(':', "-", 1)
+pub fn fallback_tag(subject_digest: &Digest) -> String {
+    format!("sha256-{}", subject_digest.hex())
 }
 
 /// Whether `tag` is a referrers fallback tag (`sha256-` and 64 hex digits).
@@ -126,7 +127,7 @@ pub fn attestation(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadAttestation {
     /// The subject's digest.
-    pub subject: String,
+    pub subject: Digest,
     /// The envelope layer.
     pub layer: Descriptor,
 }
@@ -148,15 +149,21 @@ pub fn read_attestation(bytes: &[u8]) -> Result<ReadAttestation, String> {
     })
 }
 
-/// The descriptors a referrers index lists.
+/// The descriptors a referrers index lists: each entry that parses (its
+/// digest a digest); the others are dropped, as a client would ignore them.
 pub fn referrers_of(index: &[u8]) -> Vec<Descriptor> {
     #[derive(Deserialize)]
     struct Index {
         #[serde(default)]
-        manifests: Vec<Descriptor>,
+        manifests: Vec<serde_json::Value>,
     }
     serde_json::from_slice::<Index>(index)
-        .map(|i| i.manifests)
+        .map(|i| {
+            i.manifests
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v).ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -207,7 +214,7 @@ mod tests {
 
     #[test]
     fn fallback_tags_are_the_digest_with_a_dash() {
-        let d = format!("sha256:{}", "ab".repeat(32));
+        let d = Digest::parse(&format!("sha256:{}", "ab".repeat(32))).unwrap();
         let t = fallback_tag(&d);
         assert_eq!(t, format!("sha256-{}", "ab".repeat(32)));
         assert!(is_fallback_tag(&t));
@@ -234,7 +241,7 @@ mod tests {
         assert_eq!(v["mediaType"], MANIFEST_MEDIA_TYPE);
         assert_eq!(v["artifactType"], DSSE_ARTIFACT_TYPE);
         assert_eq!(v["config"]["mediaType"], EMPTY_MEDIA_TYPE);
-        assert_eq!(v["subject"]["digest"], index().digest);
+        assert_eq!(v["subject"]["digest"], index().digest.as_str());
         assert!(v["subject"].get("annotations").is_none(), "{v}");
         assert_eq!(
             v["layers"][0]["annotations"][PREDICATE_ANNOTATION],
@@ -259,7 +266,7 @@ mod tests {
         }))
         .unwrap();
         let merged = merged_referrers(Some(&old), &second.descriptor);
-        let digests: Vec<String> = referrers_of(&merged)
+        let digests: Vec<Digest> = referrers_of(&merged)
             .into_iter()
             .map(|d| d.digest)
             .collect();
@@ -269,6 +276,19 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_slice(&merged).unwrap();
         assert_eq!(v["mediaType"], INDEX_MEDIA_TYPE);
+        // An entry whose digest is a path is dropped, the others kept.
+        let hostile = serde_json::to_vec(&serde_json::json!({
+            "manifests": [
+                {"mediaType": MANIFEST_MEDIA_TYPE, "digest": "sha256:/home/ci/.ssh/authorized_keys", "size": 1},
+                second.descriptor,
+            ],
+        }))
+        .unwrap();
+        let kept: Vec<Digest> = referrers_of(&hostile)
+            .into_iter()
+            .map(|d| d.digest)
+            .collect();
+        assert_eq!(kept, [second.descriptor.digest.clone()]);
         assert_eq!(v["manifests"][1]["artifactType"], DSSE_ARTIFACT_TYPE);
         // Again with the same: one entry, not two.
         let again = merged_referrers(Some(&merged), &second.descriptor);

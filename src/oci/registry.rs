@@ -200,26 +200,24 @@ impl Registry {
         Ok(())
     }
 
-    /// The descriptors of what refers to `subject` (a digest): the
-    /// referrers API, or on a registry without it the referrers tag.
+    /// The descriptors of what refers to `subject`: the referrers API, or
+    /// on a registry without it (404) the referrers tag. Both capped.
     pub(crate) async fn referrers(
         &self,
-        subject: &str,
+        subject: &super::digest::Digest,
     ) -> Result<Vec<super::document::Descriptor>> {
-        let reference = self.reference_digest(subject);
-        retry(|| async {
-            self.client
-                .auth(&reference, &self.creds.auth, RegistryOperation::Pull)
-                .await
-                .map(|_| ())
-        })
-        .await
-        .map_err(|e| self.error("authenticate with", "/v2/", e))?;
-        let index = retry(|| self.client.pull_referrers(&reference, None))
-            .await
-            .map_err(|e| self.error("GET referrers of", subject, e))?;
-        let entries = serde_json::to_value(&index.manifests).unwrap_or_default();
-        Ok(serde_json::from_value(entries).unwrap_or_default())
+        let accept = [super::document::INDEX_MEDIA_TYPE];
+        let listed = match self
+            .get_document(&format!("referrers/{subject}"), &accept)
+            .await?
+        {
+            Some(bytes) => bytes,
+            None => self
+                .raw_document(&super::referrers::fallback_tag(subject))
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(super::referrers::referrers_of(&listed))
     }
 
     /// Whether the registry has blob `b`. One it cannot answer for is taken

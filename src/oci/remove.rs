@@ -19,15 +19,15 @@
 //! - **Static registry** (bucket) and **OCI layout** (directory): the same
 //!   order over `v2/<name>/…` and `blobs/sha256/…`.
 
-use http::{HeaderValue, StatusCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::Reference;
+use http::StatusCode;
 
 use super::bucket::Shape;
+use super::digest::Digest;
 use super::document::INDEX_MEDIA_TYPE;
+use super::pull::Scope;
 use super::reach::{refs_of, Reach};
 use super::registry::Registry;
-use crate::errors::{Error, Result, StoreErrorKind};
+use crate::errors::{Error, Result};
 use crate::objstore::{Body, ObjectStore};
 
 /// Media types accepted when reading a tag.
@@ -39,74 +39,68 @@ const ACCEPTED: &[&str] = &[
 ];
 
 /// What one tag reaches, and the digest it points at.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TagReach {
     /// The index (or manifest) the tag points at.
-    pub digest: String,
+    pub digest: Digest,
     /// Everything it reaches.
     pub reach: Reach,
 }
 
 impl Registry {
-    /// Every tag of the repository.
+    /// Every tag of the repository (at most [`super::pull::TAG_PAGES`] pages).
     pub async fn tags(&self) -> Result<Vec<String>> {
-        let reference = self.reference_tag("latest");
-        match self
-            .client
-            .list_tags(&reference, &self.creds.auth, None, None)
-            .await
-        {
-            Ok(t) => Ok(t.tags),
-            Err(oci_client::errors::OciDistributionError::RegistryError { envelope, .. })
-                if envelope
-                    .errors
-                    .iter()
-                    .any(|e| matches!(e.code, oci_client::errors::OciErrorCode::NameUnknown)) =>
-            {
-                Ok(Vec::new())
-            }
-            Err(e) => Err(self.error("list tags of", "tags/list", e)),
-        }
+        self.list_tags_capped().await
     }
 
-    async fn document(&self, reference: &Reference) -> Result<Option<(Vec<u8>, String)>> {
-        match self
-            .client
-            .pull_manifest_raw(reference, &self.creds.auth, ACCEPTED)
-            .await
-        {
-            Ok((bytes, digest)) => Ok(Some((bytes.to_vec(), digest))),
-            Err(e) if is_unknown(&e) => Ok(None),
-            Err(e) => Err(self.error("GET manifest", &reference.whole(), e)),
+    /// The document at `reference` (a tag or a digest), capped, and its
+    /// digest (computed from the bytes; a document read by digest must hash
+    /// to it).
+    async fn document(&self, reference: &str) -> Result<Option<(Vec<u8>, Digest)>> {
+        if Digest::parse(reference).is_err() && !super::document::is_tag(reference) {
+            return Err(Error::Untrusted {
+                source_name: self.describe(),
+                what: reference.chars().take(140).collect(),
+                message: "neither a digest nor a tag (the OCI tag rules)".into(),
+            });
         }
-    }
-
-    /// The bytes of the document at `reference` (a tag, or a digest).
-    pub(crate) async fn raw_document(&self, reference: &str) -> Result<Option<Vec<u8>>> {
-        let r = if reference.starts_with("sha256:") {
-            self.reference_digest(reference)
-        } else {
-            self.reference_tag(reference)
+        let Some(bytes) = self
+            .get_document(&format!("manifests/{reference}"), ACCEPTED)
+            .await?
+        else {
+            return Ok(None);
         };
-        Ok(self.document(&r).await?.map(|(bytes, _)| bytes))
+        let digest = Digest::of(&bytes);
+        if reference.starts_with("sha256:") && digest != reference {
+            return Err(Error::Untrusted {
+                source_name: self.describe(),
+                what: format!("manifests/{reference}"),
+                message: format!("the registry sent a document hashing to {digest}"),
+            });
+        }
+        Ok(Some((bytes, digest)))
     }
 
-    /// Streams blob `digest` into the file `to`; false when it is missing.
-    pub(crate) async fn pull_blob_to(&self, digest: &str, to: &std::path::Path) -> Result<bool> {
-        let reference = self.reference_digest(digest);
-        let file = tokio::fs::File::create(to)
-            .await
-            .map_err(Error::io("cannot create", to))?;
-        match self.client.pull_blob(&reference, digest, file).await {
-            Ok(()) => Ok(true),
-            Err(e) if is_unknown(&e) => Ok(false),
-            Err(e) => Err(self.error("GET blob", digest, e)),
-        }
+    /// The bytes of the document at `reference`: a digest, or a tag (of the
+    /// tag rules, or a referrers fallback tag).
+    pub(crate) async fn raw_document(&self, reference: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.document(reference).await?.map(|(bytes, _)| bytes))
+    }
+
+    /// Streams blob `digest` (of `size` bytes) into the file `to`, checked;
+    /// false when it is missing.
+    pub(crate) async fn pull_blob_to(
+        &self,
+        digest: &Digest,
+        size: u64,
+        to: &std::path::Path,
+    ) -> Result<bool> {
+        self.pull_blob_checked(digest, size, to).await
     }
 
     /// What `tag` reaches; `None` when the tag is not there.
     pub async fn reach_of(&self, tag: &str) -> Result<Option<TagReach>> {
-        let Some((bytes, digest)) = self.document(&self.reference_tag(tag)).await? else {
+        let Some((bytes, digest)) = self.document(tag).await? else {
             return Ok(None);
         };
         let mut out = TagReach {
@@ -116,129 +110,25 @@ impl Registry {
         let refs = refs_of(&bytes);
         out.reach.add(&digest, &refs);
         for m in &refs.manifests {
-            if let Some((bytes, _)) = self.document(&self.reference_digest(m)).await? {
+            if let Some((bytes, _)) = self.document(m).await? {
                 out.reach.add(m, &refs_of(&bytes));
             }
         }
         Ok(Some(out))
     }
 
-    fn url(&self, path: &str) -> String {
-        let scheme = if self.repo.plain_http {
-            "http"
-        } else {
-            "https"
-        };
-        format!(
-            "{scheme}://{}/v2/{}/{path}",
-            self.repo.host, self.repo.repository
-        )
-    }
-
-    /// One request with the credentials: basic as given, or a bearer token
-    /// from the registry's challenge.
+    /// One DELETE or PUT with the credentials; its status.
     async fn send(
         &self,
         method: http::Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<StatusCode> {
-        let http = reqwest::Client::new();
-        let url = self.url(path);
-        let build = |auth: Option<HeaderValue>| {
-            let mut r = http.request(method.clone(), &url);
-            if let Some(a) = auth {
-                r = r.header(http::header::AUTHORIZATION, a);
-            }
-            if let Some(b) = &body {
-                r = r
-                    .header(http::header::CONTENT_TYPE, INDEX_MEDIA_TYPE)
-                    .body(b.clone());
-            }
-            r
-        };
-        // Only DELETE and PUT come here.
-        let op = if method == http::Method::PUT {
-            "PUT"
-        } else {
-            "DELETE"
-        };
-        let failed = |e: reqwest::Error| self.raw_error(op, path, &e.to_string());
-        let first = build(basic(&self.creds.auth))
-            .send()
-            .await
-            .map_err(failed)?;
-        if first.status() != StatusCode::UNAUTHORIZED {
-            return Ok(first.status());
-        }
-        let challenge = first
-            .headers()
-            .get(http::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let token = self.token(&http, &challenge).await?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {token}")).ok();
-        Ok(build(bearer).send().await.map_err(failed)?.status())
-    }
-
-    /// The bearer-token exchange for `pull,push,delete` on the repository.
-    async fn token(&self, http: &reqwest::Client, challenge: &str) -> Result<String> {
-        let param = |name: &str| -> Option<String> {
-            let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
-            let end = challenge[start..].find('"')? + start;
-            Some(challenge[start..end].to_string())
-        };
-        let Some(realm) = param("realm") else {
-            return Err(self.auth_refused("the registry asked for credentials it did not accept"));
-        };
-        let scope = format!("repository:{}:pull,push,delete", self.repo.repository);
-        let mut request = http.get(&realm).query(&[("scope", scope.as_str())]);
-        if let Some(service) = param("service") {
-            request = request.query(&[("service", service.as_str())]);
-        }
-        if let RegistryAuth::Basic(user, pass) = &self.creds.auth {
-            request = request.basic_auth(user, Some(pass));
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.raw_error("GET token", &realm, &e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(
-                self.auth_refused(&format!("the token server answered {}", response.status()))
-            );
-        }
-        let v: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| self.raw_error("GET token", &realm, &e.to_string()))?;
-        v.get("token")
-            .or_else(|| v.get("access_token"))
-            .and_then(|t| t.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| self.auth_refused("the token server sent no token"))
-    }
-
-    fn raw_error(&self, op: &'static str, what: &str, message: &str) -> Error {
-        Error::Registry {
-            registry: self.describe(),
-            op,
-            what: what.to_string(),
-            kind: StoreErrorKind::Unreachable,
-            credentials: self.creds.origin,
-            message: super::auth::scrub(message, self.creds.secret.as_deref()),
-        }
-    }
-
-    fn auth_refused(&self, message: &str) -> Error {
-        Error::Registry {
-            registry: self.describe(),
-            op: "DELETE",
-            what: "/v2/".into(),
-            kind: StoreErrorKind::Auth,
-            credentials: self.creds.origin,
-            message: message.to_string(),
+        let body = body.map(|b| (b, INDEX_MEDIA_TYPE));
+        let work = self.request(method, path, body, &[], Scope::Delete);
+        match tokio::time::timeout(super::pull::DOCUMENT_DEADLINE, work).await {
+            Ok(r) => Ok(r?.status()),
+            Err(_) => Err(self.raw_error("DELETE", path, "no answer within its deadline")),
         }
     }
 
@@ -310,32 +200,6 @@ impl Registry {
     }
 }
 
-fn basic(auth: &RegistryAuth) -> Option<HeaderValue> {
-    use base64::Engine;
-    match auth {
-        RegistryAuth::Basic(user, pass) => HeaderValue::from_str(&format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-        ))
-        .ok(),
-        RegistryAuth::Bearer(token) => HeaderValue::from_str(&format!("Bearer {token}")).ok(),
-        RegistryAuth::Anonymous => None,
-    }
-}
-
-fn is_unknown(e: &oci_client::errors::OciDistributionError) -> bool {
-    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
-    match e {
-        E::RegistryError { envelope, .. } => envelope
-            .errors
-            .iter()
-            .any(|e| matches!(e.code, C::ManifestUnknown | C::NameUnknown)),
-        E::ServerError { code, .. } => *code == 404,
-        E::ImageManifestNotFoundError(_) => true,
-        _ => false,
-    }
-}
-
 /// A tag's key in a static registry.
 pub fn tag_key(name: &str, tag: &str) -> String {
     format!("v2/{name}/manifests/{tag}")
@@ -346,28 +210,33 @@ pub async fn store_tags(
     store: &ObjectStore,
     shape: Shape,
     name: &str,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, Digest)>> {
     match shape {
         Shape::StaticRegistry => {
             let prefix = format!("v2/{name}/manifests/");
             let listing = store.list(&prefix).await?;
             let mut out = Vec::new();
             for tag in super::bucket::tags_of(&prefix, &listing) {
-                if let Some(bytes) = store.get(&tag_key(name, &tag)).await? {
+                let key = tag_key(name, &tag);
+                if let Some(bytes) = store.get_capped(&key, super::pull::MANIFEST_CAP).await? {
                     out.push((tag, super::document::digest_of(&bytes)));
                 }
             }
             Ok(out)
         }
         Shape::Layout => {
-            let index = store.get("index.json").await?.unwrap_or_default();
+            let index = store
+                .get_capped("index.json", super::pull::MANIFEST_CAP)
+                .await?
+                .unwrap_or_default();
             Ok(layout_refs(&index))
         }
     }
 }
 
-/// `(tag, digest)` of each `org.opencontainers.image.ref.name` in a layout's index.json.
-pub fn layout_refs(index: &[u8]) -> Vec<(String, String)> {
+/// `(tag, digest)` of each `org.opencontainers.image.ref.name` in a
+/// layout's index.json whose digest parses (the others name nothing).
+pub fn layout_refs(index: &[u8]) -> Vec<(String, Digest)> {
     let v: serde_json::Value = serde_json::from_slice(index).unwrap_or_default();
     v.get("manifests")
         .and_then(|m| m.as_array())
@@ -375,7 +244,8 @@ pub fn layout_refs(index: &[u8]) -> Vec<(String, String)> {
             a.iter()
                 .filter_map(|e| {
                     let tag = e["annotations"]["org.opencontainers.image.ref.name"].as_str()?;
-                    Some((tag.to_string(), e["digest"].as_str()?.to_string()))
+                    let digest = Digest::parse(e["digest"].as_str()?).ok()?;
+                    Some((tag.to_string(), digest))
                 })
                 .collect()
         })
@@ -387,18 +257,22 @@ pub async fn store_reach(
     store: &ObjectStore,
     shape: Shape,
     name: &str,
-    digest: &str,
+    digest: &Digest,
 ) -> Result<Reach> {
-    let key = |d: &str| match shape {
+    let key = |d: &Digest| match shape {
         Shape::StaticRegistry => format!("v2/{name}/manifests/{d}"),
-        Shape::Layout => format!("blobs/sha256/{}", d.trim_start_matches("sha256:")),
+        Shape::Layout => format!("blobs/sha256/{}", d.hex()),
     };
+    let cap = super::pull::MANIFEST_CAP;
     let mut reach = Reach::default();
-    let bytes = store.get(&key(digest)).await?.unwrap_or_default();
+    let bytes = store
+        .get_capped(&key(digest), cap)
+        .await?
+        .unwrap_or_default();
     let refs = refs_of(&bytes);
     reach.add(digest, &refs);
     for m in &refs.manifests {
-        let bytes = store.get(&key(m)).await?.unwrap_or_default();
+        let bytes = store.get_capped(&key(m), cap).await?.unwrap_or_default();
         reach.add(m, &refs_of(&bytes));
     }
     Ok(reach)

@@ -90,7 +90,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         destinations,
         image_index: images
             .as_ref()
-            .map(|i| i.set.index.descriptor.digest.clone()),
+            .map(|i| i.set.index.descriptor.digest.to_string()),
         images: images_done,
         repositories,
     };
@@ -609,7 +609,7 @@ async fn execute_publish(
             }
             image_summaries.push(images::ImageSummary {
                 destination: target.describe(),
-                index: im.set.index.descriptor.digest.clone(),
+                index: im.set.index.descriptor.digest.to_string(),
                 stats: target.push_content(name, &im.set, content).await?,
                 listed_tags: Vec::new(),
             });

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use super::images::Target;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
+use crate::oci::digest::Digest;
 use crate::oci::document::digest_of;
 use crate::oci::fetch::Source;
 use crate::oci::reach::refs_of;
@@ -120,7 +121,7 @@ pub async fn verify_image(
     let manifests = refs_of(&index).manifests;
     let mut done = ImageVerified {
         image: image.describe(),
-        index: digest.clone(),
+        index: digest.to_string(),
         manifests: manifests.len(),
         attestations: Vec::new(),
     };
@@ -145,7 +146,7 @@ pub async fn verify_image(
             manifests: &manifests,
         };
         match check_attestation(&source, &d.digest, &wanted, key, tmp.path()).await? {
-            Ok(()) => done.attestations.push(d.digest),
+            Ok(()) => done.attestations.push(d.digest.to_string()),
             Err(why) => problems.push(format!(
                 "{}: attestation {}: {why}",
                 image.describe(),
@@ -158,47 +159,54 @@ pub async fn verify_image(
 
 /// The digests an attestation must name.
 struct Wanted<'a> {
-    index: &'a str,
-    manifests: &'a [String],
+    index: &'a Digest,
+    manifests: &'a [Digest],
 }
 
 /// One attestation: `Err` says what is wrong with it.
 async fn check_attestation(
     source: &Source<'_>,
-    digest: &str,
+    digest: &Digest,
     wanted: &Wanted<'_>,
     key: Option<&PublicKey>,
     tmp: &std::path::Path,
 ) -> Result<std::result::Result<(), String>> {
-    let Some(bytes) = source.document(digest).await? else {
-        return Ok(Err("listed, but its manifest is missing".into()));
+    let bytes = match source.document(digest).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(Err("listed, but its manifest is missing".into())),
+        Err(Error::Untrusted { message, .. }) => {
+            return Ok(Err(format!("altered: its manifest: {message}")))
+        }
+        Err(e) => return Err(e),
     };
-    if digest_of(&bytes) != digest {
-        return Ok(Err(format!(
-            "altered: its manifest hashes to {}",
-            digest_of(&bytes)
-        )));
-    }
     let read = match read_attestation(&bytes) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    if read.subject != wanted.index {
+    if read.subject != *wanted.index {
         return Ok(Err(format!(
             "its subject is {}, not the index",
             read.subject
         )));
     }
     let path = tmp.join(read.layer.hex());
-    source.blob(&read.layer.digest, &path).await?;
-    let envelope = std::fs::read(&path).map_err(Error::io("cannot read", &path))?;
-    if digest_of(&envelope) != read.layer.digest {
+    if read.layer.size > crate::bounds::DOCUMENT_CAP {
         return Ok(Err(format!(
-            "altered: its envelope hashes to {}, the manifest says {}",
-            digest_of(&envelope),
-            read.layer.digest
+            "its envelope is {} bytes, over the cap of {}",
+            read.layer.size,
+            crate::bounds::human(crate::bounds::DOCUMENT_CAP)
         )));
     }
+    // The blob is checked against its digest and size as it streams.
+    if let Err(e) = source.blob(&read.layer, &path).await {
+        return match e {
+            Error::Untrusted { message, .. } => {
+                Ok(Err(format!("altered: its envelope: {message}")))
+            }
+            e => Err(e),
+        };
+    }
+    let envelope = std::fs::read(&path).map_err(Error::io("cannot read", &path))?;
     let statement = match super::verify::read_statement(&envelope, key) {
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("its envelope: {e}"))),
@@ -212,9 +220,9 @@ async fn check_attestation(
         wanted
             .manifests
             .iter()
-            .map(|m| ("the platform manifest", m.as_str())),
+            .map(|m| ("the platform manifest", m)),
     ) {
-        if !named.contains(d) {
+        if !named.contains(d.as_str()) {
             return Ok(Err(format!(
                 "the signed statement does not name {what} {d} as a subject"
             )));
