@@ -1,12 +1,16 @@
 //! `promote NAME:TAG --from STAGING --to PROD`: copies a published static
 //! release to another destination without rebuilding. The source is
-//! verified first (signature and every digest, as `verify` does); then the
-//! objects are copied in publish order (files, each before its `.sha256`,
-//! then `SHA256SUMS`, the provenance, the tag document), and the shared
-//! documents at the destination are derived again. So production shows
-//! nothing of the release until it is whole, and a re-run after a kill
-//! copies only what is missing. Buckets at one endpoint copy on the server
-//! (CopyObject); otherwise each object streams through a temporary file.
+//! verified first (signature and every digest, as `verify` does), and what
+//! was verified is exactly what is copied: the provenance's subjects, each
+//! hashed again as it streams through a temporary file and refused if its
+//! bytes are not the verified ones; the `.sha256` sidecars, `SHA256SUMS`,
+//! the provenance and the tag document as verified. Nothing else under the
+//! tag's prefix is read. Objects go in publish order (files, each before
+//! its `.sha256`, then `SHA256SUMS`, the provenance, the tag document),
+//! and the shared documents at the destination are derived again. So
+//! production shows nothing of the release until it is whole, and a re-run
+//! after a kill copies only what is missing: an object already there counts
+//! only when its bytes are the verified ones.
 
 use std::path::PathBuf;
 
@@ -14,9 +18,13 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::errors::{Error, Result};
-use crate::objstore::{ObjectMeta, ObjectStore, StoreUrl};
+use std::collections::HashMap;
+
+use crate::objstore::{Body, ObjectStore, StoreUrl};
+use crate::oci::digest::Digest;
 use crate::plan::{Action, Phase, Plan, PlannedObject, Subject};
 use crate::publish::layout::{content_type, Layout, SHA256SUMS};
+use crate::publish::verify::Verified;
 use crate::release::Class;
 
 /// `promote`'s options.
@@ -58,60 +66,98 @@ pub struct Promoted {
     pub tags: Vec<String>,
 }
 
-/// The phase an object of a release belongs to, and its Content-Type.
-fn phase_of(path: &str) -> (Phase, &'static str) {
-    if path == SHA256SUMS {
-        (Phase::Checksums, content_type::TEXT)
-    } else if path.ends_with(".intoto.jsonl") {
-        (Phase::Provenance, crate::provenance::CONTENT_TYPE_BUNDLE)
-    } else if path.ends_with(".sha256") {
-        (Phase::Files, content_type::TEXT)
-    } else {
-        (Phase::Files, content_type::BINARY)
+/// One object promote writes: its key, phase and Content-Type, and what it
+/// must hold.
+#[derive(Debug, Clone)]
+struct Copy {
+    key: String,
+    phase: Phase,
+    content_type: &'static str,
+    what: Content,
+}
+
+/// What an object must hold.
+#[derive(Debug, Clone)]
+enum Content {
+    /// A release file: copied from the source, checked as it streams.
+    File(Digest, u64),
+    /// A small document whose bytes were verified (or derived).
+    Bytes(Vec<u8>),
+}
+
+impl Content {
+    fn size(&self) -> u64 {
+        match self {
+            Content::File(_, size) => *size,
+            Content::Bytes(b) => b.len() as u64,
+        }
     }
 }
 
-/// The source's objects of the release, in copy order: each file before its
-/// `.sha256`, then the checksums, the provenance, and the tag document.
-fn copy_order(
-    listing: &[ObjectMeta],
-    prefix: &str,
-    tag_doc: Option<&str>,
-) -> Vec<(ObjectMeta, Phase, &'static str)> {
-    let mut objects: Vec<(ObjectMeta, Phase, &'static str)> = listing
-        .iter()
-        .filter(|o| o.key.starts_with(prefix))
-        .map(|o| {
-            let (phase, ctype) = phase_of(&o.key[prefix.len()..]);
-            (o.clone(), phase, ctype)
-        })
-        .collect();
-    objects.sort_by(|a, b| {
-        let rank = |o: &(ObjectMeta, Phase, &str)| {
-            let base = o.0.key.trim_end_matches(".sha256").to_string();
-            (o.1, base, o.0.key.ends_with(".sha256"))
-        };
-        rank(a).cmp(&rank(b))
-    });
-    if let Some(doc) = tag_doc {
-        if let Some(o) = listing.iter().find(|o| o.key == doc) {
-            objects.push((o.clone(), Phase::TagDocument, content_type::JSON));
+/// The verified set, in copy order: each file then its `.sha256`, then
+/// `SHA256SUMS`, the provenance and the tag document.
+fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)) -> Vec<Copy> {
+    let prefix = layout.release_prefix(name, tag);
+    let mut files = v.files.clone();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::new();
+    for (path, digest, size) in files {
+        out.push(Copy {
+            key: format!("{prefix}{path}"),
+            phase: Phase::Files,
+            content_type: content_type::BINARY,
+            what: Content::File(digest, size),
+        });
+        let side = format!("{path}.sha256");
+        if let Some((_, bytes)) = v.sidecars.iter().find(|(k, _)| *k == side) {
+            out.push(Copy {
+                key: format!("{prefix}{side}"),
+                phase: Phase::Files,
+                content_type: content_type::TEXT,
+                what: Content::Bytes(bytes.clone()),
+            });
         }
     }
-    objects
+    out.push(Copy {
+        key: format!("{prefix}{SHA256SUMS}"),
+        phase: Phase::Checksums,
+        content_type: content_type::TEXT,
+        what: Content::Bytes(v.sums.clone()),
+    });
+    out.push(Copy {
+        key: format!("{prefix}{}", v.bundle.0),
+        phase: Phase::Provenance,
+        content_type: crate::provenance::CONTENT_TYPE_BUNDLE,
+        what: Content::Bytes(v.bundle.1.clone()),
+    });
+    if let (Some(key), Some(doc)) = (layout.tag_document_key(name, tag), &v.tag_document) {
+        out.push(Copy {
+            key,
+            phase: Phase::TagDocument,
+            content_type: content_type::JSON,
+            what: Content::Bytes(doc.clone()),
+        });
+    }
+    out
 }
 
 /// One destination's part: each object in copy order, and whether it is
-/// there already.
-type DestinationPlan = Vec<(ObjectMeta, Phase, &'static str, bool)>;
+/// there already with the verified bytes.
+type DestinationPlan = Vec<(Copy, bool)>;
 
-/// Refuses a source that fails verification, naming each problem.
-async fn verified(src: &ObjectStore, opts: &PromoteOpts, name: &str, tag: &str) -> Result<()> {
+/// Refuses a source that fails verification, naming each problem; returns
+/// what was verified.
+async fn verified(
+    src: &ObjectStore,
+    opts: &PromoteOpts,
+    name: &str,
+    tag: &str,
+) -> Result<Verified> {
     let key = crate::publish::verify::public_key(opts.key.as_deref())?;
-    let (problems, _) =
+    let (problems, _, verified) =
         crate::publish::verify::verify_release(src, opts.layout, name, tag, key.as_ref()).await?;
     if problems.is_empty() {
-        return Ok(());
+        return Ok(verified);
     }
     for p in &problems {
         eprintln!("problem: {p}");
@@ -122,42 +168,60 @@ async fn verified(src: &ObjectStore, opts: &PromoteOpts, name: &str, tag: &str) 
     })
 }
 
+/// Whether `dest` holds `c` with the verified bytes: a file is hashed
+/// (when its size matches), a document compared.
+async fn holds(dest: &ObjectStore, c: &Copy, sizes: &HashMap<String, u64>) -> Result<bool> {
+    if sizes.get(&c.key) != Some(&c.what.size()) {
+        return Ok(false);
+    }
+    Ok(match &c.what {
+        Content::File(digest, _) => dest
+            .hash(&c.key)
+            .await?
+            .is_some_and(|f| f.digest == *digest),
+        Content::Bytes(bytes) => dest.get(&c.key).await?.as_deref() == Some(bytes.as_slice()),
+    })
+}
+
 /// Reads `dest` and plans its part; refuses a stable tag it holds with
 /// other bytes (unless `--force`).
 async fn plan_destination(
     dest: &ObjectStore,
     opts: &PromoteOpts,
     (name, tag): (&str, &str),
-    order: &[(ObjectMeta, Phase, &'static str)],
-    sums: &Option<Vec<u8>>,
+    order: &[Copy],
+    sums: &[u8],
 ) -> Result<DestinationPlan> {
     let layout = opts.layout;
     let prefix = layout.release_prefix(name, tag);
     dest.check_access().await?;
     let existing = dest.get(&format!("{prefix}{SHA256SUMS}")).await?;
-    if existing.is_some() && existing != *sums && Class::of(tag) == Class::Stable && !opts.force {
+    if existing.as_ref().is_some_and(|e| e != sums)
+        && Class::of(tag) == Class::Stable
+        && !opts.force
+    {
         return Err(Error::StableTagExists {
             tag: tag.to_string(),
             store: dest.describe(),
             changed: "SHA256SUMS differs from the source's".into(),
         });
     }
-    let there: std::collections::HashMap<String, u64> = dest
+    let sizes: HashMap<String, u64> = dest
         .list(&layout.name_prefix(name))
         .await?
         .into_iter()
         .map(|o| (o.key, o.size))
         .collect();
-    Ok(order
-        .iter()
-        .map(|(o, phase, ctype)| {
-            let skip = !opts.force && there.get(&o.key) == Some(&o.size);
-            (o.clone(), *phase, *ctype, skip)
-        })
-        .collect())
+    let mut plan = Vec::new();
+    for c in order {
+        let there = !opts.force && holds(dest, c, &sizes).await?;
+        plan.push((c.clone(), there));
+    }
+    Ok(plan)
 }
 
-/// Copies what `plan` says is missing, in its order, then derives the
+/// Writes what `plan` says is missing, in its order (each file checked
+/// against its verified digest as it streams), then derives the
 /// destination's shared documents again.
 async fn copy_to(
     dest: &ObjectStore,
@@ -171,27 +235,39 @@ async fn copy_to(
         skipped: 0,
         tags: Vec::new(),
     };
-    for (o, _, ctype, skip) in plan {
-        if *skip {
+    for (c, there) in plan {
+        if *there {
             done.skipped += 1;
             continue;
         }
         // A test hook: `RELEASE_DIST_TEST_COPY_PAUSE_MS` waits before each
-        // copy, so that a test can kill a promote part-way.
+        // copy, so that a test can kill a promote part-way, or change the
+        // source between its verification and its copy.
         if let Some(ms) = std::env::var("RELEASE_DIST_TEST_COPY_PAUSE_MS")
             .ok()
             .and_then(|v| v.parse().ok())
         {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        if !dest.copy_from(src, &o.key, tmp, ctype).await? {
-            return Err(Error::Store {
-                store: src.describe(),
-                op: "GET",
-                key: o.key.clone(),
-                kind: crate::errors::StoreErrorKind::Other,
-                message: "it went away during the promote".into(),
-            });
+        match &c.what {
+            Content::File(digest, size) => {
+                let copied = dest
+                    .copy_checked(src, &c.key, (digest, Some(*size)), tmp, c.content_type)
+                    .await?;
+                if !copied {
+                    return Err(Error::Store {
+                        store: src.describe(),
+                        op: "GET",
+                        key: c.key.clone(),
+                        kind: crate::errors::StoreErrorKind::Other,
+                        message: "it went away during the promote".into(),
+                    });
+                }
+            }
+            Content::Bytes(bytes) => {
+                dest.put(&c.key, Body::Bytes(bytes.clone()), c.content_type)
+                    .await?
+            }
         }
         done.copied += 1;
     }
@@ -203,16 +279,18 @@ fn plan_of(name: &str, tag: &str, stores: &[(ObjectStore, DestinationPlan)]) -> 
     let objects = stores
         .iter()
         .flat_map(|(dest, plan)| {
-            plan.iter()
-                .map(move |(o, phase, ctype, skip)| PlannedObject {
-                    destination: dest.describe(),
-                    phase: *phase,
-                    action: if *skip { Action::Skip } else { Action::Write },
-                    key: o.key.clone(),
-                    size: Some(o.size),
-                    digest: None,
-                    content_type: Some(ctype.to_string()),
-                })
+            plan.iter().map(move |(c, there)| PlannedObject {
+                destination: dest.describe(),
+                phase: c.phase,
+                action: if *there { Action::Skip } else { Action::Write },
+                key: c.key.clone(),
+                size: Some(c.what.size()),
+                digest: match &c.what {
+                    Content::File(d, _) => Some(d.hex().to_string()),
+                    Content::Bytes(b) => Some(Digest::of(b).hex().to_string()),
+                },
+                content_type: Some(c.content_type.to_string()),
+            })
         })
         .collect();
     Plan::new(
@@ -227,6 +305,44 @@ fn plan_of(name: &str, tag: &str, stores: &[(ObjectStore, DestinationPlan)]) -> 
     )
 }
 
+/// Refuses an image whose index or platform manifests are not the ones the
+/// verified provenance names for `name:tag`.
+fn check_image_subjects(
+    set: &crate::oci::ImageSet,
+    verified: &Verified,
+    (name, tag): (&str, &str),
+    source: &str,
+) -> Result<()> {
+    let index_name = format!("image/{name}:{tag}");
+    let signed = |n: &str| verified.images.iter().find(|(s, _)| s == n).map(|(_, d)| d);
+    let mut wrong = Vec::new();
+    match signed(&index_name) {
+        Some(d) if *d == set.index.descriptor.digest => {}
+        Some(d) => wrong.push(format!(
+            "its index is {}, the provenance signs {d}",
+            set.index.descriptor.digest
+        )),
+        None => wrong.push("the provenance signs no image for this release".to_string()),
+    }
+    for (p, m) in &set.manifests {
+        let n = format!("{index_name}/{}", p.tree_dir());
+        if signed(&n) != Some(&m.descriptor.digest) {
+            wrong.push(format!(
+                "its {p} manifest {} is not the one the provenance signs",
+                m.descriptor.digest
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Untrusted {
+        source_name: source.to_string(),
+        what: format!("{name}:{tag}"),
+        message: format!("{}: nothing was copied", wrong.join("; ")),
+    })
+}
+
 /// Copies `name:tag`'s image from `from` to each of `to`: blobs the
 /// destination lacks, then the manifests and the index (the source's bytes,
 /// so the digest stays), then the tag.
@@ -234,6 +350,7 @@ async fn promote_images(
     from: &str,
     to: &[String],
     (name, tags): (&str, &[String]),
+    verified: &Verified,
     tmp: &std::path::Path,
 ) -> Result<Vec<Promoted>> {
     let tag = tags[0].as_str();
@@ -252,6 +369,7 @@ async fn promote_images(
             tags: Vec::new(),
         });
     };
+    check_image_subjects(&set, verified, (name, tag), &source.describe())?;
     let mut out = Vec::new();
     for url in to {
         let target = crate::publish::images::Target::open(url).await?;
@@ -300,24 +418,17 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
         .map(|u| StoreUrl::parse_location(u).map_err(Error::StoreUrl))
         .collect::<Result<_>>()?;
     let layout = opts.layout;
-    let prefix = layout.release_prefix(name, tag);
     let tmp = ctx.dist_dir().join("tmp");
     std::fs::create_dir_all(&tmp).map_err(Error::io("cannot create", &tmp))?;
     let runtime = crate::context::runtime()?;
     runtime.block_on(async {
         let src = ObjectStore::open(&from).await?;
-        verified(&src, opts, name, tag).await?;
-        let listing = src.list(&layout.name_prefix(name)).await?;
-        let order = copy_order(
-            &listing,
-            &prefix,
-            layout.tag_document_key(name, tag).as_deref(),
-        );
-        let sums = src.get(&format!("{prefix}{SHA256SUMS}")).await?;
+        let verified = verified(&src, opts, name, tag).await?;
+        let order = copy_order(&verified, layout, (name, tag));
         let mut stores = Vec::new();
         for location in &to {
             let dest = ObjectStore::open(location).await?;
-            let plan = plan_destination(&dest, opts, (name, tag), &order, &sums).await?;
+            let plan = plan_destination(&dest, opts, (name, tag), &order, &verified.sums).await?;
             stores.push((dest, plan));
         }
         if ctx.dry_run {
@@ -327,10 +438,11 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
         }
         // A release with packages goes into production's repositories too,
         // signed with production's key: read it before anything is copied.
-        let packages: Vec<String> = order
+        let packages: Vec<(String, Digest)> = verified
+            .files
             .iter()
-            .map(|(o, ..)| o.key.rsplit('/').next().unwrap_or("").to_string())
-            .filter(|f| f.ends_with(".deb") || f.ends_with(".rpm"))
+            .map(|(path, d, _)| (path.rsplit('/').next().unwrap_or("").to_string(), d.clone()))
+            .filter(|(f, _)| f.ends_with(".deb") || f.ends_with(".rpm"))
             .collect();
         let repo_key = match packages.is_empty() {
             true => None,
@@ -359,7 +471,9 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
         }
         if let Some(from) = &opts.images_from {
             let (tags, _) = crate::oci::image_tags(tag, &opts.image_tags);
-            out.extend(promote_images(from, &opts.images_to, (name, &tags), &tmp).await?);
+            out.extend(
+                promote_images(from, &opts.images_to, (name, &tags), &verified, &tmp).await?,
+            );
         }
         let human: String = out
             .iter()
@@ -383,26 +497,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copies_files_before_their_sidecars_then_checksums_provenance_and_the_tag_document() {
-        let meta = |k: &str| ObjectMeta {
-            key: k.into(),
-            size: 1,
-            modified: None,
+    fn copies_the_verified_files_before_their_sidecars_then_checksums_provenance_and_the_tag_document(
+    ) {
+        let d = |s: &str| Digest::of(s.as_bytes());
+        let v = Verified {
+            files: vec![
+                ("linux/amd64/h".into(), d("h"), 1),
+                ("h-v1.tar.gz".into(), d("src"), 3),
+            ],
+            sidecars: vec![
+                ("linux/amd64/h.sha256".into(), b"x  h\n".to_vec()),
+                ("h-v1.tar.gz.sha256".into(), b"y  h-v1.tar.gz\n".to_vec()),
+                ("evil.sh.sha256".into(), b"z  evil.sh\n".to_vec()),
+            ],
+            sums: b"sums".to_vec(),
+            bundle: ("h-v1.intoto.jsonl".into(), b"{}".to_vec()),
+            tag_document: Some(b"{}".to_vec()),
+            images: vec![],
         };
         let p = "df-dist-v1/h/v1/";
-        let listing = [
-            meta("df-dist-v1/h/v1"),
-            meta("df-dist-v1/h/v1/SHA256SUMS"),
-            meta("df-dist-v1/h/v1/h-v1.intoto.jsonl"),
-            meta("df-dist-v1/h/v1/linux/amd64/h.sha256"),
-            meta("df-dist-v1/h/v1/linux/amd64/h"),
-            meta("df-dist-v1/h/v1/h-v1.tar.gz"),
-            meta("df-dist-v1/h/v1/h-v1.tar.gz.sha256"),
-            meta("df-dist-v1/h/v2"),
-        ];
-        let keys: Vec<String> = copy_order(&listing, p, Some("df-dist-v1/h/v1"))
+        let keys: Vec<String> = copy_order(&v, Layout::DfDist, ("h", "v1"))
             .into_iter()
-            .map(|(o, _, _)| o.key[p.len().min(o.key.len())..].to_string())
+            .map(|c| c.key[p.len().min(c.key.len())..].to_string())
             .collect();
         assert_eq!(
             keys,
@@ -414,7 +530,8 @@ mod tests {
                 "SHA256SUMS",
                 "h-v1.intoto.jsonl",
                 ""
-            ]
+            ],
+            "a sidecar of no verified file is not copied"
         );
     }
 }

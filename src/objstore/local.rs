@@ -219,7 +219,7 @@ impl LocalStore {
     pub(super) async fn download(
         &self,
         key: &str,
-        to: &Path,
+        to: Option<&Path>,
         cap: u64,
     ) -> Result<Option<super::Fetched>> {
         let Some((file, _)) = self.open(key).await? else {
@@ -413,7 +413,7 @@ mod tests {
             );
             let to = tmp.path().join("copy");
             assert!(
-                is_symlink_error(store.download(key, &to, CAP).await.unwrap_err()),
+                is_symlink_error(store.download(key, Some(&to), CAP).await.unwrap_err()),
                 "{key}"
             );
         }

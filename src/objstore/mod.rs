@@ -86,16 +86,22 @@ fn broke_off(store: &str, key: &str, e: std::io::Error) -> Error {
 /// `cap` bytes, hashing as it goes.
 pub(crate) async fn copy_hashed(
     mut reader: impl tokio::io::AsyncRead + Unpin,
-    to: &std::path::Path,
+    to: Option<&std::path::Path>,
     cap: u64,
     store: &str,
     key: &str,
 ) -> Result<Fetched> {
     use sha2::Digest as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut file = tokio::fs::File::create(to)
-        .await
-        .map_err(Error::io("cannot create", to))?;
+    let mut file = match to {
+        Some(to) => Some((
+            tokio::fs::File::create(to)
+                .await
+                .map_err(Error::io("cannot create", to))?,
+            to,
+        )),
+        None => None,
+    };
     let mut hasher = sha2::Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 256 << 10];
@@ -112,11 +118,15 @@ pub(crate) async fn copy_hashed(
             return Err(too_large(store, key, cap));
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])
-            .await
-            .map_err(Error::io("cannot write", to))?;
+        if let Some((file, to)) = &mut file {
+            file.write_all(&buf[..n])
+                .await
+                .map_err(Error::io("cannot write", *to))?;
+        }
     }
-    file.flush().await.map_err(Error::io("cannot write", to))?;
+    if let Some((file, to)) = &mut file {
+        file.flush().await.map_err(Error::io("cannot write", *to))?;
+    }
     Ok(Fetched {
         size,
         digest: crate::oci::digest::Digest::from_hasher(hasher),
@@ -344,6 +354,21 @@ impl ObjectStore {
         to: &std::path::Path,
         cap: u64,
     ) -> Result<Option<Fetched>> {
+        self.stream(key, Some(to), cap).await
+    }
+
+    /// The size and sha256 of `key` as stored, streamed (never whole in
+    /// memory, never on disk); `None` when it is not there.
+    pub async fn hash(&self, key: &str) -> Result<Option<Fetched>> {
+        self.stream(key, None, crate::bounds::COPY_CAP).await
+    }
+
+    async fn stream(
+        &self,
+        key: &str,
+        to: Option<&std::path::Path>,
+        cap: u64,
+    ) -> Result<Option<Fetched>> {
         let work = async {
             match &self.backend {
                 Backend::S3(s) => s.download(key, to, cap).await,
@@ -423,15 +448,6 @@ impl ObjectStore {
         self.put(key, Body::File(file.path().to_path_buf()), content_type)
             .await?;
         Ok(true)
-    }
-
-    /// The sha256 of `key` as stored, streamed through `tmp`; `None` when
-    /// it is not there.
-    pub async fn digest_of(&self, key: &str, tmp: &std::path::Path) -> Result<Option<Fetched>> {
-        let file = tempfile::NamedTempFile::new_in(tmp)
-            .map_err(Error::io("cannot create a file in", tmp))?;
-        self.download(key, file.path(), crate::bounds::COPY_CAP)
-            .await
     }
 
     /// Deletes `key`; one that is already gone counts as deleted.

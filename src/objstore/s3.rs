@@ -143,7 +143,7 @@ impl S3Store {
     pub(super) async fn download(
         &self,
         key: &str,
-        to: &std::path::Path,
+        to: Option<&std::path::Path>,
         cap: u64,
     ) -> Result<Option<Fetched>> {
         self.requests.get();

@@ -196,6 +196,74 @@ pub fn tag_document(files: &[ReleaseFile]) -> Value {
     }
 }
 
+/// Every path inside the release a tag document names: each flavor's
+/// resources under its platform's directory, then each artifact's path.
+/// The error says what cannot be read (a platform this tool does not
+/// know, a resource that is a path, an unsafe artifact path).
+pub fn tag_document_paths(bytes: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        flavors: Vec<Flavor>,
+        #[serde(default)]
+        artifacts: Vec<Resource>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Flavor {
+        platform: crate::oci::document::OciPlatform,
+        #[serde(default)]
+        resources: Vec<Resource>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Resource {
+        path: String,
+    }
+    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| format!("not a tag document: {e}"))?;
+    let mut out = Vec::new();
+    for f in doc.flavors {
+        let p = &f.platform;
+        let text = match &p.variant {
+            Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+            None => format!("{}/{}", p.os, p.architecture),
+        };
+        let platform = Platform::parse_any(&text).ok_or_else(|| {
+            format!("it names the platform `{text}`, which this tool does not know")
+        })?;
+        for r in f.resources {
+            if r.path.contains('/') || !is_safe_path(&r.path) {
+                return Err(format!(
+                    "it names the resource `{}`, which is not a file name",
+                    r.path
+                ));
+            }
+            out.push(Layout::DfDist.file_path(platform, &r.path));
+        }
+    }
+    for a in doc.artifacts {
+        if !is_safe_path(&a.path) {
+            return Err(format!(
+                "it names the artifact path `{}`, which is not a relative path",
+                a.path
+            ));
+        }
+        out.push(a.path);
+    }
+    Ok(out)
+}
+
+/// Whether `path` is a relative path inside a release: `/`-separated
+/// parts, none empty, `.` or `..`, no control character, at most 200
+/// bytes. A path read from a release (a subject, a `SHA256SUMS` line, a
+/// tag document) is used as a key only when it is.
+pub fn is_safe_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 200
+        && !path.chars().any(|c| c.is_control() || c == '\\')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
 /// The Nix install manifest (Lix's `{ <system> = "<store path>"; }`).
 pub const NIX_MANIFEST: &str = "manifest.nix";
 /// The same, as JSON, with the cache that holds the paths.
@@ -292,6 +360,47 @@ pub fn sidecar(sha256: &str, file: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_document_names_its_paths_and_nothing_else_is_read_from_it() {
+        let files = [
+            file("linux/amd64", "hello"),
+            file("linux/arm/v6", "hello"),
+            file("", "hello-v1.tar.gz"),
+        ];
+        let doc = serde_json::to_vec(&tag_document(&files)).unwrap();
+        let mut paths = tag_document_paths(&doc).unwrap();
+        paths.sort();
+        let mut want: Vec<String> = files.iter().map(|f| f.path_in(Layout::DfDist)).collect();
+        want.sort();
+        assert_eq!(paths, want);
+        for (bad, why) in [
+            (
+                r#"{"flavors":[{"platform":{"os":"linux","architecture":"amd64"},"resources":[{"path":"../../x"}]}]}"#,
+                "not a file name",
+            ),
+            (
+                r#"{"flavors":[{"platform":{"os":"plan9","architecture":"amd64"},"resources":[]}]}"#,
+                "does not know",
+            ),
+            (
+                r#"{"artifacts":[{"path":"/etc/passwd"}]}"#,
+                "not a relative path",
+            ),
+            (
+                r#"{"artifacts":[{"path":"a/../../b"}]}"#,
+                "not a relative path",
+            ),
+            ("\"text\"", "not a tag document"),
+        ] {
+            let e = tag_document_paths(bad.as_bytes()).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert!(is_safe_path("linux/arm/v6/hello"));
+        for bad in ["", "/x", "a//b", "./a", "a/..", "a\nb", &"a".repeat(201)] {
+            assert!(!is_safe_path(bad), "{bad:?}");
+        }
+    }
 
     fn file(platform: &str, name: &str) -> ReleaseFile {
         let platform = Platform::parse_any(platform);

@@ -17,7 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::packages::{BuiltPackage, PackageSet};
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::linuxpkg::{apt, yum, Format};
 use crate::objstore::{Body, ObjectStore};
 use crate::plan::{Action, Phase, PlannedObject};
@@ -153,17 +153,20 @@ impl Front<'_> {
 }
 
 /// Copies the repository objects of the packages `files` (a promoted
-/// release's) from `src` to `dest`: the packages, then their entries; then
-/// writes each suite's front at `dest` as `front` says (its URL, its key).
-/// Returns how many objects were copied.
+/// release's, by file name, with their verified digests) from `src` to
+/// `dest`: the packages (each checked against its verified digest as it
+/// streams; one already at `dest` counts only with those bytes), then their
+/// entries; then writes each suite's front at `dest` as `front` says (its
+/// URL, its key). Returns how many objects were copied.
 pub async fn promote_repositories(
     src: &ObjectStore,
     dest: &ObjectStore,
-    files: &[String],
+    files: &[(String, crate::oci::digest::Digest)],
     front: &Front<'_>,
     tmp: &std::path::Path,
 ) -> Result<usize> {
-    let found = plan_repo_removal(src, files).await?;
+    let names: Vec<String> = files.iter().map(|(f, _)| f.clone()).collect();
+    let found = plan_repo_removal(src, &names).await?;
     let mut copied = 0;
     for k in &found.packages {
         let ct = if k.ends_with(".deb") {
@@ -171,7 +174,19 @@ pub async fn promote_repositories(
         } else {
             ctype::RPM
         };
-        if !dest.exists(k).await? && dest.copy_from(src, k, tmp, ct).await? {
+        let file = k.rsplit('/').next().unwrap_or(k);
+        let Some((_, want)) = files.iter().find(|(f, _)| f == file) else {
+            return Err(Error::Untrusted {
+                source_name: src.describe(),
+                what: k.clone(),
+                message: "the repository holds a package the release's provenance does not sign"
+                    .into(),
+            });
+        };
+        if dest.hash(k).await?.is_some_and(|f| f.digest == *want) {
+            continue;
+        }
+        if dest.copy_checked(src, k, (want, None), tmp, ct).await? {
             copied += 1;
         }
     }

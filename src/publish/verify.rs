@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
 use super::layout::{parse_sha256sums, Layout, SHA256SUMS};
 use super::verify_image::{verify_image, ImageToVerify};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
 use crate::objstore::{Location, ObjectStore, StoreUrl};
+use crate::oci::digest::Digest;
 use crate::provenance::{self, Envelope};
 
 /// `verify`'s options.
@@ -82,7 +81,7 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
     };
     let mut checked_files = None;
     if let Some((location, (name, tag))) = &from {
-        let (found, checked) = runtime.block_on(async {
+        let (found, checked, _) = runtime.block_on(async {
             let store = ObjectStore::open(location).await?;
             verify_release(&store, opts.layout, name, tag, key.as_ref()).await
         })?;
@@ -146,15 +145,35 @@ pub(crate) fn public_key(path: Option<&std::path::Path>) -> Result<Option<Public
     })?))
 }
 
-/// `verify` of one release at `store`: the problems found, and how many
-/// objects were checked; [`Error::NoSuchRelease`] when it is not there.
+/// What `verify` found good, which `promote` copies and nothing else:
+/// each object's key inside the release and the bytes or digest it must
+/// have. Keys are safe relative paths ([`super::layout::is_safe_path`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Verified {
+    /// The release files the provenance signs, with their digest and size.
+    pub files: Vec<(String, Digest, u64)>,
+    /// Each file's `.sha256`, as its bytes must be.
+    pub sidecars: Vec<(String, Vec<u8>)>,
+    /// `SHA256SUMS`, as signed.
+    pub sums: Vec<u8>,
+    /// The provenance bundle, as read and checked.
+    pub bundle: (String, Vec<u8>),
+    /// The tag document (df-dist-v1), checked against the subjects.
+    pub tag_document: Option<Vec<u8>>,
+    /// The image subjects: (name, digest).
+    pub images: Vec<(String, Digest)>,
+}
+
+/// `verify` of one release at `store`: the problems found, how many
+/// objects were checked, and (when there is no problem) what was verified;
+/// [`Error::NoSuchRelease`] when it is not there.
 pub(crate) async fn verify_release(
     store: &ObjectStore,
     layout: Layout,
     name: &str,
     tag: &str,
     key: Option<&PublicKey>,
-) -> Result<(Vec<String>, usize)> {
+) -> Result<(Vec<String>, usize, Verified)> {
     exists(store, layout, name, tag).await?;
     check(store, layout, name, tag, key).await
 }
@@ -181,10 +200,6 @@ async fn exists(store: &ObjectStore, layout: Layout, name: &str, tag: &str) -> R
     })
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// The statement inside a bundle: its first DSSE envelope, checked against
 /// `key` when there is one. The error says what is wrong with it.
 pub(crate) fn read_statement(
@@ -208,98 +223,173 @@ pub(crate) fn read_statement(
     serde_json::from_slice(&payload).map_err(|e| format!("the payload is not a statement: {e}"))
 }
 
-/// Every problem found, and how many objects were checked.
+/// Every problem found, how many objects were checked, and what was
+/// verified.
 async fn check(
     store: &ObjectStore,
     layout: Layout,
     name: &str,
     tag: &str,
     key: Option<&PublicKey>,
-) -> Result<(Vec<String>, usize)> {
+) -> Result<(Vec<String>, usize, Verified)> {
     let prefix = layout.release_prefix(name, tag);
     let mut problems = Vec::new();
-    let mut digests: BTreeMap<String, Option<String>> = BTreeMap::new();
-    let fetch = |path: String| {
-        let key = format!("{prefix}{path}");
-        async move {
-            let bytes = store.get(&key).await?;
-            Ok::<_, Error>((path, bytes))
-        }
-    };
+    let mut verified = Verified::default();
 
-    if let Some(doc) = layout.tag_document_key(name, tag) {
-        if store.get(&doc).await?.is_none() {
-            problems.push(format!("{doc}: the tag document is missing"));
-        }
-    }
     let bundle = provenance::bundle_name(name, tag);
-    let (_, bundle_bytes) = fetch(bundle.clone()).await?;
-    let statement = match bundle_bytes {
+    let statement = match store.get(&format!("{prefix}{bundle}")).await? {
         None => {
             problems.push(format!("{prefix}{bundle}: the provenance is missing"));
             None
         }
-        Some(bytes) => read_statement(&bytes, key)
-            .map_err(|e| problems.push(format!("{prefix}{bundle}: {e}")))
-            .ok(),
+        Some(bytes) => {
+            let read = read_statement(&bytes, key)
+                .map_err(|e| problems.push(format!("{prefix}{bundle}: {e}")))
+                .ok();
+            verified.bundle = (bundle.clone(), bytes);
+            read
+        }
     };
 
-    // Every subject must be there with its digest.
+    // Every subject must be there with its digest; each is hashed as it
+    // streams, never held whole.
     let mut checked = 0;
-    if let Some(st) = &statement {
-        for s in &st.subject {
-            let (path, want) = (s.name.as_str(), s.digest.sha256.as_str());
-            // Image subjects (the index and per-platform manifests) live in
-            // registries, not here: `skopeo inspect --raw` gives their bytes.
-            if path.starts_with("image/") {
-                continue;
-            }
-            let (path, bytes) = fetch(path.to_string()).await?;
-            checked += 1;
-            let got = bytes.as_deref().map(sha256_hex);
-            match &got {
-                None => problems.push(format!("{prefix}{path}: missing")),
-                Some(g) if g != want => problems.push(format!(
-                    "{prefix}{path}: altered (sha256 {g}, the provenance says {want})"
-                )),
-                _ => {}
-            }
-            digests.insert(path, got);
+    let mut digests: BTreeMap<String, Option<Digest>> = BTreeMap::new();
+    for s in statement.iter().flat_map(|st| &st.subject) {
+        let path = s.name.as_str();
+        let Ok(want) = Digest::from_hex(&s.digest.sha256) else {
+            problems.push(format!(
+                "{prefix}{bundle}: the subject {path} has no sha256 digest"
+            ));
+            continue;
+        };
+        // Image subjects (the index and per-platform manifests) live in
+        // registries, not here: `skopeo inspect --raw` gives their bytes.
+        if path.starts_with("image/") {
+            verified.images.push((path.to_string(), want));
+            continue;
         }
+        if !super::layout::is_safe_path(path) {
+            problems.push(format!(
+                "{prefix}{bundle}: the subject `{}` is not a path inside the release",
+                path.escape_debug()
+            ));
+            continue;
+        }
+        checked += 1;
+        let got = store.hash(&format!("{prefix}{path}")).await?;
+        match &got {
+            None => problems.push(format!("{prefix}{path}: missing")),
+            Some(g) if g.digest != want => problems.push(format!(
+                "{prefix}{path}: altered (sha256 {}, the provenance says {})",
+                g.digest.hex(),
+                want.hex()
+            )),
+            Some(g) if path != SHA256SUMS => verified.files.push((path.to_string(), want, g.size)),
+            Some(_) => {}
+        }
+        digests.insert(path.to_string(), got.map(|g| g.digest));
     }
 
     // SHA256SUMS and each .sha256 must agree with the bytes.
-    let (_, sums) = fetch(SHA256SUMS.into()).await?;
-    match sums {
+    match store.get(&format!("{prefix}{SHA256SUMS}")).await? {
         None => problems.push(format!("{prefix}{SHA256SUMS}: missing")),
         Some(sums) => {
             for (path, want) in parse_sha256sums(&String::from_utf8_lossy(&sums)) {
-                let got = match digests.get(&path) {
-                    Some(g) => g.clone(),
-                    None => {
-                        checked += 1;
-                        fetch(path.clone()).await?.1.as_deref().map(sha256_hex)
-                    }
+                checked += 1;
+                check_listed(
+                    store,
+                    &prefix,
+                    (&path, &want),
+                    &digests,
+                    &mut problems,
+                    &mut verified,
+                )
+                .await?;
+            }
+            verified.sums = sums;
+        }
+    }
+
+    // The tag document names only what the provenance signs.
+    if let Some(doc) = layout.tag_document_key(name, tag) {
+        match store.get(&doc).await? {
+            None => problems.push(format!("{doc}: the tag document is missing")),
+            Some(bytes) => {
+                let signed = |p: &String| {
+                    statement
+                        .as_ref()
+                        .is_none_or(|st| st.subject.iter().any(|s| s.name == *p))
                 };
-                match got {
-                    None => {
-                        problems.push(format!("{prefix}{path}: missing (listed in SHA256SUMS)"))
+                match super::layout::tag_document_paths(&bytes) {
+                    Err(e) => problems.push(format!("{doc}: {e}")),
+                    Ok(paths) => {
+                        for p in paths.iter().filter(|p| !signed(p)) {
+                            problems.push(format!(
+                                "{doc}: the tag document names {p}, which the provenance does not sign"
+                            ));
+                        }
                     }
-                    Some(g) if g != want => problems.push(format!(
-                        "{prefix}{path}: altered (sha256 {g}, SHA256SUMS says {want})"
-                    )),
-                    _ => {}
                 }
-                let file = path.rsplit('/').next().unwrap_or(&path);
-                let (_, side) = fetch(format!("{path}.sha256")).await?;
-                let expected = super::layout::sidecar(&want, file);
-                if side.as_deref() != Some(expected.as_bytes()) {
-                    problems.push(format!(
-                        "{prefix}{path}.sha256: missing or disagrees with SHA256SUMS"
-                    ));
-                }
+                verified.tag_document = Some(bytes);
             }
         }
     }
-    Ok((problems, checked))
+    Ok((problems, checked, verified))
+}
+
+/// One `SHA256SUMS` line: the file's bytes (hashed already when it is a
+/// subject) and its `.sha256`.
+async fn check_listed(
+    store: &ObjectStore,
+    prefix: &str,
+    (path, want): (&str, &str),
+    digests: &BTreeMap<String, Option<Digest>>,
+    problems: &mut Vec<String>,
+    verified: &mut Verified,
+) -> Result<()> {
+    if !super::layout::is_safe_path(path) {
+        problems.push(format!(
+            "{prefix}{SHA256SUMS}: the line for `{}` names no path inside the release",
+            path.escape_debug()
+        ));
+        return Ok(());
+    }
+    let Ok(want) = Digest::from_hex(want) else {
+        problems.push(format!(
+            "{prefix}{SHA256SUMS}: the line for {path} has no sha256"
+        ));
+        return Ok(());
+    };
+    let got = match digests.get(path) {
+        Some(g) => g.clone(),
+        None => store
+            .hash(&format!("{prefix}{path}"))
+            .await?
+            .map(|f| f.digest),
+    };
+    match got {
+        None => problems.push(format!("{prefix}{path}: missing (listed in SHA256SUMS)")),
+        Some(g) if g != want => problems.push(format!(
+            "{prefix}{path}: altered (sha256 {}, SHA256SUMS says {})",
+            g.hex(),
+            want.hex()
+        )),
+        _ => {}
+    }
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let side_key = format!("{path}.sha256");
+    let side = store
+        .get_capped(&format!("{prefix}{side_key}"), 4096)
+        .await
+        .ok()
+        .flatten();
+    let expected = super::layout::sidecar(want.hex(), file);
+    if side.as_deref() != Some(expected.as_bytes()) {
+        problems.push(format!(
+            "{prefix}{path}.sha256: missing or disagrees with SHA256SUMS"
+        ));
+    }
+    verified.sidecars.push((side_key, expected.into_bytes()));
+    Ok(())
 }
