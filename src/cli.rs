@@ -140,7 +140,7 @@ pub struct PromoteArgs {
     pub images_to: Vec<String>,
     /// An extra tag for the promoted images of a stable release: `latest`,
     /// `major` or any tag (repeatable; default: the config's `image-tags`).
-    #[arg(long = "image-tag", value_name = "TAG", requires = "images_to")]
+    #[arg(long = "image-tag", value_name = "TAG", requires = "images_to", value_parser = image_tag)]
     pub image_tags: Vec<String>,
 }
 
@@ -256,7 +256,7 @@ pub struct PublishArgs {
     pub image_urls: Vec<String>,
     /// An extra tag for the images of a stable release: `latest`, `major`
     /// (v1 of v1.2.3) or any tag (repeatable; default: the config's `image-tags`).
-    #[arg(long = "image-tag", value_name = "TAG")]
+    #[arg(long = "image-tag", value_name = "TAG", value_parser = image_tag)]
     pub image_tags: Vec<String>,
     /// How image layers are pushed (default: the config's `image-compression`, else gzip).
     #[arg(long, value_enum, value_name = "gzip|none")]
@@ -414,6 +414,18 @@ pub fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<App, clap:
         args.insert(1.min(args.len()), "release-dist".into());
     }
     Cargo::try_parse_from(args).map(|Cargo::ReleaseDist(app)| app)
+}
+
+/// An extra image tag: `major`, or a tag by the distribution spec's rule.
+fn image_tag(text: &str) -> Result<String, String> {
+    if text == "major" || crate::oci::document::is_tag(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{}` is not a tag: 1 to 128 of letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`",
+            text.escape_debug()
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -339,19 +339,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.name.is_empty()
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(Error::config(
-                "name",
-                format!(
-                    "`{}` must be non-empty and use only letters, digits, `-`, `_` and `.`",
-                    self.name
-                ),
-            ));
+        crate::release::validate_name(&self.name)?;
+        for t in &self.image_tags {
+            if t != "major" && !crate::oci::document::is_tag(t) {
+                return Err(Error::config(
+                    "image-tags",
+                    format!(
+                        "`{}` is not a tag: \"major\", or 1 to 128 of letters, digits, `_`, `.` and `-`, starting with a letter, digit or `_`",
+                        t.escape_debug()
+                    ),
+                ));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for t in &self.targets {

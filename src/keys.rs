@@ -58,19 +58,27 @@ pub fn load_openpgp(
 /// The environment variable of the packages' OpenPGP key.
 pub const PACKAGES_KEY_ENV: &str = "RELEASE_DIST_PACKAGES_KEY";
 
+/// A key file's text, at most [`crate::bounds::KEY_CAP`] bytes (a key
+/// given as `/dev/zero` is refused, not read for ever).
+pub fn read_key_file(p: &Path) -> Result<String> {
+    let bytes =
+        crate::bounds::read_file_capped(p, crate::bounds::KEY_CAP).map_err(|e| Error::Key {
+            path: p.to_path_buf(),
+            reason: format!("cannot read it: {e}"),
+        })?;
+    String::from_utf8(bytes).map_err(|_| Error::Key {
+        path: p.to_path_buf(),
+        reason: "it is not text".into(),
+    })
+}
+
 /// The key's text and where it came from.
 fn key_text(
     source: &KeySource<'_>,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(String, PathBuf)> {
     Ok(match source.path {
-        Some(p) => (
-            std::fs::read_to_string(p).map_err(|e| Error::Key {
-                path: p.to_path_buf(),
-                reason: format!("cannot read it: {e}"),
-            })?,
-            p.to_path_buf(),
-        ),
+        Some(p) => (read_key_file(p)?, p.to_path_buf()),
         None => match lookup(source.env) {
             Some(t) if !t.trim().is_empty() => (t, PathBuf::from(format!("${}", source.env))),
             _ => {

@@ -104,6 +104,30 @@ pub fn validate_tag(tag: &str) -> Result<()> {
     }
 }
 
+/// Checks a release name (the configuration's `name`, or `NAME` in
+/// `NAME:TAG` on the command line): 1 to 128 of letters, digits, `-`, `_`
+/// and `.`, not starting with `.` (so never `.` or `..`). A name is a key
+/// part and an image name: nothing else may reach a store.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            "name",
+            format!(
+                "`{}` is not a release name: 1 to 128 of letters, digits, `-`, `_` and `.`, not starting with `.`",
+                name.escape_debug()
+            ),
+        ))
+    }
+}
+
 /// The CI run (or the machine) that publishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -29,6 +29,10 @@ use crate::nixcache::hash_part;
 use crate::objstore::{Body, ObjectMeta, ObjectStore, Requests};
 use crate::plan::{Action, Phase, PlannedObject};
 
+/// The largest narinfo read (Nix writes a few KiB; a closure's references
+/// stay far below this).
+pub const NARINFO_CAP: u64 = 1 << 20;
+
 /// Narinfo reads in flight.
 const READS_IN_FLIGHT: usize = 64;
 /// Keys per delete request.
@@ -97,6 +101,21 @@ pub async fn collect(
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<(GcSummary, Vec<PlannedObject>)> {
     let started = std::time::Instant::now();
+    if read_pins(store).await?.is_empty() && holds_nothing(store).await? {
+        // A cache no push has reached yet: nothing to collect (a CI `gc`
+        // step runs before the first `build --push-cache`).
+        say(&format!(
+            "{} holds nothing yet: nothing to collect",
+            store.describe()
+        ));
+        let summary = GcSummary {
+            store: store.describe(),
+            dry_run,
+            requests: store.requests(),
+            ..Default::default()
+        };
+        return Ok((summary, Vec::new()));
+    }
     let mut c = Collection::read(store, grace).await?;
     let decision = decide(&c.view, c.now, grace);
     let read_ms = started.elapsed().as_millis() as u64;
@@ -138,6 +157,15 @@ pub async fn collect(
     summary.kept = c.view.narinfos.len() - summary.narinfos_deleted;
     summary.requests = store.requests();
     Ok((summary, planned))
+}
+
+/// Whether `store` holds no narinfo and no NAR (`nix-cache-info` and
+/// collector records aside).
+async fn holds_nothing(store: &ObjectStore) -> Result<bool> {
+    Ok(store.list("").await?.iter().all(|o| {
+        o.key == crate::nixcache::NIX_CACHE_INFO
+            || o.key.starts_with(crate::nixcache::gc::GC_PREFIX)
+    }))
 }
 
 impl<'a> Collection<'a> {
@@ -189,12 +217,23 @@ impl<'a> Collection<'a> {
             .collect();
     }
 
-    /// Reads narinfos into the view; one that is gone is left out.
+    /// Reads narinfos into the view; one that is gone is left out. One
+    /// over [`NARINFO_CAP`] is not read: it counts as unreadable (kept,
+    /// with what it may name), so that it cannot exhaust memory or block
+    /// every collection.
     async fn read_narinfos(&mut self, keys: Vec<(String, Option<SystemTime>)>) -> Result<()> {
         let store = self.store;
         let read: Vec<Option<(String, ListedNarinfo)>> = futures::stream::iter(keys)
             .map(|(hash, modified)| async move {
-                let text = store.get(&format!("{hash}.narinfo")).await?;
+                let key = format!("{hash}.narinfo");
+                let text = match store.get_capped(&key, NARINFO_CAP).await {
+                    Err(Error::Untrusted { message, .. }) => {
+                        tracing::warn!("{key}: {message}; kept, unread");
+                        let refs = None;
+                        return Ok(Some((hash, ListedNarinfo { modified, refs })));
+                    }
+                    other => other?,
+                };
                 Ok::<_, Error>(text.map(|t| {
                     let refs = parse_narinfo_refs(&String::from_utf8_lossy(&t));
                     (hash, ListedNarinfo { modified, refs })
@@ -424,7 +463,7 @@ impl Lease {
         // Records that hold no push any more (their run ended, or was
         // killed and its lease ran out) go.
         for (key, r) in read_records(store).await? {
-            if r.id != lease.record.id && !r.holds_pushes(now, skew) {
+            if r.id != lease.record.id && !r.holds_pushes(now, length, skew) {
                 store.delete(&key).await?;
             }
         }

@@ -149,7 +149,7 @@ pub fn lease() -> (Duration, Duration) {
 /// that began deleting before then is waited for; one that begins after
 /// reads the pin (it reads the pins after writing its record).
 pub async fn wait_for_collectors(store: &ObjectStore, say: &(dyn Fn(&str) + Sync)) -> Result<()> {
-    let (_, skew) = lease();
+    let (length, skew) = lease();
     let mut told = false;
     loop {
         let now = crate::clock::system_now();
@@ -157,7 +157,7 @@ pub async fn wait_for_collectors(store: &ObjectStore, say: &(dyn Fn(&str) + Sync
             .await?
             .into_iter()
             .map(|(_, r)| r)
-            .filter(|r| r.holds_pushes(now, skew))
+            .filter(|r| r.holds_pushes(now, length, skew))
             .collect();
         let Some(first) = holding.first() else {
             return Ok(());

@@ -59,8 +59,18 @@ impl Destinations {
     }
 }
 
-/// `NAME[:TAG]`: the name defaults to the project's.
-fn split_release(ctx: &Context, text: Option<&str>) -> (String, Option<String>) {
+/// `NAME[:TAG]`: the name defaults to the project's. Both are checked
+/// (the name rules, the tag rules).
+fn split_release(ctx: &Context, text: Option<&str>) -> Result<(String, Option<String>)> {
+    let (name, tag) = split_release_text(ctx, text);
+    crate::release::validate_name(&name)?;
+    if let Some(t) = &tag {
+        crate::release::validate_tag(t)?;
+    }
+    Ok((name, tag))
+}
+
+fn split_release_text(ctx: &Context, text: Option<&str>) -> (String, Option<String>) {
     match text {
         None => (ctx.project.config.name.clone(), None),
         Some(t) => match t.split_once(':') {
@@ -94,7 +104,7 @@ pub struct Listing {
 
 /// Runs `ls`.
 pub fn run_ls(ctx: &Context, dests: &Destinations, release: Option<&str>) -> Result<Listing> {
-    let (name, tag) = split_release(ctx, release);
+    let (name, tag) = split_release(ctx, release)?;
     let runtime = crate::context::runtime()?;
     let mut out = Listing {
         name: name.clone(),
@@ -341,7 +351,7 @@ fn remove(
 
 /// Runs `rm NAME:TAG`.
 pub fn run_rm(ctx: &Context, dests: &Destinations, release: &str, force: bool) -> Result<Removed> {
-    let (name, tag) = split_release(ctx, Some(release));
+    let (name, tag) = split_release(ctx, Some(release))?;
     let Some(tag) = tag else {
         return Err(Error::config(
             "NAME:TAG",

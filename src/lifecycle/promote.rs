@@ -410,6 +410,7 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
             format!("`{}` names no tag: write NAME:TAG", opts.release),
         )
     })?;
+    crate::release::validate_name(name)?;
     crate::release::validate_tag(tag)?;
     let from = StoreUrl::parse_location(&opts.from).map_err(Error::StoreUrl)?;
     let to: Vec<_> = opts

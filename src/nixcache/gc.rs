@@ -114,10 +114,18 @@ impl GcRecord {
     }
 
     /// Whether a push must wait for it at `now`: it is deleting and its
-    /// lease, plus `skew` for clocks that differ, has not run out.
-    pub fn holds_pushes(&self, now: SystemTime, skew: Duration) -> bool {
+    /// lease, plus `skew` for clocks that differ, has not run out. A record
+    /// whose lease runs further than one `lease` plus `skew` from now was
+    /// not written by a collector (one renews by `lease` at most): it holds
+    /// nothing, so a forged record cannot block pushes for ever.
+    pub fn holds_pushes(&self, now: SystemTime, lease: Duration, skew: Duration) -> bool {
         self.state == GcState::Deleting
-            && crate::clock::parse_rfc3339(&self.alive_until).is_some_and(|t| now < t + skew)
+            && crate::clock::parse_rfc3339(&self.alive_until).is_some_and(|t| {
+                now < t.checked_add(skew).unwrap_or(t)
+                    && now
+                        .checked_add(lease + skew)
+                        .is_some_and(|latest| t <= latest)
+            })
     }
 }
 
@@ -507,16 +515,25 @@ mod tests {
             alive_until: "2026-12-01T09:59:50Z".into(),
             finished: None,
         };
-        let skew = Duration::from_secs(15);
-        assert!(r.holds_pushes(now, skew), "within the skew");
+        let (lease, skew) = (Duration::from_secs(60), Duration::from_secs(15));
+        assert!(r.holds_pushes(now, lease, skew), "within the skew");
         r.alive_until = "2026-12-01T09:59:40Z".into();
         assert!(
-            !r.holds_pushes(now, skew),
+            !r.holds_pushes(now, lease, skew),
             "lease run out: a killed collector"
         );
+        r.alive_until = "2026-12-01T10:01:15Z".into();
+        assert!(r.holds_pushes(now, lease, skew), "a lease and a skew ahead");
+        for forged in ["2026-12-01T10:01:16Z", "9999-12-31T23:59:59Z"] {
+            r.alive_until = forged.into();
+            assert!(
+                !r.holds_pushes(now, lease, skew),
+                "{forged}: no collector writes it"
+            );
+        }
         r.alive_until = "2026-12-01T10:01:00Z".into();
         r.state = GcState::Done;
-        assert!(!r.holds_pushes(now, skew));
+        assert!(!r.holds_pushes(now, lease, skew));
         assert_eq!(r.key(), "gc/x.json");
     }
 }

@@ -84,6 +84,24 @@ pub fn hash_part(store_path: &str) -> &str {
     base.split_once('-').map(|(h, _)| h).unwrap_or(base)
 }
 
+/// Whether `base` is a store path's base name: 32 characters of Nix's
+/// base-32 alphabet, `-`, and a name of `+-._?=` and alphanumerics (no
+/// `/`, not starting with `.`), as Nix checks it.
+pub fn is_store_basename(base: &str) -> bool {
+    const NIX32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
+    let Some((hash, name)) = base.split_once('-') else {
+        return false;
+    };
+    hash.len() == 32
+        && hash.bytes().all(|b| NIX32.contains(&b))
+        && !name.is_empty()
+        && name.len() <= 211
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-._?=".contains(&b))
+}
+
 fn base_name(store_path: &str) -> &str {
     store_path.rsplit('/').next().unwrap_or(store_path)
 }
@@ -164,6 +182,24 @@ pub fn narinfo_key(store_path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_base_names_are_checked_as_nix_checks_them() {
+        assert!(is_store_basename(
+            "nqhhs5kpnf66v25jh169a5alb38zyb3w-hello-amd64"
+        ));
+        for bad in [
+            "",
+            "shadow",
+            "nqhhs5kpnf66v25jh169a5alb38zyb3w-",
+            "nqhhs5kpnf66v25jh169a5alb38zyb3w-a/b",
+            "nqhhs5kpnf66v25jh169a5alb38zyb3w-..",
+            "eqhhs5kpnf66v25jh169a5alb38zyb3w-x",
+            "nqhhs5kpnf66v25jh169a5alb38zyb3-x",
+        ] {
+            assert!(!is_store_basename(bad), "{bad}");
+        }
+    }
     use crate::nixcache::parse_nar_hash;
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/nix-cache");

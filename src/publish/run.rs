@@ -149,11 +149,55 @@ fn refuse_dirty_stable(ctx: &Context, manifest: &BuildManifest, release: &Releas
     })
 }
 
-/// The static files of the build, each link checked against build.json.
+/// The Nix store directory (`$NIX_STORE_DIR`, else `/nix/store`).
+fn store_dir() -> String {
+    std::env::var("NIX_STORE_DIR").unwrap_or_else(|_| "/nix/store".into())
+}
+
+/// Refuses a build.json entry whose store path is not a path right under
+/// the Nix store, or whose file (`target`, canonical) is not inside it.
+fn inside_store(what: &str, store_path: &str, target: &Path) -> Result<()> {
+    let dir = store_dir();
+    let top = store_path
+        .strip_prefix(&format!("{dir}/"))
+        .filter(|rest| crate::nixcache::is_store_basename(rest));
+    let reason = if top.is_none() {
+        format!("build.json gives it the store path `{store_path}`, which is not a path in {dir}")
+    } else if !target.starts_with(store_path) {
+        format!(
+            "its file {} is not inside its store path {store_path}",
+            target.display()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::OutputShape {
+        output: what.to_string(),
+        message: format!("{reason}: run `cargo release-dist build` again"),
+    })
+}
+
+/// Recomputes a file's sha256 and size and compares them with build.json's.
+fn same_bytes(local: &Path, sha256: &str, size: u64) -> Result<()> {
+    let (actual, actual_size) = crate::fsutil::sha256_file(local)?;
+    if actual != sha256 || actual_size != size {
+        return Err(Error::ArtifactChanged {
+            path: local.to_path_buf(),
+            expected: format!("sha256 {sha256}, {size} bytes"),
+            actual: format!("sha256 {actual}, {actual_size} bytes"),
+        });
+    }
+    Ok(())
+}
+
+/// The static files of the build, each link checked against build.json:
+/// inside its store path, with the bytes build.json records.
 fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFile>> {
     let mut files = Vec::new();
     for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
-        checked_link(dist, a)?;
+        let target = checked_link(dist, a)?;
+        inside_store(&format!("{} static", a.platform), &a.store_path, &target)?;
+        same_bytes(&target, &a.sha256, a.size)?;
         let local = dist.join(&a.path);
         let file = local
             .file_name()
@@ -169,15 +213,9 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
         });
     }
     for e in &manifest.extras {
-        let local = dist.join(&e.path);
-        let (sha256, _) = crate::fsutil::sha256_file(&local)?;
-        if sha256 != e.sha256 {
-            return Err(Error::ArtifactChanged {
-                path: local,
-                expected: format!("sha256 {}", e.sha256),
-                actual: format!("sha256 {sha256}"),
-            });
-        }
+        let local = extra_file(dist, e)?;
+        same_bytes(&local, &e.sha256, e.size)?;
+        let sha256 = e.sha256.clone();
         files.push(ReleaseFile {
             platform: e.platform,
             file: e.file.clone(),
@@ -188,6 +226,38 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
         });
     }
     Ok(files)
+}
+
+/// An extra artifact's file: under `extra/` in the release-dist directory,
+/// and either a link into its store path or (for a directory output) the
+/// archive `build` made there.
+fn extra_file(dist: &Path, e: &crate::manifest::ExtraFile) -> Result<PathBuf> {
+    let what = format!("extra artifact {}", e.name);
+    let refuse = |message: String| Error::OutputShape {
+        output: what.clone(),
+        message: format!("{message}: run `cargo release-dist build` again"),
+    };
+    if !e.path.starts_with("extra/") || !super::layout::is_safe_path(&e.path) {
+        return Err(refuse(format!(
+            "build.json gives it the path `{}`, which is not under extra/",
+            e.path
+        )));
+    }
+    let local = dist.join(&e.path);
+    let meta = std::fs::symlink_metadata(&local).map_err(Error::io("cannot read", &local))?;
+    let target = std::fs::canonicalize(&local).map_err(Error::io("cannot read", &local))?;
+    if meta.file_type().is_symlink() {
+        inside_store(&what, &e.store_path, &target)?;
+    } else {
+        let dist_real = std::fs::canonicalize(dist).map_err(Error::io("cannot read", dist))?;
+        if e.archive.is_none() || !target.starts_with(dist_real.join("extra")) {
+            return Err(refuse(format!(
+                "{} is neither a link into its store path nor an archive build made",
+                local.display()
+            )));
+        }
+    }
+    Ok(local)
 }
 
 /// `<name>-<tag>.cdx.json`: Cargo.lock's crates and each artifact's runtime

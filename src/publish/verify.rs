@@ -38,6 +38,7 @@ fn targets(opts: &VerifyOpts) -> Result<Targets<'_>> {
             let (name, tag) = r
                 .split_once(':')
                 .ok_or_else(|| Error::InvalidTag { tag: r.clone() })?;
+            crate::release::validate_name(name)?;
             crate::release::validate_tag(tag)?;
             Some((name, tag))
         }
@@ -133,10 +134,7 @@ pub(crate) fn public_key(path: Option<&std::path::Path>) -> Result<Option<Public
     let Some(p) = path else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(p).map_err(|e| Error::Key {
-        path: p.to_path_buf(),
-        reason: format!("cannot read it: {e}"),
-    })?;
+    let text = crate::keys::read_key_file(p)?;
     Ok(Some(PublicKey::parse_any(&text).map_err(|e| {
         Error::Key {
             path: p.to_path_buf(),
