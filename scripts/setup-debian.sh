@@ -21,6 +21,8 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v curl >/dev/null || missing+=(curl)
+  # The hostile-input tests bound each command's memory with GNU time.
+  [ -x /usr/bin/time ] || missing+=(time)
   # Smoke runs of the arm64 and arm/v6 binaries, and readelf's view of them.
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
   # The extra-artifact tests read the .zip and .tar.xz archives with stock tools.

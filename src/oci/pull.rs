@@ -27,7 +27,7 @@ pub const MANIFEST_CAP: u64 = 4 << 20;
 /// The largest token-server answer read.
 pub const TOKEN_CAP: u64 = 64 << 10;
 /// The most tag-list pages read (of up to 1,000 tags each).
-pub const TAG_PAGES: usize = 20;
+pub const TAG_PAGES: usize = 10;
 /// The deadline of one document request, redirects and retries included.
 pub const DOCUMENT_DEADLINE: Duration = Duration::from_secs(60);
 /// The slowest a blob may come, after the first [`DOCUMENT_DEADLINE`].

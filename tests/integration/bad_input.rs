@@ -39,7 +39,7 @@ fn case() -> Case {
 /// Every file under `dir`, with the sha256 of its contents (not only its
 /// size: a refused command must not rewrite a file with other bytes of the
 /// same length either).
-fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
+pub(crate) fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;

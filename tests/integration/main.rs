@@ -14,6 +14,7 @@ mod faults;
 mod flaky;
 mod friction;
 mod garage;
+mod hostile;
 mod images;
 mod init;
 mod installer;
