@@ -24,6 +24,8 @@ pub mod errors;
 pub mod events;
 pub mod fsutil;
 pub mod git;
+#[cfg(test)]
+mod hostile_inputs;
 pub mod init;
 pub mod keys;
 pub mod kinds;

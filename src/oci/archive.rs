@@ -174,7 +174,23 @@ pub struct Scanned {
 
 /// Small top-level JSON members (the config, `manifest.json`) are kept in
 /// memory up to this size.
-const MAX_JSON: u64 = 64 * 1024 * 1024;
+const MAX_JSON: u64 = 16 * 1024 * 1024;
+/// The most bytes every top-level JSON member of one archive may hold
+/// together (read into memory).
+pub const MAX_JSON_TOTAL: u64 = 64 * 1024 * 1024;
+/// How far an archive may expand, in decoded member bytes per byte of the
+/// archive file (deflate cannot pass about 1,032), with a floor for small
+/// archives: a nested-gzip bomb stops here, not on the disk.
+pub const MAX_EXPANSION: u64 = 1100;
+/// The floor of [`MAX_EXPANSION`]'s budget.
+pub const EXPANSION_FLOOR: u64 = 256 * 1024 * 1024;
+
+/// The decoded bytes an archive of `archive_size` bytes may yield.
+pub fn expansion_budget(archive_size: u64) -> u64 {
+    archive_size
+        .saturating_mul(MAX_EXPANSION)
+        .max(EXPANSION_FLOOR)
+}
 
 fn normalize(path: &str) -> String {
     path.trim_start_matches("./").to_string()
@@ -189,18 +205,24 @@ fn is_metadata(path: &str) -> bool {
         || path.ends_with("/VERSION")
 }
 
-/// Hex sha256 and length of everything `r` yields.
-fn hash_all<R: Read>(mut r: R) -> io::Result<(String, u64)> {
+/// Hex sha256 and length of everything `r` yields, refused once it passes
+/// `budget` bytes.
+fn hash_all<R: Read>(mut r: R, budget: u64) -> Result<(String, u64), ArchiveError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
     loop {
-        let k = r.read(&mut buf)?;
+        let k = r.read(&mut buf).map_err(from_io)?;
         if k == 0 {
             break;
         }
         h.update(&buf[..k]);
         n += k as u64;
+        if n > budget {
+            return Err(ArchiveError::Corrupt(format!(
+                "its members expand past {budget} bytes ({MAX_EXPANSION} times the archive, at least {EXPANSION_FLOOR}): a compression bomb?"
+            )));
+        }
     }
     Ok((hex::encode(h.finalize()), n))
 }
@@ -208,8 +230,12 @@ fn hash_all<R: Read>(mut r: R) -> io::Result<(String, u64)> {
 /// Pass 1: reads the whole archive, hashes every content member (through
 /// its own decompression, if it has one), and checks that the layers
 /// `manifest.json` names hash to the config's `rootfs.diff_ids`, in order.
-pub fn scan<R: Read>(reader: R) -> Result<Scanned, ArchiveError> {
+/// The members may yield `budget` decoded bytes in all
+/// ([`expansion_budget`]), their JSON [`MAX_JSON_TOTAL`].
+pub fn scan<R: Read>(reader: R, budget: u64) -> Result<Scanned, ArchiveError> {
     let mut archive = tar::Archive::new(decoded(reader)?);
+    let mut json_total = 0u64;
+    let mut decoded_total = 0u64;
     let mut manifest: Option<Vec<u8>> = None;
     let mut jsons: HashMap<String, Vec<u8>> = HashMap::new();
     let mut members: HashMap<String, (String, u64)> = HashMap::new();
@@ -232,6 +258,12 @@ pub fn scan<R: Read>(reader: R) -> Result<Scanned, ArchiveError> {
                     entry.size()
                 )));
             }
+            json_total += entry.size();
+            if json_total > MAX_JSON_TOTAL {
+                return Err(ArchiveError::Corrupt(format!(
+                    "its JSON members hold more than {MAX_JSON_TOTAL} bytes together"
+                )));
+            }
             let mut bytes = Vec::with_capacity(entry.size() as usize);
             entry.read_to_end(&mut bytes).map_err(from_io)?;
             if path == "manifest.json" {
@@ -241,7 +273,9 @@ pub fn scan<R: Read>(reader: R) -> Result<Scanned, ArchiveError> {
             }
             continue;
         }
-        let (digest, size) = hash_all(decoded(&mut entry)?).map_err(from_io)?;
+        let left = budget.saturating_sub(decoded_total);
+        let (digest, size) = hash_all(decoded(&mut entry)?, left)?;
+        decoded_total += size;
         members.insert(path, (digest, size));
     }
     if count == 0 {
@@ -451,7 +485,7 @@ pub(crate) mod tests {
             gz(&plain),
             zstd::encode_all(&plain[..], 3).unwrap(),
         ] {
-            let s = scan(&bytes[..]).unwrap();
+            let s = scan(&bytes[..], u64::MAX).unwrap();
             assert_eq!(s.info.architecture, "arm64");
             assert_eq!(s.info.os, "linux");
             assert_eq!(s.layers.len(), 2);
@@ -465,7 +499,7 @@ pub(crate) mod tests {
     fn scans_build_image_archives_without_trusting_directory_names() {
         let l1 = layer_tar("bin/hello", b"hi");
         let bytes = build_image("amd64", &[&l1]);
-        let s = scan(&bytes[..]).unwrap();
+        let s = scan(&bytes[..], u64::MAX).unwrap();
         assert_eq!(s.layers[0].diff_id, hex::encode(Sha256::digest(&l1)));
         assert!(!s.layers[0].member.starts_with(&s.layers[0].diff_id));
     }
@@ -483,7 +517,7 @@ pub(crate) mod tests {
             "manifest.json",
             format!("[{{\"Config\":\"{cfg_name}\",\"Layers\":[\"blob/layer.tar\"]}}]").as_bytes(),
         );
-        let s = scan(&b.into_inner().unwrap()[..]).unwrap();
+        let s = scan(&b.into_inner().unwrap()[..], u64::MAX).unwrap();
         assert_eq!(s.layers[0].size, l1.len() as u64);
         let mut got = Vec::new();
         let archive = {
@@ -505,7 +539,7 @@ pub(crate) mod tests {
         // Flip a byte inside the layer's file body (after two headers).
         let at = bytes.windows(5).position(|w| w == b"echo ").unwrap();
         bytes[at] ^= 0x20;
-        let err = scan(&bytes[..]).unwrap_err().to_string();
+        let err = scan(&bytes[..], u64::MAX).unwrap_err().to_string();
         assert!(err.contains("layer.tar hashes to"), "{err}");
         assert!(err.contains("corrupt"), "{err}");
     }
@@ -516,19 +550,45 @@ pub(crate) mod tests {
         let plain = layered("amd64", &[&l1]);
         let zipped = gz(&plain);
         for cut in [&plain[..plain.len() / 2], &zipped[..zipped.len() / 2]] {
-            let err = scan(cut).unwrap_err();
+            let err = scan(cut, u64::MAX).unwrap_err();
             assert!(matches!(err, ArchiveError::Truncated(_)), "{err:?}");
         }
         // Cut exactly after the layer: manifest.json is missing.
-        let err = scan(&plain[..512 + l1.len().div_ceil(512) * 512]).unwrap_err();
+        let err = scan(&plain[..512 + l1.len().div_ceil(512) * 512], u64::MAX).unwrap_err();
         assert!(err.to_string().contains("truncated"), "{err}");
     }
 
     #[test]
+    fn a_compression_bomb_and_too_much_json_are_refused() {
+        // A gzip member of 8 MiB of zeros: a few KiB in the archive.
+        let zeros = vec![0u8; 8 << 20];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, &layer_tar("zeros", &zeros)).unwrap();
+        let member = gz.finish().unwrap();
+        let bytes = layered("amd64", &[&member]);
+        assert!(bytes.len() < 64 << 10, "{}", bytes.len());
+        let err = scan(&bytes[..], 1 << 20).unwrap_err().to_string();
+        assert!(err.contains("expand past"), "{err}");
+        assert_eq!(expansion_budget(1), EXPANSION_FLOOR);
+        assert_eq!(expansion_budget(1 << 30), (1 << 30) * MAX_EXPANSION);
+        assert_eq!(expansion_budget(u64::MAX), u64::MAX);
+        // Five JSON members of 15 MiB: each under its cap, too much together.
+        let mut b = tar::Builder::new(Vec::new());
+        let big = vec![b' '; 15 << 20];
+        for i in 0..5 {
+            add(&mut b, &format!("{i}.json"), &big);
+        }
+        let err = scan(&b.into_inner().unwrap()[..], u64::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 67108864 bytes together"), "{err}");
+    }
+
+    #[test]
     fn not_an_archive_is_refused() {
-        let err = scan(&b"hello, this is not a tar file at all"[..]).unwrap_err();
+        let err = scan(&b"hello, this is not a tar file at all"[..], u64::MAX).unwrap_err();
         assert!(!err.to_string().is_empty());
-        assert!(scan(&[][..]).is_err());
+        assert!(scan(&[][..], u64::MAX).is_err());
     }
 
     #[test]

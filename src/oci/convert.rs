@@ -175,14 +175,43 @@ impl BlobCache {
         Ok(d)
     }
 
+    /// Removes the `.part-<pid>-` files of conversions whose process is
+    /// gone (killed part-way): a running one's are kept.
+    fn sweep_dead_parts(&self) {
+        let dir = self.dir.join("blobs/sha256");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(".part-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if !process_alive(pid) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
     fn temp_file(&self) -> Result<tempfile::NamedTempFile, CacheError> {
         let dir = self.dir.join("blobs/sha256");
         std::fs::create_dir_all(&dir).map_err(cache_err("cannot create", &dir))?;
         tempfile::Builder::new()
-            .prefix(".part-")
+            .prefix(&format!(".part-{}-", std::process::id()))
             .tempfile_in(&dir)
             .map_err(cache_err("cannot create a file in", &dir))
     }
+}
+
+/// Whether process `pid` runs (signal 0: no signal sent).
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
@@ -250,7 +279,9 @@ pub fn convert(
             }
         }
     }
-    let scanned = archive::scan(open()?)?;
+    let budget = archive::expansion_budget(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+    cache.sweep_dead_parts();
+    let scanned = archive::scan(open()?, budget)?;
     let config = cache.write_blob(&scanned.config, CONFIG_MEDIA_TYPE)?;
     let map = cache.load_layers();
     let mut layers: Vec<Option<Descriptor>> = Vec::new();

@@ -288,7 +288,7 @@ mod tests {
             .into_iter()
             .map(|d| d.digest)
             .collect();
-        assert_eq!(kept, [second.descriptor.digest.clone()]);
+        assert_eq!(kept, std::slice::from_ref(&second.descriptor.digest));
         assert_eq!(v["manifests"][1]["artifactType"], DSSE_ARTIFACT_TYPE);
         // Again with the same: one entry, not two.
         let again = merged_referrers(Some(&merged), &second.descriptor);

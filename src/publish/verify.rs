@@ -317,7 +317,7 @@ async fn check(
                 let signed = |p: &String| {
                     statement
                         .as_ref()
-                        .is_none_or(|st| st.subject.iter().any(|s| s.name == *p))
+                        .map_or(true, |st| st.subject.iter().any(|s| s.name == *p))
                 };
                 match super::layout::tag_document_paths(&bytes) {
                     Err(e) => problems.push(format!("{doc}: {e}")),

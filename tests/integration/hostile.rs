@@ -55,12 +55,15 @@ impl Hostile {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let mut hostile = Hostile { child, port };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Hostile { child, port };
+                return hostile;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = hostile.child.kill();
+        let _ = hostile.child.wait();
         panic!("the hostile registry did not start");
     }
 
@@ -87,13 +90,16 @@ fn bounded(dir: &Path, args: &[&str], limit: Duration) -> (Run, u64) {
         .arg("release-dist")
         .args(args)
         .current_dir(dir)
-        .env("NIX_CONFIG", "substituters =\nexperimental-features = nix-command flakes");
+        .env(
+            "NIX_CONFIG",
+            "substituters =\nexperimental-features = nix-command flakes",
+        );
     let (run, _) = run_bounded(cmd, limit);
     let kib: u64 = run
         .stderr()
         .lines()
-        .filter_map(|l| l.strip_prefix("maxrss-kib="))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss-kib="))
         .and_then(|v| v.trim().parse().ok())
         .expect("/usr/bin/time printed no maxrss");
     (run, kib / 1024)
@@ -103,9 +109,19 @@ const MEMORY_BOUND_MIB: u64 = 256;
 
 /// Asserts the exit code and that stderr names each needle.
 fn refused(run: &Run, code: i32, needles: &[&str]) {
-    assert_eq!(run.code(), Some(code), "stdout:\n{}\nstderr:\n{}", run.stdout(), run.stderr());
+    assert_eq!(
+        run.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout(),
+        run.stderr()
+    );
     for n in needles {
-        assert!(run.stderr().contains(n), "stderr lacks {n:?}:\n{}", run.stderr());
+        assert!(
+            run.stderr().contains(n),
+            "stderr lacks {n:?}:\n{}",
+            run.stderr()
+        );
     }
 }
 
@@ -117,9 +133,13 @@ fn a_digest_that_is_a_path_writes_nothing_outside_from_a_registry_or_a_layout() 
 
     // A registry whose attestation names `sha256:/…/authorized_keys`.
     let registry = Hostile::start("digest-path", &digest_arg);
-    let (run, _) = bounded(&f.dir, &["verify", "--image", &registry.image()], Duration::from_secs(60));
-    refused(&run, 5, &["is not a digest"]);
+    let (run, _) = bounded(
+        &f.dir,
+        &["verify", "--image", &registry.image()],
+        Duration::from_secs(60),
+    );
     canary.assert_intact();
+    refused(&run, 5, &["is not a digest"]);
 
     // The same documents in an OCI layout, with the bytes the old code
     // copied out of it waiting at blobs/sha256/<the path>.
@@ -131,8 +151,8 @@ fn a_digest_that_is_a_path_writes_nothing_outside_from_a_registry_or_a_layout() 
         &["verify", "--image", &layout_s, "--release", "x:v1.0.0"],
         Duration::from_secs(60),
     );
-    refused(&run, 5, &["is not a digest"]);
     canary.assert_intact();
+    refused(&run, 5, &["is not a digest"]);
 }
 
 /// An OCI layout holding image `x:v1.0.0` (an empty index), its referrers
@@ -149,7 +169,8 @@ fn write_digest_path_layout(layout: &Path, path: &str) {
     let index_type = "application/vnd.oci.image.index.v1+json";
     let manifest_type = "application/vnd.oci.image.manifest.v1+json";
     let dsse = "application/vnd.dsse.envelope.v1+json";
-    let (index, index_size) = put(&json!({"schemaVersion": 2, "mediaType": index_type, "manifests": []}));
+    let (index, index_size) =
+        put(&json!({"schemaVersion": 2, "mediaType": index_type, "manifests": []}));
     let (att, att_size) = put(&json!({
         "schemaVersion": 2, "mediaType": manifest_type, "artifactType": dsse,
         "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
@@ -174,7 +195,11 @@ fn write_digest_path_layout(layout: &Path, path: &str) {
         tag(&fallback, &referrers, referrers_size),
     ]});
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
-    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -182,13 +207,21 @@ fn a_registry_that_never_ends_or_crawls_or_lies_is_cut_off_within_bounds() {
     let f = Fixture::example("hello");
     // A manifest that never ends: refused at its cap, in bounded memory.
     let endless = Hostile::start("endless", "");
-    let (run, mib) = bounded(&f.dir, &["verify", "--image", &endless.image()], Duration::from_secs(60));
+    let (run, mib) = bounded(
+        &f.dir,
+        &["verify", "--image", &endless.image()],
+        Duration::from_secs(60),
+    );
     refused(&run, 5, &["larger than its cap of 4 MiB"]);
     assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
 
     // A blob larger than its descriptor says: refused as it streams.
     let liar = Hostile::start("liar", &"ab".repeat(32));
-    let (run, mib) = bounded(&f.dir, &["verify", "--image", &liar.image()], Duration::from_secs(60));
+    let (run, mib) = bounded(
+        &f.dir,
+        &["verify", "--image", &liar.image()],
+        Duration::from_secs(60),
+    );
     refused(&run, 5, &["more than the 4 bytes its descriptor says"]);
     assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
 
@@ -201,7 +234,11 @@ fn a_registry_that_never_ends_or_crawls_or_lies_is_cut_off_within_bounds() {
 
     // One byte a second: ended by the deadline, not waited for.
     let slow = Hostile::start("slow", "");
-    let (run, _) = bounded(&f.dir, &["verify", "--image", &slow.image()], Duration::from_secs(100));
+    let (run, _) = bounded(
+        &f.dir,
+        &["verify", "--image", &slow.image()],
+        Duration::from_secs(100),
+    );
     refused(&run, 4, &["no answer within its deadline of 60 s"]);
 }
 
@@ -213,8 +250,18 @@ fn published(dir: &Path) -> (Fixture, String) {
     let pk_file = f.dir.join("keys/release.pub");
     std::fs::write(&pk_file, pk).unwrap();
     let d = dir.display().to_string();
-    f.run(&["-q", "publish", "static", "--static", &d, "--signing-key", &sk, "--tag", "v1.0.0"])
-        .ok();
+    f.run(&[
+        "-q",
+        "publish",
+        "static",
+        "--static",
+        &d,
+        "--signing-key",
+        &sk,
+        "--tag",
+        "v1.0.0",
+    ])
+    .ok();
     (f, pk_file.display().to_string())
 }
 
@@ -235,9 +282,21 @@ fn symlinks_in_local_destinations_are_never_followed() {
     std::os::unix::fs::symlink(&canary.path, &binary).unwrap();
     let prod = tmp.path().join("prod");
     let p = prod.display().to_string();
-    let run = f.run(&["promote", "hello:v1.0.0", "--from", &s, "--to", &p, "--key", &key]);
+    let run = f.run(&[
+        "promote",
+        "hello:v1.0.0",
+        "--from",
+        &s,
+        "--to",
+        &p,
+        "--key",
+        &key,
+    ]);
     refused(&run, 5, &["is a symlink"]);
-    assert!(!prod.join("df-dist-v1/hello/v1.0.0").exists(), "nothing promoted");
+    assert!(
+        !prod.join("df-dist-v1/hello/v1.0.0").exists(),
+        "nothing promoted"
+    );
 
     // A directory of the release that is a symlink to a directory outside:
     // rm (even --force) deletes nothing through it.
@@ -273,7 +332,11 @@ fn promote_copies_exactly_what_it_verified() {
     let p = prod.display().to_string();
     let release = stage.join("df-dist-v1/hello/v1.0.0");
     let tag_doc = stage.join("df-dist-v1/hello/v1.0.0/.object");
-    let tag_doc = if tag_doc.exists() { tag_doc } else { stage.join("df-dist-v1/hello/v1.0.0") };
+    let tag_doc = if tag_doc.exists() {
+        tag_doc
+    } else {
+        stage.join("df-dist-v1/hello/v1.0.0")
+    };
     let original_doc = std::fs::read(&tag_doc).unwrap();
 
     // A file named by nothing signed, and a forged tag document listing it.
@@ -284,14 +347,38 @@ fn promote_copies_exactly_what_it_verified() {
         .unwrap()
         .push(json!({"path": "evil.sh", "kind": "installer"}));
     std::fs::write(&tag_doc, serde_json::to_vec(&doc).unwrap()).unwrap();
-    let verify = f.run(&["verify", "--from", &s, "--release", "hello:v1.0.0", "--key", &key]);
-    refused(&verify, 5, &["names evil.sh, which the provenance does not sign"]);
+    let verify = f.run(&[
+        "verify",
+        "--from",
+        &s,
+        "--release",
+        "hello:v1.0.0",
+        "--key",
+        &key,
+    ]);
+    refused(
+        &verify,
+        5,
+        &["names evil.sh, which the provenance does not sign"],
+    );
     let promote = |to: &str, env: &[(&str, &str)]| {
-        f.run_with(&["promote", "hello:v1.0.0", "--from", &s, "--to", to, "--key", &key], |c| {
-            for (k, v) in env {
-                c.env(k, v);
-            }
-        })
+        f.run_with(
+            &[
+                "promote",
+                "hello:v1.0.0",
+                "--from",
+                &s,
+                "--to",
+                to,
+                "--key",
+                &key,
+            ],
+            |c| {
+                for (k, v) in env {
+                    c.env(k, v);
+                }
+            },
+        )
     };
     refused(&promote(&p, &[]), 5, &["names evil.sh"]);
     assert!(!prod.exists() || !prod.join("df-dist-v1/hello/v1.0.0").exists());
@@ -302,8 +389,20 @@ fn promote_copies_exactly_what_it_verified() {
     promote(&p, &[]).ok();
     let promoted = prod.join("df-dist-v1/hello/v1.0.0");
     assert!(promoted.join("linux/amd64/hello").exists());
-    assert!(!promoted.join("evil.sh").exists(), "an unsigned file was promoted");
-    f.run(&["verify", "--from", &p, "--release", "hello:v1.0.0", "--key", &key]).ok();
+    assert!(
+        !promoted.join("evil.sh").exists(),
+        "an unsigned file was promoted"
+    );
+    f.run(&[
+        "verify",
+        "--from",
+        &p,
+        "--release",
+        "hello:v1.0.0",
+        "--key",
+        &key,
+    ])
+    .ok();
 
     // Production's binary altered, same size: a re-run replaces it.
     let prod_bin = promoted.join("linux/amd64/hello");
@@ -311,14 +410,32 @@ fn promote_copies_exactly_what_it_verified() {
     bytes[100] ^= 0xff;
     std::fs::write(&prod_bin, &bytes).unwrap();
     promote(&p, &[]).ok();
-    f.run(&["verify", "--from", &p, "--release", "hello:v1.0.0", "--key", &key]).ok();
+    f.run(&[
+        "verify",
+        "--from",
+        &p,
+        "--release",
+        "hello:v1.0.0",
+        "--key",
+        &key,
+    ])
+    .ok();
 
     // A source that answers with other bytes after it was verified: the
     // copy is refused, and the second production never shows the release.
     let prod2 = tmp.path().join("prod2");
     let p2 = prod2.display().to_string();
     let child = f
-        .command(&["promote", "hello:v1.0.0", "--from", &s, "--to", &p2, "--key", &key])
+        .command(&[
+            "promote",
+            "hello:v1.0.0",
+            "--from",
+            &s,
+            "--to",
+            &p2,
+            "--key",
+            &key,
+        ])
         .env("RELEASE_DIST_TEST_COPY_PAUSE_MS", "1500")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -368,7 +485,10 @@ fn promoted_images_must_be_the_ones_the_provenance_signs() {
     let text = std::fs::read_to_string(layout.join("index.json"))
         .unwrap()
         .replace(old_hex, &new_hex)
-        .replace(&format!("\"size\":{}", entry["size"]), &format!("\"size\":{}", bytes.len()));
+        .replace(
+            &format!("\"size\":{}", entry["size"]),
+            &format!("\"size\":{}", bytes.len()),
+        );
     std::fs::write(layout.join("index.json"), text).unwrap();
 
     let static_dir = f.dir.join("out-static").display().to_string();
@@ -388,7 +508,10 @@ fn promoted_images_must_be_the_ones_the_provenance_signs() {
         &prod_layout.display().to_string(),
     ]);
     refused(&run, 5, &["the provenance signs", "nothing was copied"]);
-    assert!(!prod_layout.join("index.json").exists(), "no image reached production");
+    assert!(
+        !prod_layout.join("index.json").exists(),
+        "no image reached production"
+    );
 }
 
 #[test]
@@ -403,18 +526,35 @@ fn names_tags_keys_and_durations_from_outside_are_checked() {
     refused(&run, 2, &["is not a release name"]);
     // An image tag that is a path: refused on the command line and in the
     // configuration, before anything is written.
-    let run = f.run(&["publish", "--static", &s, "--image-tag", "../../victim/manifests/latest"]);
+    let run = f.run(&[
+        "publish",
+        "--static",
+        &s,
+        "--image-tag",
+        "../../victim/manifests/latest",
+    ]);
     refused(&run, 2, &["is not a tag"]);
     // A key file that never ends, and durations past any clock.
     let (run, mib) = bounded(
         &f.dir,
-        &["verify", "--from", &s, "--release", "hello:v1.0.0", "--key", "/dev/zero"],
+        &[
+            "verify",
+            "--from",
+            &s,
+            "--release",
+            "hello:v1.0.0",
+            "--key",
+            "/dev/zero",
+        ],
         Duration::from_secs(30),
     );
     refused(&run, 2, &["larger than its cap of 1 MiB"]);
     assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
     for grace in ["999999999999999999d", "18446744073709551615s"] {
-        let run = tool().args(["release-dist", "gc", "--grace", grace]).output().unwrap();
+        let run = tool()
+            .args(["release-dist", "gc", "--grace", grace])
+            .output()
+            .unwrap();
         let run = Run(run);
         refused(&run, 2, &["longer than the longest duration"]);
     }
@@ -426,7 +566,11 @@ fn names_tags_keys_and_durations_from_outside_are_checked() {
     });
     let run = f.run(&["publish", "--static", &s]);
     refused(&run, 2, &["image-tags", "is not a tag"]);
-    assert_eq!(before, crate::bad_input::snapshot(&stage), "nothing changed");
+    assert_eq!(
+        before,
+        crate::bad_input::snapshot(&stage),
+        "nothing changed"
+    );
 }
 
 #[test]
@@ -444,7 +588,9 @@ fn a_build_json_that_points_outside_the_store_publishes_nothing() {
     let link = f.dist().join(a["path"].as_str().unwrap());
     a["storePath"] = json!(tmp.path().display().to_string());
     a["storeFile"] = json!("secret");
-    a["sha256"] = json!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"not for publishing")));
+    a["sha256"] = json!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        b"not for publishing"
+    )));
     a["size"] = json!(18);
     std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     std::fs::remove_file(&link).unwrap();
@@ -461,5 +607,8 @@ fn a_build_json_that_points_outside_the_store_publishes_nothing() {
         "v1.0.0",
     ]);
     refused(&run, 2, &["is not a path in /nix/store"]);
-    assert!(!out.exists() || crate::bad_input::snapshot(&out).is_empty(), "nothing published");
+    assert!(
+        !out.exists() || crate::bad_input::snapshot(&out).is_empty(),
+        "nothing published"
+    );
 }
