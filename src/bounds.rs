@@ -10,8 +10,27 @@ pub const DOCUMENT_CAP: u64 = 16 << 20;
 /// The largest object copied or downloaded whole (a release file, a
 /// package, an image blob whose size no descriptor gives).
 pub const COPY_CAP: u64 = 64 << 30;
+/// The most files a release's `SHA256SUMS` may list (`verify` reads no
+/// further).
+pub const RELEASE_FILES_CAP: usize = 10_000;
+/// The most keys one listing of a bucket or directory may return.
+pub const LISTING_CAP: usize = 2_000_000;
 /// A key file (Nix, PEM, OpenPGP).
 pub const KEY_CAP: u64 = 1 << 20;
+
+/// The deadline of one document request to a registry, redirects and
+/// retries included.
+pub const DOCUMENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The slowest a blob or object may come, after the first
+/// [`DOCUMENT_DEADLINE`].
+pub const BLOB_FLOOR_BYTES_PER_SEC: u64 = 256 << 10;
+
+/// The deadline of a blob or object stream of `size` bytes:
+/// [`DOCUMENT_DEADLINE`], plus the time its bytes take at
+/// [`BLOB_FLOOR_BYTES_PER_SEC`].
+pub fn blob_deadline(size: u64) -> std::time::Duration {
+    DOCUMENT_DEADLINE + std::time::Duration::from_secs(size / BLOB_FLOOR_BYTES_PER_SEC)
+}
 
 /// `n` bytes as people read them: `16 MiB`, `64 KiB`, `100 bytes`.
 pub fn human(n: u64) -> String {
@@ -42,6 +61,15 @@ pub fn read_file_capped(path: &std::path::Path, cap: u64) -> std::io::Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blob_deadline_grows_with_its_size() {
+        assert_eq!(blob_deadline(0), DOCUMENT_DEADLINE);
+        assert_eq!(
+            blob_deadline(BLOB_FLOOR_BYTES_PER_SEC * 100),
+            DOCUMENT_DEADLINE + std::time::Duration::from_secs(100)
+        );
+    }
 
     #[test]
     fn caps_read_as_people_write_them() {

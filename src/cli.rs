@@ -309,6 +309,9 @@ pub enum CacheCommand {
     Push(CachePushArgs),
     /// Delete what no pin reaches (narinfos, then NARs), safely while others push.
     Gc(CacheGcArgs),
+    /// Check that every narinfo's NAR and references are there; --repair
+    /// deletes what is damaged so that the next push uploads it again.
+    Verify(CacheVerifyArgs),
     /// Pins: named sets of store paths that `cache gc` keeps.
     #[command(subcommand)]
     Pin(PinCommand),
@@ -324,6 +327,17 @@ pub struct CacheGcArgs {
     /// (pushes by other tools, which write no pin).
     #[arg(long, value_parser = crate::kinds::parse_duration, default_value = "1h", value_name = "DURATION")]
     pub grace: std::time::Duration,
+}
+
+/// `cache verify`.
+#[derive(Debug, Args)]
+pub struct CacheVerifyArgs {
+    /// The cache (default: the config's `cache`, else target/release-dist/cache).
+    #[arg(long, value_name = "URL")]
+    pub cache: Option<String>,
+    /// Delete the damaged narinfos and those that reach them (referrers first).
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// `cache pin …`.

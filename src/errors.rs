@@ -31,12 +31,67 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `objstore`, so that the object-store seam can use this module without
 /// this module using the seam.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid store URL `{url}`: {reason}")]
+#[error("invalid store URL `{}`: {reason}", redact_url(.url))]
 pub struct UrlError {
-    /// The URL, as given (store URLs hold no secrets: keys are paths).
+    /// The URL, as given; printed through [`redact_url`], since a user may
+    /// have put credentials in it (they are refused, never used).
     pub url: String,
     /// Why.
     pub reason: String,
+}
+
+/// `text` with what may be a secret replaced by `***`: the userinfo of a
+/// URL (and of an `endpoint=` inside one), and the values of query
+/// parameters whose name says password, token or secret (`secret-key` is a
+/// path, kept). Pure, for every URL this tool prints.
+pub fn redact_url(text: &str) -> String {
+    let (base, query) = match text.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (text, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) => {
+                    let name = k.to_ascii_lowercase();
+                    let secret = ["password", "passwd", "token", "secret", "credential"]
+                        .iter()
+                        .any(|w| name.contains(w))
+                        && name != "secret-key";
+                    if secret {
+                        format!("{k}=***")
+                    } else {
+                        format!("{k}={}", redact_userinfo(v))
+                    }
+                }
+                None => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
+/// `scheme://user:pass@host…` as `scheme://***@host…` (also percent-encoded
+/// `%40` and `%3A`, as a URL inside a query parameter has them).
+fn redact_userinfo(text: &str) -> String {
+    let decoded = text
+        .replace("%40", "@")
+        .replace("%3A", ":")
+        .replace("%3a", ":")
+        .replace("%2F", "/")
+        .replace("%2f", "/");
+    let Some((scheme, rest)) = decoded.split_once("://") else {
+        return text.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => text.to_string(),
+    }
 }
 
 /// What can go wrong.
@@ -626,5 +681,48 @@ impl Error {
             out.push_str(&format!("\n  hint: {hint}"));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_printed_without_their_secrets() {
+        for (given, shown) in [
+            (
+                "s3://b?endpoint=http://KEY:SECRET@h:3900",
+                "s3://b?endpoint=http://***@h:3900",
+            ),
+            (
+                "s3://KEY:SECRET@bucket?region=x",
+                "s3://***@bucket?region=x",
+            ),
+            ("https://user:pass@host/path", "https://***@host/path"),
+            ("docker://user:pass@reg:5000/x", "docker://***@reg:5000/x"),
+            (
+                "s3://b?password=hunter2&region=r",
+                "s3://b?password=***&region=r",
+            ),
+            (
+                "s3://b?Token=t&secret-key=/k.sec",
+                "s3://b?Token=***&secret-key=/k.sec",
+            ),
+            (
+                "s3://b?endpoint=http%3A%2F%2Fu%3Ap%40h",
+                "s3://b?endpoint=http://***@h",
+            ),
+            ("/srv/releases", "/srv/releases"),
+        ] {
+            assert_eq!(redact_url(given), shown, "{given}");
+            let e = UrlError {
+                url: given.into(),
+                reason: "r".into(),
+            };
+            for secret in ["SECRET", "pass@", "hunter2", "Token=t"] {
+                assert!(!e.to_string().contains(secret), "{e}");
+            }
+        }
     }
 }

@@ -185,7 +185,7 @@ fn seeds(items: &[&[u8]]) -> Vec<Vec<u8>> {
 
 mod tests {
     use super::*;
-    use crate::oci::digest::Digest;
+    use crate::digest::Digest;
     use crate::oci::document::{self, Descriptor};
 
     fn oci_seeds() -> Vec<Vec<u8>> {

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod digest;
 pub mod elfcheck;
 pub mod errors;
 pub mod events;
@@ -92,6 +93,7 @@ fn needs_no_project(command: &Command) -> bool {
         Command::Cache(cli::CacheCommand::Push(args)) => args.to.is_some(),
         Command::CacheToolchain(args) => args.to.is_some() && args.toolchain.is_some(),
         Command::Cache(cli::CacheCommand::Gc(args)) => args.cache.is_some(),
+        Command::Cache(cli::CacheCommand::Verify(args)) => args.cache.is_some(),
         Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Ls(args))) => args.cache.is_some(),
         Command::Cache(cli::CacheCommand::Pin(cli::PinCommand::Rm(args))) => args.cache.is_some(),
         _ => false,
@@ -251,6 +253,9 @@ fn run_cache(ctx: &Context, command: cli::CacheCommand) -> Result<()> {
         .map(drop),
         cli::CacheCommand::Gc(args) => {
             cache::manage::run_cache_gc(ctx, args.cache.as_deref(), args.grace).map(drop)
+        }
+        cli::CacheCommand::Verify(args) => {
+            cache::manage::run_cache_verify(ctx, args.cache.as_deref(), args.repair).map(drop)
         }
         cli::CacheCommand::Pin(cli::PinCommand::Ls(args)) => {
             cache::manage::run_pin_ls(ctx, args.cache.as_deref()).map(drop)

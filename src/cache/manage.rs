@@ -7,8 +7,11 @@ use serde::Serialize;
 use super::command::{bytes, store_url};
 use super::gc::{collect, GcSummary};
 use super::pins::{list_pins, remove_pin, PinInfo};
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::context::{Context, Verbosity};
 use crate::errors::Result;
+use crate::nixcache::gc::{parse_narinfo_refs, Damage, NarinfoRefs};
 use crate::objstore::ObjectStore;
 use crate::plan::Plan;
 
@@ -50,6 +53,91 @@ pub fn run_cache_gc(ctx: &Context, cache: Option<&str>, grace: Duration) -> Resu
     );
     ctx.print_result(&human, &summary);
     Ok(summary)
+}
+
+/// Runs `cache verify` on `cache`: every narinfo's NAR must be there, and
+/// every path it references must have a narinfo. Damage (only a deletion
+/// from outside this tool makes it: `cache gc` deletes referrers before
+/// what they reference, and narinfos before NARs) is named, exit 5; with
+/// `repair`, the damaged narinfos and every narinfo that reaches them are
+/// deleted (referrers first), so that the next `cache push` uploads those
+/// paths again.
+pub fn run_cache_verify(ctx: &Context, cache: Option<&str>, repair: bool) -> Result<Damage> {
+    let url = store_url(ctx, cache)?;
+    let runtime = crate::context::runtime()?;
+    let (store_name, checked, damage) = runtime.block_on(async {
+        let store = ObjectStore::open(&url.location).await?;
+        let (narinfos, nars) = read_for_verify(&store).await?;
+        let damage = crate::nixcache::gc::damage(&narinfos, &nars);
+        if repair && !ctx.dry_run && !damage.repair_order.is_empty() {
+            let keys: Vec<String> = damage
+                .repair_order
+                .iter()
+                .map(|h| format!("{h}.narinfo"))
+                .collect();
+            store.delete_many(&keys).await?;
+        }
+        Ok::<_, crate::errors::Error>((store.describe(), narinfos.len(), damage))
+    })?;
+    let bad = damage.nar_missing.len() + damage.closure_broken.len();
+    let mut human = format!("{store_name}: {checked} narinfos checked\n");
+    for h in &damage.nar_missing {
+        human.push_str(&format!("  {h}.narinfo: its NAR is missing\n"));
+    }
+    for h in &damage.closure_broken {
+        human.push_str(&format!("  {h}.narinfo: its closure is broken (it reaches a path above, or one with no narinfo)\n"));
+    }
+    if bad == 0 {
+        ctx.print_result(&human, &damage);
+        return Ok(damage);
+    }
+    if repair && !ctx.dry_run {
+        human.push_str(&format!(
+            "repaired: deleted {} narinfos (referrers first); run `cache push` (or `build --push-cache`) again to upload them\n",
+            damage.repair_order.len()
+        ));
+        ctx.print_result(&human, &damage);
+        return Ok(damage);
+    }
+    eprint!("{human}");
+    Err(crate::errors::Error::VerifyFailed {
+        release: store_name,
+        count: bad,
+    })
+}
+
+/// Every narinfo (by hash part; `None` when unreadable or past its cap)
+/// and every NAR key of `store`.
+async fn read_for_verify(
+    store: &ObjectStore,
+) -> Result<(BTreeMap<String, Option<NarinfoRefs>>, BTreeSet<String>)> {
+    use futures::{StreamExt, TryStreamExt};
+    let listing = store.list("").await?;
+    let nars: BTreeSet<String> = listing
+        .iter()
+        .filter(|o| o.key.starts_with("nar/"))
+        .map(|o| o.key.clone())
+        .collect();
+    let hashes: Vec<String> = listing
+        .iter()
+        .filter_map(|o| o.key.strip_suffix(".narinfo"))
+        .filter(|k| !k.contains('/'))
+        .map(str::to_string)
+        .collect();
+    let read: Vec<(String, Option<NarinfoRefs>)> = futures::stream::iter(hashes)
+        .map(|h| async move {
+            let key = format!("{h}.narinfo");
+            let refs = match store.get_capped(&key, super::gc::NARINFO_CAP).await {
+                Ok(Some(t)) => parse_narinfo_refs(&String::from_utf8_lossy(&t)),
+                Ok(None) | Err(crate::errors::Error::Untrusted { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            Ok((h, refs))
+        })
+        .buffer_unordered(32)
+        .try_collect()
+        .await?;
+    Ok((read.into_iter().collect(), nars))
 }
 
 /// What `cache gc` would delete from `cache`: the store's name and the

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
+use crate::digest::Digest;
 use crate::errors::Result;
 use crate::objstore::{converge, Derived, ObjectMeta};
 use crate::oci::bucket::Shape;
-use crate::oci::digest::Digest;
 use crate::oci::reach::Reach;
 use crate::oci::referrers::{fallback_tag, is_fallback_tag};
 use crate::oci::remove::{layout_untag, store_reach, store_tags, tag_key};

@@ -20,8 +20,8 @@ use crate::context::Context;
 use crate::errors::{Error, Result};
 use std::collections::HashMap;
 
+use crate::digest::Digest;
 use crate::objstore::{Body, ObjectStore, StoreUrl};
-use crate::oci::digest::Digest;
 use crate::plan::{Action, Phase, Plan, PlannedObject, Subject};
 use crate::publish::layout::{content_type, Layout, SHA256SUMS};
 use crate::publish::verify::Verified;

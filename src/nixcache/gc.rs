@@ -168,6 +168,88 @@ pub fn parse_narinfo_refs(text: &str) -> Option<NarinfoRefs> {
     })
 }
 
+/// What `cache verify` found wrong with a cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Damage {
+    /// Narinfos whose NAR (`URL:`) is not in the cache.
+    pub nar_missing: Vec<String>,
+    /// Narinfos that reference (directly or not) a path whose narinfo is
+    /// missing or damaged: a client that substitutes them fails.
+    pub closure_broken: Vec<String>,
+    /// What a repair deletes, in order: the paths farthest from the damage
+    /// first (referrers before what they reference), so that no narinfo is
+    /// ever left referring to one already gone.
+    pub repair_order: Vec<String>,
+}
+
+/// Finds the damage in a cache: `narinfos` by hash part (`None` for one
+/// that cannot be read, which is left alone), and every NAR key present.
+pub fn damage(narinfos: &BTreeMap<String, Option<NarinfoRefs>>, nars: &BTreeSet<String>) -> Damage {
+    let nar_missing: Vec<String> = narinfos
+        .iter()
+        .filter(|(_, r)| r.as_ref().is_some_and(|r| !nars.contains(&r.url)))
+        .map(|(h, _)| h.clone())
+        .collect();
+    // The damage itself: no NAR, or a reference with no narinfo; then
+    // everything that reaches it.
+    let refs_of = |h: &str| -> &[String] {
+        narinfos
+            .get(h)
+            .and_then(|r| r.as_ref())
+            .map_or(&[][..], |r| &r.references[..])
+    };
+    let mut affected: BTreeSet<&str> = narinfos
+        .keys()
+        .filter(|h| nar_missing.contains(h) || refs_of(h).iter().any(|x| !narinfos.contains_key(x)))
+        .map(String::as_str)
+        .collect();
+    loop {
+        let more: Vec<&str> = narinfos
+            .keys()
+            .map(String::as_str)
+            .filter(|h| {
+                !affected.contains(h) && refs_of(h).iter().any(|x| affected.contains(x.as_str()))
+            })
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        affected.extend(more);
+    }
+    let closure_broken: Vec<String> = affected
+        .iter()
+        .filter(|h| !nar_missing.iter().any(|m| m == *h))
+        .map(|h| h.to_string())
+        .collect();
+    // Referrers first: each round takes the paths no remaining one refers to.
+    let mut remaining = affected;
+    let mut repair_order = Vec::new();
+    while !remaining.is_empty() {
+        let referenced: BTreeSet<&str> = remaining
+            .iter()
+            .flat_map(|h| refs_of(h).iter().map(String::as_str))
+            .collect();
+        let mut ready: Vec<&str> = remaining
+            .iter()
+            .copied()
+            .filter(|h| !referenced.contains(h))
+            .collect();
+        if ready.is_empty() {
+            ready = remaining.iter().copied().collect(); // a cycle: Nix makes none
+        }
+        for h in &ready {
+            remaining.remove(h);
+            repair_order.push(h.to_string());
+        }
+    }
+    Damage {
+        nar_missing,
+        closure_broken,
+        repair_order,
+    }
+}
+
 /// One narinfo in the listing, by hash part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedNarinfo {
@@ -501,6 +583,46 @@ mod tests {
             Duration::from_secs(60),
         );
         assert!(fresh.stale_pins.is_empty() && fresh.kept.contains("old"));
+    }
+
+    #[test]
+    fn damage_is_a_missing_nar_and_everything_that_reaches_it() {
+        let refs = |url: &str, r: &[&str]| {
+            Some(NarinfoRefs {
+                url: url.into(),
+                references: r.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        // app -> lib -> base; lib's NAR is gone; tool stands alone; x is unreadable.
+        let narinfos: BTreeMap<String, Option<NarinfoRefs>> = [
+            ("app", refs("nar/app.nar", &["lib"])),
+            ("lib", refs("nar/lib.nar", &["base"])),
+            ("base", refs("nar/base.nar", &[])),
+            ("tool", refs("nar/tool.nar", &["gone"])),
+            ("x", None),
+        ]
+        .into_iter()
+        .map(|(h, r)| (h.to_string(), r))
+        .collect();
+        let nars: BTreeSet<String> = ["nar/app.nar", "nar/base.nar", "nar/tool.nar"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let d = damage(&narinfos, &nars);
+        assert_eq!(d.nar_missing, ["lib"]);
+        assert_eq!(
+            d.closure_broken,
+            ["app", "tool"],
+            "tool references a path with no narinfo"
+        );
+        assert_eq!(d.repair_order, ["app", "tool", "lib"], "referrers first");
+        let all: BTreeSet<String> = ["nar/app.nar", "nar/base.nar", "nar/lib.nar", "nar/tool.nar"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let mut whole = narinfos.clone();
+        whole.remove("tool");
+        assert_eq!(damage(&whole, &all), Damage::default());
     }
 
     #[test]

@@ -160,6 +160,16 @@ impl LocalStore {
         tokio::task::spawn_blocking(move || {
             let mut objects = Vec::new();
             walk(&root, &root, &mut objects)?;
+            if objects.len() > crate::bounds::LISTING_CAP {
+                return Err(Error::Untrusted {
+                    source_name: root.display().to_string(),
+                    what: format!("{prefix}*"),
+                    message: format!(
+                        "it lists more than {} keys, the most one listing reads",
+                        crate::bounds::LISTING_CAP
+                    ),
+                });
+            }
             objects.retain(|o: &ObjectMeta| o.key.starts_with(&prefix));
             objects.sort_by(|a, b| a.key.cmp(&b.key));
             Ok(objects)

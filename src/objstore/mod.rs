@@ -40,7 +40,7 @@ pub struct Fetched {
     /// Bytes written.
     pub size: u64,
     /// Their sha256.
-    pub digest: crate::oci::digest::Digest,
+    pub digest: crate::digest::Digest,
 }
 
 /// The error of an object past its cap.
@@ -129,7 +129,7 @@ pub(crate) async fn copy_hashed(
     }
     Ok(Fetched {
         size,
-        digest: crate::oci::digest::Digest::from_hasher(hasher),
+        digest: crate::digest::Digest::from_hasher(hasher),
     })
 }
 
@@ -347,7 +347,7 @@ impl ObjectStore {
 
     /// Streams `key` into the file `to`, hashing it, refused past `cap`
     /// bytes; `None` when it does not exist. The deadline grows with the
-    /// cap (see [`crate::oci::pull::blob_deadline`]).
+    /// cap (see [`crate::bounds::blob_deadline`]).
     pub async fn download(
         &self,
         key: &str,
@@ -378,7 +378,7 @@ impl ObjectStore {
                 }
             }
         };
-        let limit = crate::oci::pull::blob_deadline(cap.min(u64::MAX / 2));
+        let limit = crate::bounds::blob_deadline(cap.min(u64::MAX / 2));
         self.deadline(limit, key, work).await
     }
 
@@ -425,7 +425,7 @@ impl ObjectStore {
         &self,
         from: &ObjectStore,
         key: &str,
-        (want, size): (&crate::oci::digest::Digest, Option<u64>),
+        (want, size): (&crate::digest::Digest, Option<u64>),
         tmp: &std::path::Path,
         content_type: &str,
     ) -> Result<bool> {

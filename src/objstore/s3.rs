@@ -351,10 +351,14 @@ impl S3Store {
     }
 
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let mut objects = self
-            .list_pages(prefix, None, usize::MAX)
-            .await?
-            .unwrap_or_default();
+        let cap = crate::bounds::LISTING_CAP;
+        let Some(mut objects) = self.list_pages(prefix, None, cap).await? else {
+            return Err(Error::Untrusted {
+                source_name: self.describe(),
+                what: format!("{prefix}*"),
+                message: format!("it lists more than {cap} keys, the most one listing reads"),
+            });
+        };
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }

@@ -141,6 +141,7 @@ impl StoreUrl {
             });
         }
         let url = url::Url::parse(text).map_err(|e| err(e.to_string()))?;
+        refuse_credentials(&url).map_err(err)?;
         let mut s3 = S3Location {
             bucket: String::new(),
             endpoint: None,
@@ -223,9 +224,38 @@ impl StoreUrl {
     }
 }
 
+/// Credentials in a store URL (its userinfo, or an `endpoint=` with one)
+/// are refused, not ignored: they would be printed and stored.
+fn refuse_credentials(url: &url::Url) -> Result<(), String> {
+    let in_endpoint = url
+        .query_pairs()
+        .any(|(k, v)| k == "endpoint" && v.contains('@'));
+    if url.username().is_empty() && url.password().is_none() && !in_endpoint {
+        return Ok(());
+    }
+    Err(
+        "credentials do not go in the URL (they would be printed and stored): set \
+         AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile=NAME"
+            .into(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_refused_not_ignored() {
+        for url in [
+            "s3://KEY:SECRET@bucket",
+            "s3://KEY@bucket",
+            "s3://bucket?endpoint=http://KEY:SECRET@127.0.0.1:3900",
+        ] {
+            let e = StoreUrl::parse(url).unwrap_err();
+            assert!(e.reason.contains("credentials do not go in"), "{url}: {e}");
+            assert!(!e.to_string().contains("KEY:SECRET"), "{e}");
+        }
+    }
 
     #[test]
     fn a_release_destination_refuses_cache_parameters() {

@@ -425,7 +425,7 @@ fn write_layer(
     }
     let d = Descriptor {
         media_type: compression.media_type().into(),
-        digest: super::digest::Digest::from_hasher(out.hash),
+        digest: crate::digest::Digest::from_hasher(out.hash),
         size: out.len,
         platform: None,
         annotations: None,

@@ -50,6 +50,13 @@ pub fn parse(text: &str) -> Result<ImageDestination, UrlError> {
     if host.is_empty() || repository.is_empty() {
         return Err(err("give a repository: docker://HOST[:PORT]/NAME".into()));
     }
+    if host.contains('@') {
+        return Err(err(
+            "credentials do not go in the URL (they would be printed): use $DOCKER_AUTH, or \
+             `docker login HOST` for ~/.docker/config.json"
+                .into(),
+        ));
+    }
     if repository.contains('@')
         || repository
             .rsplit('/')
@@ -93,6 +100,13 @@ pub fn parse(text: &str) -> Result<ImageDestination, UrlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_registry_url_are_refused() {
+        let e = parse("docker://u:p@reg:5000/x").err().unwrap();
+        assert!(e.reason.contains("credentials do not go in"), "{e}");
+        assert!(!e.to_string().contains("u:p"), "{e}");
+    }
 
     #[test]
     fn registry_urls() {

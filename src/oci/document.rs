@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::digest::Digest;
+pub use crate::digest::Digest;
 use crate::platform::Platform;
 
 /// `application/vnd.oci.image.index.v1+json`.

@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use super::bucket::Shape;
-use super::digest::Digest;
 use super::document::{Descriptor, INDEX_MEDIA_TYPE};
 use super::registry::Registry;
 use super::{Blob, Document, ImageSet};
+use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::objstore::ObjectStore;
 use crate::platform::Platform;

@@ -15,7 +15,6 @@ pub mod auth;
 pub mod bucket;
 pub mod convert;
 pub mod dest;
-pub mod digest;
 pub mod document;
 pub mod fetch;
 pub mod pull;
@@ -72,7 +71,7 @@ impl ImageSet {
         images: &[(Platform, convert::Converted)],
         annotations: &IndexAnnotations,
     ) -> ImageSet {
-        let mut blobs: BTreeMap<digest::Digest, Blob> = BTreeMap::new();
+        let mut blobs: BTreeMap<crate::digest::Digest, Blob> = BTreeMap::new();
         let mut manifests = Vec::new();
         for (platform, c) in images {
             for d in std::iter::once(&c.config).chain(&c.layers) {

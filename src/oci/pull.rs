@@ -17,8 +17,8 @@ use oci_client::secrets::RegistryAuth;
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::digest::Digest;
 use super::registry::Registry;
+use crate::digest::Digest;
 use crate::errors::{Error, Result, StoreErrorKind};
 
 /// The largest manifest, index or referrers list read (the distribution
@@ -28,16 +28,7 @@ pub const MANIFEST_CAP: u64 = 4 << 20;
 pub const TOKEN_CAP: u64 = 64 << 10;
 /// The most tag-list pages read (of up to 1,000 tags each).
 pub const TAG_PAGES: usize = 10;
-/// The deadline of one document request, redirects and retries included.
-pub const DOCUMENT_DEADLINE: Duration = Duration::from_secs(60);
-/// The slowest a blob may come, after the first [`DOCUMENT_DEADLINE`].
-pub const BLOB_FLOOR_BYTES_PER_SEC: u64 = 256 << 10;
-
-/// The deadline of a blob of `size` bytes: [`DOCUMENT_DEADLINE`], plus the
-/// time its bytes take at [`BLOB_FLOOR_BYTES_PER_SEC`].
-pub fn blob_deadline(size: u64) -> Duration {
-    DOCUMENT_DEADLINE + Duration::from_secs(size / BLOB_FLOOR_BYTES_PER_SEC)
-}
+pub use crate::bounds::{blob_deadline, DOCUMENT_DEADLINE};
 
 /// What a request needs of the token server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,14 +422,5 @@ mod tests {
         );
         assert_eq!(next_page("</elsewhere>; rel=\"next\""), None);
         assert_eq!(next_page("garbage"), None);
-    }
-
-    #[test]
-    fn a_blob_deadline_grows_with_its_size() {
-        assert_eq!(blob_deadline(0), DOCUMENT_DEADLINE);
-        assert_eq!(
-            blob_deadline(BLOB_FLOOR_BYTES_PER_SEC * 100),
-            DOCUMENT_DEADLINE + Duration::from_secs(100)
-        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::digest::Digest;
+use crate::digest::Digest;
 
 /// What one manifest or index names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::digest::Digest;
 use super::document::{Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use crate::digest::Digest;
 
 /// The artifact type, and the layer's media type: a DSSE envelope.
 pub const DSSE_ARTIFACT_TYPE: &str = "application/vnd.dsse.envelope.v1+json";

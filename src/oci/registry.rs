@@ -204,7 +204,7 @@ impl Registry {
     /// on a registry without it (404) the referrers tag. Both capped.
     pub(crate) async fn referrers(
         &self,
-        subject: &super::digest::Digest,
+        subject: &crate::digest::Digest,
     ) -> Result<Vec<super::document::Descriptor>> {
         let accept = [super::document::INDEX_MEDIA_TYPE];
         let listed = match self

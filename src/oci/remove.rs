@@ -22,11 +22,11 @@
 use http::StatusCode;
 
 use super::bucket::Shape;
-use super::digest::Digest;
 use super::document::INDEX_MEDIA_TYPE;
 use super::pull::Scope;
 use super::reach::{refs_of, Reach};
 use super::registry::Registry;
+use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::objstore::{Body, ObjectStore};
 

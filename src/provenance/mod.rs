@@ -6,7 +6,7 @@ pub mod dsse;
 pub mod statement;
 
 pub use dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
-pub use statement::{statement, Run, Statement, Subject, SLSA_PROVENANCE_V1};
+pub use statement::{statement, Run, Statement, StatementSubject, Subject, SLSA_PROVENANCE_V1};
 
 /// The Content-Type of an `.intoto.jsonl` bundle.
 pub const CONTENT_TYPE_BUNDLE: &str = "application/vnd.in-toto.bundle";

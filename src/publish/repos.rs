@@ -161,7 +161,7 @@ impl Front<'_> {
 pub async fn promote_repositories(
     src: &ObjectStore,
     dest: &ObjectStore,
-    files: &[(String, crate::oci::digest::Digest)],
+    files: &[(String, crate::digest::Digest)],
     front: &Front<'_>,
     tmp: &std::path::Path,
 ) -> Result<usize> {

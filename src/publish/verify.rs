@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use super::layout::{parse_sha256sums, Layout, SHA256SUMS};
 use super::verify_image::{verify_image, ImageToVerify};
 use crate::context::Context;
+use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
 use crate::objstore::{Location, ObjectStore, StoreUrl};
-use crate::oci::digest::Digest;
 use crate::provenance::{self, Envelope};
 
 /// `verify`'s options.
@@ -249,11 +249,64 @@ async fn check(
         }
     };
 
-    // Every subject must be there with its digest; each is hashed as it
-    // streams, never held whole.
     let mut checked = 0;
-    let mut digests: BTreeMap<String, Option<Digest>> = BTreeMap::new();
-    for s in statement.iter().flat_map(|st| &st.subject) {
+    let subjects = statement.as_ref().map_or(&[][..], |st| &st.subject[..]);
+    let digests = check_subjects(
+        store,
+        (&prefix, &bundle),
+        subjects,
+        &mut problems,
+        &mut verified,
+    )
+    .await?;
+    checked += digests.len();
+
+    // SHA256SUMS and each .sha256 must agree with the bytes.
+    match store.get(&format!("{prefix}{SHA256SUMS}")).await? {
+        None => problems.push(format!("{prefix}{SHA256SUMS}: missing")),
+        Some(sums) => {
+            let lines = parse_sha256sums(&String::from_utf8_lossy(&sums));
+            if lines.len() > crate::bounds::RELEASE_FILES_CAP {
+                problems.push(format!(
+                    "{prefix}{SHA256SUMS}: it lists {} files, more than a release has ({}): not checked further",
+                    lines.len(),
+                    crate::bounds::RELEASE_FILES_CAP
+                ));
+            }
+            for (path, want) in lines.into_iter().take(crate::bounds::RELEASE_FILES_CAP) {
+                checked += 1;
+                check_listed(
+                    store,
+                    &prefix,
+                    (&path, &want),
+                    &digests,
+                    &mut problems,
+                    &mut verified,
+                )
+                .await?;
+            }
+            verified.sums = sums;
+        }
+    }
+
+    if let Some(doc) = layout.tag_document_key(name, tag) {
+        let signed = statement.as_ref().map(|st| &st.subject[..]);
+        verified.tag_document = check_tag_document(store, &doc, signed, &mut problems).await?;
+    }
+    Ok((problems, checked, verified))
+}
+
+/// Every subject must be there with its digest; each is hashed as it
+/// streams, never held whole. Returns the digest found for each path.
+async fn check_subjects(
+    store: &ObjectStore,
+    (prefix, bundle): (&str, &str),
+    subjects: &[provenance::StatementSubject],
+    problems: &mut Vec<String>,
+    verified: &mut Verified,
+) -> Result<BTreeMap<String, Option<Digest>>> {
+    let mut digests = BTreeMap::new();
+    for s in subjects {
         let path = s.name.as_str();
         let Ok(want) = Digest::from_hex(&s.digest.sha256) else {
             problems.push(format!(
@@ -274,7 +327,6 @@ async fn check(
             ));
             continue;
         }
-        checked += 1;
         let got = store.hash(&format!("{prefix}{path}")).await?;
         match &got {
             None => problems.push(format!("{prefix}{path}: missing")),
@@ -288,52 +340,35 @@ async fn check(
         }
         digests.insert(path.to_string(), got.map(|g| g.digest));
     }
+    Ok(digests)
+}
 
-    // SHA256SUMS and each .sha256 must agree with the bytes.
-    match store.get(&format!("{prefix}{SHA256SUMS}")).await? {
-        None => problems.push(format!("{prefix}{SHA256SUMS}: missing")),
-        Some(sums) => {
-            for (path, want) in parse_sha256sums(&String::from_utf8_lossy(&sums)) {
-                checked += 1;
-                check_listed(
-                    store,
-                    &prefix,
-                    (&path, &want),
-                    &digests,
-                    &mut problems,
-                    &mut verified,
-                )
-                .await?;
-            }
-            verified.sums = sums;
-        }
-    }
-
-    // The tag document names only what the provenance signs.
-    if let Some(doc) = layout.tag_document_key(name, tag) {
-        match store.get(&doc).await? {
-            None => problems.push(format!("{doc}: the tag document is missing")),
-            Some(bytes) => {
-                let signed = |p: &String| {
-                    statement
-                        .as_ref()
-                        .map_or(true, |st| st.subject.iter().any(|s| s.name == *p))
-                };
-                match super::layout::tag_document_paths(&bytes) {
-                    Err(e) => problems.push(format!("{doc}: {e}")),
-                    Ok(paths) => {
-                        for p in paths.iter().filter(|p| !signed(p)) {
-                            problems.push(format!(
-                                "{doc}: the tag document names {p}, which the provenance does not sign"
-                            ));
-                        }
-                    }
-                }
-                verified.tag_document = Some(bytes);
+/// The tag document names only what the provenance signs (every path when
+/// the provenance could not be read: that is a problem already). Returns
+/// its bytes.
+async fn check_tag_document(
+    store: &ObjectStore,
+    doc: &str,
+    subjects: Option<&[provenance::StatementSubject]>,
+    problems: &mut Vec<String>,
+) -> Result<Option<Vec<u8>>> {
+    let Some(bytes) = store.get(doc).await? else {
+        problems.push(format!("{doc}: the tag document is missing"));
+        return Ok(None);
+    };
+    match super::layout::tag_document_paths(&bytes) {
+        Err(e) => problems.push(format!("{doc}: {e}")),
+        Ok(paths) => {
+            let signed =
+                |p: &String| subjects.map_or(true, |subs| subs.iter().any(|s| s.name == *p));
+            for p in paths.iter().filter(|p| !signed(p)) {
+                problems.push(format!(
+                    "{doc}: the tag document names {p}, which the provenance does not sign"
+                ));
             }
         }
     }
-    Ok((problems, checked, verified))
+    Ok(Some(bytes))
 }
 
 /// One `SHA256SUMS` line: the file's bytes (hashed already when it is a

@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 
 use super::images::Target;
+use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
-use crate::oci::digest::Digest;
 use crate::oci::document::digest_of;
 use crate::oci::fetch::Source;
 use crate::oci::reach::refs_of;
