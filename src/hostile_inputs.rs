@@ -312,7 +312,7 @@ mod tests {
         let seeds = seeds(&[
             include_bytes!("../tests/vectors/nix-cache/bc-none/nqhhs5kpnf66v25jh169a5alb38zyb3w.narinfo"),
             b"/nix/store/nqhhs5kpnf66v25jh169a5alb38zyb3w-hello-amd64\n",
-            br#"{"schema":"release-dist-gc-v1","id":"x","host":"h","state":"deleting","started":"2026-12-01T09:59:00Z","aliveUntil":"9999-12-31T23:59:59Z"}"#,
+            br#"{"schema":"cargo-release-dist/cache-gc/v1","id":"x","host":"h","state":"deleting","started":"2026-12-01T09:59:00Z","aliveUntil":"9999-12-31T23:59:59Z"}"#,
             br#"[{"path":"/nix/store/nqhhs5kpnf66v25jh169a5alb38zyb3w-hello-amd64","narHash":"sha256-AAAA","narSize":560,"references":[]}]"#,
             include_bytes!("../tests/vectors/nix-cache/key.pub"),
         ]);

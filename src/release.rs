@@ -267,6 +267,16 @@ pub fn detect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_names_are_key_parts_and_never_paths() {
+        for good in ["hello", "garage", "lix_2.91", "a-b.c", &"x".repeat(128)] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", ".hidden", "hello/v1.0.0/linux", "a b", "ü", &"x".repeat(129)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
     use std::collections::HashMap;
 
     fn source(tag: Option<&str>) -> Source {

@@ -658,3 +658,61 @@ fn cache_verify_finds_a_narinfo_whose_nar_is_gone_and_repair_lets_a_push_heal_it
         );
     }
 }
+
+#[test]
+fn the_smaller_items_a_release_path_a_signing_key_an_empty_cache_a_forged_record_a_huge_narinfo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stage = tmp.path().join("stage");
+    let (f, key) = published(&stage);
+    let s = stage.display().to_string();
+
+    // A SHA256SUMS line that leaves the release: a bad release (5), not a
+    // store error.
+    let sums = stage.join("df-dist-v1/hello/v1.0.0/SHA256SUMS");
+    let mut text = std::fs::read_to_string(&sums).unwrap();
+    text.push_str(&format!("{}  ../../../../etc/passwd\n", "ab".repeat(32)));
+    std::fs::write(&sums, text).unwrap();
+    let run = f.run(&["verify", "--from", &s, "--release", "hello:v1.0.0"]);
+    refused(&run, 5, &["names no path inside the release"]);
+
+    // A signing key that never ends: refused at its cap, nothing written.
+    let out = tmp.path().join("out");
+    let (run, mib) = bounded(
+        &f.dir,
+        &["publish", "static", "--static", out.to_str().unwrap(), "--signing-key", "/dev/zero", "--tag", "v2.0.0"],
+        Duration::from_secs(30),
+    );
+    refused(&run, 2, &["larger than its cap of 1 MiB"]);
+    assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
+    assert!(!out.exists(), "nothing published");
+
+    // gc with a configured cache that holds nothing yet: the releases'
+    // retention runs, the cache has nothing to collect (exit 0).
+    let cache = tmp.path().join("empty-cache");
+    let c = cache.display().to_string();
+    f.run(&["gc", "--static", &s, "--cache", &c]).ok();
+
+    // A cache with a forged collector record (a lease to the year 9999)
+    // and a narinfo of 2 MiB: a push does not wait for the record, and a
+    // collection keeps the huge narinfo unread and still runs.
+    let (sk, _) = crate::util::key_pair(&f.dir);
+    let paths = crate::util::artifact_store_paths(&f);
+    std::fs::create_dir_all(cache.join("gc")).unwrap();
+    std::fs::write(
+        cache.join("gc/forged.json"),
+        br#"{"schema":"cargo-release-dist/cache-gc/v1","id":"forged","host":"evil","state":"deleting","started":"2026-01-01T00:00:00Z","aliveUntil":"9999-12-31T23:59:59Z"}"#,
+    )
+    .unwrap();
+    let huge = format!("{}.narinfo", "0".repeat(32));
+    std::fs::write(cache.join(&huge), vec![b'#'; 2 << 20]).unwrap();
+    let url = format!("file://{}?secret-key={sk}", cache.display());
+    let mut args = vec!["cache", "push", "--to", url.as_str(), "--pin", "keep"];
+    args.extend(paths.iter().map(String::as_str));
+    let (run, _) = bounded(&f.dir, &args, Duration::from_secs(60));
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let (run, mib) = bounded(&f.dir, &["cache", "gc", "--cache", &c, "--grace", "0"], Duration::from_secs(60));
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
+    assert!(cache.join(&huge).exists(), "an unread narinfo is kept");
+    let _ = key;
+}
