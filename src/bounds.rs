@@ -32,6 +32,21 @@ pub fn blob_deadline(size: u64) -> std::time::Duration {
     DOCUMENT_DEADLINE + std::time::Duration::from_secs(size / BLOB_FLOOR_BYTES_PER_SEC)
 }
 
+/// `work`, or `late()`'s error once `limit` has passed.
+pub async fn within<T, E>(
+    limit: std::time::Duration,
+    work: impl std::future::Future<Output = Result<T, E>>,
+    late: impl FnOnce(String) -> E,
+) -> Result<T, E> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(r) => r,
+        Err(_) => Err(late(format!(
+            "no answer within its deadline of {} s",
+            limit.as_secs()
+        ))),
+    }
+}
+
 /// `n` bytes as people read them: `16 MiB`, `64 KiB`, `100 bytes`.
 pub fn human(n: u64) -> String {
     match n {

@@ -273,7 +273,16 @@ mod tests {
         for good in ["hello", "garage", "lix_2.91", "a-b.c", &"x".repeat(128)] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", ".hidden", "hello/v1.0.0/linux", "a b", "ü", &"x".repeat(129)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "hello/v1.0.0/linux",
+            "a b",
+            "ü",
+            &"x".repeat(129),
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

@@ -295,16 +295,14 @@ impl ObjectStore {
         key: &str,
         work: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
-        match tokio::time::timeout(limit, work).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Store {
-                store: self.describe(),
-                op: "GET",
-                key: key.to_string(),
-                kind: crate::errors::StoreErrorKind::Unreachable,
-                message: format!("no answer within its deadline of {} s", limit.as_secs()),
-            }),
-        }
+        crate::bounds::within(limit, work, |message| Error::Store {
+            store: self.describe(),
+            op: "GET",
+            key: key.to_string(),
+            kind: crate::errors::StoreErrorKind::Unreachable,
+            message,
+        })
+        .await
     }
 
     /// Writes `key` whole; readers never see part of it.

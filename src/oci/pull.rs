@@ -326,17 +326,15 @@ impl Registry {
         what: &str,
         work: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
-        match tokio::time::timeout(limit, work).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Registry {
-                registry: self.describe(),
-                op: "GET",
-                what: what.to_string(),
-                kind: StoreErrorKind::Unreachable,
-                credentials: self.creds.origin,
-                message: format!("no answer within its deadline of {} s", limit.as_secs()),
-            }),
-        }
+        crate::bounds::within(limit, work, |message| Error::Registry {
+            registry: self.describe(),
+            op: "GET",
+            what: what.to_string(),
+            kind: StoreErrorKind::Unreachable,
+            credentials: self.creds.origin,
+            message,
+        })
+        .await
     }
 
     fn untrusted(&self, what: &str, message: String) -> Error {

@@ -107,6 +107,14 @@ fn bounded(dir: &Path, args: &[&str], limit: Duration) -> (Run, u64) {
 
 const MEMORY_BOUND_MIB: u64 = 256;
 
+/// Runs the tool within `secs` seconds, and asserts its refusal (exit
+/// code, message) and the memory bound.
+fn refused_within_bounds(dir: &Path, args: &[&str], secs: u64, code: i32, needle: &str) {
+    let (run, mib) = bounded(dir, args, Duration::from_secs(secs));
+    refused(&run, code, &[needle]);
+    assert!(mib < MEMORY_BOUND_MIB, "{args:?}: {mib} MiB");
+}
+
 /// Asserts the exit code and that stderr names each needle.
 fn refused(run: &Run, code: i32, needles: &[&str]) {
     assert_eq!(
@@ -205,41 +213,49 @@ fn write_digest_path_layout(layout: &Path, path: &str) {
 #[test]
 fn a_registry_that_never_ends_or_crawls_or_lies_is_cut_off_within_bounds() {
     let f = Fixture::example("hello");
-    // A manifest that never ends: refused at its cap, in bounded memory.
-    let endless = Hostile::start("endless", "");
-    let (run, mib) = bounded(
-        &f.dir,
-        &["verify", "--image", &endless.image()],
-        Duration::from_secs(60),
-    );
-    refused(&run, 5, &["larger than its cap of 4 MiB"]);
-    assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
-
-    // A blob larger than its descriptor says: refused as it streams.
-    let liar = Hostile::start("liar", &"ab".repeat(32));
-    let (run, mib) = bounded(
-        &f.dir,
-        &["verify", "--image", &liar.image()],
-        Duration::from_secs(60),
-    );
-    refused(&run, 5, &["more than the 4 bytes its descriptor says"]);
-    assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
-
-    // A tag list without end: refused after its page limit.
-    let many = Hostile::start("many-tags", "");
-    let url = format!("docker://127.0.0.1:{}/x", many.port);
-    let (run, mib) = bounded(&f.dir, &["ls", "--images", &url], Duration::from_secs(120));
-    refused(&run, 5, &["more than 10000 tags"]);
-    assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
-
-    // One byte a second: ended by the deadline, not waited for.
-    let slow = Hostile::start("slow", "");
-    let (run, _) = bounded(
-        &f.dir,
-        &["verify", "--image", &slow.image()],
-        Duration::from_secs(100),
-    );
-    refused(&run, 4, &["no answer within its deadline of 60 s"]);
+    let liar_digest = "ab".repeat(32);
+    // (mode, what the tool runs, its bound in seconds, exit code, message)
+    let attacks = [
+        // A manifest that never ends: refused at its cap, in bounded memory.
+        (
+            "endless",
+            "",
+            "verify",
+            60,
+            5,
+            "larger than its cap of 4 MiB",
+        ),
+        // A blob larger than its descriptor says: refused as it streams.
+        (
+            "liar",
+            liar_digest.as_str(),
+            "verify",
+            60,
+            5,
+            "more than the 4 bytes its descriptor says",
+        ),
+        // A tag list without end: refused after its page limit.
+        ("many-tags", "", "ls", 120, 5, "more than 10000 tags"),
+        // One byte a second: ended by the deadline, not waited for.
+        (
+            "slow",
+            "",
+            "verify",
+            100,
+            4,
+            "no answer within its deadline of 60 s",
+        ),
+    ];
+    for (mode, arg, command, secs, code, needle) in attacks {
+        let registry = Hostile::start(mode, arg);
+        let repo = format!("docker://127.0.0.1:{}/x", registry.port);
+        let image = format!("{repo}:v1.0.0");
+        let args = match command {
+            "ls" => ["ls", "--images", repo.as_str()],
+            _ => ["verify", "--image", image.as_str()],
+        };
+        refused_within_bounds(&f.dir, &args, secs, code, needle);
+    }
 }
 
 /// The example built for amd64, published (static, signed) to `dir`.
@@ -265,12 +281,18 @@ fn published(dir: &Path) -> (Fixture, String) {
     (f, pk_file.display().to_string())
 }
 
-#[test]
-fn symlinks_in_local_destinations_are_never_followed() {
-    let canary = Canary::new();
+/// [`published`] into `stage/` of a new temporary directory.
+fn staged() -> (tempfile::TempDir, PathBuf, Fixture, String) {
     let tmp = tempfile::tempdir().unwrap();
     let stage = tmp.path().join("stage");
     let (f, key) = published(&stage);
+    (tmp, stage, f, key)
+}
+
+#[test]
+fn symlinks_in_local_destinations_are_never_followed() {
+    let canary = Canary::new();
+    let (tmp, stage, f, key) = staged();
     let s = stage.display().to_string();
     let release = stage.join("df-dist-v1/hello/v1.0.0");
 
@@ -325,9 +347,7 @@ fn symlinks_in_local_destinations_are_never_followed() {
 #[test]
 fn promote_copies_exactly_what_it_verified() {
     let canary = Canary::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let (f, key) = published(&stage);
+    let (tmp, stage, f, key) = staged();
     let (s, prod) = (stage.display().to_string(), tmp.path().join("prod"));
     let p = prod.display().to_string();
     let release = stage.join("df-dist-v1/hello/v1.0.0");
@@ -387,22 +407,25 @@ fn promote_copies_exactly_what_it_verified() {
     // is not copied.
     std::fs::write(&tag_doc, &original_doc).unwrap();
     promote(&p, &[]).ok();
+    let verify_prod = || {
+        f.run(&[
+            "verify",
+            "--from",
+            &p,
+            "--release",
+            "hello:v1.0.0",
+            "--key",
+            &key,
+        ])
+        .ok()
+    };
     let promoted = prod.join("df-dist-v1/hello/v1.0.0");
     assert!(promoted.join("linux/amd64/hello").exists());
     assert!(
         !promoted.join("evil.sh").exists(),
         "an unsigned file was promoted"
     );
-    f.run(&[
-        "verify",
-        "--from",
-        &p,
-        "--release",
-        "hello:v1.0.0",
-        "--key",
-        &key,
-    ])
-    .ok();
+    verify_prod();
 
     // Production's binary altered, same size: a re-run replaces it.
     let prod_bin = promoted.join("linux/amd64/hello");
@@ -410,16 +433,7 @@ fn promote_copies_exactly_what_it_verified() {
     bytes[100] ^= 0xff;
     std::fs::write(&prod_bin, &bytes).unwrap();
     promote(&p, &[]).ok();
-    f.run(&[
-        "verify",
-        "--from",
-        &p,
-        "--release",
-        "hello:v1.0.0",
-        "--key",
-        &key,
-    ])
-    .ok();
+    verify_prod();
 
     // A source that answers with other bytes after it was verified: the
     // copy is refused, and the second production never shows the release.
@@ -516,9 +530,7 @@ fn promoted_images_must_be_the_ones_the_provenance_signs() {
 
 #[test]
 fn names_tags_keys_and_durations_from_outside_are_checked() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let (f, _) = published(&stage);
+    let (_tmp, stage, f, _) = staged();
     let s = stage.display().to_string();
     let before = crate::bad_input::snapshot(&stage);
     // A NAME that is a path inside the release: refused before anything.
@@ -535,7 +547,7 @@ fn names_tags_keys_and_durations_from_outside_are_checked() {
     ]);
     refused(&run, 2, &["is not a tag"]);
     // A key file that never ends, and durations past any clock.
-    let (run, mib) = bounded(
+    refused_within_bounds(
         &f.dir,
         &[
             "verify",
@@ -546,10 +558,10 @@ fn names_tags_keys_and_durations_from_outside_are_checked() {
             "--key",
             "/dev/zero",
         ],
-        Duration::from_secs(30),
+        30,
+        2,
+        "larger than its cap of 1 MiB",
     );
-    refused(&run, 2, &["larger than its cap of 1 MiB"]);
-    assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
     for grace in ["999999999999999999d", "18446744073709551615s"] {
         let run = tool()
             .args(["release-dist", "gc", "--grace", grace])
@@ -661,9 +673,7 @@ fn cache_verify_finds_a_narinfo_whose_nar_is_gone_and_repair_lets_a_push_heal_it
 
 #[test]
 fn the_smaller_items_a_release_path_a_signing_key_an_empty_cache_a_forged_record_a_huge_narinfo() {
-    let tmp = tempfile::tempdir().unwrap();
-    let stage = tmp.path().join("stage");
-    let (f, key) = published(&stage);
+    let (tmp, stage, f, key) = staged();
     let s = stage.display().to_string();
 
     // A SHA256SUMS line that leaves the release: a bad release (5), not a
@@ -677,13 +687,22 @@ fn the_smaller_items_a_release_path_a_signing_key_an_empty_cache_a_forged_record
 
     // A signing key that never ends: refused at its cap, nothing written.
     let out = tmp.path().join("out");
-    let (run, mib) = bounded(
+    refused_within_bounds(
         &f.dir,
-        &["publish", "static", "--static", out.to_str().unwrap(), "--signing-key", "/dev/zero", "--tag", "v2.0.0"],
-        Duration::from_secs(30),
+        &[
+            "publish",
+            "static",
+            "--static",
+            out.to_str().unwrap(),
+            "--signing-key",
+            "/dev/zero",
+            "--tag",
+            "v2.0.0",
+        ],
+        30,
+        2,
+        "larger than its cap of 1 MiB",
     );
-    refused(&run, 2, &["larger than its cap of 1 MiB"]);
-    assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
     assert!(!out.exists(), "nothing published");
 
     // gc with a configured cache that holds nothing yet: the releases'
@@ -710,7 +729,11 @@ fn the_smaller_items_a_release_path_a_signing_key_an_empty_cache_a_forged_record
     args.extend(paths.iter().map(String::as_str));
     let (run, _) = bounded(&f.dir, &args, Duration::from_secs(60));
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
-    let (run, mib) = bounded(&f.dir, &["cache", "gc", "--cache", &c, "--grace", "0"], Duration::from_secs(60));
+    let (run, mib) = bounded(
+        &f.dir,
+        &["cache", "gc", "--cache", &c, "--grace", "0"],
+        Duration::from_secs(60),
+    );
     assert_eq!(run.code(), Some(0), "{}", run.stderr());
     assert!(mib < MEMORY_BOUND_MIB, "{mib} MiB");
     assert!(cache.join(&huge).exists(), "an unread narinfo is kept");
