@@ -263,19 +263,36 @@ pub async fn store_reach(
         Shape::StaticRegistry => format!("v2/{name}/manifests/{d}"),
         Shape::Layout => format!("blobs/sha256/{}", d.hex()),
     };
-    let cap = super::pull::MANIFEST_CAP;
     let mut reach = Reach::default();
-    let bytes = store
-        .get_capped(&key(digest), cap)
-        .await?
-        .unwrap_or_default();
+    let bytes = checked_document(store, &key(digest), digest).await?;
     let refs = refs_of(&bytes);
     reach.add(digest, &refs);
     for m in &refs.manifests {
-        let bytes = store.get_capped(&key(m), cap).await?.unwrap_or_default();
+        let bytes = checked_document(store, &key(m), m).await?;
         reach.add(m, &refs_of(&bytes));
     }
     Ok(reach)
+}
+
+/// The document at `key`, which must hash to `digest` (a missing one names
+/// nothing). One that does not is refused: what it names cannot be known,
+/// so nothing is removed on its account.
+async fn checked_document(store: &ObjectStore, key: &str, digest: &Digest) -> Result<Vec<u8>> {
+    let bytes = store
+        .get_capped(key, super::pull::MANIFEST_CAP)
+        .await?
+        .unwrap_or_default();
+    if !bytes.is_empty() && Digest::of(&bytes) != *digest {
+        return Err(Error::Untrusted {
+            source_name: store.describe(),
+            what: key.to_string(),
+            message: format!(
+                "it hashes to {}, not to its digest: nothing is removed while it is there",
+                Digest::of(&bytes)
+            ),
+        });
+    }
+    Ok(bytes)
 }
 
 /// Removes `tags` from a layout's index.json (the other tags stay).
@@ -293,4 +310,38 @@ pub async fn layout_untag(store: &ObjectStore, tags: &[String]) -> Result<()> {
     store
         .put("index.json", Body::Bytes(bytes), INDEX_MEDIA_TYPE)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_document_that_is_not_what_its_digest_says_blocks_a_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(&crate::objstore::Location::Local(dir.path().into()))
+            .await
+            .unwrap();
+        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
+        let digest = Digest::of(index);
+        let key = format!("blobs/sha256/{}", digest.hex());
+        store
+            .put(&key, Body::Bytes(index.to_vec()), "x")
+            .await
+            .unwrap();
+        let reach = store_reach(&store, Shape::Layout, "x", &digest)
+            .await
+            .unwrap();
+        assert!(reach.manifests.contains(&digest));
+        // The same key with other bytes: what it names cannot be known.
+        let other = br#"{"schemaVersion":2,"manifests":[],"x":1}"#;
+        store
+            .put(&key, Body::Bytes(other.to_vec()), "x")
+            .await
+            .unwrap();
+        let e = store_reach(&store, Shape::Layout, "x", &digest)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not to its digest"), "{e}");
+    }
 }
