@@ -450,6 +450,29 @@ mod tests {
     }
 
     #[test]
+    fn a_killed_conversions_part_files_go_and_a_running_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::new(dir.path().to_path_buf());
+        let blobs = dir.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id();
+        gone.wait().unwrap();
+        let (theirs, ours) = (
+            blobs.join(format!(".part-{dead}-abc")),
+            blobs.join(format!(".part-{}-def", std::process::id())),
+        );
+        std::fs::write(&theirs, b"839 MB, once").unwrap();
+        std::fs::write(&ours, b"in progress").unwrap();
+        cache.sweep_dead_parts();
+        assert!(!theirs.exists(), "a dead process's part file stays");
+        assert!(
+            ours.exists(),
+            "a running conversion's part file was removed"
+        );
+    }
+
+    #[test]
     fn gzip_conversion_is_deterministic_and_cached_by_diff_id() {
         let tmp = tempfile::tempdir().unwrap();
         let l1 = layer_tar("bin/hello", &b"hello ".repeat(10_000));
