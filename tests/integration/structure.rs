@@ -172,3 +172,37 @@ fn the_checks_catch_what_they_look_for() {
     g.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
     assert_eq!(circles(&g)[0], ["a", "b", "c", "a"]);
 }
+
+/// `a.b[.c]` as numbers, for comparing rust-versions.
+fn version(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+#[test]
+fn the_rust_version_is_at_least_every_locked_dependencys() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = m["packages"].as_array().unwrap();
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "cargo-release-dist")
+        .unwrap();
+    let claimed = ours["rust_version"].as_str().expect("Cargo.toml states a rust-version");
+    let highest = packages
+        .iter()
+        .filter(|p| p["name"] != "cargo-release-dist")
+        .filter_map(|p| Some((p["rust_version"].as_str()?, p["name"].as_str()?)))
+        .max_by_key(|(v, _)| version(v))
+        .unwrap();
+    assert!(
+        version(claimed) >= version(highest.0),
+        "Cargo.toml says rust-version = {claimed}, but {} needs {}",
+        highest.1,
+        highest.0
+    );
+}
