@@ -122,7 +122,7 @@ pub fn run_ls(ctx: &Context, dests: &Destinations, release: Option<&str>) -> Res
             rows.0,
             rows.1
                 .into_iter()
-                .filter(|r| tag.as_ref().map_or(true, |t| *t == r.tag))
+                .filter(|r| tag.as_ref().is_none_or(|t| *t == r.tag))
                 .collect(),
         );
         out.releases.push(rows);
@@ -136,7 +136,7 @@ pub fn run_ls(ctx: &Context, dests: &Destinations, release: Option<&str>) -> Res
             rows.0,
             rows.1
                 .into_iter()
-                .filter(|r| tag.as_ref().map_or(true, |t| *t == r.tag))
+                .filter(|r| tag.as_ref().is_none_or(|t| *t == r.tag))
                 .collect(),
         );
         out.images.push(rows);

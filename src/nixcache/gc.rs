@@ -307,7 +307,7 @@ pub const PUSH_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 fn young(t: Option<SystemTime>, now: SystemTime, grace: Duration) -> bool {
     // An object without a time is taken as young: keep what is unknown.
-    t.map_or(true, |t| t + grace > now)
+    t.is_none_or(|t| t + grace > now)
 }
 
 /// Decides what a collection deletes. Kept: every narinfo a pin names or

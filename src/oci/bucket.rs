@@ -277,7 +277,7 @@ pub fn layout_index(
     entries.retain(|e| {
         e["annotations"][REF]
             .as_str()
-            .map_or(true, |r| !tags.iter().any(|t| t == r))
+            .is_none_or(|r| !tags.iter().any(|t| t == r))
     });
     for t in tags {
         let mut d = index.clone();

@@ -303,7 +303,7 @@ pub async fn layout_untag(store: &ObjectStore, tags: &[String]) -> Result<()> {
         entries.retain(|e| {
             e["annotations"]["org.opencontainers.image.ref.name"]
                 .as_str()
-                .map_or(true, |t| !tags.iter().any(|r| r == t))
+                .is_none_or(|t| !tags.iter().any(|r| r == t))
         });
     }
     let bytes = serde_json::to_vec_pretty(&v).unwrap_or_default();

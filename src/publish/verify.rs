@@ -359,8 +359,7 @@ async fn check_tag_document(
     match super::layout::tag_document_paths(&bytes) {
         Err(e) => problems.push(format!("{doc}: {e}")),
         Ok(paths) => {
-            let signed =
-                |p: &String| subjects.map_or(true, |subs| subs.iter().any(|s| s.name == *p));
+            let signed = |p: &String| subjects.is_none_or(|subs| subs.iter().any(|s| s.name == *p));
             for p in paths.iter().filter(|p| !signed(p)) {
                 problems.push(format!(
                     "{doc}: the tag document names {p}, which the provenance does not sign"

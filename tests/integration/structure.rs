@@ -185,14 +185,20 @@ fn the_rust_version_is_at_least_every_locked_dependencys() {
         .current_dir(repo_root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = m["packages"].as_array().unwrap();
     let ours = packages
         .iter()
         .find(|p| p["name"] == "cargo-release-dist")
         .unwrap();
-    let claimed = ours["rust_version"].as_str().expect("Cargo.toml states a rust-version");
+    let claimed = ours["rust_version"]
+        .as_str()
+        .expect("Cargo.toml states a rust-version");
     let highest = packages
         .iter()
         .filter(|p| p["name"] != "cargo-release-dist")
