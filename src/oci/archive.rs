@@ -196,6 +196,20 @@ fn normalize(path: &str) -> String {
     path.trim_start_matches("./").to_string()
 }
 
+/// The config `bytes` with `variant` set: nixpkgs' dockerTools never
+/// writes one, and a client reads an arm config without it as v7 (Docker
+/// 20.10 and later refuse `--platform linux/arm/v6` then). Re-serialized
+/// (keys sorted), so the same input always gives the same bytes.
+pub fn with_variant(bytes: &[u8], variant: &str) -> Result<Vec<u8>, ArchiveError> {
+    let mut v: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ArchiveError::Corrupt(format!("the image config is not valid JSON: {e}")))?;
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| ArchiveError::Corrupt("the image config is not an object".into()))?;
+    obj.insert("variant".into(), serde_json::Value::String(variant.into()));
+    serde_json::to_vec(&v).map_err(|e| ArchiveError::Corrupt(e.to_string()))
+}
+
 /// A member that is metadata, not content: skipped by both passes.
 fn is_metadata(path: &str) -> bool {
     path == "repositories"
@@ -582,6 +596,20 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("more than 67108864 bytes together"), "{err}");
+    }
+
+    #[test]
+    fn an_arm_config_gets_its_variant_and_keeps_the_rest() {
+        let c = config_for("arm", &[b"x"]);
+        let with = with_variant(&c, "v6").unwrap();
+        let info = parse_config(&with).unwrap();
+        assert_eq!(
+            (info.architecture.as_str(), info.variant.as_deref()),
+            ("arm", Some("v6"))
+        );
+        assert_eq!(info.diff_ids, parse_config(&c).unwrap().diff_ids);
+        assert_eq!(with, with_variant(&c, "v6").unwrap(), "deterministic");
+        assert!(with_variant(b"[]", "v6").is_err());
     }
 
     #[test]

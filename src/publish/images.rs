@@ -138,7 +138,8 @@ pub fn prepare(
                         .starts_with("/nix/store/")
                         .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
                         .flatten();
-                    let r = convert::convert(cache, path, key.as_deref(), compression);
+                    let variant = platform.variant();
+                    let r = convert::convert(cache, path, key.as_deref(), compression, variant);
                     if !quiet {
                         if let Ok((_, st)) = &r {
                             if !st.reused {

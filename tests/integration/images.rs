@@ -525,3 +525,70 @@ fn an_unreachable_registry_fails_clearly_and_nothing_is_published() {
     assert!(started.elapsed() < Duration::from_secs(60));
     nothing_published(&f, &reg, "v9.9.8");
 }
+
+/// `skopeo inspect --config` of `reference` for linux/arm/v6.
+fn arm_v6_config(reference: &str) -> Value {
+    let out = Command::new("skopeo")
+        .args([
+            "--override-os",
+            "linux",
+            "--override-arch",
+            "arm",
+            "--override-variant",
+            "v6",
+            "inspect",
+            "--config",
+            "--tls-verify=false",
+            reference,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn an_arm_image_config_says_its_variant_everywhere() {
+    let g = Garage::from_env();
+    let reg = Registry::start(None);
+    let (f, sk) = built_all();
+    let bucket = g.bucket("variant");
+    let layout = f.dir.join("out/layout");
+    let urls = [
+        format!("docker://{}/hello", reg.addr),
+        g.url(&bucket, ""),
+        layout.display().to_string(),
+    ];
+    let mut args = Vec::new();
+    for u in &urls {
+        args.extend(["--images", u.as_str()]);
+    }
+    publish_images(&f, &sk, "v3.2.0", &args, &[]).ok();
+    let web = g.web_url(&bucket);
+    let host = web.trim_start_matches("http://").to_string();
+    hosts_entry(host.split(':').next().unwrap());
+    for reference in [
+        format!("docker://{}/hello:v3.2.0", reg.addr),
+        format!("docker://{host}/hello:v3.2.0"),
+        format!("oci:{}:v3.2.0", layout.display()),
+    ] {
+        let index: Value = serde_json::from_slice(&skopeo_raw(&reference, None).unwrap()).unwrap();
+        let entry = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == "arm")
+            .unwrap();
+        let config = arm_v6_config(&reference);
+        assert_eq!(entry["platform"]["variant"], "v6", "{reference}: {index}");
+        assert_eq!(config["architecture"], "arm", "{reference}");
+        assert_eq!(
+            config["variant"], entry["platform"]["variant"],
+            "{reference}: the config's variant is its index entry's"
+        );
+    }
+}
