@@ -161,10 +161,12 @@ impl BlobCache {
         write_atomically(&self.layers_path(), &bytes)
     }
 
-    fn record_path(&self, key: &str, c: LayerCompression) -> PathBuf {
-        self.dir
-            .join("images")
-            .join(format!("{key}.{}.json", c.as_str()))
+    fn record_path(&self, key: &str, c: LayerCompression, variant: Option<&str>) -> PathBuf {
+        self.dir.join("images").join(format!(
+            "{key}.{}.{}.json",
+            c.as_str(),
+            variant.unwrap_or("no-variant")
+        ))
     }
 
     fn write_blob(&self, bytes: &[u8], media_type: &str) -> Result<Descriptor, CacheError> {
@@ -256,15 +258,19 @@ fn hashing<W: Write>(inner: W) -> Hashing<W> {
 
 /// Converts the archive at `path`. `key` names it for reuse: the store path's
 /// base name, or `None` for an archive outside the store (always read).
+/// `variant` is the target's (`v6` for linux/arm/v6): a config without one
+/// gets it ([`archive::with_variant`]), so that the config says what the
+/// index entry says.
 pub fn convert(
     cache: &BlobCache,
     path: &Path,
     key: Option<&str>,
     compression: LayerCompression,
+    variant: Option<&str>,
 ) -> Result<(Converted, ConvertStats), ConvertError> {
     let open = || File::open(path).map_err(ArchiveError::Io);
     if let Some(k) = key {
-        let record = cache.record_path(k, compression);
+        let record = cache.record_path(k, compression, variant);
         if let Some(c) = std::fs::read(&record)
             .ok()
             .and_then(|b| serde_json::from_slice::<Converted>(&b).ok())
@@ -281,7 +287,11 @@ pub fn convert(
     }
     let budget = archive::expansion_budget(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     cache.sweep_dead_parts();
-    let scanned = archive::scan(open()?, budget)?;
+    let mut scanned = archive::scan(open()?, budget)?;
+    if let (None, Some(v)) = (&scanned.info.variant, variant) {
+        scanned.config = archive::with_variant(&scanned.config, v)?;
+        scanned.info.variant = Some(v.to_string());
+    }
     let config = cache.write_blob(&scanned.config, CONFIG_MEDIA_TYPE)?;
     let map = cache.load_layers();
     let mut layers: Vec<Option<Descriptor>> = Vec::new();
@@ -350,19 +360,19 @@ pub fn convert(
     let ConfigInfo {
         architecture,
         os,
-        variant,
+        variant: config_variant,
         ..
     } = scanned.info;
     let converted = Converted {
         architecture,
         os,
-        variant,
+        variant: config_variant,
         config,
         layers: out,
     };
     if let Some(k) = key {
         let bytes = serde_json::to_vec_pretty(&converted).unwrap_or_default();
-        write_atomically(&cache.record_path(k, compression), &bytes)?;
+        write_atomically(&cache.record_path(k, compression, variant), &bytes)?;
     }
     Ok((converted, stats))
 }
@@ -450,6 +460,29 @@ mod tests {
     }
 
     #[test]
+    fn an_arm_config_without_a_variant_gets_the_targets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = write(
+            tmp.path(),
+            "a.tar",
+            &layered("arm", &[&layer_tar("x", b"1")]),
+        );
+        let c = BlobCache::new(tmp.path().join("cache"));
+        let (x, _) = convert(&c, &a, Some("a"), LayerCompression::Gzip, Some("v6")).unwrap();
+        assert_eq!(x.variant.as_deref(), Some("v6"));
+        let config = std::fs::read(c.blob_path(&x.config)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&config).unwrap();
+        assert_eq!(
+            (v["architecture"].as_str(), v["variant"].as_str()),
+            (Some("arm"), Some("v6"))
+        );
+        // Recorded per variant: the same archive for no variant is its own.
+        let (y, _) = convert(&c, &a, Some("a"), LayerCompression::Gzip, None).unwrap();
+        assert_eq!(y.variant, None);
+        assert_ne!(x.config.digest, y.config.digest);
+    }
+
+    #[test]
     fn a_killed_conversions_part_files_go_and_a_running_ones_stay() {
         let dir = tempfile::tempdir().unwrap();
         let cache = BlobCache::new(dir.path().to_path_buf());
@@ -480,8 +513,8 @@ mod tests {
         let a = write(tmp.path(), "a.tar", &layered("amd64", &[&l1, &l2]));
         let c1 = BlobCache::new(tmp.path().join("c1"));
         let c2 = BlobCache::new(tmp.path().join("c2"));
-        let (x, s1) = convert(&c1, &a, Some("a"), LayerCompression::Gzip).unwrap();
-        let (y, _) = convert(&c2, &a, None, LayerCompression::Gzip).unwrap();
+        let (x, s1) = convert(&c1, &a, Some("a"), LayerCompression::Gzip, None).unwrap();
+        let (y, _) = convert(&c2, &a, None, LayerCompression::Gzip, None).unwrap();
         assert_eq!(x, y, "two caches, same digests");
         assert_eq!(s1.layers_written, 2);
         assert_eq!(x.layers[0].media_type, LAYER_TAR_GZIP);
@@ -498,11 +531,11 @@ mod tests {
         assert!(cfg.starts_with(b"{\n    \"architecture\": \"amd64\""));
 
         // Same archive again: the record is reused, nothing read.
-        let (_, s2) = convert(&c1, &a, Some("a"), LayerCompression::Gzip).unwrap();
+        let (_, s2) = convert(&c1, &a, Some("a"), LayerCompression::Gzip, None).unwrap();
         assert!(s2.reused);
         // Another archive sharing l1: l1 is not compressed again.
         let b = write(tmp.path(), "b.tar", &layered("arm64", &[&l1]));
-        let (z, s3) = convert(&c1, &b, Some("b"), LayerCompression::Gzip).unwrap();
+        let (z, s3) = convert(&c1, &b, Some("b"), LayerCompression::Gzip, None).unwrap();
         assert_eq!((s3.layers_cached, s3.layers_written), (1, 0));
         assert_eq!(z.layers[0], x.layers[0]);
         assert_eq!(z.architecture, "arm64");
@@ -514,7 +547,7 @@ mod tests {
         let l1 = layer_tar("bin/hello", b"hi");
         let a = write(tmp.path(), "a.tar", &layered("386", &[&l1]));
         let c = BlobCache::new(tmp.path().join("c"));
-        let (x, _) = convert(&c, &a, None, LayerCompression::None).unwrap();
+        let (x, _) = convert(&c, &a, None, LayerCompression::None, None).unwrap();
         assert_eq!(
             x.layers[0].digest,
             format!("sha256:{}", hex::encode(Sha256::digest(&l1)))
@@ -529,9 +562,9 @@ mod tests {
         let l1 = layer_tar("bin/hello", b"hi");
         let a = write(tmp.path(), "a.tar", &layered("amd64", &[&l1]));
         let c = BlobCache::new(tmp.path().join("c"));
-        let (x, _) = convert(&c, &a, Some("a"), LayerCompression::Gzip).unwrap();
+        let (x, _) = convert(&c, &a, Some("a"), LayerCompression::Gzip, None).unwrap();
         std::fs::remove_file(c.blob_path(&x.layers[0])).unwrap();
-        let (y, s) = convert(&c, &a, Some("a"), LayerCompression::Gzip).unwrap();
+        let (y, s) = convert(&c, &a, Some("a"), LayerCompression::Gzip, None).unwrap();
         assert!(!s.reused);
         assert_eq!(s.layers_written, 1);
         assert_eq!(x, y);
