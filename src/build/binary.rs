@@ -48,6 +48,34 @@ pub fn check(platform: Platform, file: &Path, relaxed: Relaxed) -> Result<Binary
     Ok(out)
 }
 
+/// Checks that `platform`'s docker archive says it is for `platform`: its
+/// config's os and architecture, and its variant when it has one (nixpkgs
+/// writes none; `publish` adds the target's). `Err` names both. An archive
+/// whose config cannot be read passes here: `publish` reads it whole and
+/// refuses it with the reason.
+pub fn check_image(platform: Platform, archive: &Path) -> Result<(), String> {
+    let Ok(file) = std::fs::File::open(archive) else {
+        return Ok(());
+    };
+    let Ok(c) = crate::oci::archive::config_of(std::io::BufReader::new(file)) else {
+        return Ok(());
+    };
+    let contradicts = c.os != platform.os()
+        || c.architecture != platform.arch()
+        || (c.variant.is_some() && c.variant.as_deref() != platform.variant());
+    if !contradicts {
+        return Ok(());
+    }
+    let found = match &c.variant {
+        Some(v) => format!("{}/{}/{v}", c.os, c.architecture),
+        None => format!("{}/{}", c.os, c.architecture),
+    };
+    Err(format!(
+        "{platform}: the image's config says it is {found}, not {platform}: build it with the {} package set",
+        platform.nix_system()
+    ))
+}
+
 /// The program that runs `platform`'s binaries here: `None` for natively,
 /// else the qemu user emulator's name.
 fn runner_for(platform: Platform, host: &str) -> Option<&'static str> {

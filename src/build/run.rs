@@ -495,16 +495,21 @@ fn link_outputs(
                 Some(inner) => Path::new(store_path).join(inner),
                 None => PathBuf::from(store_path),
             };
-            let binary = if output.kind == Kind::Static {
-                match checks.run(platform, &target) {
+            let binary = match output.kind {
+                Kind::Static => match checks.run(platform, &target) {
                     Ok(check) => Some(check),
                     Err(error) => {
                         failures.push(failure(output, drv, error));
                         continue;
                     }
+                },
+                _ => {
+                    if let Err(error) = super::binary::check_image(platform, &target) {
+                        failures.push(failure(output, drv, error));
+                        continue;
+                    }
+                    None
                 }
-            } else {
-                None
             };
             let link = dist.join(&rel_link);
             if let Some(parent) = link.parent() {

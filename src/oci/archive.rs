@@ -353,6 +353,44 @@ pub fn scan<R: Read>(reader: R, budget: u64) -> Result<Scanned, ArchiveError> {
     })
 }
 
+/// What an archive's config says, read without hashing its layers: the
+/// top-level JSON members (capped as [`scan`] caps them) and the config
+/// `manifest.json` names. A cheap look for `build`; [`scan`] checks the
+/// rest before anything is published.
+pub fn config_of<R: Read>(reader: R) -> Result<ConfigInfo, ArchiveError> {
+    let mut archive = tar::Archive::new(decoded(reader)?);
+    let mut jsons: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut json_total = 0u64;
+    for entry in archive.entries().map_err(from_io)? {
+        let mut entry = entry.map_err(from_io)?;
+        let path = normalize(&entry.path().map_err(from_io)?.to_string_lossy());
+        if !entry.header().entry_type().is_file() || path.contains('/') || !path.ends_with(".json")
+        {
+            continue;
+        }
+        json_total += entry.size();
+        if entry.size() > MAX_JSON || json_total > MAX_JSON_TOTAL {
+            return Err(ArchiveError::Corrupt(format!(
+                "{path} is too big for an image config"
+            )));
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(from_io)?;
+        jsons.insert(path, bytes);
+    }
+    let manifest = jsons
+        .get("manifest.json")
+        .ok_or_else(|| ArchiveError::Truncated("it has no manifest.json".into()))?;
+    let entries: Vec<RawManifestEntry> = serde_json::from_slice(manifest)
+        .map_err(|e| ArchiveError::Corrupt(format!("manifest.json is not valid: {e}")))?;
+    let config = match entries.as_slice() {
+        [one] => jsons.get(&normalize(&one.config)),
+        _ => None,
+    }
+    .ok_or_else(|| ArchiveError::Corrupt("manifest.json names no config it holds".into()))?;
+    parse_config(config)
+}
+
 /// Pass 2: streams each member in `wanted` (uncompressed) to `sink`, in
 /// archive order. Fails if one of them is not found.
 pub fn extract<R: Read>(
@@ -610,6 +648,18 @@ pub(crate) mod tests {
         assert_eq!(info.diff_ids, parse_config(&c).unwrap().diff_ids);
         assert_eq!(with, with_variant(&c, "v6").unwrap(), "deterministic");
         assert!(with_variant(b"[]", "v6").is_err());
+    }
+
+    #[test]
+    fn the_config_is_read_without_the_layers() {
+        let bytes = layered("arm64", &[b"layer one", b"layer two"]);
+        let info = config_of(&bytes[..]).unwrap();
+        assert_eq!(
+            (info.os.as_str(), info.architecture.as_str()),
+            ("linux", "arm64")
+        );
+        assert_eq!(info.diff_ids.len(), 2);
+        assert!(config_of(&bytes[..bytes.len() / 2]).is_err(), "truncated");
     }
 
     #[test]

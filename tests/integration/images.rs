@@ -498,20 +498,35 @@ fn a_truncated_image_archive_is_refused_and_no_tag_moves() {
 }
 
 #[test]
-fn an_image_of_the_wrong_architecture_is_refused_and_no_tag_moves() {
-    refused(
-        |t| {
-            t.replace(
-                "\"${t.arch}\" \"$layer\" > $work/config.json",
-                "\"amd64\" \"$layer\" > $work/config.json",
-            )
-        },
-        &[
-            "linux/arm64 image",
-            "says it is linux/amd64",
-            "aarch64-linux",
-        ],
-    );
+fn an_image_of_the_wrong_architecture_fails_its_target_at_build() {
+    let f = Fixture::example("hello");
+    f.edit("flake.nix", |t| {
+        t.replace(
+            "\"${t.arch}\" \"$layer\" > $work/config.json",
+            "\"amd64\" \"$layer\" > $work/config.json",
+        )
+    });
+    f.commit("break the images");
+    // The arm64 image says it is amd64: its target fails at build, naming
+    // both, and the rest is kept (the amd64 image is what it says).
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
+        .fails_with(
+            1,
+            &[
+                "linux/arm64: the image's config says it is linux/amd64, not linux/arm64",
+                "aarch64-linux",
+            ],
+        );
+    let manifest = crate::util::build_json(&f);
+    assert_eq!(manifest["complete"], false);
+    let docker: Vec<&str> = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "docker")
+        .map(|a| a["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(docker, ["linux/amd64"], "{manifest}");
 }
 
 #[test]
