@@ -247,6 +247,7 @@ mod tests {
         let seeds = vec![tests, config];
         hammer("docker archive", &seeds, |b| {
             let _ = crate::oci::archive::scan(b, 1 << 20);
+            let _ = crate::oci::archive::config_of(b);
         });
         hammer("image config", &seeds, |b| {
             let _ = crate::oci::archive::parse_config(b);
