@@ -543,27 +543,19 @@ fn an_unreachable_registry_fails_clearly_and_nothing_is_published() {
 
 /// `skopeo inspect --config` of `reference` for linux/arm/v6.
 fn arm_v6_config(reference: &str) -> Value {
-    let out = Command::new("skopeo")
-        .args([
-            "--override-os",
-            "linux",
-            "--override-arch",
-            "arm",
-            "--override-variant",
-            "v6",
-            "inspect",
-            "--config",
-            "--tls-verify=false",
-            reference,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args = [
+        "--override-os",
+        "linux",
+        "--override-arch",
+        "arm",
+        "--override-variant",
+        "v6",
+        "inspect",
+        "--config",
+        "--tls-verify=false",
+        reference,
+    ];
+    serde_json::from_slice(&crate::util::stock_bytes("skopeo", &args)).unwrap()
 }
 
 #[test]

@@ -180,17 +180,9 @@ fn version(v: &str) -> Vec<u64> {
 
 #[test]
 fn the_rust_version_is_at_least_every_locked_dependencys() {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let args = ["metadata", "--format-version", "1", "--locked", "--offline"];
+    let m: serde_json::Value =
+        serde_json::from_slice(&crate::util::stock_bytes(env!("CARGO"), &args)).unwrap();
     let packages = m["packages"].as_array().unwrap();
     let ours = packages
         .iter()
