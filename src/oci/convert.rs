@@ -161,6 +161,26 @@ impl BlobCache {
         write_atomically(&self.layers_path(), &bytes)
     }
 
+    /// A recorded conversion of `key` whose blobs are all still there.
+    fn recorded(
+        &self,
+        key: &str,
+        compression: LayerCompression,
+        variant: Option<&str>,
+    ) -> Option<(Converted, ConvertStats)> {
+        let bytes = std::fs::read(self.record_path(key, compression, variant)).ok()?;
+        let c: Converted = serde_json::from_slice(&bytes).ok()?;
+        if !self.has(&c.config) || !c.layers.iter().all(|l| self.has(l)) {
+            return None;
+        }
+        let stats = ConvertStats {
+            reused: true,
+            layers_written: 0,
+            layers_cached: c.layers.len(),
+        };
+        Some((c, stats))
+    }
+
     fn record_path(&self, key: &str, c: LayerCompression, variant: Option<&str>) -> PathBuf {
         self.dir.join("images").join(format!(
             "{key}.{}.{}.json",
@@ -269,21 +289,8 @@ pub fn convert(
     variant: Option<&str>,
 ) -> Result<(Converted, ConvertStats), ConvertError> {
     let open = || File::open(path).map_err(ArchiveError::Io);
-    if let Some(k) = key {
-        let record = cache.record_path(k, compression, variant);
-        if let Some(c) = std::fs::read(&record)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Converted>(&b).ok())
-        {
-            if cache.has(&c.config) && c.layers.iter().all(|l| cache.has(l)) {
-                let stats = ConvertStats {
-                    reused: true,
-                    layers_written: 0,
-                    layers_cached: c.layers.len(),
-                };
-                return Ok((c, stats));
-            }
-        }
+    if let Some(reused) = key.and_then(|k| cache.recorded(k, compression, variant)) {
+        return Ok(reused);
     }
     let budget = archive::expansion_budget(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     cache.sweep_dead_parts();

@@ -105,6 +105,34 @@ fn created(project_dir: &Path, commit: &str) -> String {
         .unwrap_or_else(crate::clock::now)
 }
 
+/// Refuses an image whose config names another platform than its target
+/// (a variant it lacks is added by the conversion).
+fn refuse_another_platform(
+    platform: Platform,
+    path: std::path::PathBuf,
+    c: &convert::Converted,
+) -> Result<()> {
+    if c.os == platform.os()
+        && c.architecture == platform.arch()
+        && (c.variant.is_none() || c.variant.as_deref() == platform.variant())
+    {
+        return Ok(());
+    }
+    Err(Error::ImageArch {
+        platform,
+        path,
+        found: format!(
+            "{}/{}{}",
+            c.os,
+            c.architecture,
+            c.variant
+                .as_ref()
+                .map(|v| format!("/{v}"))
+                .unwrap_or_default()
+        ),
+    })
+}
+
 /// Converts every docker archive of the build (in parallel) and assembles
 /// the index. `None` when the build made no images.
 pub fn prepare(
@@ -181,22 +209,7 @@ pub fn prepare(
                 source: c.source,
             },
         })?;
-        let wanted_variant = platform.variant();
-        if c.os != platform.os()
-            || c.architecture != platform.arch()
-            || (c.variant.is_some() && c.variant.as_deref() != wanted_variant)
-        {
-            return Err(Error::ImageArch {
-                platform,
-                path,
-                found: format!(
-                    "{}/{}{}",
-                    c.os,
-                    c.architecture,
-                    c.variant.map(|v| format!("/{v}")).unwrap_or_default()
-                ),
-            });
-        }
+        refuse_another_platform(platform, path, &c)?;
         converted.push((platform, stats));
         images.push((platform, c));
     }
