@@ -6,17 +6,26 @@
 {
   description = "cargo release-dist: from nix build to a published release";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  # One nixpkgs pin for this flake, the template `init` writes and the docs.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  inputs.rust-overlay.url = "github:oxalica/rust-overlay";
+  inputs.rust-overlay.inputs.nixpkgs.follows = "nixpkgs";
 
-  outputs = { self, nixpkgs }:
+  outputs = { self, nixpkgs, rust-overlay }:
     let
       buildSystem = "x86_64-linux";
       pkgs = nixpkgs.legacyPackages.${buildSystem};
       manifest = (builtins.fromTOML (builtins.readFile ./Cargo.toml)).package;
-      cross = import ./nix/cross.nix { inherit nixpkgs buildSystem; };
+      # The Rust version is Cargo.toml's rust-version (the highest of the
+      # locked dependencies', checked by the test suite), from rust-overlay.
+      cross = import ./nix/cross.nix {
+        inherit nixpkgs rust-overlay buildSystem;
+        rustVersion = manifest.rust-version;
+      };
+      rustPlatform = pkgs.makeRustPlatform { rustc = cross.rust; cargo = cross.rust; };
 
       # The tool itself, for the build machine, with nix and git on its PATH.
-      tool = pkgs.rustPlatform.buildRustPackage {
+      tool = rustPlatform.buildRustPackage {
         pname = manifest.name;
         version = manifest.version;
         src = pkgs.lib.cleanSource self;
@@ -40,9 +49,9 @@
       packages = pkgs.lib.recursiveUpdate release {
         ${buildSystem}.default = tool;
       };
-      toolchain.${buildSystem} = import ./nix/toolchain.nix { inherit buildSystem; };
+      inherit (cross) toolchain;
       devShells.${buildSystem}.default = pkgs.mkShell {
-        packages = [ pkgs.cargo pkgs.rustc pkgs.nix pkgs.skopeo pkgs.umoci ];
+        packages = [ cross.rust pkgs.nix pkgs.skopeo pkgs.umoci ];
       };
     };
 }
