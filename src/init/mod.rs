@@ -136,7 +136,7 @@ pub fn run_init(ctx: &Context, opts: &InitOpts) -> Result<()> {
     });
     if flake_exists && !opts.force {
         human.push_str(&format!(
-            "flake.nix exists: add nixpkgs as an input and these outputs:\n  packages = (import ./nix/cross.nix {{ inherit nixpkgs; }}).release {{ name = \"{name}\"; version = \"{version}\"; src = self; }};\n"
+            "flake.nix exists: add the inputs nixpkgs (github:NixOS/nixpkgs/nixos-25.11) and rust-overlay (github:oxalica/rust-overlay, following nixpkgs), and these outputs:\n  packages = (import ./nix/cross.nix {{ inherit nixpkgs rust-overlay; }}).release {{ name = \"{name}\"; version = \"{version}\"; src = self; }};\n  toolchain = (import ./nix/cross.nix {{ inherit nixpkgs rust-overlay; }}).toolchain;\n"
         ));
     }
     human.push_str(&next_steps(opts.ci));

@@ -23,7 +23,7 @@ fn every_nix_file_parses() {
 fn the_template_offers_the_default_attribute_shape() {
     let cross = std::fs::read_to_string(repo_root().join("nix/cross.nix")).unwrap();
     // packages.<system>.<name> and packages.<system>.<name>-docker
-    assert!(cross.contains("${name} = bin;"), "{cross}");
+    assert!(cross.contains("${name} = binary;"), "{cross}");
     assert!(cross.contains("\"${name}-docker\" = "), "{cross}");
     assert_eq!(
         release_dist::config::DEFAULT_STATIC_ATTR,
@@ -42,6 +42,29 @@ fn the_template_offers_the_default_attribute_shape() {
         assert!(
             cross.contains(&format!("\"{system}\"")),
             "{system} missing from nix/cross.nix"
+        );
+    }
+}
+
+/// The templates evaluated against nixpkgs' real `lib` and stubs of nixpkgs
+/// and rust-overlay whose signatures are cited (tests/nix/stubs.nix), by
+/// scripts/check-templates.sh. It needs a copy of nix-community/nixpkgs.lib
+/// in `$NIXPKGS_LIB`, which the CI machines cannot fetch: run it with
+/// `NIXPKGS_LIB=DIR cargo test --test integration templates -- --ignored`.
+#[test]
+#[ignore = "needs a nix-community/nixpkgs.lib copy in $NIXPKGS_LIB"]
+fn the_templates_evaluate_against_nixpkgs_lib_and_the_stubs() {
+    let lib = std::env::var("NIXPKGS_LIB").expect("set NIXPKGS_LIB to a nixpkgs.lib checkout");
+    let script = repo_root().join("scripts/check-templates.sh");
+    let out = stock("bash", &[script.to_str().unwrap(), &lib]);
+    let summary: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    for part in ["crossNix", "initFlake"] {
+        assert_eq!(
+            summary[part]["armv6l-linux"]["target"]
+                .as_str()
+                .or(summary[part]["release"]["armv6l-linux"]["target"].as_str()),
+            Some("arm-unknown-linux-musleabihf"),
+            "{part}: {summary}"
         );
     }
 }

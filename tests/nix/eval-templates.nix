@@ -1,36 +1,86 @@
-# What the templates give for each target, evaluated against the stubs
-# (tests/nix/stubs.nix): the Rust target, static or not, the linker, the
-# toolchain's targets, and the image's arguments. Run by
-# scripts/check-templates.sh.
+# What the templates give, evaluated against the stubs (tests/nix/stubs.nix,
+# $NIXPKGS_LIB a copy of nix-community/nixpkgs.lib): for nix/cross.nix with
+# every release argument, for the tool's own flake.nix, and for the flake
+# `init` wrote into $INIT_FLAKE_DIR (when set). Each assertion names what it
+# checks; the result is printed by scripts/check-templates.sh.
 let
   stubs = import ./stubs.nix { libPath = builtins.getEnv "NIXPKGS_LIB"; };
-  cross = import ../../nix/cross.nix {
-    nixpkgs = ./stub-nixpkgs;
-    rust-overlay = stubs.rust-overlay;
+  inherit (stubs) lib;
+  nixpkgs = {
+    outPath = ./stub-nixpkgs;
+    legacyPackages.x86_64-linux = stubs.nixpkgs { system = "x86_64-linux"; };
   };
+  rust-overlay = stubs.rust-overlay;
+
+  # The four targets as the tool's platform table spells them.
+  expected = {
+    "x86_64-linux" = { target = "x86_64-unknown-linux-musl"; arch = "amd64"; };
+    "i686-linux" = { target = "i686-unknown-linux-musl"; arch = "386"; };
+    "aarch64-linux" = { target = "aarch64-unknown-linux-musl"; arch = "arm64"; };
+    "armv6l-linux" = { target = "arm-unknown-linux-musleabihf"; arch = "arm"; };
+  };
+
+  check = what: cond: if cond then true else throw "template check failed: ${what}";
+
+  describe = name: outs: builtins.mapAttrs
+    (system: o:
+      let
+        bin = o.${name};
+        image = o."${name}-docker";
+        want = expected.${system};
+      in
+      assert check "${system}: the Rust target is ${want.target}" (bin.target == want.target);
+      assert check "${system}: static" bin.isStatic;
+      assert check "${system}: the linker is the static C toolchain's" (lib.hasSuffix "-linux-musl-cc" bin.linker || lib.hasSuffix "-linux-musleabihf-cc" bin.linker);
+      assert check "${system}: +crt-static" (bin.args.RUSTFLAGS == "-C target-feature=+crt-static");
+      assert check "${system}: the image architecture is ${want.arch}" (image.args.architecture == want.arch);
+      {
+        inherit (bin) target isStatic linker;
+        features = bin.args.buildFeatures or [ ];
+        architecture = image.args.architecture;
+        inherit (image.args) config;
+      })
+    outs;
+
+  cross = import ../../nix/cross.nix { inherit nixpkgs rust-overlay; };
   release = cross.release {
     name = "hello";
     version = "0.1.0";
     src = /tmp;
     bin = "hi";
     features = [ "cli" ];
-    image = { cmd = [ "serve" ]; env = { RUST_LOG = "info"; }; };
+    image = { cmd = [ "serve" ]; env = { RUST_LOG = "info"; }; path = "/hi"; };
+    cargoLock = { lockFile = /tmp/Cargo.lock; outputHashes = { }; };
   };
+
+  toolFlake = (import ../../flake.nix).outputs {
+    self = ../..;
+    inherit nixpkgs rust-overlay;
+  };
+
+  initDir = builtins.getEnv "INIT_FLAKE_DIR";
+  initFlake =
+    if initDir == "" then null
+    else (import (/. + initDir + "/flake.nix")).outputs {
+      self = /. + initDir;
+      inherit nixpkgs rust-overlay;
+    };
 in
+assert check "the toolchain holds every target's std" (lib.sort (a: b: a < b) cross.rust.targets == lib.sort (a: b: a < b) (map (e: e.target) (lib.attrValues expected)));
+assert check "the toolchain holds the Rust toolchain and each target's C toolchain" (builtins.length cross.toolchain.x86_64-linux.paths == 6);
+assert check "the image's entrypoint is where the binary goes" (release.x86_64-linux.hello-docker.args.config.Entrypoint == [ "/hi" ]);
+assert check "the image's Cmd and Env" (release.x86_64-linux.hello-docker.args.config.Cmd == [ "serve" ] && release.x86_64-linux.hello-docker.args.config.Env == [ "RUST_LOG=info" ]);
 {
-  toolchainTargets = cross.rust.targets;
-  toolchainPaths = map (p: p.name) cross.toolchain.x86_64-linux.paths;
-  targets = builtins.mapAttrs
-    (system: outs: {
-      target = outs.hello.target;
-      isStatic = outs.hello.isStatic;
-      linker = outs.hello.linker;
-      features = outs.hello.args.buildFeatures;
-      rustflags = outs.hello.args.RUSTFLAGS;
-      architecture = outs.hello-docker.args.architecture;
-      entrypoint = outs.hello-docker.args.config.Entrypoint;
-      cmd = outs.hello-docker.args.config.Cmd;
-      env = outs.hello-docker.args.config.Env;
-    })
-    release;
+  crossNix = describe "hello" release;
+  toolFlake = {
+    tool = toolFlake.packages.x86_64-linux.default.target;
+    release = describe "cargo-release-dist" (builtins.removeAttrs toolFlake.packages [ "x86_64-linux" ] // {
+      x86_64-linux = builtins.removeAttrs toolFlake.packages.x86_64-linux [ "default" ];
+    });
+    toolchain = toolFlake.toolchain.x86_64-linux.name;
+  };
+  initFlake = if initFlake == null then "not evaluated (INIT_FLAKE_DIR unset)" else {
+    release = describe (lib.head (lib.attrNames initFlake.packages.x86_64-linux)) initFlake.packages;
+    toolchain = initFlake.toolchain.x86_64-linux.name;
+  };
 }
