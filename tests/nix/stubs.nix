@@ -44,7 +44,7 @@ let
     # @05e40e79: `{ rustc, cargo, ... }`.
     makeRustPlatform = a0:
       let a = takes "makeRustPlatform" { required = [ "rustc" "cargo" ]; open = true; } a0; in
-      {
+      builtins.seq a {
         # pkgs/build-support/rust/build-rust-package/default.nix @00ed845c:
         # named arguments then `...` (passed to mkDerivation), and
         # `assert cargoVendorDir == null && cargoLock == null -> … cargoHash …
