@@ -177,5 +177,8 @@
       packages = perTarget // {
         ${buildSystem} = perTarget.${buildSystem} // { "${name}-docs" = docs; };
       };
+      # What the builds use, for `cache-toolchain` (nix/toolchain.nix reads
+      # it from this flake, as the template does).
+      toolchain.${buildSystem} = import ./nix/toolchain-standin.nix;
     };
 }

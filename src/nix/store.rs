@@ -265,8 +265,15 @@ impl Nix {
     }
 
     /// `nix-instantiate FILE`: the derivations a Nix file evaluates to.
+    /// Flakes are switched on for the call, as for `nix build`: the
+    /// template's nix/toolchain.nix reads the project's flake
+    /// (`builtins.getFlake`).
     pub fn instantiate(&self, dir: &Path, file: &Path) -> Result<Vec<String>> {
-        let out = Cmd::new(self.nix_instantiate()).arg(file).dir(dir).read()?;
+        let out = Cmd::new(self.nix_instantiate())
+            .args(["--extra-experimental-features", "nix-command flakes"])
+            .arg(file)
+            .dir(dir)
+            .read()?;
         Ok(lines(&out))
     }
 

@@ -37,6 +37,8 @@ fn toolchain_out(f: &Fixture) -> String {
     stock(
         "nix-build",
         &[
+            "--extra-experimental-features",
+            "nix-command flakes",
             "--no-out-link",
             f.dir.join("nix/toolchain.nix").to_str().unwrap(),
         ],

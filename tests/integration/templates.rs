@@ -12,11 +12,23 @@ fn every_nix_file_parses() {
         "nix/toolchain.nix",
         "examples/hello/flake.nix",
         "examples/hello/nix/toolchain.nix",
+        "examples/hello/nix/toolchain-standin.nix",
     ] {
         let path = root.join(file);
         let parsed = stock("nix-instantiate", &["--parse", path.to_str().unwrap()]);
         assert!(!parsed.trim().is_empty(), "{file}");
     }
+}
+
+#[test]
+fn the_example_reads_its_toolchain_from_its_flake_with_the_templates_own_file() {
+    // So `cache-toolchain` runs the template's nix/toolchain.nix
+    // (builtins.getFlake) for real in the cache tests, with Nix 2.8.
+    let read = |p: &str| std::fs::read_to_string(repo_root().join(p)).unwrap();
+    assert_eq!(
+        read("nix/toolchain.nix"),
+        read("examples/hello/nix/toolchain.nix")
+    );
 }
 
 #[test]
