@@ -21,7 +21,7 @@ pub enum Cargo {
 #[derive(Debug, Args)]
 #[command(
     about = "Build a Nix-built Rust project for every target and publish the release",
-    after_help = "Configuration lives in [package.metadata.release-dist]; see the README."
+    after_help = "Configuration lives in [package.metadata.release-dist]; see docs/configuration.md."
 )]
 pub struct App {
     /// Global options.

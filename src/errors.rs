@@ -542,7 +542,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Config { .. } => {
-                "fix the key in Cargo.toml; the README's Configuration section lists every key and its default".into()
+                "fix the key in Cargo.toml; docs/configuration.md lists every key and its default".into()
             }
             Error::Metadata(_) => "check that Cargo.toml parses: run `cargo metadata --no-deps`".into(),
             Error::Package(_) => "choose a package with `-p NAME` or `--manifest-path PATH`".into(),

@@ -257,7 +257,7 @@ fn push(
         let store = Arc::new(ObjectStore::open(&url.location).await?);
         store.check_access().await?;
         // The pin first, then the wait for a collector that is deleting:
-        // see the README's "Cache GC" for why this order keeps the closure.
+        // see docs/cache.md, "Cache GC", for why this order keeps the closure.
         let paths: Vec<String> = infos.iter().map(|i| i.path.clone()).collect();
         super::pins::write_pin(&store, &pin_name, &paths).await?;
         super::pins::wait_for_collectors(&store, &|text| status(ctx, text)).await?;

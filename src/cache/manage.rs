@@ -49,7 +49,7 @@ pub fn run_cache_gc(ctx: &Context, cache: Option<&str>, grace: Duration) -> Resu
         human.push_str(&format!("NARs were kept this time: {why}\n"));
     }
     human.push_str(
-        "nix clients may still hold a deleted path as present for `narinfo-cache-positive-ttl` (30 days by default): see the README's Cache GC\n",
+        "nix clients may still hold a deleted path as present for `narinfo-cache-positive-ttl` (30 days by default): see docs/cache.md (Cache GC)\n",
     );
     ctx.print_result(&human, &summary);
     Ok(summary)
