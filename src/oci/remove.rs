@@ -124,12 +124,18 @@ impl Registry {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<StatusCode> {
+        let op = if method == http::Method::PUT {
+            "PUT"
+        } else {
+            "DELETE"
+        };
         let body = body.map(|b| (b, INDEX_MEDIA_TYPE));
         let work = self.request(method, path, body, &[], Scope::Delete);
-        match tokio::time::timeout(super::pull::DOCUMENT_DEADLINE, work).await {
-            Ok(r) => Ok(r?.status()),
-            Err(_) => Err(self.raw_error("DELETE", path, "no answer within its deadline")),
-        }
+        let response = crate::bounds::within(super::pull::DOCUMENT_DEADLINE, work, |m| {
+            self.raw_error(op, path, &m)
+        })
+        .await?;
+        Ok(response.status())
     }
 
     /// Asks whether the registry deletes, without changing anything: a
