@@ -24,19 +24,24 @@
 # or `allowBuiltinFetchGit = true`), `image` ({ path ? "/bin/<bin>",
 # cmd ? null (the arguments after the entrypoint), env ? { },
 # contents ? [ ] }), and `extraArgs` for buildRustPackage.
-{ nixpkgs, rust-overlay, buildSystem ? "x86_64-linux", rustVersion ? "1.94.1" }:
+{ nixpkgs, rust-overlay, buildSystem ? "x86_64-linux", rustVersion ? "1.94.1"
+  # The Nix systems to build: Garage's four by default (the tool's default
+  # targets); add "armv7l-linux" for linux/arm/v7.
+, systems ? [ "x86_64-linux" "i686-linux" "aarch64-linux" "armv6l-linux" ] }:
 let
   pkgsBuild = import nixpkgs { system = buildSystem; };
   lib = pkgsBuild.lib;
 
   # Target Nix system -> its pkgsCross set, OCI architecture and variant.
   # dockerTools writes no variant; `publish` adds it to the config.
-  targets = {
+  known = {
     "x86_64-linux" = { cross = "musl64"; arch = "amd64"; };
     "i686-linux" = { cross = "musl32"; arch = "386"; };
     "aarch64-linux" = { cross = "aarch64-multiplatform-musl"; arch = "arm64"; };
     "armv6l-linux" = { cross = "muslpi"; arch = "arm"; variant = "v6"; };
+    "armv7l-linux" = { cross = "armv7l-hf-multiplatform"; arch = "arm"; variant = "v7"; };
   };
+  targets = lib.getAttrs systems known;
 
   staticPkgs = t: pkgsBuild.pkgsCross.${t.cross}.pkgsStatic;
   rustTarget = t: (staticPkgs t).stdenv.hostPlatform.rust.rustcTarget;

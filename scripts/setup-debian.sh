@@ -9,11 +9,27 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v nix >/dev/null || missing+=(nix-bin)
 command -v git >/dev/null || missing+=(git)
-# The example's stand-in binaries are assembled and linked with binutils: the
-# host's for amd64 and 386, Debian's cross binutils for arm64 and arm/v6.
+# The example is a Rust program that cargo cross-builds inside Nix, offline:
+# Debian's rustc and cargo (1.63; the flake names /usr/bin/rustc, not
+# rustup's), each target's Rust standard library from Debian's multiarch
+# packages, and Debian's cross gcc with the target's libc as its linker
+# (static, +crt-static). Debian has no ARMv6 hard-float std, hence arm/v7.
+foreign=()
+for arch in arm64 i386 armhf; do
+  dpkg --print-foreign-architectures | grep -qx "$arch" || foreign+=("$arch")
+done
+command -v /usr/bin/rustc >/dev/null || missing+=(rustc)
+command -v /usr/bin/cargo >/dev/null || missing+=(cargo)
+[ -d /usr/lib/rustlib/aarch64-unknown-linux-gnu ] || missing+=(libstd-rust-dev:arm64)
+[ -d /usr/lib/rustlib/i686-unknown-linux-gnu ] || missing+=(libstd-rust-dev:i386)
+[ -d /usr/lib/rustlib/armv7-unknown-linux-gnueabihf ] || missing+=(libstd-rust-dev:armhf)
+command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v i686-linux-gnu-gcc >/dev/null || missing+=(gcc-i686-linux-gnu libc6-dev-i386-cross)
+command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
+# The tests' stand-in fixture (tests/fixtures/hello-standin, which keeps
+# linux/arm/v6) assembles and links a few instructions per target with
+# binutils: the host's, and the cross ones that the gcc above bring.
 command -v ld >/dev/null || missing+=(binutils)
-command -v aarch64-linux-gnu-as >/dev/null || missing+=(binutils-aarch64-linux-gnu)
-command -v arm-linux-gnueabihf-as >/dev/null || missing+=(binutils-arm-linux-gnueabihf)
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v skopeo >/dev/null || missing+=(skopeo)
   command -v umoci >/dev/null || missing+=(umoci)
@@ -23,7 +39,7 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v curl >/dev/null || missing+=(curl)
   # The hostile-input tests bound each command's memory with GNU time.
   [ -x /usr/bin/time ] || missing+=(time)
-  # Smoke runs of the arm64 and arm/v6 binaries, and readelf's view of them.
+  # Smoke runs of the arm binaries (arm64, arm/v7, the fixture's arm/v6).
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
   # The extra-artifact tests read the .zip and .tar.xz archives with stock tools.
   command -v unzip >/dev/null || missing+=(unzip)
@@ -49,7 +65,11 @@ if [ "${1:-}" = "--benches" ]; then
   command -v jq >/dev/null || missing+=(jq)
   command -v bc >/dev/null || missing+=(bc)
 fi
-if [ ${#missing[@]} -gt 0 ]; then
+for arch in "${foreign[@]}"; do
+  echo "adding the $arch architecture (dpkg --add-architecture)"
+  as_root dpkg --add-architecture "$arch"
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#foreign[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -6,7 +6,9 @@
 //! - `e_machine` (and the ELF class) is the target's;
 //! - the binary is static: no `PT_INTERP`, no `DT_NEEDED`;
 //! - for `linux/arm/v6`: `Tag_CPU_arch` is v6 or older, and
-//!   `Tag_ABI_VFP_args` says the hard-float ABI (Raspberry Pi OS's armhf).
+//!   `Tag_ABI_VFP_args` says the hard-float ABI (Raspberry Pi OS's armhf);
+//! - for `linux/arm/v7`: `Tag_CPU_arch` is v7 or older (not v7-M, not v8),
+//!   and the hard-float ABI (Debian's armhf).
 
 use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
@@ -189,6 +191,41 @@ fn expected(platform: Platform) -> (&'static str, u8) {
     }
 }
 
+/// The newest `Tag_CPU_arch` an arm target runs: v6 (6, with v6KZ, v6T2
+/// and v6K up to 9) or v7 (10); `None` for other machines.
+fn arm_newest(platform: Platform) -> Option<u64> {
+    match platform.variant() {
+        Some("v6") => Some(9),
+        Some("v7") => Some(10),
+        _ => None,
+    }
+}
+
+/// An arm binary must be no newer than its target's architecture and use
+/// the hard-float ABI (armhf).
+fn arm_problems(platform: Platform, facts: &ElfFacts, newest: u64, out: &mut Vec<String>) {
+    let wanted = if newest < 10 { "armv6" } else { "armv7" };
+    match facts.arm_cpu_arch {
+        Some(v) if v > newest && newest < 10 => out.push(format!(
+            "{platform}: the binary is {} (Tag_CPU_arch {}), newer than ARMv6: it crashes on a Raspberry Pi Zero or 1",
+            arm_family(v),
+            arm_arch_name(v)
+        )),
+        Some(v) if v > newest => out.push(format!(
+            "{platform}: the binary is {} (Tag_CPU_arch {}), not ARMv7-A: it does not run on ARMv7 boards",
+            arm_family(v),
+            arm_arch_name(v)
+        )),
+        None => out.push(format!("{platform}: the binary has no Tag_CPU_arch: build it for {wanted}")),
+        _ => {}
+    }
+    if facts.arm_hard_float == Some(false) {
+        out.push(format!(
+            "{platform}: the binary uses the soft-float ABI (Tag_ABI_VFP_args is not VFP registers), not armhf"
+        ));
+    }
+}
+
 /// What relaxes the checks for one target.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Relaxed {
@@ -221,21 +258,8 @@ pub fn problems(platform: Platform, facts: &ElfFacts, relaxed: Relaxed) -> Vec<S
             what.join("; ")
         ));
     }
-    if platform.variant() == Some("v6") {
-        match facts.arm_cpu_arch {
-            Some(v) if v > 9 => out.push(format!(
-                "{platform}: the binary is {} (Tag_CPU_arch {}), newer than ARMv6: it crashes on a Raspberry Pi Zero or 1",
-                arm_family(v),
-                arm_arch_name(v)
-            )),
-            None => out.push(format!("{platform}: the binary has no Tag_CPU_arch: build it for armv6")),
-            _ => {}
-        }
-        if facts.arm_hard_float == Some(false) {
-            out.push(format!(
-                "{platform}: the binary uses the soft-float ABI (Tag_ABI_VFP_args is not VFP registers), not armhf"
-            ));
-        }
+    if let Some(newest) = arm_newest(platform) {
+        arm_problems(platform, facts, newest, &mut out);
     }
     out
 }
@@ -309,9 +333,21 @@ mod tests {
             "{text:?}"
         );
 
+        let v8 = inspect(&vector("armv8-a32")).unwrap();
+        assert_eq!(v8.arm_cpu_arch, Some(14));
+        assert_eq!(
+            problems(p("linux/arm/v7"), &v8, Relaxed::default()),
+            ["linux/arm/v7: the binary is ARMv8 or later (Tag_CPU_arch v8), not ARMv7-A: it does not run on ARMv7 boards"]
+        );
+        // ARMv7 and ARMv6 code both run on an ARMv7 board.
+        assert!(problems(p("linux/arm/v7"), &v7, Relaxed::default()).is_empty());
+        let v6 = inspect(&vector("armv6")).unwrap();
+        assert!(problems(p("linux/arm/v7"), &v6, Relaxed::default()).is_empty());
+
         let soft = inspect(&vector("armv6-soft")).unwrap();
         assert_eq!(soft.arm_hard_float, Some(false));
         assert!(problems(p("linux/arm/v6"), &soft, Relaxed::default())[0].contains("soft-float"));
+        assert!(problems(p("linux/arm/v7"), &soft, Relaxed::default())[0].contains("soft-float"));
         assert!(!is_elf(b"#!/bin/sh\n") && is_elf(&vector("x86_64")));
     }
 }

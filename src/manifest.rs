@@ -143,6 +143,34 @@ pub struct Artifact {
     /// relaxed, and the smoke run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<BinaryCheck>,
+    /// What the derivation says it compiled, for a static binary: its
+    /// `rustTarget` and `rustcVersion` attributes, when it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rust: Option<RustBuild>,
+}
+
+/// The Rust side of a static binary's derivation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RustBuild {
+    /// The target triple cargo built for (`armv7-unknown-linux-gnueabihf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The rustc version (`1.63.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rustc: Option<String>,
+}
+
+impl RustBuild {
+    /// The derivation attributes it is read from.
+    pub const ATTRIBUTES: [&'static str; 2] = ["rustTarget", "rustcVersion"];
+
+    /// From a derivation's attributes; `None` when it has neither.
+    pub fn from_attrs(attrs: &std::collections::BTreeMap<String, String>) -> Option<RustBuild> {
+        let target = attrs.get("rustTarget").cloned();
+        let rustc = attrs.get("rustcVersion").cloned();
+        (target.is_some() || rustc.is_some()).then_some(RustBuild { target, rustc })
+    }
 }
 
 /// What `build` found out about a static binary.

@@ -5,6 +5,11 @@
 //! cargo a Rust triple (`armv6l-unknown-linux-musleabihf`), and Garage-style
 //! image file names a docker stem (`linux.arm`). [`Platform`] maps between them
 //! all, from one table, so that no module invents its own mapping.
+//!
+//! The Rust triple here is the one the template builds with (static musl)
+//! and the Garage layout names directories by; a project's flake may build
+//! with another (the example: Debian's `-gnu` ones), which `build` records
+//! from the derivation.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,16 +27,18 @@ struct Entry {
     variant: Option<&'static str>,
     nix_system: &'static str,
     rust_triple: &'static str,
+    docker_stem: &'static str,
 }
 
-/// The known targets, in the order Garage ships them.
-static TABLE: [Entry; 4] = [
+/// The known targets: Garage's four in the order it ships them, then the rest.
+static TABLE: [Entry; 5] = [
     Entry {
         os: "linux",
         arch: "amd64",
         variant: None,
         nix_system: "x86_64-linux",
         rust_triple: "x86_64-unknown-linux-musl",
+        docker_stem: "linux.amd64",
     },
     Entry {
         os: "linux",
@@ -39,6 +46,7 @@ static TABLE: [Entry; 4] = [
         variant: None,
         nix_system: "i686-linux",
         rust_triple: "i686-unknown-linux-musl",
+        docker_stem: "linux.386",
     },
     Entry {
         os: "linux",
@@ -46,6 +54,7 @@ static TABLE: [Entry; 4] = [
         variant: None,
         nix_system: "aarch64-linux",
         rust_triple: "aarch64-unknown-linux-musl",
+        docker_stem: "linux.arm64",
     },
     Entry {
         os: "linux",
@@ -53,18 +62,32 @@ static TABLE: [Entry; 4] = [
         variant: Some("v6"),
         nix_system: "armv6l-linux",
         rust_triple: "armv6l-unknown-linux-musleabihf",
+        // Garage's name for its one arm image.
+        docker_stem: "linux.arm",
+    },
+    Entry {
+        os: "linux",
+        arch: "arm",
+        variant: Some("v7"),
+        nix_system: "armv7l-linux",
+        rust_triple: "armv7-unknown-linux-musleabihf",
+        docker_stem: "linux.arm.v7",
     },
 ];
 
+/// How many of the table's first entries are the default set.
+const DEFAULTS: usize = 4;
+
 impl Platform {
-    /// Every known target, in Garage's order.
+    /// Every known target, Garage's four first.
     pub fn all() -> impl Iterator<Item = Platform> {
         TABLE.iter().map(|entry| Platform { entry })
     }
 
-    /// The default target set: the four that Garage ships.
+    /// The default target set: the four that Garage ships (amd64, 386,
+    /// arm64, arm/v6), whatever else the table knows.
     pub fn defaults() -> Vec<Platform> {
-        Self::all().collect()
+        Self::all().take(DEFAULTS).collect()
     }
 
     /// The OCI operating system (`linux`).
@@ -92,9 +115,10 @@ impl Platform {
         self.entry.rust_triple
     }
 
-    /// The docker archive stem (`linux.arm`): `<os>.<arch>`, without the variant.
+    /// The docker archive stem: `<os>.<arch>` (`linux.arm64`), with the
+    /// variant for arm/v7 (`linux.arm.v7`); arm/v6 keeps Garage's `linux.arm`.
     pub fn docker_stem(&self) -> String {
-        format!("{}.{}", self.entry.os, self.entry.arch)
+        self.entry.docker_stem.to_string()
     }
 
     /// The relative directory of this target in a platform tree
@@ -109,7 +133,7 @@ impl Platform {
             p.to_string() == s
                 || p.nix_system() == s
                 || p.rust_triple() == s
-                || (p.variant().is_none() && p.docker_stem() == s)
+                || (p.docker_stem() == s && s != "linux.arm")
         })
     }
 }
@@ -207,8 +231,24 @@ mod tests {
                     "armv6l-unknown-linux-musleabihf",
                     "linux.arm".into()
                 ),
+                (
+                    "linux/arm/v7".into(),
+                    "armv7l-linux",
+                    "armv7-unknown-linux-musleabihf",
+                    "linux.arm.v7".into()
+                ),
             ]
         );
+    }
+
+    #[test]
+    fn the_defaults_are_garages_four_whatever_the_table_knows() {
+        let defaults: Vec<String> = Platform::defaults().iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            defaults,
+            ["linux/amd64", "linux/386", "linux/arm64", "linux/arm/v6"]
+        );
+        assert!(Platform::all().count() > defaults.len());
     }
 
     #[test]
@@ -221,6 +261,10 @@ mod tests {
         assert_eq!(
             "linux.arm64".parse::<Platform>().map(|p| p.nix_system()),
             Ok("aarch64-linux")
+        );
+        assert_eq!(
+            "linux.arm.v7".parse::<Platform>().map(|p| p.to_string()),
+            Ok("linux/arm/v7".into())
         );
     }
 

@@ -1,22 +1,24 @@
-# The example project's flake: the attribute shape `cargo release-dist build`
-# expects, built offline.
+# The example project's flake: a real Rust program (src/main.rs, with one
+# crates.io dependency vendored in vendor/) that cargo cross-builds inside a
+# Nix derivation for four Linux targets, offline, plus a docker image and a
+# manual, in the attribute shape `cargo release-dist build` expects.
 #
-# STAND-INS: no Rust cross toolchain (and no nixpkgs) is reachable on the
-# machines this example is tested on, so nothing here compiles src/main.rs.
-# Each "static binary" is a real static ELF executable for its target's
-# machine, a few instructions of assembly that print which target it is and
-# exit 0, assembled and linked with Debian's binutils (`as`/`ld`, and
-# binutils-aarch64-linux-gnu and binutils-arm-linux-gnueabihf for the arm
-# targets; the arm/v6 one for ARMv6 with the hard-float ABI, as Raspberry Pi
-# OS's armhf). Each image is a real docker-archive (manifest.json, a config
-# whose architecture/os match the target, one layer.tar) holding that program
-# as its entrypoint. Every derivation uses the host's /bin/sh and tools from
-# /usr/bin and /bin, which works with Debian's nix-bin because its sandbox is off.
+# OFFLINE, WITHOUT NIXPKGS: the machines this example is tested on have
+# Debian's nix-bin with the sandbox off, no internet and no nixpkgs. So the
+# compiler is Debian 12's: /usr/bin/rustc and /usr/bin/cargo, the targets'
+# standard libraries from Debian's multiarch packages (libstd-rust-dev:arm64,
+# :i386, :armhf) and Debian's cross gcc as each target's linker, statically
+# linked (+crt-static, glibc). scripts/setup-debian.sh installs them. Every
+# derivation runs the host's /bin/sh with PATH=/usr/bin:/bin, which works
+# because the sandbox is off. A real project gets the same attributes from
+# ../../nix/cross.nix (rust-overlay's toolchain, pkgsCross…pkgsStatic's
+# linker, dockerTools), which is evaluated here but cannot be built here.
 #
-# A real project gets the same attributes from ../../nix/cross.nix, which
-# cross-compiles with pkgsCross and builds images with dockerTools.
+# The image stays a hand-made docker-archive (manifest.json, a config whose
+# architecture/os match the target and, like dockerTools', no variant, one
+# layer.tar) holding the real program as its entrypoint.
 {
-  description = "cargo release-dist example (offline stand-ins: real static ELF programs)";
+  description = "cargo release-dist example: a Rust program cross-built by cargo inside Nix, offline";
 
   outputs = { self }:
     let
@@ -25,14 +27,20 @@
       # The machine that runs the builds. Flakes cannot ask which one that
       # is (builtins.currentSystem is impure), so it is named here.
       buildSystem = "x86_64-linux";
+      # The compiler every build uses; each build checks that it is this one,
+      # so the derivation's `rustcVersion` (recorded in build.json and the
+      # provenance) is true.
+      rustc = "/usr/bin/rustc";
+      rustcVersion = "1.63.0";
 
-      # Nix system -> OCI architecture, as nixpkgs dockerTools writes it
-      # (pkgs.go.GOARCH: no variant for arm).
+      # Nix system -> OCI architecture (as dockerTools writes it: no variant
+      # for arm), the Rust target triple Debian has a std for, and cargo's
+      # linker variable for it with Debian's cross gcc.
       targets = {
-        "x86_64-linux" = { arch = "amd64"; triple = "x86_64-unknown-linux-musl"; };
-        "i686-linux" = { arch = "386"; triple = "i686-unknown-linux-musl"; };
-        "aarch64-linux" = { arch = "arm64"; triple = "aarch64-unknown-linux-musl"; };
-        "armv6l-linux" = { arch = "arm"; triple = "armv6l-unknown-linux-musleabihf"; };
+        "x86_64-linux" = { arch = "amd64"; triple = "x86_64-unknown-linux-gnu"; linkerVar = "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER"; linker = "gcc"; };
+        "i686-linux" = { arch = "386"; triple = "i686-unknown-linux-gnu"; linkerVar = "CARGO_TARGET_I686_UNKNOWN_LINUX_GNU_LINKER"; linker = "i686-linux-gnu-gcc"; };
+        "aarch64-linux" = { arch = "arm64"; triple = "aarch64-unknown-linux-gnu"; linkerVar = "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"; linker = "aarch64-linux-gnu-gcc"; };
+        "armv7l-linux" = { arch = "arm"; triple = "armv7-unknown-linux-gnueabihf"; linkerVar = "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER"; linker = "arm-linux-gnueabihf-gcc"; };
       };
 
       shell = args: derivation ({
@@ -41,90 +49,46 @@
         PATH = "/usr/bin:/bin";
       } // args);
 
-      # Each target's assembler, linker and program. The message goes in
-      # msg.s, so the sources stay free of Nix interpolation.
-      asm = {
-        "x86_64-linux" = {
-          as = "as --64"; ld = "ld -m elf_x86_64 -n";
-          program = ''
-            .globl _start
-            .text
-            _start: mov $1, %eax
-                    mov $1, %edi
-                    lea msg(%rip), %rsi
-                    mov $len, %edx
-                    syscall
-                    mov $60, %eax
-                    xor %edi, %edi
-                    syscall
-          '';
-        };
-        "i686-linux" = {
-          as = "as --32"; ld = "ld -m elf_i386 -n";
-          program = ''
-            .globl _start
-            .text
-            _start: mov $4, %eax
-                    mov $1, %ebx
-                    mov $msg, %ecx
-                    mov $len, %edx
-                    int $0x80
-                    mov $1, %eax
-                    xor %ebx, %ebx
-                    int $0x80
-          '';
-        };
-        "aarch64-linux" = {
-          as = "aarch64-linux-gnu-as"; ld = "aarch64-linux-gnu-ld";
-          program = ''
-            .globl _start
-            .text
-            _start: mov x0, #1
-                    adr x1, msg
-                    mov x2, #len
-                    mov x8, #64
-                    svc #0
-                    mov x0, #0
-                    mov x8, #93
-                    svc #0
-          '';
-        };
-        "armv6l-linux" = {
-          as = "arm-linux-gnueabihf-as -march=armv6 -mfloat-abi=hard -mfpu=vfp";
-          ld = "arm-linux-gnueabihf-ld";
-          program = ''
-            .syntax unified
-            .arm
-            .eabi_attribute 28, 1
-            .globl _start
-            .text
-            _start: mov r0, #1
-                    adr r1, msg
-                    mov r2, #len
-                    mov r7, #4
-                    svc #0
-                    mov r0, #0
-                    mov r7, #1
-                    svc #0
-          '';
-        };
+      # What cargo reads, and nothing else: editing the release
+      # configuration in Cargo.toml rebuilds (Cargo.toml is read), but
+      # target/, flake.nix and nix/ do not.
+      root = toString ./.;
+      src = builtins.path {
+        name = "${name}-${version}-source";
+        path = ./.;
+        filter = path: type:
+          let
+            rel = builtins.substring (builtins.stringLength root + 1) (-1) (toString path);
+            top = builtins.head (builtins.split "/" rel);
+          in builtins.elem top [ "Cargo.toml" "Cargo.lock" "build.rs" "src" "vendor" ".cargo" ];
       };
 
-      # Stand-in for a static musl build of the crate: $out/bin/hello, a
-      # static ELF executable for the target's machine.
-      staticFor = system: t: let a = asm.${system}; in shell {
+      # The crate, built by cargo for one target: $out/bin/hello, a static
+      # ELF executable. `rustTarget` and `rustcVersion` are derivation
+      # attributes that build.json and the provenance record.
+      staticFor = system: t: shell {
         name = "${name}-${version}-${t.triple}";
-        inherit (a) program;
+        inherit src rustcVersion;
+        rustTarget = t.triple;
+        ${t.linkerVar} = t.linker;
         args = [ "-c" ''
           set -eu
+          found=$(${rustc} --version)
+          case "$found" in
+            "rustc $rustcVersion"*) ;;
+            *) echo "expected rustc $rustcVersion at ${rustc}, found: $found" >&2; exit 1 ;;
+          esac
           work=$(mktemp -d)
-          printf '%s\n' "$program" > $work/prog.s
-          printf 'msg: .ascii "hello from %s (stand-in for %s %s)\\n"\nlen = . - msg\n' \
-            "${t.triple}" "${name}" "${version}" > $work/msg.s
-          cat $work/prog.s $work/msg.s > $work/all.s
-          ${a.as} -o $work/all.o $work/all.s
+          cp -r $src $work/src
+          chmod -R u+w $work/src
+          cd $work/src
+          # Debian's rustc, not rustup's (which would come first on a PATH
+          # with ~/.cargo/bin, and has only x86_64's std).
+          export RUSTC=${rustc} HOME=$work CARGO_HOME=$work/cargo-home CARGO_TARGET_DIR=$work/target
+          export RUSTFLAGS="-C target-feature=+crt-static -C strip=symbols --remap-path-prefix=$work=/build"
+          /usr/bin/cargo build --offline --locked --release --target $rustTarget
           mkdir -p $out/bin
-          ${a.ld} --build-id=none -s -o $out/bin/${name} $work/all.o
+          cp $work/target/$rustTarget/release/${name} $out/bin/${name}
           chmod 555 $out/bin/${name}
           rm -rf $work
         '' ];
@@ -143,7 +107,7 @@
           layer=$(sha256sum $work/layer.tar | cut -d' ' -f1)
           mkdir $work/image/$layer
           mv $work/layer.tar $work/image/$layer/layer.tar
-          printf '{"architecture":"%s","os":"linux","created":"1970-01-01T00:00:01Z","config":{"Entrypoint":["/bin/${name}"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"1970-01-01T00:00:01Z","comment":"stand-in layer"}]}' \
+          printf '{"architecture":"%s","os":"linux","created":"1970-01-01T00:00:01Z","config":{"Entrypoint":["/bin/${name}"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"1970-01-01T00:00:01Z","comment":"${name} ${version}"}]}' \
             "${t.arch}" "$layer" > $work/config.json
           config=$(sha256sum $work/config.json | cut -d' ' -f1)
           mv $work/config.json $work/image/$config.json
@@ -163,8 +127,8 @@
         args = [ "-c" ''
           set -eu
           mkdir -p $out/html
-          printf '<!doctype html>\n<title>${name} ${version}</title>\n<h1>${name} ${version}</h1>\n<p>Run <code>${name}</code>; it says hello.</p>\n' > $out/html/index.html
-          printf '${name} ${version}\n\nRun ${name}; it prints which target it was built for.\n' > $out/README
+          printf '<!doctype html>\n<title>${name} ${version}</title>\n<h1>${name} ${version}</h1>\n<p>Run <code>${name} --name you</code>; it says hello and which target it was built for.</p>\n' > $out/html/index.html
+          printf '${name} ${version}\n\nRun `${name} --name you`; it says hello and which target it was built for.\n`${name} --version` prints its version.\n' > $out/README
         '' ];
       };
 
@@ -178,7 +142,8 @@
         ${buildSystem} = perTarget.${buildSystem} // { "${name}-docs" = docs; };
       };
       # What the builds use, for `cache-toolchain` (nix/toolchain.nix reads
-      # it from this flake, as the template does).
+      # it from this flake, as the template does). Here the compiler is
+      # Debian's, outside the store, so this is a stand-in with some shape.
       toolchain.${buildSystem} = import ./nix/toolchain-standin.nix;
     };
 }

@@ -9,7 +9,7 @@ use crate::config::{Config, NESTED_DOCKER_ATTR};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::fsutil::{replace_symlink, sha256_file};
-use crate::manifest::{Artifact, BuildManifest, Failure, Kind, Tool};
+use crate::manifest::{Artifact, BuildManifest, Failure, Kind, RustBuild, Tool};
 use crate::nix::{BuiltPath, Nix};
 use crate::platform::Platform;
 use crate::source;
@@ -82,7 +82,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         allow_dynamic: config.allow_dynamic.clone(),
         smoke: opts.smoke.clone().or_else(|| config.smoke.clone()),
     };
-    let artifacts = link_outputs(
+    let mut artifacts = link_outputs(
         &nix,
         (&config.name, &checks),
         &dist,
@@ -91,6 +91,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         &built,
         &mut failures,
     )?;
+    record_rust(&nix, &mut artifacts)?;
     let extras = super::extras::link_extras(
         &nix,
         (&dist, archive_time(&source)),
@@ -450,6 +451,21 @@ impl Checks {
     }
 }
 
+/// Records what each static binary's derivation says it compiled (its
+/// `rustTarget` and `rustcVersion` attributes), from one nix call.
+fn record_rust(nix: &Nix, artifacts: &mut [Artifact]) -> Result<()> {
+    let drvs: Vec<String> = artifacts
+        .iter()
+        .filter(|a| a.kind == Kind::Static)
+        .map(|a| a.drv_path.clone())
+        .collect();
+    let attrs = nix.derivation_attrs(&drvs, &RustBuild::ATTRIBUTES)?;
+    for a in artifacts.iter_mut().filter(|a| a.kind == Kind::Static) {
+        a.rust = attrs.get(&a.drv_path).and_then(RustBuild::from_attrs);
+    }
+    Ok(())
+}
+
 /// Clears the tree, then links every built output into it as a GC root.
 fn link_outputs(
     nix: &Nix,
@@ -533,6 +549,7 @@ fn link_outputs(
                 sha256,
                 size,
                 binary,
+                rust: None,
             });
         }
     }

@@ -1,6 +1,6 @@
 //! The JSON documents nix prints: `nix build --json` and `nix path-info --json`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
@@ -75,9 +75,65 @@ pub fn parse_path_infos(bytes: &[u8]) -> serde_json::Result<Vec<PathInfo>> {
     }
 }
 
+/// Of each derivation in `nix show-derivation`'s JSON (`nix derivation
+/// show` from Nix 2.15), the attributes among `names` that its environment
+/// holds, by derivation path. Newer Nix names a derivation by its base name
+/// only; both spellings come back as full store paths.
+pub fn parse_derivation_attrs(
+    bytes: &[u8],
+    names: &[&str],
+) -> serde_json::Result<HashMap<String, BTreeMap<String, String>>> {
+    #[derive(Deserialize)]
+    struct Drv {
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    }
+    let all: HashMap<String, Drv> = serde_json::from_slice(bytes)?;
+    Ok(all
+        .into_iter()
+        .map(|(path, drv)| {
+            let path = if path.starts_with('/') {
+                path
+            } else {
+                format!("/nix/store/{path}")
+            };
+            let attrs = drv
+                .env
+                .into_iter()
+                .filter(|(k, _)| names.contains(&k.as_str()))
+                .collect();
+            (path, attrs)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_attributes_nix_2_8_shows_of_a_derivation() {
+        let text =
+            include_bytes!("../../tests/vectors/nix-show-derivation/hello-armv7-nix-2.8.json");
+        let attrs =
+            parse_derivation_attrs(text, &["rustTarget", "rustcVersion", "absent"]).unwrap();
+        let drv = "/nix/store/fj0h3kd1a76vzxacjsggf91nmqpz5rs7-hello-0.1.0-armv7-unknown-linux-gnueabihf.drv";
+        assert_eq!(attrs.len(), 1);
+        let want: BTreeMap<String, String> = [
+            (
+                "rustTarget".to_string(),
+                "armv7-unknown-linux-gnueabihf".to_string(),
+            ),
+            ("rustcVersion".to_string(), "1.63.0".to_string()),
+        ]
+        .into();
+        assert_eq!(attrs[drv], want);
+        // Newer Nix names derivations by base name.
+        let short = br#"{"x.drv":{"env":{"rustTarget":"t"}}}"#;
+        assert!(
+            parse_derivation_attrs(short, &["rustTarget"]).unwrap()["/nix/store/x.drv"].len() == 1
+        );
+    }
 
     #[test]
     fn reads_the_object_shape_of_newer_nix() {

@@ -1,9 +1,9 @@
 //! Running nix: finding it, evaluating, building, querying the store, GC roots.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::json::{parse_path_infos, BuiltPath, PathInfo};
+use super::json::{parse_derivation_attrs, parse_path_infos, BuiltPath, PathInfo};
 use super::log::LogEvent;
 use crate::errors::{Error, Result};
 use crate::process::{strip_ansi, Cmd};
@@ -247,6 +247,29 @@ impl Nix {
         let mut seen = std::collections::HashSet::new();
         infos.retain(|i| seen.insert(i.path.clone()));
         Ok(infos)
+    }
+
+    /// The attributes among `names` of each derivation in `drvs`, from one
+    /// `nix show-derivation` (`nix derivation show` from Nix 2.15).
+    pub fn derivation_attrs(
+        &self,
+        drvs: &[String],
+        names: &[&str],
+    ) -> Result<HashMap<String, BTreeMap<String, String>>> {
+        if drvs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let verb: &[&str] = if self.version >= NixVersion(2, 15) {
+            &["derivation", "show"]
+        } else {
+            &["show-derivation"]
+        };
+        let cmd = self.nix().args(verb).args(drvs);
+        let out = cmd.read()?;
+        parse_derivation_attrs(&out, names).map_err(|source| Error::CommandOutput {
+            command: cmd.display(),
+            source,
+        })
     }
 
     /// Builds (or substitutes) `installable` and returns its output paths.

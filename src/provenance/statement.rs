@@ -149,6 +149,14 @@ pub fn statement(
                     "published": a.kind == Kind::Static,
                 },
             });
+            if let Some(r) = &a.rust {
+                if let Some(target) = &r.target {
+                    v["annotations"]["rustTarget"] = json!(target);
+                }
+                if let Some(rustc) = &r.rustc {
+                    v["annotations"]["rustcVersion"] = json!(rustc);
+                }
+            }
             if let Some(b) = &a.binary {
                 v["annotations"]["format"] = json!(b.format);
                 if let Some(s) = &b.smoke {
@@ -276,6 +284,7 @@ mod tests {
                 sha256: "ab".repeat(32),
                 size: 3,
                 binary: None,
+                rust: None,
             }],
             failures: vec![],
             extras: vec![],

@@ -86,6 +86,28 @@ impl PackageSet {
     }
 }
 
+/// Two targets packaged under one architecture (linux/arm/v6 and v7 are
+/// both Debian's `armhf` by default) would be two packages that a
+/// repository cannot tell apart.
+fn refuse_shared_arch(
+    built: &[BuiltPackage],
+    platform: Platform,
+    format: Format,
+    arch: &str,
+) -> Result<()> {
+    match built.iter().find(|p| p.arch == arch && p.format == format) {
+        Some(other) => Err(Error::config(
+            format!("{PREFIX}.arch.\"{platform}\".{}", format.as_str()),
+            format!(
+                "{} and {platform} would both be the `{arch}` {}: name another architecture for one of them, or build only one",
+                other.platform,
+                format.as_str()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The formats asked for: `--packages`, else the config.
 fn formats(ctx: &Context, opts: &PublishOpts) -> Result<Vec<Format>> {
     let Some(given) = &opts.packages else {
@@ -149,7 +171,7 @@ pub fn prepare(
     .map_err(|why| Error::config(PREFIX, format!("release {}: {why}", release.tag)))?;
     let extra = extra_files(&ctx.project.dir, pc)?;
     let dir = ctx.dist_dir().join("packages");
-    let mut packages = Vec::new();
+    let mut packages: Vec<BuiltPackage> = Vec::new();
     for (platform, binaries) in binaries_by_target(ctx, manifest) {
         for &format in &formats {
             let arch = match format {
@@ -165,6 +187,7 @@ pub fn prepare(
                     ),
                 )
             })?;
+            refuse_shared_arch(&packages, platform, format, &arch)?;
             let out_dir = dir.join(platform.tree_dir());
             std::fs::create_dir_all(&out_dir).map_err(Error::io("cannot create", &out_dir))?;
             let built = match format {

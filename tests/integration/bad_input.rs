@@ -147,9 +147,7 @@ fn publish_with_a_malformed_signing_key() {
 fn publish_a_stable_tag_again_with_other_bytes() {
     let c = case();
     c.publish_signed("v1.0.0").ok();
-    c.f.edit("flake.nix", |t| {
-        t.replace("(stand-in for", "(changed stand-in for")
-    });
+    c.f.edit("src/main.rs", |t| t.replace("usage: ", "Usage: "));
     c.f.commit("change the binary");
     c.f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
     c.refused_unchanged(|c| c.publish_signed("v1.0.0"), 2, &["v1.0.0", "--force"]);

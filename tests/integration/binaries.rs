@@ -1,6 +1,8 @@
-//! The example's real static ELF programs: the checks `build` makes of each
-//! (machine, linkage, ARMv6 hard-float), with deliberately wrong binaries
-//! put in three slots, and smoke runs natively and through qemu.
+//! The example's real Rust programs, static ELF for each target: the checks
+//! `build` makes of each (machine, linkage, ARMv7 and ARMv6 hard-float), with
+//! deliberately wrong binaries put in the slots (the stand-in fixture's, and
+//! an ARMv8 one in the example's arm/v7), and smoke runs natively and through
+//! qemu.
 
 use serde_json::Value;
 
@@ -27,37 +29,81 @@ fn every_target_is_a_static_elf_for_its_machine_and_runs() {
         let platform = a["platform"].as_str().unwrap();
         let b = &a["binary"];
         assert_eq!(b["format"], "elf", "{a}");
-        let machine = match platform {
-            "linux/amd64" => "x86-64",
-            "linux/386" => "i386",
-            "linux/arm64" => "AArch64",
-            _ => "ARM",
+        let (machine, triple, file_says) = match platform {
+            "linux/amd64" => ("x86-64", "x86_64-unknown-linux-gnu", "x86-64"),
+            "linux/386" => ("i386", "i686-unknown-linux-gnu", "Intel 80386"),
+            "linux/arm64" => ("AArch64", "aarch64-unknown-linux-gnu", "ARM aarch64"),
+            "linux/arm/v7" => ("ARM", "armv7-unknown-linux-gnueabihf", "ARM, EABI5"),
+            other => panic!("unexpected target {other}"),
         };
         assert_eq!(b["elf"]["machine"], machine, "{a}");
         assert!(b["elf"].get("interpreter").is_none(), "{a}");
+        // What the derivation says cargo built, recorded from it.
+        assert_eq!(a["rust"]["target"], triple, "{a}");
+        assert_eq!(a["rust"]["rustc"], "1.63.0", "{a}");
+        // The real program, run: it prints its version and the triple it
+        // was compiled for (build.rs reads cargo's TARGET).
         let smoke = &b["smoke"];
         assert_eq!(smoke["result"], "passed", "{a}");
         assert_eq!(smoke["exitCode"], 0);
         assert_eq!(smoke["args"][0], "--version");
-        let triple = a["attribute"].as_str().unwrap();
-        assert!(
-            smoke["stdout"].as_str().unwrap().starts_with("hello from "),
-            "{a} {triple}"
+        assert_eq!(
+            smoke["stdout"].as_str().unwrap().trim_end(),
+            format!("hello 0.1.0 ({triple})"),
+            "{a}"
         );
         let runner = smoke["runner"].as_str().unwrap();
         match platform {
             "linux/arm64" => assert_eq!(runner, "qemu-aarch64-static"),
-            "linux/arm/v6" => assert_eq!(runner, "qemu-arm-static"),
+            "linux/arm/v7" => assert_eq!(runner, "qemu-arm-static"),
             _ => assert_eq!(runner, "native"),
         }
+        // file(1), not our reader, agrees: the machine, and static.
+        let path = f.dist().join(a["path"].as_str().unwrap());
+        let said = crate::util::stock("file", &["-L", path.to_str().unwrap()]);
+        assert!(said.contains(file_says), "{said}");
+        assert!(
+            said.contains("statically linked") || said.contains("static-pie linked"),
+            "{said}"
+        );
     }
     let arm = all
         .iter()
-        .find(|a| a["platform"] == "linux/arm/v6")
+        .find(|a| a["platform"] == "linux/arm/v7")
         .unwrap();
-    assert_eq!(arm["binary"]["elf"]["armCpuArch"], 6);
+    assert_eq!(arm["binary"]["elf"]["armCpuArch"], 10);
     assert_eq!(arm["binary"]["elf"]["armHardFloat"], true);
     // readelf, not our reader, agrees on the ARM attributes.
+    let file = f.dist().join("static/linux/arm/v7/hello");
+    let attrs = crate::util::stock("readelf", &["-A", file.to_str().unwrap()]);
+    assert!(
+        attrs.contains("Tag_CPU_arch: v7") && attrs.contains("Tag_ABI_VFP_args: VFP registers"),
+        "{attrs}"
+    );
+    // The provenance will say the same: build.json's record is what it reads.
+    let rust = &arm["rust"];
+    assert_eq!(rust["target"], "armv7-unknown-linux-gnueabihf");
+}
+
+#[test]
+fn the_stand_in_arm_v6_binary_is_armv6_hard_float_and_runs() {
+    let f = Fixture::standin();
+    f.run(&["build", "-q", "-t", "linux/arm/v6", "--smoke", "--version"])
+        .ok();
+    let all = binaries(&f);
+    assert_eq!(all.len(), 1);
+    let arm = &all[0];
+    assert_eq!(arm["binary"]["elf"]["armCpuArch"], 6);
+    assert_eq!(arm["binary"]["elf"]["armHardFloat"], true);
+    assert_eq!(arm["binary"]["smoke"]["runner"], "qemu-arm-static");
+    assert!(arm["binary"]["smoke"]["stdout"]
+        .as_str()
+        .unwrap()
+        .starts_with("hello from armv6l"));
+    assert!(
+        arm.get("rust").is_none(),
+        "the stand-in says nothing of Rust: {arm}"
+    );
     let file = f.dist().join("static/linux/arm/v6/hello");
     let attrs = crate::util::stock("readelf", &["-A", file.to_str().unwrap()]);
     assert!(
@@ -67,8 +113,32 @@ fn every_target_is_a_static_elf_for_its_machine_and_runs() {
 }
 
 #[test]
-fn wrong_binaries_fail_their_targets_with_what_is_wrong() {
+fn an_armv8_binary_in_the_arm_v7_slot_fails_its_target() {
     let f = Fixture::example("hello");
+    std::fs::create_dir_all(f.dir.join("broken")).unwrap();
+    std::fs::copy(
+        repo_root().join("tests/vectors/elf/armv8-a32"),
+        f.dir.join("broken/armv8-a32"),
+    )
+    .unwrap();
+    f.edit("flake.nix", |t| {
+        t.replace(
+            "cp $work/target/$rustTarget/release/${name} $out/bin/${name}",
+            "cp ${if t.arch == \"arm\" then ./broken/armv8-a32 else \"$work/target/$rustTarget/release/${name}\"} $out/bin/${name}",
+        )
+    });
+    f.commit("an ARMv8 binary for arm/v7");
+    f.run(&["build", "-t", "linux/arm/v7", "-t", "linux/arm64"]).fails_with(
+        1,
+        &["linux/arm/v7: the binary is ARMv8 or later (Tag_CPU_arch v8), not ARMv7-A: it does not run on ARMv7 boards"],
+    );
+    assert!(!f.dist().join("static/linux/arm/v7/hello").exists());
+    assert!(f.dist().join("static/linux/arm64/hello").exists());
+}
+
+#[test]
+fn wrong_binaries_fail_their_targets_with_what_is_wrong() {
+    let f = Fixture::standin();
     let broken = f.dir.join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     for v in ["dynamic", "aarch64", "armv7"] {

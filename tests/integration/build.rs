@@ -6,24 +6,26 @@ use serde_json::Value;
 
 use crate::util::{build_json, nix_path_info, stock, Fixture};
 
+/// The example's targets: the Rust triple each is compiled for (the
+/// program prints it), its docker stem and OCI architecture.
 const TARGETS: [(&str, &str, &str, &str); 4] = [
     (
         "linux/amd64",
-        "x86_64-unknown-linux-musl",
+        "x86_64-unknown-linux-gnu",
         "linux.amd64",
         "amd64",
     ),
-    ("linux/386", "i686-unknown-linux-musl", "linux.386", "386"),
+    ("linux/386", "i686-unknown-linux-gnu", "linux.386", "386"),
     (
         "linux/arm64",
-        "aarch64-unknown-linux-musl",
+        "aarch64-unknown-linux-gnu",
         "linux.arm64",
         "arm64",
     ),
     (
-        "linux/arm/v6",
-        "armv6l-unknown-linux-musleabihf",
-        "linux.arm",
+        "linux/arm/v7",
+        "armv7-unknown-linux-gnueabihf",
+        "linux.arm.v7",
         "arm",
     ),
 ];
@@ -147,7 +149,7 @@ fn dry_run_prints_the_nix_command_and_the_tree_and_builds_nothing() {
     );
     assert!(out.contains("build --json --no-link --keep-going"), "{out}");
     assert!(
-        out.contains("linux.arm.tar.gz -> .#packages.armv6l-linux.hello-docker"),
+        out.contains("linux.arm.v7.tar.gz -> .#packages.armv7l-linux.hello-docker"),
         "{out}"
     );
     assert!(
@@ -165,13 +167,17 @@ fn dry_run_prints_the_nix_command_and_the_tree_and_builds_nothing() {
 fn json_message_format_prints_the_manifest() {
     let f = Fixture::example("hello");
     let out = f
-        .run(&["build", "--message-format", "json", "-t", "linux/arm/v6"])
+        .run(&["build", "--message-format", "json", "-t", "linux/arm/v7"])
         .ok()
         .stdout();
     let v: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["artifacts"][0]["platform"], "linux/arm/v6");
-    assert_eq!(v["artifacts"][0]["path"], "static/linux/arm/v6/hello");
-    assert_eq!(v["artifacts"][1]["path"], "docker/linux.arm.tar.gz");
+    assert_eq!(v["artifacts"][0]["platform"], "linux/arm/v7");
+    assert_eq!(v["artifacts"][0]["path"], "static/linux/arm/v7/hello");
+    assert_eq!(
+        v["artifacts"][0]["rust"]["target"],
+        "armv7-unknown-linux-gnueabihf"
+    );
+    assert_eq!(v["artifacts"][1]["path"], "docker/linux.arm.v7.tar.gz");
 }
 
 #[test]
@@ -180,22 +186,22 @@ fn a_failing_target_is_named_with_its_log_and_the_others_are_kept() {
     f.edit("flake.nix", |t| {
         t.replace(
             "chmod 555 $out/bin/${name}",
-            "chmod 555 $out/bin/${name}\n          if [ ${t.arch} = arm ]; then echo 'error[E0425]: stand-in compile failure'; exit 1; fi",
+            "chmod 555 $out/bin/${name}\n          if [ ${t.arch} = arm ]; then echo 'error[E0425]: injected compile failure'; exit 1; fi",
         )
     });
     f.commit("break arm");
     let run = f.run(&["build"]).fails_with(
         1,
         &[
-            "linux/arm/v6 static",
-            "error[E0425]: stand-in compile failure",
+            "linux/arm/v7 static",
+            "error[E0425]: injected compile failure",
             "2 of 9 outputs failed to build",
         ],
     );
     assert!(run.stderr().contains("last "), "{}", run.stderr());
     assert!(f.dist().join("static/linux/amd64/hello").exists());
     assert!(f.dist().join("docker/linux.arm64.tar.gz").exists());
-    assert!(!f.dist().join("static/linux/arm/v6/hello").exists());
+    assert!(!f.dist().join("static/linux/arm/v7/hello").exists());
     let manifest = build_json(&f);
     assert_eq!(manifest["complete"], false);
     assert_eq!(manifest["artifacts"].as_array().unwrap().len(), 6);
@@ -275,7 +281,7 @@ fn unknown_target_on_the_command_line_and_in_the_config() {
         2,
         &[
             "unknown target `linux/riscv64` (in --target)",
-            "linux/arm/v6",
+            "linux/arm/v6, linux/arm/v7",
         ],
     );
     f.edit("Cargo.toml", |t| {

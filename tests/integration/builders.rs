@@ -126,7 +126,7 @@ fn every_target_builds_on_a_remote_builder_and_a_builder_that_is_down_is_named()
         )
         .ok();
     let err = run.stderr();
-    for target in ["linux/amd64", "linux/386", "linux/arm64", "linux/arm/v6"] {
+    for target in ["linux/amd64", "linux/386", "linux/arm64", "linux/arm/v7"] {
         assert!(
             err.contains(&format!("building {target} static on ssh://root@127.0.0.1")),
             "{target} was not built remotely:\n{err}"

@@ -16,7 +16,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// A built fixture with a committed .gitignore'd tree, and a nix key pair.
 fn built() -> (Fixture, String, String) {
     let f = Fixture::example("hello");
-    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v6"])
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v7"])
         .ok();
     let (sk, pk) = f.release_keys();
     (f, sk, pk)
@@ -230,11 +230,11 @@ fn publish_to_garage_reads_back_with_stock_tools() {
     put_object(
         &g,
         &bucket,
-        "df-dist-v1/hello/v1.0.0/linux/arm/v6/hello",
+        "df-dist-v1/hello/v1.0.0/linux/arm/v7/hello",
         &evil,
     );
     verify(&f, &url, &f.dir.join("keys/cache.pub"))
-        .fails_with(5, &["df-dist-v1/hello/v1.0.0/linux/arm/v6/hello: altered"]);
+        .fails_with(5, &["df-dist-v1/hello/v1.0.0/linux/arm/v7/hello: altered"]);
     // The wrong key is refused.
     let other_pub = other.path().join("cache.pub");
     verify(&f, &url, &other_pub).fails_with(5, &["no signature verifies"]);
@@ -387,9 +387,11 @@ fn bad_input_is_refused_and_nothing_is_published() {
     // A stable tag published with other bytes is immutable.
     publish(&f, &url, &sk, "v1.0.0", &[]).ok();
     let objects = g.object_count(&bucket);
-    f.edit("flake.nix", |t| t.replacen("hello from", "HELLO from", 1));
+    f.edit("src/main.rs", |t| {
+        t.replacen("println!(\"hello {who}", "println!(\"HELLO {who}", 1)
+    });
     f.commit("change the greeting");
-    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v6"])
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v7"])
         .ok();
     publish(&f, &url, &sk, "v1.0.0", &[])
         .fails_with(2, &["already published", "linux/amd64/hello", "--force"]);
@@ -479,7 +481,7 @@ fn refresh_index_rebuilds_the_shared_documents_from_the_bucket() {
     let (a, b) = (dom.find("v0.10.0").unwrap(), dom.find("v0.9.0").unwrap());
     assert!(a < b, "v0.10.0 is listed above v0.9.0");
     assert!(
-        dom.contains("SHA256SUMS") && dom.contains("linux/arm/v6"),
+        dom.contains("SHA256SUMS") && dom.contains("linux/arm/v7"),
         "{dom}"
     );
     let shot = f.dir.join("index.png");

@@ -13,6 +13,8 @@ fn every_nix_file_parses() {
         "examples/hello/flake.nix",
         "examples/hello/nix/toolchain.nix",
         "examples/hello/nix/toolchain-standin.nix",
+        "tests/fixtures/hello-standin/flake.nix",
+        "tests/fixtures/hello-standin/nix/toolchain-standin.nix",
     ] {
         let path = root.join(file);
         let parsed = stock("nix-instantiate", &["--parse", path.to_str().unwrap()]);

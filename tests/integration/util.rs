@@ -29,12 +29,28 @@ impl Fixture {
 
     /// Copies `examples/<name>` without making it a git repository.
     pub fn example_without_git(name: &str) -> Fixture {
+        Fixture::copy_of(&repo_root().join("examples").join(name), name)
+    }
+
+    /// The stand-in project (tests/fixtures/hello-standin), as a git
+    /// repository: the example's shape with Garage's four targets, arm/v6
+    /// included, whose binaries are a few instructions of assembly per
+    /// target. For the tests that swap a target's binary for a broken one,
+    /// and for linux/arm/v6, which Debian has no Rust standard library for.
+    pub fn standin() -> Fixture {
+        let f = Fixture::copy_of(&repo_root().join("tests/fixtures/hello-standin"), "hello");
+        f.git(&["init", "-q", "-b", "main"]);
+        f.commit("init");
+        f
+    }
+
+    fn copy_of(from: &Path, name: &str) -> Fixture {
         let tmp = tempfile::Builder::new()
             .prefix("release-dist-test-")
             .tempdir()
             .unwrap();
         let dir = tmp.path().join(name);
-        copy_dir(&repo_root().join("examples").join(name), &dir);
+        copy_dir(from, &dir);
         Fixture { _tmp: tmp, dir }
     }
 

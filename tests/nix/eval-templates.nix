@@ -12,12 +12,15 @@ let
   };
   rust-overlay = stubs.rust-overlay;
 
-  # The four targets as the tool's platform table spells them.
+  # The targets as nixpkgs' lib gives their Rust triple (the platform
+  # table's, but for arm/v6, which nixpkgs calls arm-…; the issue of the
+  # targets table).
   expected = {
     "x86_64-linux" = { target = "x86_64-unknown-linux-musl"; arch = "amd64"; };
     "i686-linux" = { target = "i686-unknown-linux-musl"; arch = "386"; };
     "aarch64-linux" = { target = "aarch64-unknown-linux-musl"; arch = "arm64"; };
     "armv6l-linux" = { target = "arm-unknown-linux-musleabihf"; arch = "arm"; };
+    "armv7l-linux" = { target = "armv7-unknown-linux-musleabihf"; arch = "arm"; };
   };
 
   check = what: cond: if cond then true else throw "template check failed: ${what}";
@@ -42,7 +45,13 @@ let
       })
     outs;
 
+  # The default systems (Garage's four), and all five with arm/v7.
+  defaults = builtins.removeAttrs expected [ "armv7l-linux" ];
   cross = import ../../nix/cross.nix { inherit nixpkgs rust-overlay; };
+  crossAll = import ../../nix/cross.nix {
+    inherit nixpkgs rust-overlay;
+    systems = builtins.attrNames expected;
+  };
   release = cross.release {
     name = "hello";
     version = "0.1.0";
@@ -66,12 +75,14 @@ let
       inherit nixpkgs rust-overlay;
     };
 in
-assert check "the toolchain holds every target's std" (lib.sort (a: b: a < b) cross.rust.targets == lib.sort (a: b: a < b) (map (e: e.target) (lib.attrValues expected)));
+assert check "the toolchain holds every default target's std" (lib.sort (a: b: a < b) cross.rust.targets == lib.sort (a: b: a < b) (map (e: e.target) (lib.attrValues defaults)));
+assert check "with arm/v7 asked for, its std too" (lib.sort (a: b: a < b) crossAll.rust.targets == lib.sort (a: b: a < b) (map (e: e.target) (lib.attrValues expected)));
 assert check "the toolchain holds the Rust toolchain and each target's C toolchain" (builtins.length cross.toolchain.x86_64-linux.paths == 6);
 assert check "the image's entrypoint is where the binary goes" (release.x86_64-linux.hello-docker.args.config.Entrypoint == [ "/hi" ]);
 assert check "the image's Cmd and Env" (release.x86_64-linux.hello-docker.args.config.Cmd == [ "serve" ] && release.x86_64-linux.hello-docker.args.config.Env == [ "RUST_LOG=info" ]);
 {
   crossNix = describe "hello" release;
+  crossNixWithArmV7 = describe "hello" (crossAll.release { name = "hello"; version = "0.1.0"; src = /tmp; });
   toolFlake = {
     tool = toolFlake.packages.x86_64-linux.default.target;
     release = describe "cargo-release-dist" (builtins.removeAttrs toolFlake.packages [ "x86_64-linux" ] // {

@@ -23,6 +23,24 @@ let
     else if unknown != [ ] && !open then throw "${what}: unexpected argument(s) ${toString unknown}"
     else args;
 
+  # pkgs/top-level/stage.nix (nixos-25.11): makeMuslParsedPlatform, the ABI
+  # mapping that pkgsStatic and pkgsMusl apply, entry for entry.
+  makeMuslParsedPlatform = parsed: parsed // {
+    abi = {
+      gnu = lib.systems.parse.abis.musl;
+      gnueabi = lib.systems.parse.abis.musleabi;
+      gnueabihf = lib.systems.parse.abis.musleabihf;
+      gnuabin32 = lib.systems.parse.abis.muslabin32;
+      gnuabi64 = lib.systems.parse.abis.muslabi64;
+      gnuabielfv2 = lib.systems.parse.abis.musl;
+      gnuabielfv1 = lib.systems.parse.abis.musl;
+      musleabi = lib.systems.parse.abis.musleabi;
+      musleabihf = lib.systems.parse.abis.musleabihf;
+      muslabin32 = lib.systems.parse.abis.muslabin32;
+      muslabi64 = lib.systems.parse.abis.muslabi64;
+    }.${parsed.abi.name} or lib.systems.parse.abis.musl;
+  };
+
   drv = name: attrs: attrs // {
     type = "derivation";
     inherit name;
@@ -89,10 +107,18 @@ let
     git = drv "git" { };
     pkgsCross = lib.mapAttrs
       (_: example: pkgsFor { inherit buildPlatform; hostPlatform = lib.systems.elaborate example; } // {
-        # pkgsStatic: the same host platform, isStatic (musl on Linux).
+        # pkgsStatic, as pkgs/top-level/stage.nix (nixpkgs 25.x) makes it:
+        # crossSystem = { isStatic = true; config =
+        # lib.systems.parse.tripleFromSystem (if isLinux then
+        # makeMuslParsedPlatform hostPlatform.parsed else …); gcc = …; },
+        # which swaps a gnu ABI for its musl one (gnueabihf -> musleabihf).
         pkgsStatic = pkgsFor {
           inherit buildPlatform;
-          hostPlatform = lib.systems.elaborate (example // { isStatic = true; });
+          hostPlatform = lib.systems.elaborate {
+            isStatic = true;
+            config = lib.systems.parse.tripleFromSystem
+              (makeMuslParsedPlatform (lib.systems.elaborate example).parsed);
+          };
         };
       })
       lib.systems.examples;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Remakes the ELF vectors with Debian's binutils (binutils, binutils-aarch64-linux-gnu,
 # binutils-arm-linux-gnueabihf): one tiny static program per target, and the wrong ones
-# the checks must refuse (ARMv7 and soft-float in the v6 slot, a dynamic binary).
+# the checks must refuse (ARMv7 and soft-float in the v6 slot, 32-bit ARMv8 in the v7
+# slot, a dynamic binary).
 set -eu
 cd "$(dirname "$0")"
 t=$(mktemp -d)
@@ -12,6 +13,8 @@ arm-linux-gnueabihf-as -march=armv6 -mfloat-abi=hard -mfpu=vfp -o $t/r.o armv6.s
 arm-linux-gnueabihf-ld --build-id=none -s -o armv6 $t/r.o
 arm-linux-gnueabihf-as -march=armv7-a -mfloat-abi=hard -mfpu=vfpv3 -o $t/r7.o armv6.s
 arm-linux-gnueabihf-ld --build-id=none -s -o armv7 $t/r7.o
+arm-linux-gnueabihf-as -march=armv8-a -mfloat-abi=hard -mfpu=vfpv3 -o $t/r8.o armv6.s
+arm-linux-gnueabihf-ld --build-id=none -s -o armv8-a32 $t/r8.o
 sed '/eabi_attribute 28/d' armv6.s > $t/soft.s
 arm-linux-gnueabihf-as -march=armv6 -mfloat-abi=soft -o $t/s.o $t/soft.s
 arm-linux-gnueabihf-ld --build-id=none -s -o armv6-soft $t/s.o
