@@ -76,6 +76,23 @@ fn the_sbom_is_valid_cyclonedx_and_lists_the_crates_and_the_closures() {
             .any(|c| c["purl"] == "pkg:cargo/hello@0.1.0"),
         "{components:?}"
     );
+    // The example's real crates.io dependency, with the checksum that
+    // Cargo.lock (and crates.io) gives it, read here from the vendored
+    // crate's own .cargo-checksum.json rather than from our Cargo.lock reader.
+    let vendored: Value = serde_json::from_slice(
+        &std::fs::read(f.dir.join("vendor/lexopt/.cargo-checksum.json")).unwrap(),
+    )
+    .unwrap();
+    let lexopt = components
+        .iter()
+        .find(|c| c["name"] == "lexopt")
+        .expect("lexopt, the example's dependency");
+    assert_eq!(lexopt["purl"], "pkg:cargo/lexopt@0.3.2", "{lexopt}");
+    assert_eq!(lexopt["hashes"][0]["alg"], "SHA-256", "{lexopt}");
+    assert_eq!(
+        lexopt["hashes"][0]["content"], vendored["package"],
+        "{lexopt}"
+    );
     let built = build_json(&f);
     let store_path = built["artifacts"][0]["storePath"].as_str().unwrap();
     let entry = components
