@@ -15,7 +15,11 @@ trap cleanup EXIT
 eval "$(bash scripts/garage.sh start "$garage_dir" "${RELEASE_DIST_GARAGE_PORT:-29100}")"
 
 status=0
-cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
+# The tests turn on the test hooks (src/test_hooks.rs); a release build has none.
+cargo test --locked --features test-hooks --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
+# The binary built without the feature reads no RELEASE_DIST_TEST_* variable:
+# the names are not in it.
+bash scripts/check-no-test-hooks.sh 2>&1 | tee -a "$log" || status=1
 # One closing line over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

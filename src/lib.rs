@@ -44,6 +44,7 @@ pub mod publish;
 pub mod release;
 pub mod sbom;
 pub mod source;
+pub mod test_hooks;
 pub mod workspace;
 
 use std::process::ExitCode;

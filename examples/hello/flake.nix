@@ -66,11 +66,14 @@
       # The crate, built by cargo for one target: $out/bin/hello, a static
       # ELF executable. `rustTarget` and `rustcVersion` are derivation
       # attributes that build.json and the provenance record.
-      staticFor = system: t: shell {
+      staticFor = system: t: shell ({
         name = "${name}-${version}-${t.triple}";
         inherit src rustcVersion;
         rustTarget = t.triple;
-        ${t.linkerVar} = t.linker;
+        # Build scripts are compiled for the build machine: name its linker
+        # too (Debian's `cc` is an /etc/alternatives link, which a remote
+        # builder's chroot store does not see).
+        CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER = "gcc";
         args = [ "-c" ''
           set -eu
           found=$(${rustc} --version)
@@ -92,7 +95,7 @@
           chmod 555 $out/bin/${name}
           rm -rf $work
         '' ];
-      };
+      } // { ${t.linkerVar} = t.linker; });
 
       # Stand-in for dockerTools.buildLayeredImage: a gzip'd docker-archive.
       dockerFor = system: t: bin: shell {

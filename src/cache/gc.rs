@@ -144,9 +144,7 @@ pub async fn collect(
     if let Some(why) = &decision.nars_deferred {
         say(&format!("keeping every NAR this time: {why}"));
     }
-    if let Some(pause) = test_hook_ms("RELEASE_DIST_TEST_GC_MARK_DELAY_MS") {
-        tokio::time::sleep(pause).await;
-    }
+    crate::test_hooks::pause(crate::test_hooks::hooks().gc_mark_delay).await;
     let deleting = std::time::Instant::now();
     let mut lease = Lease::take(store).await?;
     let result = c.delete(&decision, &mut lease, &mut summary).await;
@@ -400,25 +398,14 @@ fn pin_listing(listing: &[ObjectMeta]) -> Vec<(String, u64, Option<SystemTime>)>
         .collect()
 }
 
-/// Keys per delete request: [`DELETE_BATCH`], or a test's
-/// `RELEASE_DIST_TEST_GC_BATCH`, so that a kill test can stop a run between
-/// small batches.
+/// Keys per delete request: [`DELETE_BATCH`], or a test build's smaller
+/// figure ([`crate::test_hooks`]), so that a kill test can stop a run
+/// between small batches.
 fn batch_size() -> usize {
-    std::env::var("RELEASE_DIST_TEST_GC_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    crate::test_hooks::hooks()
+        .gc_batch
         .unwrap_or(DELETE_BATCH)
         .max(1)
-}
-
-/// Test hooks: `RELEASE_DIST_TEST_GC_MARK_DELAY_MS` waits between deciding
-/// and writing the record, so that a test can push in that gap.
-fn test_hook_ms(var: &str) -> Option<Duration> {
-    std::env::var(var)
-        .ok()?
-        .parse()
-        .ok()
-        .map(Duration::from_millis)
 }
 
 /// This run's record, and the lease it holds.

@@ -132,14 +132,11 @@ pub async fn read_records(store: &ObjectStore) -> Result<Vec<(String, GcRecord)>
     Ok(records.into_iter().flatten().collect())
 }
 
-/// The lease a collector takes, and how long clocks may differ. A test
-/// shortens both with `RELEASE_DIST_TEST_GC_LEASE_MS` (the skew is a
-/// quarter of the lease).
+/// The lease a collector takes, and how long clocks may differ (a quarter
+/// of the lease). A test build may shorten both ([`crate::test_hooks`]).
 pub fn lease() -> (Duration, Duration) {
-    let lease = std::env::var("RELEASE_DIST_TEST_GC_LEASE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
+    let lease = crate::test_hooks::hooks()
+        .gc_lease
         .unwrap_or(Duration::from_secs(60));
     (lease, lease / 4)
 }

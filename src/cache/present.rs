@@ -105,13 +105,12 @@ pub async fn list_for(store: &ObjectStore, prefix: &str, paths: usize) -> Result
     ))
 }
 
-/// [`LIST_FROM_PATHS`], or a test's `RELEASE_DIST_TEST_LIST_FROM_PATHS`: a
-/// test hook, so that the fault tests can run small pushes through the
-/// listing too.
+/// [`LIST_FROM_PATHS`], or a test build's smaller figure
+/// ([`crate::test_hooks`]), so that the fault tests can run small pushes
+/// through the listing too.
 fn list_from_paths() -> usize {
-    std::env::var("RELEASE_DIST_TEST_LIST_FROM_PATHS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    crate::test_hooks::hooks()
+        .list_from_paths
         .unwrap_or(LIST_FROM_PATHS)
 }
 

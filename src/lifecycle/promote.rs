@@ -240,15 +240,10 @@ async fn copy_to(
             done.skipped += 1;
             continue;
         }
-        // A test hook: `RELEASE_DIST_TEST_COPY_PAUSE_MS` waits before each
-        // copy, so that a test can kill a promote part-way, or change the
-        // source between its verification and its copy.
-        if let Some(ms) = std::env::var("RELEASE_DIST_TEST_COPY_PAUSE_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        }
+        // A test build may wait before each copy (crate::test_hooks), so
+        // that a test can kill a promote part-way, or change the source
+        // between its verification and its copy.
+        crate::test_hooks::pause(crate::test_hooks::hooks().copy_pause).await;
         match &c.what {
             Content::File(digest, size) => {
                 let copied = dest

@@ -67,15 +67,11 @@ pub async fn converge(
     })
 }
 
-/// A test hook: `RELEASE_DIST_TEST_DOC_DELAY_MS` widens the gap between
-/// listing and writing, so that a test can make two publishes race for
+/// A test build may widen the gap between listing and writing
+/// ([`crate::test_hooks`]), so that a test can make two publishes race for
 /// certain.
 fn test_delay() -> Option<Duration> {
-    std::env::var("RELEASE_DIST_TEST_DOC_DELAY_MS")
-        .ok()?
-        .parse()
-        .ok()
-        .map(Duration::from_millis)
+    crate::test_hooks::hooks().doc_delay
 }
 
 /// 20 to 120 ms, different per process and attempt, so racing publishers

@@ -460,14 +460,9 @@ impl ObjectStore {
         if keys.is_empty() {
             return Ok(());
         }
-        // A test hook: `RELEASE_DIST_TEST_DELETE_PAUSE_MS` waits before each
-        // delete, so that a test can race or kill a removal for certain.
-        if let Some(ms) = std::env::var("RELEASE_DIST_TEST_DELETE_PAUSE_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        }
+        // A test build may wait before each delete (crate::test_hooks), so
+        // that a test can race or kill a removal for certain.
+        crate::test_hooks::pause(crate::test_hooks::hooks().delete_pause).await;
         match &self.backend {
             Backend::S3(s) => s.delete_many(keys).await?,
             Backend::Local(l) => {

@@ -274,15 +274,10 @@ impl Registry {
     }
 }
 
-/// A test hook: `RELEASE_DIST_TEST_BLOB_DELAY_MS` waits before each blob
-/// upload, so that a test's push outlives a short-lived token.
+/// A test build may wait before each blob upload ([`crate::test_hooks`]),
+/// so that a test's push outlives a short-lived token.
 async fn test_blob_delay() {
-    let ms = std::env::var("RELEASE_DIST_TEST_BLOB_DELAY_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok());
-    if let Some(ms) = ms {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
+    crate::test_hooks::pause(crate::test_hooks::hooks().blob_delay).await;
 }
 
 /// A blob file as a stream of 1 MiB chunks.

@@ -150,12 +150,7 @@ pub fn statement(
                 },
             });
             if let Some(r) = &a.rust {
-                if let Some(target) = &r.target {
-                    v["annotations"]["rustTarget"] = json!(target);
-                }
-                if let Some(rustc) = &r.rustc {
-                    v["annotations"]["rustcVersion"] = json!(rustc);
-                }
+                annotate_rust(&mut v["annotations"], r);
             }
             if let Some(b) = &a.binary {
                 v["annotations"]["format"] = json!(b.format);
@@ -219,6 +214,16 @@ pub fn statement(
 
 /// A flake.lock input as a resolved dependency: a git URI at its revision
 /// when it has one, its narHash as an annotation (it hashes a NAR, not a file).
+/// What a binary's derivation says it compiled, as byproduct annotations.
+fn annotate_rust(annotations: &mut Value, r: &crate::manifest::RustBuild) {
+    if let Some(target) = &r.target {
+        annotations["rustTarget"] = json!(target);
+    }
+    if let Some(rustc) = &r.rustc {
+        annotations["rustcVersion"] = json!(rustc);
+    }
+}
+
 fn flake_input(input: &FlakeInput) -> Value {
     let l = &input.locked;
     let s = |k: &str| l.get(k).and_then(Value::as_str);

@@ -702,15 +702,12 @@ fn kept_changing(store: &ObjectStore, prefix: &str) -> crate::errors::Error {
     }
 }
 
-/// A test hook: `RELEASE_DIST_TEST_REPO_DELAY_MS` waits, in the first round
-/// only, between listing the packages and writing the indices, so that a
-/// test can publish another version in that gap for certain.
+/// A test build may wait ([`crate::test_hooks`]), in the first round only,
+/// between listing the packages and writing the indices, so that a test can
+/// publish another version in that gap for certain.
 async fn test_delay(round: usize) {
-    let ms = std::env::var("RELEASE_DIST_TEST_REPO_DELAY_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok());
-    if let (0, Some(ms)) = (round, ms) {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    if round == 0 {
+        crate::test_hooks::pause(crate::test_hooks::hooks().repo_delay).await;
     }
 }
 

@@ -49,8 +49,8 @@ fn builds_the_tree_of_four_targets_with_links_into_the_store() {
         assert!(target.starts_with("/nix/store/"), "{image:?} -> {target:?}");
         // skopeo reads uncompressed archives only.
         let tar = f.dir.join(format!("{stem}.tar"));
-        let bytes = stock("gzip", &["-dc", image.to_str().unwrap()]);
-        std::fs::write(&tar, bytes.as_bytes()).unwrap();
+        let bytes = crate::util::stock_bytes("gzip", &["-dc", image.to_str().unwrap()]);
+        std::fs::write(&tar, bytes).unwrap();
         let inspect: Value = serde_json::from_str(&stock(
             "skopeo",
             &["inspect", &format!("docker-archive:{}", tar.display())],

@@ -84,15 +84,10 @@ impl Drop for Builder {
     }
 }
 
-/// The example with a fresh message, so that nothing of it is in any store yet.
+/// The example with a fresh source, so that nothing of it is in any store yet.
 fn fresh_fixture(nonce: &str) -> Fixture {
     let f = Fixture::example("hello");
-    f.edit("flake.nix", |t| {
-        t.replace(
-            "(stand-in for %s %s)",
-            &format!("(stand-in for %s %s, {nonce})"),
-        )
-    });
+    f.edit("src/main.rs", |t| format!("{t}// fresh outputs: {nonce}\n"));
     f.commit("fresh outputs");
     f
 }

@@ -219,6 +219,22 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
 
     // The provenance names the index and each platform's manifest.
     let st = statement(&f, "v1.2.3");
+    // Each binary's byproduct names the Rust target and rustc its
+    // derivation declares.
+    let byproducts = st["predicate"]["runDetails"]["byproducts"]
+        .as_array()
+        .unwrap();
+    let arm_bin = byproducts
+        .iter()
+        .find(|b| {
+            b["annotations"]["platform"] == "linux/arm/v7" && b["annotations"]["kind"] == "static"
+        })
+        .expect("the arm/v7 binary's byproduct");
+    assert_eq!(
+        arm_bin["annotations"]["rustTarget"],
+        "armv7-unknown-linux-gnueabihf"
+    );
+    assert_eq!(arm_bin["annotations"]["rustcVersion"], "1.63.0");
     let subjects = st["subject"].as_array().unwrap();
     let find = |name: &str| {
         subjects

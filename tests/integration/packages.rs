@@ -447,8 +447,15 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
 /// The tags lintian gives a package of a static binary, accepted:
 /// - `statically-linked-binary`: static binaries are what this tool ships
 ///   (one file per target, no shared-library dependencies);
-/// - `no-manual-page`: a man page is the project's to add (`packages.files`).
-pub const ACCEPTED_LINTIAN_TAGS: &[&str] = &["statically-linked-binary", "no-manual-page"];
+/// - `no-manual-page`: a man page is the project's to add (`packages.files`);
+/// - `shared-library-lacks-prerequisites`: lintian's reading of a static-pie
+///   executable (ELF type DYN, no `DT_NEEDED`), which is what rustc makes
+///   of an x86_64 `+crt-static` build (`file` says "static-pie linked").
+pub const ACCEPTED_LINTIAN_TAGS: &[&str] = &[
+    "statically-linked-binary",
+    "no-manual-page",
+    "shared-library-lacks-prerequisites",
+];
 
 /// The versions dnf lists of `name` in the repository at `baseurl`.
 fn dnf_versions(baseurl: &str, gpgkey: &str) -> Vec<String> {

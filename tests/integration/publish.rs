@@ -113,7 +113,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
     let flavors = tag["flavors"].as_array().unwrap();
     assert_eq!(flavors.len(), 2);
     assert!(flavors.iter().any(|fl| fl["platform"]
-        == serde_json::json!({"architecture": "arm", "os": "linux", "variant": "v6"})
+        == serde_json::json!({"architecture": "arm", "os": "linux", "variant": "v7"})
         && fl["resources"][0]["path"] == "hello"));
 
     // Download the release as a user would, then `sha256sum -c`.

@@ -254,3 +254,33 @@ fn every_link_of_the_readme_and_the_docs_resolves() {
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
+
+#[test]
+fn every_test_hook_is_read_in_the_one_module_behind_the_feature() {
+    let src = repo_root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut elsewhere = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        if f.ends_with("test_hooks.rs") {
+            // Read only inside the function the feature compiles.
+            let read = text.find("pub fn read(").expect("Hooks::read");
+            let cfg = text[..read].rfind("#[cfg(feature = \"test-hooks\")]");
+            assert!(
+                cfg.is_some_and(|at| read - at < 80),
+                "Hooks::read is not behind the test-hooks feature"
+            );
+            continue;
+        }
+        for (i, line) in text.lines().enumerate() {
+            if line.contains("RELEASE_DIST_TEST_") {
+                elsewhere.push(format!("{}:{}", f.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        elsewhere.is_empty(),
+        "test hooks read outside src/test_hooks.rs: {elsewhere:?}"
+    );
+}
