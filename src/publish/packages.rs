@@ -398,3 +398,42 @@ fn write_package(
         rpm,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(platform: &str, format: Format, arch: &str) -> BuiltPackage {
+        BuiltPackage {
+            format,
+            platform: platform.parse().unwrap(),
+            arch: arch.into(),
+            file: format!("hello_1.0.0_{arch}.{}", format.as_str()),
+            local: PathBuf::new(),
+            sha256: String::new(),
+            md5: String::new(),
+            size: 0,
+            control: None,
+            rpm: None,
+        }
+    }
+
+    #[test]
+    fn two_targets_under_one_architecture_are_refused_naming_both() {
+        let v7: Platform = "linux/arm/v7".parse().unwrap();
+        let done = [
+            built("linux/arm/v6", Format::Deb, "armhf"),
+            built("linux/arm/v6", Format::Rpm, "armv6hl"),
+        ];
+        let err = refuse_shared_arch(&done, v7, Format::Deb, "armhf")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("linux/arm/v6 and linux/arm/v7 would both be the `armhf` deb"),
+            "{err}"
+        );
+        // Another format's name, or another architecture, is no clash.
+        assert!(refuse_shared_arch(&done, v7, Format::Rpm, "armv7hl").is_ok());
+        assert!(refuse_shared_arch(&done[1..], v7, Format::Deb, "armhf").is_ok());
+    }
+}
