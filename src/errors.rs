@@ -98,6 +98,17 @@ fn redact_userinfo(text: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A mistake on the command line: an argument clap accepted whose value
+    /// is wrong, or a combination of them.
+    #[error("invalid argument `{argument}`: {message}")]
+    Usage {
+        /// The argument as the command line spells it (`--image`, `NAME:TAG`).
+        argument: String,
+        /// What is wrong with it.
+        message: String,
+        /// The command, for the hint (`rm`, `verify`).
+        command: &'static str,
+    },
     /// A configuration key has a bad value.
     #[error("invalid configuration key `{key}`: {message}")]
     Config {
@@ -530,6 +541,19 @@ impl Error {
         }
     }
 
+    /// A command-line mistake in `argument` of `command`.
+    pub fn usage(
+        command: &'static str,
+        argument: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::Usage {
+            argument: argument.into(),
+            message: message.into(),
+            command,
+        }
+    }
+
     /// A configuration error on `key`.
     pub fn config(key: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Config {
@@ -541,6 +565,9 @@ impl Error {
     /// What to do next, when there is something useful to say.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            Error::Usage { command, .. } => {
+                format!("a command-line mistake: see `cargo release-dist {command} --help`")
+            }
             Error::Config { .. } => {
                 "fix the key in Cargo.toml; docs/configuration.md lists every key and its default".into()
             }
@@ -622,7 +649,8 @@ impl Error {
         use exit_codes::*;
         match self {
             Error::BuildFailed { .. } => BUILD_FAILED,
-            Error::Config { .. }
+            Error::Usage { .. }
+            | Error::Config { .. }
             | Error::Metadata(_)
             | Error::Package(_)
             | Error::UnknownTarget { .. }

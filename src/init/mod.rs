@@ -109,8 +109,9 @@ pub fn run_init(ctx: &Context, opts: &InitOpts) -> Result<()> {
             .map(|f| f.path.display().to_string())
             .collect();
         if !existing.is_empty() {
-            return Err(Error::config(
+            return Err(Error::usage(
                 "init",
+                "--force",
                 format!(
                     "{} already exist(s); nothing was written (pass --force to overwrite)",
                     existing.join(", ")

@@ -353,7 +353,8 @@ fn remove(
 pub fn run_rm(ctx: &Context, dests: &Destinations, release: &str, force: bool) -> Result<Removed> {
     let (name, tag) = split_release(ctx, Some(release))?;
     let Some(tag) = tag else {
-        return Err(Error::config(
+        return Err(Error::usage(
+            "rm",
             "NAME:TAG",
             format!("`{release}` names no tag: write NAME:TAG"),
         ));

@@ -400,7 +400,8 @@ fn packages_front(
 /// Runs `promote`.
 pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let (name, tag) = opts.release.split_once(':').ok_or_else(|| {
-        Error::config(
+        Error::usage(
+            "promote",
             "NAME:TAG",
             format!("`{}` names no tag: write NAME:TAG", opts.release),
         )

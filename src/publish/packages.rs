@@ -116,7 +116,8 @@ fn formats(ctx: &Context, opts: &PublishOpts) -> Result<Vec<Format>> {
     let mut out = Vec::new();
     for g in given.iter().filter(|g| !g.trim().is_empty()) {
         let f = Format::parse(g).ok_or_else(|| {
-            Error::config(
+            Error::usage(
+                "publish",
                 "--packages",
                 format!("`{g}` is not a package format; the formats are deb and rpm"),
             )

@@ -52,14 +52,16 @@ fn targets(opts: &VerifyOpts) -> Result<Targets<'_>> {
     let from = match (&opts.from, release) {
         (Some(f), Some(r)) => Some((StoreUrl::parse_location(f).map_err(Error::StoreUrl)?, r)),
         (Some(_), None) => {
-            return Err(Error::config(
+            return Err(Error::usage(
+                "verify",
                 "--release",
                 "is needed with --from: NAME:TAG",
             ))
         }
         (None, _) if images.is_empty() => {
-            return Err(Error::config(
+            return Err(Error::usage(
                 "verify",
+                "--from/--image",
                 "give --from URL --release NAME:TAG, or --image IMAGE, or both",
             ))
         }

@@ -31,7 +31,7 @@ impl ImageToVerify {
     /// Reads `--image`: `docker://HOST/REPO[:TAG][?tls=…]`, or a bucket or
     /// directory; `release` (`NAME:TAG`) gives what the URL does not.
     pub fn parse(image: &str, release: Option<(&str, &str)>) -> Result<ImageToVerify> {
-        let missing = |what: &str| Error::config("--image", format!("{image}: {what}"));
+        let missing = |what: &str| Error::usage("verify", "--image", format!("{image}: {what}"));
         let Some(rest) = image.strip_prefix("docker://") else {
             let (name, tag) = release.ok_or_else(|| {
                 missing("a bucket or directory needs --release NAME:TAG to name the image")

@@ -355,3 +355,25 @@ fn cache_push_of_a_path_not_in_the_store() {
     refused(run, 2, &["not a valid path in the local Nix store"]);
     assert!(snapshot(&cache).is_empty());
 }
+
+#[test]
+fn a_command_line_mistake_is_a_usage_error_not_a_configuration_one() {
+    let f = Fixture::example("hello");
+    let run = f.run(&["rm", "hello"]).fails_with(
+        2,
+        &[
+            "invalid argument `NAME:TAG`: `hello` names no tag: write NAME:TAG",
+            "a command-line mistake: see `cargo release-dist rm --help`",
+        ],
+    );
+    assert!(!run.stderr().contains("configuration"), "{}", run.stderr());
+    f.run(&["promote", "hello", "--from", "a", "--to", "b"])
+        .fails_with(2, &["invalid argument `NAME:TAG`", "promote --help"]);
+    f.run(&["verify", "--image", "out"]).fails_with(
+        2,
+        &[
+            "invalid argument `--image`: out: a bucket or directory needs --release NAME:TAG",
+            "verify --help",
+        ],
+    );
+}
