@@ -109,6 +109,10 @@ pub enum Error {
         /// The command, for the hint (`rm`, `verify`).
         command: &'static str,
     },
+    /// Configuration keys that are missing or invalid: all those one step
+    /// found, together.
+    #[error("{}", crate::problems::describe(.0))]
+    Keys(Vec<crate::problems::KeyProblem>),
     /// A configuration key has a bad value.
     #[error("invalid configuration key `{key}`: {message}")]
     Config {
@@ -571,6 +575,12 @@ impl Error {
             Error::Config { .. } => {
                 "fix the key in Cargo.toml; docs/configuration.md lists every key and its default".into()
             }
+            Error::Keys(problems) if problems.iter().all(|p| p.missing) => {
+                "set them in Cargo.toml; docs/configuration.md and docs/packages.md list every key".into()
+            }
+            Error::Keys(_) => {
+                "fix them in Cargo.toml; docs/configuration.md and docs/packages.md list every key".into()
+            }
             Error::Metadata(_) => "check that Cargo.toml parses: run `cargo metadata --no-deps`".into(),
             Error::Package(_) => "choose a package with `-p NAME` or `--manifest-path PATH`".into(),
             Error::UnknownTarget { .. } => format!(
@@ -650,6 +660,7 @@ impl Error {
         match self {
             Error::BuildFailed { .. } => BUILD_FAILED,
             Error::Usage { .. }
+            | Error::Keys(_)
             | Error::Config { .. }
             | Error::Metadata(_)
             | Error::Package(_)

@@ -38,6 +38,7 @@ pub mod oci;
 pub mod openpgp;
 pub mod plan;
 pub mod platform;
+pub mod problems;
 pub mod process;
 pub mod provenance;
 pub mod publish;

@@ -389,10 +389,10 @@ fn packages_front(
     let key = crate::keys::load_openpgp(opts.packages_key.as_deref(), &|k| std::env::var(k).ok())?;
     let config = &ctx.project.config;
     let url = config.packages.url.clone().or_else(|| config.public_url.clone()).ok_or_else(|| {
-        Error::config(
+        Error::Keys(vec![crate::problems::KeyProblem::missing(
             format!("{}.url", crate::publish::packages::PREFIX),
-            "is needed to promote a release with packages: production's public URL, which its .repo file names",
-        )
+            "is needed to promote a release with packages: production's public URL, which its .repo file names (or `public-url`)",
+        )])
     })?;
     Ok((key, url))
 }

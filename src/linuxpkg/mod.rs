@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::errors::{Error, Result};
 use crate::platform::Platform;
+use crate::problems::KeyProblem;
 
 /// The configuration key.
 pub const KEY: &str = "packages";
@@ -145,39 +146,49 @@ impl PackagesConfig {
         prefix: &str,
         default_name: &str,
         cargo: &CargoFacts,
-    ) -> Result<PackageMeta> {
+    ) -> std::result::Result<PackageMeta, Vec<KeyProblem>> {
         let key = |k: &str| format!("{prefix}.{k}");
+        let mut problems = Vec::new();
         let name = self
             .name
             .clone()
             .unwrap_or_else(|| default_name.to_string());
-        check_package_name(&name).map_err(|why| Error::config(key("name"), why))?;
-        let need = |given: &Option<String>, cargo: &Option<String>, k: &str, cargo_key: &str| {
-            given.clone().or_else(|| cargo.clone()).ok_or_else(|| {
-                Error::config(
-                    key(k),
-                    format!("is needed for packages: set it, or `{cargo_key}` in Cargo.toml"),
-                )
-            })
-        };
+        if let Err(why) = check_package_name(&name) {
+            problems.push(KeyProblem::invalid(key("name"), why));
+        }
+        let mut need =
+            |given: &Option<String>, cargo: &Option<String>, k: &str, cargo_key: &str| {
+                let found = given.clone().or_else(|| cargo.clone());
+                if found.is_none() {
+                    problems.push(KeyProblem::missing(
+                        key(k),
+                        format!("is needed for packages: set it, or `{cargo_key}` in Cargo.toml"),
+                    ));
+                }
+                found.unwrap_or_default()
+            };
         let summary = need(
             &self.description,
             &cargo.description,
             "description",
             "description",
-        )?;
-        let license = need(&self.license, &cargo.license, "license", "license")?;
+        );
+        let license = need(&self.license, &cargo.license, "license", "license");
         let maintainer = need(
             &self.maintainer,
             &cargo.authors.first().cloned(),
             "maintainer",
             "authors",
-        )?;
-        if !maintainer.contains('<') || !maintainer.ends_with('>') {
-            return Err(Error::config(
+        );
+        let maintainer_given = !maintainer.is_empty();
+        if maintainer_given && (!maintainer.contains('<') || !maintainer.ends_with('>')) {
+            problems.push(KeyProblem::invalid(
                 key("maintainer"),
                 format!("`{maintainer}` must be `Name <email>` (Debian's Maintainer field)"),
             ));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
         }
         Ok(PackageMeta {
             name,
@@ -467,7 +478,7 @@ mod tests {
             name: Some("Hello_World".into()),
             ..Default::default()
         };
-        let e = bad_name.resolve(K, "x", &cargo()).unwrap_err().to_string();
+        let e = crate::problems::describe(&bad_name.resolve(K, "x", &cargo()).unwrap_err());
         assert!(
             e.contains(&format!("{K}.name")) && e.contains("not a Debian package name"),
             "{e}"
@@ -476,13 +487,35 @@ mod tests {
             authors: vec![],
             ..cargo()
         };
-        let e = PackagesConfig::default()
-            .resolve(K, "hello", &no_authors)
-            .unwrap_err()
-            .to_string();
+        let e = crate::problems::describe(
+            &PackagesConfig::default()
+                .resolve(K, "hello", &no_authors)
+                .unwrap_err(),
+        );
         assert!(
-            e.contains(&format!("{K}.maintainer")) && e.contains("`authors`"),
+            e.contains(&format!("missing configuration key `{K}.maintainer`"))
+                && e.contains("`authors`"),
             "{e}"
         );
+        // A new project's Cargo.toml lacks all three: one run names them all.
+        let bare = CargoFacts {
+            authors: vec![],
+            license: None,
+            description: None,
+            ..cargo()
+        };
+        let all = PackagesConfig::default()
+            .resolve(K, "hello", &bare)
+            .unwrap_err();
+        let keys: Vec<&str> = all.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                format!("{K}.description"),
+                format!("{K}.license"),
+                format!("{K}.maintainer")
+            ]
+        );
+        assert!(all.iter().all(|p| p.missing));
     }
 }

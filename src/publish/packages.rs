@@ -16,6 +16,7 @@ use crate::linuxpkg::{Format, PackageMeta};
 use crate::manifest::{BuildManifest, Kind};
 use crate::openpgp::SigningKey;
 use crate::platform::Platform;
+use crate::problems::KeyProblem;
 use crate::release::{Class, Release};
 
 /// The configuration key of the packages table.
@@ -142,13 +143,19 @@ pub fn prepare(
     }
     let config = &ctx.project.config;
     let pc = &config.packages;
-    let url = pc.url.clone().or_else(|| config.public_url.clone()).ok_or_else(|| {
-        Error::config(
+    // Every missing or invalid key, together.
+    let url = pc.url.clone().or_else(|| config.public_url.clone());
+    let meta = pc.resolve(PREFIX, &config.name, &config.cargo);
+    let mut problems = meta.as_ref().err().cloned().unwrap_or_default();
+    if url.is_none() {
+        problems.insert(0, KeyProblem::missing(
             format!("{PREFIX}.url"),
-            "is needed for packages: the public URL of the static destinations (https://dl.example.org), which the .repo file and the install instructions name",
-        )
-    })?;
-    let meta = pc.resolve(PREFIX, &config.name, &config.cargo)?;
+            "is needed for packages: the public URL of the static destinations (https://dl.example.org), which the .repo file and the install instructions name (or `public-url`)",
+        ));
+    }
+    let (Some(url), Ok(meta)) = (url, meta) else {
+        return Err(Error::Keys(problems));
+    };
     let key = crate::keys::load_openpgp(opts.packages_key.as_deref(), &|k| std::env::var(k).ok())?;
     let time = release_time(manifest);
     let repo = crate::git::toplevel(&ctx.project.dir)?;

@@ -1179,3 +1179,43 @@ fn gc_and_rm_keep_a_package_another_release_still_has() {
     assert_eq!(status(&pool(&older)), "404");
     assert_eq!(status(&pool(&newer)), "200");
 }
+
+#[test]
+fn every_key_packages_need_is_named_in_one_run() {
+    // A new project's Cargo.toml: no description, license or authors, and
+    // no public URL. One run names all four, each as missing.
+    let f = Fixture::example("hello");
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _) = f.release_keys();
+    let out = f.dir.join("out");
+    let run = f
+        .run(&[
+            "publish",
+            "--static",
+            out.to_str().unwrap(),
+            "--signing-key",
+            &sk,
+            "--no-images",
+            "--packages",
+            "deb",
+            "--tag",
+            "v1.0.0",
+        ])
+        .fails_with(
+            2,
+            &[
+                "4 configuration keys to fix:",
+                "missing configuration key `package.metadata.release-dist.packages.url`",
+                "missing configuration key `package.metadata.release-dist.packages.description`",
+                "missing configuration key `package.metadata.release-dist.packages.license`",
+                "missing configuration key `package.metadata.release-dist.packages.maintainer`",
+                "set them in Cargo.toml",
+            ],
+        );
+    assert!(
+        !run.stderr().contains("invalid configuration key"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!out.exists(), "something was published");
+}
