@@ -232,7 +232,7 @@ mod tests {
             let _ = crate::oci::referrers::merged_referrers(Some(b), &ours);
         });
         hammer("layout_refs", &seeds, |b| {
-            let _ = crate::oci::remove::layout_refs(b);
+            let _ = crate::oci::scheme::layout_refs(b);
         });
         hammer("descriptors", &seeds, |b| {
             let _ = serde_json::from_slice::<Descriptor>(b);
@@ -303,8 +303,8 @@ mod tests {
         let public = key.public();
         let seeds = seeds(&[&line, statement]);
         hammer("DSSE envelope", &seeds, |b| {
-            let _ = crate::publish::verify::read_statement(b, Some(&public));
-            let _ = crate::publish::verify::read_statement(b, None);
+            let _ = crate::provenance::read_statement(b, Some(&public));
+            let _ = crate::provenance::read_statement(b, None);
         });
     }
 

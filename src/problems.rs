@@ -69,7 +69,7 @@ mod tests {
         let a = KeyProblem::missing("x.url", "is needed for packages");
         let b = KeyProblem::invalid("x.maintainer", "`Jane` must be `Name <email>`");
         assert_eq!(
-            describe(&[a.clone()]),
+            describe(std::slice::from_ref(&a)),
             "missing configuration key `x.url`: is needed for packages"
         );
         assert_eq!(

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use super::plan::Plan;
-use super::run::failure;
 use crate::errors::{Error, Result};
 use crate::fsutil::sha256_file;
 use crate::manifest::{ExtraFile, Failure, Kind};
@@ -81,7 +80,7 @@ pub fn link_extras(
             }
             (true, None) => {
                 let error = format!("{store_path} is a directory; set `{}.archive` to tar.gz, tar.xz or zip to publish it as one file", extra.key);
-                failures.push(failure(output, &drvs[i], error));
+                failures.push(output.failure(&drvs[i], error));
                 continue;
             }
             (false, Some(format)) => {
@@ -90,7 +89,7 @@ pub fn link_extras(
                     format.ext(),
                     extra.key
                 );
-                failures.push(failure(output, &drvs[i], error));
+                failures.push(output.failure(&drvs[i], error));
                 continue;
             }
         };

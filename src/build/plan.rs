@@ -2,7 +2,7 @@
 
 use crate::artifacts::{ExtraArtifact, Per};
 use crate::config::{expand, Config};
-use crate::manifest::Kind;
+use crate::manifest::{Failure, Kind};
 use crate::platform::Platform;
 
 /// One output to build.
@@ -21,6 +21,18 @@ pub struct Output {
 }
 
 impl Output {
+    /// This output's failure, its derivation being `drv`.
+    pub fn failure(&self, drv: &str, error: String) -> Failure {
+        Failure {
+            platform: self.platform,
+            kind: self.kind,
+            artifact: self.extra.as_ref().map(|e| e.name.clone()),
+            attribute: self.attribute.clone(),
+            drv_path: Some(drv.to_string()),
+            error,
+        }
+    }
+
     /// `linux/arm/v6 static`, `release extra hello-docs`.
     pub fn label(&self) -> String {
         let slot = self

@@ -74,7 +74,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
     for (i, output) in plan.outputs.iter().enumerate() {
         if built[i].is_none() {
             let error = failure_text(&progress, &drvs[i]);
-            failures.push(failure(output, &drvs[i], error));
+            failures.push(output.failure(&drvs[i], error));
         }
     }
 
@@ -393,18 +393,6 @@ fn failure_text(progress: &Progress, drv: &str) -> String {
     }
 }
 
-/// The failure of `output`, whose derivation is `drv`.
-pub(super) fn failure(output: &Output, drv: &str, error: String) -> Failure {
-    Failure {
-        platform: output.platform,
-        kind: output.kind,
-        artifact: output.extra.as_ref().map(|e| e.name.clone()),
-        attribute: output.attribute.clone(),
-        drv_path: Some(drv.to_string()),
-        error,
-    }
-}
-
 /// The time stamped on every entry of an extra artifact's archive:
 /// `$SOURCE_DATE_EPOCH`, else the commit's time.
 fn archive_time(source: &crate::source::Source) -> u64 {
@@ -497,7 +485,7 @@ fn link_outputs(
         let files = match output_files(output, platform, store_path, name) {
             Ok(files) => files,
             Err(e) => {
-                failures.push(failure(output, drv, e.to_string()));
+                failures.push(output.failure(drv, e.to_string()));
                 continue;
             }
         };
@@ -515,13 +503,13 @@ fn link_outputs(
                 Kind::Static => match checks.run(platform, &target) {
                     Ok(check) => Some(check),
                     Err(error) => {
-                        failures.push(failure(output, drv, error));
+                        failures.push(output.failure(drv, error));
                         continue;
                     }
                 },
                 _ => {
                     if let Err(error) = super::binary::check_image(platform, &target) {
-                        failures.push(failure(output, drv, error));
+                        failures.push(output.failure(drv, error));
                         continue;
                     }
                     None

@@ -6,10 +6,10 @@ use serde::Serialize;
 use crate::digest::Digest;
 use crate::errors::Result;
 use crate::objstore::{converge, Derived, ObjectMeta};
-use crate::oci::bucket::Shape;
 use crate::oci::reach::Reach;
 use crate::oci::referrers::{fallback_tag, is_fallback_tag};
-use crate::oci::remove::{layout_untag, store_reach, store_tags, tag_key};
+use crate::oci::remove::{layout_untag, store_reach, store_tags};
+use crate::oci::scheme::{self, tag_key, Shape};
 use crate::plan::{Action, Phase, PlannedObject};
 use crate::publish::images::Target;
 
@@ -111,9 +111,8 @@ fn manifest_ref(shape: Option<Shape>, name: &str, digest: &Digest, blob: bool) -
     match shape {
         None if blob => format!("blobs/{digest}"),
         None => format!("manifests/{digest}"),
-        Some(Shape::StaticRegistry) if blob => format!("v2/{name}/blobs/{digest}"),
-        Some(Shape::StaticRegistry) => format!("v2/{name}/manifests/{digest}"),
-        Some(Shape::Layout) => format!("blobs/sha256/{}", digest.hex()),
+        Some(shape) if blob => shape.blob(name, digest),
+        Some(shape) => shape.manifest(name, digest),
     }
 }
 
@@ -184,7 +183,7 @@ pub async fn plan_removal(target: &Target, name: &str, tags: &[String]) -> Resul
         objects.push(object(
             Phase::SharedDocuments,
             Action::Converge,
-            format!("v2/{name}/tags/list"),
+            scheme::tags_list_key(name),
         ));
     }
     let (manifests, blobs) = gone.freed(&kept, &order);
@@ -224,10 +223,11 @@ pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval
         }
         Target::Store(s, Shape::StaticRegistry) => {
             let keys: Vec<String> = removal.tags.iter().map(|t| tag_key(name, t)).collect();
-            let prefix = format!("v2/{name}/manifests/");
-            let list_key = format!("v2/{name}/tags/list");
+            let prefix = Shape::StaticRegistry.manifest_prefix(name);
+            let list_key = scheme::tags_list_key(name);
             let derive = |listing: &[ObjectMeta]| -> Derived {
-                let doc = serde_json::json!({"name": name, "tags": crate::oci::bucket::tags_of(&prefix, listing)});
+                let keys = listing.iter().map(|o| o.key.as_str());
+                let doc = serde_json::json!({"name": name, "tags": scheme::tags_of(&prefix, keys)});
                 vec![(
                     list_key.clone(),
                     serde_json::to_vec(&doc).unwrap_or_default(),

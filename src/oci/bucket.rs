@@ -12,12 +12,13 @@
 //! Blobs first, then manifests and the index by digest; tags in a separate,
 //! last phase.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
-use super::document::{Descriptor, INDEX_MEDIA_TYPE};
+use super::document::INDEX_MEDIA_TYPE;
+use super::scheme::{self, Shape};
 use super::{Blob, ContentPlan, Document, ImageSet, PushStats};
 use crate::errors::Result;
 use crate::objstore::{converge, Body, Derived, ObjectMeta, ObjectStore};
@@ -27,64 +28,16 @@ const PARALLEL_BLOBS: usize = 8;
 const OCTET: &str = "application/octet-stream";
 const JSON: &str = "application/json";
 
-/// The two shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// `v2/…`, for an S3 web endpoint.
-    StaticRegistry,
-    /// An OCI image layout directory.
-    Layout,
-}
-
-impl Shape {
-    fn blob_key(self, name: &str, d: &Descriptor) -> String {
-        match self {
-            Shape::StaticRegistry => format!("v2/{name}/blobs/{}", d.digest),
-            Shape::Layout => format!("blobs/sha256/{}", d.hex()),
-        }
-    }
-
-    fn blob_prefix(self, name: &str) -> String {
-        match self {
-            Shape::StaticRegistry => format!("v2/{name}/blobs/"),
-            Shape::Layout => "blobs/sha256/".into(),
-        }
-    }
-
-    fn manifest_key(self, name: &str, d: &Descriptor) -> String {
-        match self {
-            Shape::StaticRegistry => format!("v2/{name}/manifests/{}", d.digest),
-            Shape::Layout => self.blob_key(name, d),
-        }
-    }
-
-    fn manifest_prefix(self, name: &str) -> String {
-        match self {
-            Shape::StaticRegistry => format!("v2/{name}/manifests/"),
-            Shape::Layout => "blobs/sha256/".into(),
-        }
-    }
-}
-
 /// The keys of `set`'s manifests, then its index, in `shape`.
 pub fn manifest_keys(shape: Shape, name: &str, set: &ImageSet) -> Vec<String> {
     set.documents()
-        .map(|doc| shape.manifest_key(name, &doc.descriptor))
+        .map(|doc| shape.manifest(name, &doc.descriptor.digest))
         .collect()
 }
 
 /// The key of a blob of `set`.
 pub fn blob_key(shape: Shape, name: &str, b: &Blob) -> String {
-    shape.blob_key(name, &b.descriptor)
-}
-
-/// The marker object of the shape, written first: `v2/index.html` (so that
-/// `GET /v2/` answers 200) or `oci-layout`.
-pub fn marker(shape: Shape) -> (&'static str, &'static [u8], &'static str) {
-    match shape {
-        Shape::StaticRegistry => ("v2/index.html", b"{}\n", "text/html"),
-        Shape::Layout => ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#, JSON),
-    }
+    shape.blob(name, &b.descriptor.digest)
 }
 
 /// Which blobs and manifests of `set` the store has (same key, same size):
@@ -130,10 +83,10 @@ pub fn fallback_keys(shape: Shape, name: &str, fallback: &(String, Document)) ->
     let (tag, doc) = fallback;
     match shape {
         Shape::StaticRegistry => vec![
-            shape.manifest_key(name, &doc.descriptor),
-            format!("v2/{name}/manifests/{tag}"),
+            shape.manifest(name, &doc.descriptor.digest),
+            scheme::tag_key(name, tag),
         ],
-        Shape::Layout => vec![shape.manifest_key(name, &doc.descriptor)],
+        Shape::Layout => vec![shape.manifest(name, &doc.descriptor.digest)],
     }
 }
 
@@ -147,7 +100,9 @@ pub async fn push_content(
     plan: &ContentPlan,
     stats: &mut PushStats,
 ) -> Result<()> {
-    let (key, bytes, ctype) = marker(shape);
+    // The marker object, written first: `v2/index.html` (so that `GET /v2/`
+    // answers 200) or `oci-layout`.
+    let (key, bytes, ctype) = shape.marker();
     store.put(key, Body::Bytes(bytes.to_vec()), ctype).await?;
     let missing = plan.missing(set);
     stats.blobs_skipped += set.blobs.len() - missing.len();
@@ -187,6 +142,11 @@ async fn put_document(store: &ObjectStore, key: &str, doc: &Document) -> Result<
         .await
 }
 
+/// The keys of a listing.
+fn keys(listing: &[ObjectMeta]) -> impl Iterator<Item = &str> {
+    listing.iter().map(|o| o.key.as_str())
+}
+
 fn sizes(listing: &[ObjectMeta]) -> HashMap<String, u64> {
     listing.iter().map(|o| (o.key.clone(), o.size)).collect()
 }
@@ -210,12 +170,12 @@ pub async fn push_tags(
     match shape {
         Shape::StaticRegistry => {
             for t in tags {
-                put_document(store, &format!("v2/{name}/manifests/{t}"), &set.index).await?;
+                put_document(store, &scheme::tag_key(name, t), &set.index).await?;
             }
-            let prefix = format!("v2/{name}/manifests/");
-            let list_key = format!("v2/{name}/tags/list");
+            let prefix = shape.manifest_prefix(name);
+            let list_key = scheme::tags_list_key(name);
             let derive = |listing: &[ObjectMeta]| -> Derived {
-                let doc = json!({"name": name, "tags": tags_of(&prefix, listing)});
+                let doc = json!({"name": name, "tags": scheme::tags_of(&prefix, keys(listing))});
                 vec![(
                     list_key.clone(),
                     serde_json::to_vec(&doc).unwrap_or_default(),
@@ -223,17 +183,25 @@ pub async fn push_tags(
                 )]
             };
             let listing = converge(store, &prefix, &derive).await?;
-            Ok(release_tags(tags_of(&prefix, &listing)))
+            Ok(scheme::release_tags(scheme::tags_of(
+                &prefix,
+                keys(&listing),
+            )))
         }
         Shape::Layout => {
             let mut old = store.get("index.json").await?;
             if let Some((tag, doc)) = &plan.fallback {
                 old = Some(
-                    layout_index(old.as_deref(), &doc.descriptor, std::slice::from_ref(tag)).0,
+                    scheme::layout_index(
+                        old.as_deref(),
+                        &doc.descriptor,
+                        std::slice::from_ref(tag),
+                    )
+                    .0,
                 );
             }
-            let (bytes, all) = layout_index(old.as_deref(), &set.index.descriptor, tags);
-            let all = release_tags(all);
+            let (bytes, all) = scheme::layout_index(old.as_deref(), &set.index.descriptor, tags);
+            let all = scheme::release_tags(all);
             store
                 .put("index.json", Body::Bytes(bytes), INDEX_MEDIA_TYPE)
                 .await?;
@@ -242,72 +210,10 @@ pub async fn push_tags(
     }
 }
 
-/// The tags people gave, without the referrers fallback tags.
-pub fn release_tags(tags: Vec<String>) -> Vec<String> {
-    tags.into_iter()
-        .filter(|t| !super::referrers::is_fallback_tag(t))
-        .collect()
-}
-
-/// Tags under a static registry's `manifests/` prefix: every key that is
-/// not a digest.
-pub fn tags_of(prefix: &str, listing: &[ObjectMeta]) -> Vec<String> {
-    let mut tags: Vec<String> = listing
-        .iter()
-        .filter_map(|o| o.key.strip_prefix(prefix))
-        .filter(|k| !k.contains(':') && !k.contains('/'))
-        .map(str::to_string)
-        .collect();
-    tags.sort();
-    tags
-}
-
-/// The OCI layout's `index.json` with `tags` pointing at `index` and every
-/// other tag kept. Returns its bytes and all tags.
-pub fn layout_index(
-    old: Option<&[u8]>,
-    index: &Descriptor,
-    tags: &[String],
-) -> (Vec<u8>, Vec<String>) {
-    const REF: &str = "org.opencontainers.image.ref.name";
-    let mut entries: Vec<serde_json::Value> = old
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-        .and_then(|v| v.get("manifests").and_then(|m| m.as_array()).cloned())
-        .unwrap_or_default();
-    entries.retain(|e| {
-        e["annotations"][REF]
-            .as_str()
-            .is_none_or(|r| !tags.iter().any(|t| t == r))
-    });
-    for t in tags {
-        let mut d = index.clone();
-        d.annotations = Some(BTreeMap::from([(REF.to_string(), t.clone())]));
-        entries.push(serde_json::to_value(&d).unwrap_or_default());
-    }
-    let all: Vec<String> = entries
-        .iter()
-        .filter_map(|e| e["annotations"][REF].as_str().map(str::to_string))
-        .collect();
-    let doc = json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": entries});
-    (serde_json::to_vec_pretty(&doc).unwrap_or_default(), all)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::document::Descriptor;
     use super::*;
-
-    #[test]
-    fn layout_index_replaces_only_the_same_tags() {
-        let a = Descriptor::of(INDEX_MEDIA_TYPE, b"a");
-        let b = Descriptor::of(INDEX_MEDIA_TYPE, b"b");
-        let (one, _) = layout_index(None, &a, &["v1".into(), "latest".into()]);
-        let (two, all) = layout_index(Some(&one), &b, &["latest".into()]);
-        assert_eq!(all, ["v1", "latest"]);
-        let v: serde_json::Value = serde_json::from_slice(&two).unwrap();
-        assert_eq!(v["manifests"][0]["digest"], a.digest.as_str());
-        assert_eq!(v["manifests"][1]["digest"], b.digest.as_str());
-        assert_eq!(v["mediaType"], INDEX_MEDIA_TYPE);
-    }
 
     #[test]
     fn the_fallback_document_is_written_by_digest_before_its_tag() {
@@ -329,20 +235,5 @@ mod tests {
             fallback_keys(Shape::Layout, "x", &fallback),
             [format!("blobs/sha256/{}", doc.descriptor.hex())]
         );
-    }
-
-    #[test]
-    fn tags_are_the_keys_that_are_not_digests() {
-        let meta = |k: &str| ObjectMeta {
-            key: k.into(),
-            size: 1,
-            modified: None,
-        };
-        let listing = [
-            meta("v2/x/manifests/sha256:00"),
-            meta("v2/x/manifests/v1.0.0"),
-            meta("v2/x/manifests/latest"),
-        ];
-        assert_eq!(tags_of("v2/x/manifests/", &listing), ["latest", "v1.0.0"]);
     }
 }

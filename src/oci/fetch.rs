@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use super::bucket::Shape;
 use super::document::{Descriptor, INDEX_MEDIA_TYPE};
 use super::registry::Registry;
+use super::scheme::{self, Shape};
 use super::{Blob, Document, ImageSet};
 use crate::digest::Digest;
 use crate::errors::{Error, Result};
@@ -39,15 +39,14 @@ impl Source<'_> {
         let bytes = match self {
             Source::Registry(r) => return r.raw_document(reference).await,
             Source::Store(s, Shape::StaticRegistry, name) => {
-                s.get_capped(&format!("v2/{name}/manifests/{reference}"), cap)
-                    .await?
+                s.get_capped(&scheme::tag_key(name, reference), cap).await?
             }
             Source::Store(s, Shape::Layout, _) => {
                 let digest: Digest = match by_digest.clone() {
                     Some(d) => d,
                     None => {
                         let index = s.get_capped("index.json", cap).await?.unwrap_or_default();
-                        match super::remove::layout_refs(&index)
+                        match scheme::layout_refs(&index)
                             .into_iter()
                             .find(|(t, _)| t == reference)
                         {
@@ -56,8 +55,7 @@ impl Source<'_> {
                         }
                     }
                 };
-                s.get_capped(&format!("blobs/sha256/{}", digest.hex()), cap)
-                    .await?
+                s.get_capped(&Shape::Layout.blob("", &digest), cap).await?
             }
         };
         if let (Some(want), Some(b)) = (&by_digest, &bytes) {
@@ -92,10 +90,7 @@ impl Source<'_> {
         let found = match self {
             Source::Registry(r) => r.pull_blob_to(digest, d.size, to).await?,
             Source::Store(s, shape, name) => {
-                let key = match shape {
-                    Shape::StaticRegistry => format!("v2/{name}/blobs/{digest}"),
-                    Shape::Layout => format!("blobs/sha256/{}", digest.hex()),
-                };
+                let key = shape.blob(name, digest);
                 match s.download(&key, to, d.size).await? {
                     None => false,
                     Some(got) if got.digest == *digest && got.size == d.size => true,

@@ -22,6 +22,7 @@ pub mod reach;
 pub mod referrers;
 pub mod registry;
 pub mod remove;
+pub mod scheme;
 pub mod token;
 
 use std::collections::BTreeMap;

@@ -21,11 +21,11 @@
 
 use http::StatusCode;
 
-use super::bucket::Shape;
 use super::document::INDEX_MEDIA_TYPE;
 use super::pull::Scope;
 use super::reach::{refs_of, Reach};
 use super::registry::Registry;
+use super::scheme::{self, layout_refs, tag_key, Shape};
 use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::objstore::{Body, ObjectStore};
@@ -206,11 +206,6 @@ impl Registry {
     }
 }
 
-/// A tag's key in a static registry.
-pub fn tag_key(name: &str, tag: &str) -> String {
-    format!("v2/{name}/manifests/{tag}")
-}
-
 /// The tags a bucket or layout holds: (tag, the digest it points at).
 pub async fn store_tags(
     store: &ObjectStore,
@@ -219,10 +214,10 @@ pub async fn store_tags(
 ) -> Result<Vec<(String, Digest)>> {
     match shape {
         Shape::StaticRegistry => {
-            let prefix = format!("v2/{name}/manifests/");
+            let prefix = shape.manifest_prefix(name);
             let listing = store.list(&prefix).await?;
             let mut out = Vec::new();
-            for tag in super::bucket::tags_of(&prefix, &listing) {
+            for tag in scheme::tags_of(&prefix, listing.iter().map(|o| o.key.as_str())) {
                 let key = tag_key(name, &tag);
                 if let Some(bytes) = store.get_capped(&key, super::pull::MANIFEST_CAP).await? {
                     out.push((tag, super::document::digest_of(&bytes)));
@@ -240,24 +235,6 @@ pub async fn store_tags(
     }
 }
 
-/// `(tag, digest)` of each `org.opencontainers.image.ref.name` in a
-/// layout's index.json whose digest parses (the others name nothing).
-pub fn layout_refs(index: &[u8]) -> Vec<(String, Digest)> {
-    let v: serde_json::Value = serde_json::from_slice(index).unwrap_or_default();
-    v.get("manifests")
-        .and_then(|m| m.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| {
-                    let tag = e["annotations"]["org.opencontainers.image.ref.name"].as_str()?;
-                    let digest = Digest::parse(e["digest"].as_str()?).ok()?;
-                    Some((tag.to_string(), digest))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// What the document at `digest` reaches in a bucket or layout.
 pub async fn store_reach(
     store: &ObjectStore,
@@ -265,10 +242,7 @@ pub async fn store_reach(
     name: &str,
     digest: &Digest,
 ) -> Result<Reach> {
-    let key = |d: &Digest| match shape {
-        Shape::StaticRegistry => format!("v2/{name}/manifests/{d}"),
-        Shape::Layout => format!("blobs/sha256/{}", d.hex()),
-    };
+    let key = |d: &Digest| shape.manifest(name, d);
     let mut reach = Reach::default();
     let bytes = checked_document(store, &key(digest), digest).await?;
     let refs = refs_of(&bytes);

@@ -11,6 +11,29 @@ pub use statement::{statement, Run, Statement, StatementSubject, Subject, SLSA_P
 /// The Content-Type of an `.intoto.jsonl` bundle.
 pub const CONTENT_TYPE_BUNDLE: &str = "application/vnd.in-toto.bundle";
 
+/// The statement inside a bundle: its first DSSE envelope, checked against
+/// `key` when there is one. The error says what is wrong with it.
+pub fn read_statement(
+    bytes: &[u8],
+    key: Option<&crate::nixcache::PublicKey>,
+) -> std::result::Result<Statement, String> {
+    let line = String::from_utf8_lossy(bytes);
+    let envelope: Envelope = line
+        .lines()
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or("not a DSSE envelope")?;
+    let payload = match key {
+        Some(k) => dsse::verify(&envelope, k).map_err(|e| e.to_string())?,
+        None => base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &envelope.payload,
+        )
+        .map_err(|e| format!("the payload is not base64: {e}"))?,
+    };
+    serde_json::from_slice(&payload).map_err(|e| format!("the payload is not a statement: {e}"))
+}
+
 /// The bundle's file name.
 pub fn bundle_name(name: &str, tag: &str) -> String {
     format!("{name}-{tag}.intoto.jsonl")

@@ -12,11 +12,12 @@ use crate::errors::{Error, Result};
 use crate::manifest::{BuildManifest, Kind};
 use crate::objstore::{Location, ObjectStore};
 use crate::oci::auth;
-use crate::oci::bucket::{self, Shape};
+use crate::oci::bucket;
 use crate::oci::convert::{self, BlobCache, ConvertStats, LayerCompression};
 use crate::oci::dest::{self, ImageDestination};
 use crate::oci::document::IndexAnnotations;
 use crate::oci::registry::Registry;
+use crate::oci::scheme::{self, Shape};
 use crate::oci::{image_tags, ContentPlan, Document, ImageSet, PushStats};
 use crate::plan::{Action, Phase, PlannedObject};
 use crate::platform::Platform;
@@ -327,7 +328,7 @@ impl Target {
         let (blob_keys, doc_keys, tag_keys) = self.keys(name, set, tags);
         let mut objects = Vec::new();
         if let Target::Store(_, shape) = self {
-            let (key, bytes, ctype) = bucket::marker(*shape);
+            let (key, bytes, ctype) = shape.marker();
             let digest = format!(
                 "sha256:{}",
                 hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
@@ -434,10 +435,9 @@ impl Target {
                     .collect(),
                 bucket::manifest_keys(*shape, name, set),
                 match shape {
-                    Shape::StaticRegistry => tags
-                        .iter()
-                        .map(|t| format!("v2/{name}/manifests/{t}"))
-                        .collect(),
+                    Shape::StaticRegistry => {
+                        tags.iter().map(|t| scheme::tag_key(name, t)).collect()
+                    }
                     Shape::Layout => Vec::new(),
                 },
             ),
@@ -448,7 +448,7 @@ impl Target {
     /// (static registry) or `index.json` (layout); a registry keeps its own.
     fn tag_list_key(&self, name: &str) -> Option<String> {
         match self {
-            Target::Store(_, Shape::StaticRegistry) => Some(format!("v2/{name}/tags/list")),
+            Target::Store(_, Shape::StaticRegistry) => Some(scheme::tags_list_key(name)),
             Target::Store(_, Shape::Layout) => Some("index.json".to_string()),
             Target::Registry(_) => None,
         }

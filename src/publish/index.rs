@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 
 use super::layout::{Layout, SHA256SUMS};
+use super::notes::esc;
 pub use super::notes::{NixNote, Notes, PackagesNote};
 use crate::objstore::ObjectMeta;
 use crate::platform::Platform;
@@ -180,14 +181,6 @@ pub fn index_json(layout: Layout, releases: &[ListedRelease]) -> Value {
         })
         .collect();
     Value::Array(categories)
-}
-
-/// Escapes text for HTML.
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn human_size(n: u64) -> String {

@@ -4,8 +4,6 @@
 
 use serde_json::Value;
 
-use super::index::esc;
-
 /// The name-level document that describes the package repositories.
 pub const PACKAGES_NOTE: &str = "packages.json";
 
@@ -147,6 +145,14 @@ impl PackagesNote {
         ));
         out
     }
+}
+
+/// Escapes text for HTML.
+pub(crate) fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

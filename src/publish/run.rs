@@ -644,7 +644,7 @@ async fn attested_bundle(
     let kept = store.get(&format!("{prefix}{}", rel.provenance.0)).await?;
     let hex = index.trim_start_matches("sha256:");
     let names_index = |bytes: &[u8]| {
-        super::verify::read_statement(bytes, None)
+        crate::provenance::read_statement(bytes, None)
             .is_ok_and(|st| st.subject.iter().any(|s| s.digest.sha256 == hex))
     };
     Ok(match kept {

@@ -11,7 +11,7 @@ use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
 use crate::objstore::{Location, ObjectStore, StoreUrl};
-use crate::provenance::{self, Envelope};
+use crate::provenance;
 
 /// `verify`'s options.
 #[derive(Debug, Clone)]
@@ -200,29 +200,6 @@ async fn exists(store: &ObjectStore, layout: Layout, name: &str, tag: &str) -> R
     })
 }
 
-/// The statement inside a bundle: its first DSSE envelope, checked against
-/// `key` when there is one. The error says what is wrong with it.
-pub(crate) fn read_statement(
-    bytes: &[u8],
-    key: Option<&PublicKey>,
-) -> std::result::Result<provenance::Statement, String> {
-    let line = String::from_utf8_lossy(bytes);
-    let envelope: Envelope = line
-        .lines()
-        .next()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .ok_or("not a DSSE envelope")?;
-    let payload = match key {
-        Some(k) => provenance::dsse::verify(&envelope, k).map_err(|e| e.to_string())?,
-        None => base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            &envelope.payload,
-        )
-        .map_err(|e| format!("the payload is not base64: {e}"))?,
-    };
-    serde_json::from_slice(&payload).map_err(|e| format!("the payload is not a statement: {e}"))
-}
-
 /// Every problem found, how many objects were checked, and what was
 /// verified.
 async fn check(
@@ -243,7 +220,7 @@ async fn check(
             None
         }
         Some(bytes) => {
-            let read = read_statement(&bytes, key)
+            let read = provenance::read_statement(&bytes, key)
                 .map_err(|e| problems.push(format!("{prefix}{bundle}: {e}")))
                 .ok();
             verified.bundle = (bundle.clone(), bytes);

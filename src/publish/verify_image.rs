@@ -114,7 +114,7 @@ pub async fn verify_image(
         return Err(Error::NoSuchRelease {
             release: format!("{}:{}", image.name, image.tag),
             store: target.describe(),
-            tags: crate::oci::bucket::release_tags(tags),
+            tags: crate::oci::scheme::release_tags(tags),
         });
     };
     let digest = digest_of(&index);
@@ -207,7 +207,7 @@ async fn check_attestation(
         };
     }
     let envelope = std::fs::read(&path).map_err(Error::io("cannot read", &path))?;
-    let statement = match super::verify::read_statement(&envelope, key) {
+    let statement = match crate::provenance::read_statement(&envelope, key) {
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("its envelope: {e}"))),
     };

@@ -284,3 +284,160 @@ fn every_test_hook_is_read_in_the_one_module_behind_the_feature() {
         "test hooks read outside src/test_hooks.rs: {elsewhere:?}"
     );
 }
+
+/// The module path of a file of `src/` (`oci::bucket` for src/oci/bucket.rs,
+/// `oci` for src/oci/mod.rs, `` for lib.rs and main.rs).
+fn file_module(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// Every path a text names from `crate::` or `super::`, braces expanded
+/// (`crate::oci::{bucket, fetch::Source}` gives `oci::bucket` and
+/// `oci::fetch::Source`), made absolute from `module`.
+fn named_paths(code: &str, module: &str) -> Vec<String> {
+    fn ident(s: &str) -> (&str, &str) {
+        let end = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        (&s[..end], &s[end..])
+    }
+    // Reads `a::b::{c, d::e}` from the start of `s` after `base`.
+    fn read(s: &str, base: &[String], out: &mut Vec<Vec<String>>) {
+        let mut path = base.to_vec();
+        let mut rest = s;
+        loop {
+            if let Some(inner) = rest.strip_prefix('{') {
+                let mut depth = 1;
+                let mut start = 0;
+                for (i, c) in inner.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' | ',' if depth == 1 => {
+                            read(inner[start..i].trim_start(), &path, out);
+                            start = i + 1;
+                            if c == '}' {
+                                return;
+                            }
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                return;
+            }
+            let (name, after) = ident(rest);
+            if name.is_empty() {
+                break;
+            }
+            path.push(name.to_string());
+            match after.strip_prefix("::") {
+                Some(more) => rest = more,
+                None => break,
+            }
+        }
+        out.push(path);
+    }
+    let mut out = Vec::new();
+    let here: Vec<String> = module
+        .split("::")
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    for (i, _) in code.match_indices("crate::") {
+        if code[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$') {
+            continue;
+        }
+        read(&code[i + 7..], &[], &mut out);
+    }
+    for (i, _) in code.match_indices("super::") {
+        if code[..i].ends_with("::") || code[..i].ends_with(|c: char| c.is_alphanumeric()) {
+            continue;
+        }
+        let parent = &here[..here.len().saturating_sub(1)];
+        read(&code[i + 7..], parent, &mut out);
+    }
+    out.into_iter().map(|p| p.join("::")).collect()
+}
+
+/// File module → the file modules it names, but its own ancestors and
+/// descendants (a `mod.rs` and its children share items by design).
+fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = repo_root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: BTreeSet<String> = files.iter().map(|f| file_module(&src, f)).collect();
+    let related = |a: &str, b: &str| {
+        a.is_empty()
+            || b.is_empty()
+            || a.starts_with(&format!("{b}::"))
+            || b.starts_with(&format!("{a}::"))
+    };
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let module = file_module(&src, f);
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+        let uses = graph.entry(module.clone()).or_default();
+        for path in named_paths(code, &module) {
+            // The longest prefix of the path that is a file.
+            let mut parts: Vec<&str> = path.split("::").collect();
+            while !parts.is_empty() && !modules.contains(&parts.join("::")) {
+                parts.pop();
+            }
+            let target = parts.join("::");
+            if target != module && !related(&module, &target) {
+                uses.insert(target);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn no_import_circle_between_files() {
+    let graph = file_graph();
+    assert!(
+        graph
+            .get("oci::bucket")
+            .is_some_and(|u| u.contains("objstore")),
+        "the scan reads `use crate::…` paths: {graph:?}"
+    );
+    let found = circles(&graph);
+    assert!(
+        found.is_empty(),
+        "import circles between files:\n{}",
+        found
+            .iter()
+            .map(|c| c.join(" -> "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_path_reader_expands_braces_and_super() {
+    let got = named_paths(
+        "use crate::oci::{bucket::Shape, fetch};\nuse super::verify_image::x;\nlet y = crate::plan::Plan::new();",
+        "publish::verify",
+    );
+    assert_eq!(
+        got,
+        [
+            "oci::bucket::Shape",
+            "oci::fetch",
+            "plan::Plan::new",
+            "publish::verify_image::x"
+        ]
+    );
+}
