@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::workspace::Project;
+use crate::project::Project;
 
 pub use crate::kinds::Verbosity;
 

@@ -362,7 +362,7 @@ mod tests {
         let manifest = br#"{"schemaVersion":1,"name":"hello","version":"0.1.0","artifacts":[{"platform":"linux/amd64","kind":"static","attribute":"a","path":"static/linux/amd64/hello","storePath":"/nix/store/nqhhs5kpnf66v25jh169a5alb38zyb3w-hello","drvPath":"/nix/store/x.drv","narHash":"sha256:x","sha256":"ab","size":1}]}"#;
         let seeds = seeds(&[manifest, jwt.as_bytes(), &build]);
         hammer("build.json", &seeds, |b| {
-            let _ = serde_json::from_slice::<crate::manifest::BuildManifest>(b);
+            let _ = serde_json::from_slice::<crate::build_record::BuildRecord>(b);
         });
         hammer("token claims", &seeds, |b| {
             let _ = crate::oci::token::granted_actions(&text(b), "x");

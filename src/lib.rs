@@ -3,10 +3,10 @@
 //!
 //! The layers, from the outside in:
 //! - [`cli`] parses the command line and touches nothing else;
-//! - [`context`] and [`workspace`] resolve it: the project, its configuration;
+//! - [`context`] and [`project`] resolve it: the project, its configuration;
 //! - the commands ([`build`]) do the work through the seams: [`nix`] runs nix,
 //!   [`process`] runs every other program;
-//! - the formats ([`platform`], [`config`], [`manifest`]) are pure.
+//! - the formats ([`platform`], [`config`], [`build_record`]) are pure.
 #![warn(missing_docs)]
 
 pub mod archive;
@@ -14,6 +14,7 @@ pub mod artifacts;
 pub mod background;
 pub mod bounds;
 pub mod build;
+pub mod build_record;
 pub mod cache;
 pub mod cli;
 pub mod clock;
@@ -32,7 +33,6 @@ pub mod keys;
 pub mod kinds;
 pub mod lifecycle;
 pub mod linuxpkg;
-pub mod manifest;
 pub mod nix;
 pub mod oci;
 pub mod openpgp;
@@ -40,20 +40,20 @@ pub mod plan;
 pub mod platform;
 pub mod problems;
 pub mod process;
+pub mod project;
 pub mod provenance;
 pub mod publish;
 pub mod release;
 pub mod sbom;
 pub mod source;
 pub mod test_hooks;
-pub mod workspace;
 
 use std::process::ExitCode;
 
 use crate::cli::{App, Command};
 use crate::context::{Context, MessageFormat, Verbosity};
 use crate::errors::{Error, Result};
-use crate::workspace::Project;
+use crate::project::Project;
 
 /// The whole program: parse, run, turn the outcome into an exit code.
 pub fn main_impl() -> ExitCode {
@@ -232,8 +232,8 @@ fn build_and_push(ctx: &Context, args: cli::BuildArgs) -> Result<()> {
     }
     // build.json says where the closures are, for the Nix install manifest.
     let path = ctx.dist_dir().join("build.json");
-    let mut manifest = manifest::BuildManifest::read(&path)?;
-    manifest.cache = Some(manifest::CacheRecord {
+    let mut manifest = build_record::BuildRecord::read(&path)?;
+    manifest.cache = Some(build_record::CacheRecord {
         url: ctx.project.config.cache_public_url.clone(),
         public_key,
     });
@@ -254,16 +254,16 @@ fn run_cache(ctx: &Context, command: cli::CacheCommand) -> Result<()> {
         )
         .map(drop),
         cli::CacheCommand::Gc(args) => {
-            cache::manage::run_cache_gc(ctx, args.cache.as_deref(), args.grace).map(drop)
+            cache::upkeep::run_cache_gc(ctx, args.cache.as_deref(), args.grace).map(drop)
         }
         cli::CacheCommand::Verify(args) => {
-            cache::manage::run_cache_verify(ctx, args.cache.as_deref(), args.repair).map(drop)
+            cache::upkeep::run_cache_verify(ctx, args.cache.as_deref(), args.repair).map(drop)
         }
         cli::CacheCommand::Pin(cli::PinCommand::Ls(args)) => {
-            cache::manage::run_pin_ls(ctx, args.cache.as_deref()).map(drop)
+            cache::upkeep::run_pin_ls(ctx, args.cache.as_deref()).map(drop)
         }
         cli::CacheCommand::Pin(cli::PinCommand::Rm(args)) => {
-            cache::manage::run_pin_rm(ctx, args.cache.as_deref(), &args.name)
+            cache::upkeep::run_pin_rm(ctx, args.cache.as_deref(), &args.name)
         }
     }
 }

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::build_record::{BinaryCheck, Smoke};
 use crate::elfcheck::{inspect, is_elf, problems, Relaxed};
-use crate::manifest::{BinaryCheck, Smoke};
 use crate::platform::Platform;
 use crate::process::Cmd;
 

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::plan::Plan;
+use crate::build_record::{ExtraFile, Failure, Kind};
 use crate::errors::{Error, Result};
 use crate::fsutil::sha256_file;
-use crate::manifest::{ExtraFile, Failure, Kind};
 use crate::nix::Nix;
 use crate::platform::Platform;
 

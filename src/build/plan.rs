@@ -1,8 +1,8 @@
 //! What a build will ask nix for: one output per target and kind.
 
 use crate::artifacts::{ExtraArtifact, Per};
+use crate::build_record::{Failure, Kind};
 use crate::config::{expand, Config};
-use crate::manifest::{Failure, Kind};
 use crate::platform::Platform;
 
 /// One output to build.

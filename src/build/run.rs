@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use super::plan::{Output, Plan};
 use super::progress::{drv_name, Progress, Verbosity};
 use super::tree::{docker_link, render_tree, static_dir};
+use crate::build_record::{Artifact, BuildRecord, Failure, Kind, RustBuild, Tool};
 use crate::config::{Config, NESTED_DOCKER_ATTR};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::fsutil::{replace_symlink, sha256_file};
-use crate::manifest::{Artifact, BuildManifest, Failure, Kind, RustBuild, Tool};
 use crate::nix::{BuiltPath, Nix};
 use crate::platform::Platform;
 use crate::source;
@@ -27,7 +27,7 @@ pub struct BuildOpts {
 
 /// Runs `build`. Returns the manifest it wrote; when some outputs failed,
 /// the manifest is still written and the error names them.
-pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
+pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildRecord>> {
     let config = &ctx.project.config;
     let targets = select_targets(&config.targets, &opts.targets)?;
     let plan = Plan::new(config, &targets);
@@ -100,8 +100,8 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         &built,
         &mut failures,
     )?;
-    let manifest = BuildManifest {
-        schema: crate::manifest::SCHEMA.into(),
+    let manifest = BuildRecord {
+        schema: crate::build_record::SCHEMA.into(),
         tool: Tool::current(),
         name: config.name.clone(),
         flake: config.flake.clone(),
@@ -113,7 +113,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
         extras,
         docker_attr,
         cache: None,
-        built: Some(crate::manifest::BuildTimes {
+        built: Some(crate::build_record::BuildTimes {
             started_on,
             finished_on: crate::clock::now(),
         }),
@@ -133,7 +133,7 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildManifest>> {
 }
 
 /// The platform tree that was made, and where build.json is.
-fn print_tree(ctx: &Context, dist: &Path, manifest: &BuildManifest) {
+fn print_tree(ctx: &Context, dist: &Path, manifest: &BuildRecord) {
     let leaves: Vec<(String, String)> = manifest
         .artifacts
         .iter()
@@ -418,7 +418,7 @@ impl Checks {
         &self,
         platform: crate::platform::Platform,
         file: &Path,
-    ) -> std::result::Result<crate::manifest::BinaryCheck, String> {
+    ) -> std::result::Result<crate::build_record::BinaryCheck, String> {
         let relaxed = crate::elfcheck::Relaxed {
             dynamic: self.allow_dynamic.contains(&platform),
         };
@@ -609,7 +609,7 @@ fn archive_ext(path: &Path) -> Result<&'static str> {
     })
 }
 
-fn report_failures(ctx: &Context, progress: &Progress, manifest: &BuildManifest) {
+fn report_failures(ctx: &Context, progress: &Progress, manifest: &BuildRecord) {
     if manifest.failures.is_empty() {
         return;
     }

@@ -6,18 +6,18 @@
 //! exist (`order`, [`NarinfoGate`]). `command` holds the `cache push` and `cache-toolchain`
 //! commands.
 
-mod command;
 pub mod gc;
-pub mod manage;
 mod order;
 pub mod pins;
 mod prepare;
 mod present;
 mod push;
+pub mod upkeep;
+mod upload;
 
-pub use command::{
-    bytes, cache_public_key, run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts,
-};
 pub use order::NarinfoGate;
 pub use prepare::{prepare_nar, Prepared};
 pub use push::{push_paths, PushSummary};
+pub use upload::{
+    bytes, cache_public_key, run_cache_push, run_cache_toolchain, CachePushOpts, CacheToolchainOpts,
+};

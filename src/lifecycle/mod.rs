@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cache::manage::{read_cache_listing, render_cache_listing, CacheListing};
+use crate::cache::upkeep::{read_cache_listing, render_cache_listing, CacheListing};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::objstore::ObjectStore;
@@ -373,7 +373,7 @@ pub fn run_rm(ctx: &Context, dests: &Destinations, release: &str, force: bool) -
         return Ok(removed);
     }
     if let Some(cache) = &dests.cache {
-        crate::cache::manage::remove_pin_if_there(ctx, Some(cache), &format!("release/{tag}"))?;
+        crate::cache::upkeep::remove_pin_if_there(ctx, Some(cache), &format!("release/{tag}"))?;
     }
     ctx.print_result(
         &format!("removed {whole}: {} objects deleted\n", removed.deleted),
@@ -468,7 +468,7 @@ pub fn run_gc(ctx: &Context, dests: &Destinations, opts: &GcOpts) -> Result<Remo
             .unwrap_or_else(|| Plan::new("gc", None, Vec::new(), Vec::new()));
         if let Some(cache) = &dests.cache {
             let (store, objects) =
-                crate::cache::manage::cache_gc_objects(ctx, Some(cache), opts.grace)?;
+                crate::cache::upkeep::cache_gc_objects(ctx, Some(cache), opts.grace)?;
             plan.destinations.push(store);
             plan.objects.extend(objects);
         }
@@ -478,9 +478,9 @@ pub fn run_gc(ctx: &Context, dests: &Destinations, opts: &GcOpts) -> Result<Remo
     }
     if let Some(cache) = &dests.cache {
         for t in &removed.tags {
-            crate::cache::manage::remove_pin_if_there(ctx, Some(cache), &format!("release/{t}"))?;
+            crate::cache::upkeep::remove_pin_if_there(ctx, Some(cache), &format!("release/{t}"))?;
         }
-        removed.cache = Some(crate::cache::manage::run_cache_gc(
+        removed.cache = Some(crate::cache::upkeep::run_cache_gc(
             ctx,
             Some(cache),
             opts.grace,

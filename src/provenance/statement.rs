@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::manifest::{BuildManifest, Kind};
+use crate::build_record::{BuildRecord, Kind};
 use crate::release::Release;
 use crate::source::FlakeInput;
 
@@ -103,7 +103,7 @@ pub struct Run {
 
 /// Builds the statement. Subjects come out sorted by name.
 pub fn statement(
-    manifest: &BuildManifest,
+    manifest: &BuildRecord,
     release: &Release,
     subjects: &[Subject],
     run: &Run,
@@ -215,7 +215,7 @@ pub fn statement(
 /// A flake.lock input as a resolved dependency: a git URI at its revision
 /// when it has one, its narHash as an annotation (it hashes a NAR, not a file).
 /// What a binary's derivation says it compiled, as byproduct annotations.
-fn annotate_rust(annotations: &mut Value, r: &crate::manifest::RustBuild) {
+fn annotate_rust(annotations: &mut Value, r: &crate::build_record::RustBuild) {
     if let Some(target) = &r.target {
         annotations["rustTarget"] = json!(target);
     }
@@ -253,14 +253,14 @@ fn flake_input(input: &FlakeInput) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Artifact, Tool};
+    use crate::build_record::{Artifact, Tool};
     use crate::platform::Platform;
     use crate::release::{Builder, Class};
     use crate::source::Source;
 
-    fn manifest() -> BuildManifest {
-        BuildManifest {
-            schema: crate::manifest::SCHEMA.into(),
+    fn manifest() -> BuildRecord {
+        BuildRecord {
+            schema: crate::build_record::SCHEMA.into(),
             tool: Tool::current(),
             name: "hello".into(),
             flake: ".".into(),

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::build_record::{BuildRecord, Kind};
 use crate::context::{Context, Verbosity};
 use crate::errors::{Error, Result};
-use crate::manifest::{BuildManifest, Kind};
 use crate::objstore::{Location, ObjectStore};
 use crate::oci::auth;
 use crate::oci::bucket;
@@ -138,7 +138,7 @@ fn refuse_another_platform(
 /// the index. `None` when the build made no images.
 pub fn prepare(
     ctx: &Context,
-    manifest: &BuildManifest,
+    manifest: &BuildRecord,
     release: &Release,
     compression: LayerCompression,
     extra_tags: &[String],

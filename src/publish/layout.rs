@@ -280,7 +280,7 @@ pub fn is_name_level_document(name: &str) -> bool {
 pub fn nix_manifest(
     release: &str,
     paths: &[(String, String)],
-    cache: &crate::manifest::CacheRecord,
+    cache: &crate::build_record::CacheRecord,
 ) -> String {
     let mut out = format!(
         "# {release}: the store path of each system's build, in the binary cache {} (public key {}).\n{{\n",
@@ -298,7 +298,7 @@ pub fn nix_manifest(
 pub fn nix_manifest_json(
     release: &str,
     paths: &[(String, String)],
-    cache: &crate::manifest::CacheRecord,
+    cache: &crate::build_record::CacheRecord,
 ) -> Vec<u8> {
     let map: serde_json::Map<String, Value> =
         paths.iter().map(|(s, p)| (s.clone(), json!(p))).collect();
@@ -465,7 +465,7 @@ mod tests {
             json!([{"platform": {"architecture": "amd64", "os": "linux"}, "resources": [{"path": "hello"}]}])
         );
         assert_eq!(file("-", "hello-v1.tar.gz").path_in(l), "hello-v1.tar.gz");
-        let cache = crate::manifest::CacheRecord {
+        let cache = crate::build_record::CacheRecord {
             url: Some("https://cache.example.org".into()),
             public_key: "cache-1:AAAA".into(),
         };

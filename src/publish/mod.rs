@@ -22,9 +22,9 @@ pub use layout::Layout;
 pub use run::run_publish;
 pub use verify::{run_verify, VerifyOpts};
 
+use crate::build_record::Artifact;
 use crate::context::Context;
 use crate::errors::{Error, Result};
-use crate::manifest::Artifact;
 use crate::nixcache::SecretKey;
 use crate::objstore::{ObjectStore, StoreUrl};
 use crate::release::Release;

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use super::layout::{FileRole, ReleaseFile};
 use super::PublishOpts;
+use crate::build_record::{BuildRecord, Kind};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::linuxpkg::deb::{self, DebInput, PkgFile};
 use crate::linuxpkg::rpm::{self as rpmpkg, RpmFacts, RpmFile, RpmInput};
 use crate::linuxpkg::version::{self, PkgVersion, VersionInput};
 use crate::linuxpkg::{Format, PackageMeta};
-use crate::manifest::{BuildManifest, Kind};
 use crate::openpgp::SigningKey;
 use crate::platform::Platform;
 use crate::problems::KeyProblem;
@@ -134,7 +134,7 @@ fn formats(ctx: &Context, opts: &PublishOpts) -> Result<Vec<Format>> {
 pub fn prepare(
     ctx: &Context,
     opts: &PublishOpts,
-    (manifest, layout): (&BuildManifest, crate::kinds::Layout),
+    (manifest, layout): (&BuildRecord, crate::kinds::Layout),
     release: &Release,
 ) -> Result<Option<PackageSet>> {
     let formats = formats(ctx, opts)?;
@@ -232,7 +232,7 @@ pub fn prepare(
 }
 
 /// `$SOURCE_DATE_EPOCH`, else the commit's time.
-fn release_time(manifest: &BuildManifest) -> u64 {
+fn release_time(manifest: &BuildRecord) -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.trim().parse().ok())
@@ -243,7 +243,7 @@ fn release_time(manifest: &BuildManifest) -> u64 {
 /// Each target's static binaries: (file in dist, installed name).
 fn binaries_by_target(
     ctx: &Context,
-    manifest: &BuildManifest,
+    manifest: &BuildRecord,
 ) -> Vec<(Platform, Vec<(PathBuf, String)>)> {
     let dist = ctx.dist_dir();
     let mut out: Vec<(Platform, Vec<(PathBuf, String)>)> = Vec::new();

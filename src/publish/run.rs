@@ -11,10 +11,10 @@ use super::statics::{self, StaticPlan, StaticRelease, StaticSummary};
 use super::{
     checked_link, hostname, signing_key, static_destinations, PublishOpts, PublishSummary,
 };
+use crate::build_record::{BuildRecord, Kind};
 use crate::context::{Context, Verbosity};
 use crate::errors::{Error, Result};
 use crate::kinds::{Layout, PublishPart};
-use crate::manifest::{BuildManifest, Kind};
 use crate::nixcache::SecretKey;
 use crate::objstore::ObjectStore;
 use crate::oci::ContentPlan;
@@ -106,19 +106,19 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
 }
 
 /// build.json, refused when missing or incomplete.
-fn read_build(dist: &Path) -> Result<BuildManifest> {
+fn read_build(dist: &Path) -> Result<BuildRecord> {
     let path = dist.join("build.json");
     if !path.exists() {
         return Err(Error::NoBuild { path });
     }
-    let manifest = BuildManifest::read(&path)?;
+    let manifest = BuildRecord::read(&path)?;
     if !manifest.complete || !manifest.failures.is_empty() {
         return Err(Error::IncompleteBuild {
             failed: manifest.failures.len(),
             names: manifest
                 .failures
                 .iter()
-                .map(crate::manifest::Failure::label)
+                .map(crate::build_record::Failure::label)
                 .collect::<Vec<_>>()
                 .join(", "),
         });
@@ -127,7 +127,7 @@ fn read_build(dist: &Path) -> Result<BuildManifest> {
 }
 
 /// A stable release comes from a clean tree: at build time and now.
-fn refuse_dirty_stable(ctx: &Context, manifest: &BuildManifest, release: &Release) -> Result<()> {
+fn refuse_dirty_stable(ctx: &Context, manifest: &BuildRecord, release: &Release) -> Result<()> {
     if release.class != Class::Stable {
         return Ok(());
     }
@@ -192,7 +192,7 @@ fn same_bytes(local: &Path, sha256: &str, size: u64) -> Result<()> {
 
 /// The static files of the build, each link checked against build.json:
 /// inside its store path, with the bytes build.json records.
-fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFile>> {
+fn release_files(dist: &Path, manifest: &BuildRecord) -> Result<Vec<ReleaseFile>> {
     let mut files = Vec::new();
     for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
         let target = checked_link(dist, a)?;
@@ -231,7 +231,7 @@ fn release_files(dist: &Path, manifest: &BuildManifest) -> Result<Vec<ReleaseFil
 /// An extra artifact's file: under `extra/` in the release-dist directory,
 /// and either a link into its store path or (for a directory output) the
 /// archive `build` made there.
-fn extra_file(dist: &Path, e: &crate::manifest::ExtraFile) -> Result<PathBuf> {
+fn extra_file(dist: &Path, e: &crate::build_record::ExtraFile) -> Result<PathBuf> {
     let what = format!("extra artifact {}", e.name);
     let refuse = |message: String| Error::OutputShape {
         output: what.clone(),
@@ -262,7 +262,7 @@ fn extra_file(dist: &Path, e: &crate::manifest::ExtraFile) -> Result<PathBuf> {
 
 /// `<name>-<tag>.cdx.json`: Cargo.lock's crates and each artifact's runtime
 /// closure (from the local store; without nix, each artifact's own path).
-fn sbom_file(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<ReleaseFile> {
+fn sbom_file(ctx: &Context, manifest: &BuildRecord, tag: &str) -> Result<ReleaseFile> {
     let name = &ctx.project.config.name;
     let lock = ctx
         .project
@@ -411,7 +411,7 @@ fn refuse_clashing_paths(files: &[ReleaseFile], layout: Layout) -> Result<()> {
 /// `<name>-<tag>.tar.gz` of the released commit: `git archive
 /// --prefix=<name>-<tag>/`, gzip'd without a name or time (so the same
 /// commit gives the same bytes), under target/release-dist/source/.
-fn source_tarball(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<ReleaseFile> {
+fn source_tarball(ctx: &Context, manifest: &BuildRecord, tag: &str) -> Result<ReleaseFile> {
     use std::io::Write;
     let name = &ctx.project.config.name;
     let file = crate::publish::layout::source_tarball(name, tag);
@@ -430,7 +430,7 @@ fn source_tarball(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<
 /// `manifest.nix` and `manifest.json`, when `build --push-cache` put the
 /// closures in a binary cache: each Nix system's store path, for `nix copy
 /// --from` the cache (or Lix's `upgrade-nix`).
-fn nix_manifests(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<Vec<ReleaseFile>> {
+fn nix_manifests(ctx: &Context, manifest: &BuildRecord, tag: &str) -> Result<Vec<ReleaseFile>> {
     use crate::publish::layout::{
         nix_manifest, nix_manifest_json, NIX_MANIFEST, NIX_MANIFEST_JSON,
     };
@@ -465,7 +465,7 @@ fn nix_manifests(ctx: &Context, manifest: &BuildManifest, tag: &str) -> Result<V
 fn prepare_images(
     ctx: &Context,
     opts: &PublishOpts,
-    manifest: &BuildManifest,
+    manifest: &BuildRecord,
     release: &Release,
 ) -> Result<Option<Images>> {
     if opts.no_images {
@@ -512,7 +512,7 @@ fn static_subjects(files: &[ReleaseFile], layout: Layout, sums: &str) -> Vec<Sub
 /// `finishedOn` are the build's (build.json), else this run's (`started`,
 /// now).
 fn provenance_bundle(
-    manifest: &BuildManifest,
+    manifest: &BuildRecord,
     release: &Release,
     subjects: &[Subject],
     key: &SecretKey,

@@ -16,7 +16,7 @@ pub const SCHEMA: &str = "cargo-release-dist/build/v1";
 /// The whole build manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BuildManifest {
+pub struct BuildRecord {
     /// [`SCHEMA`].
     pub schema: String,
     /// The tool that wrote it.
@@ -281,9 +281,9 @@ impl Failure {
     }
 }
 
-impl BuildManifest {
+impl BuildRecord {
     /// Reads a build.json.
-    pub fn read(path: &Path) -> Result<BuildManifest> {
+    pub fn read(path: &Path) -> Result<BuildRecord> {
         let text = std::fs::read(path).map_err(Error::io("cannot read", path))?;
         serde_json::from_slice(&text).map_err(|source| Error::Json {
             path: path.to_path_buf(),

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::command::{bytes, store_url};
 use super::gc::{collect, GcSummary};
 use super::pins::{list_pins, remove_pin, PinInfo};
+use super::upload::{bytes, store_url};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::context::{Context, Verbosity};
