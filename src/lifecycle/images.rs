@@ -11,7 +11,7 @@ use crate::oci::referrers::{fallback_tag, is_fallback_tag};
 use crate::oci::remove::{layout_untag, store_reach, store_tags};
 use crate::oci::scheme::{self, tag_key, Shape};
 use crate::plan::{Action, Phase, PlannedObject};
-use crate::publish::images::Target;
+use crate::publish::images::ImageRepo;
 
 /// One tag, as `ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,7 +27,7 @@ pub struct TagRow {
 
 /// The tags `target` holds for image `name`, without the referrers
 /// fallback tags (which [`plan_removal`] removes with their index).
-pub async fn tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
+pub async fn tag_rows(target: &ImageRepo, name: &str) -> Result<Vec<TagRow>> {
     let all = all_tag_rows(target, name).await?;
     let attested = |digest: &Digest| all.iter().any(|r| r.tag == fallback_tag(digest));
     Ok(all
@@ -41,9 +41,9 @@ pub async fn tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
 }
 
 /// Every tag `target` holds for image `name`.
-async fn all_tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
+async fn all_tag_rows(target: &ImageRepo, name: &str) -> Result<Vec<TagRow>> {
     let pairs = match target {
-        Target::Registry(r) => {
+        ImageRepo::Registry(r) => {
             let mut out = Vec::new();
             for tag in r.tags().await? {
                 // The tag's own document only: what it reaches is read
@@ -54,7 +54,7 @@ async fn all_tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
             }
             out
         }
-        Target::Store(s, shape) => store_tags(s, *shape, name).await?,
+        ImageRepo::Store(s, shape) => store_tags(s, *shape, name).await?,
     };
     let mut rows: Vec<TagRow> = pairs
         .into_iter()
@@ -70,7 +70,7 @@ async fn all_tag_rows(target: &Target, name: &str) -> Result<Vec<TagRow>> {
 
 /// What the tags other than `removed` reach, and what `removed` reach.
 async fn reaches(
-    target: &Target,
+    target: &ImageRepo,
     name: &str,
     removed: &[String],
 ) -> Result<(Reach, Reach, Vec<Digest>)> {
@@ -79,12 +79,12 @@ async fn reaches(
     let mut order = Vec::new();
     for row in all_tag_rows(target, name).await? {
         let reach = match target {
-            Target::Registry(r) => r
+            ImageRepo::Registry(r) => r
                 .reach_of(&row.tag)
                 .await?
                 .map(|t| t.reach)
                 .unwrap_or_default(),
-            Target::Store(s, shape) => store_reach(s, *shape, name, &row.digest).await?,
+            ImageRepo::Store(s, shape) => store_reach(s, *shape, name, &row.digest).await?,
         };
         if removed.contains(&row.tag) {
             order.push(row.digest.clone());
@@ -116,10 +116,10 @@ fn manifest_ref(shape: Option<Shape>, name: &str, digest: &Digest, blob: bool) -
     }
 }
 
-fn shape_of(target: &Target) -> Option<Shape> {
+fn shape_of(target: &ImageRepo) -> Option<Shape> {
     match target {
-        Target::Registry(_) => None,
-        Target::Store(_, shape) => Some(*shape),
+        ImageRepo::Registry(_) => None,
+        ImageRepo::Store(_, shape) => Some(*shape),
     }
 }
 
@@ -151,7 +151,7 @@ fn with_fallback_tags(rows: &[TagRow], tags: &[String]) -> Vec<String> {
 }
 
 /// Reads `target` and plans the removal of `tags`.
-pub async fn plan_removal(target: &Target, name: &str, tags: &[String]) -> Result<ImageRemoval> {
+pub async fn plan_removal(target: &ImageRepo, name: &str, tags: &[String]) -> Result<ImageRemoval> {
     let destination = target.destination();
     let shape = shape_of(target);
     let present = with_fallback_tags(&all_tag_rows(target, name).await?, tags);
@@ -209,19 +209,19 @@ pub async fn plan_removal(target: &Target, name: &str, tags: &[String]) -> Resul
 
 /// Removes the tags, then (reading the remaining tags again) what nothing
 /// else reaches.
-pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval) -> Result<()> {
+pub async fn execute_removal(target: &ImageRepo, name: &str, removal: &ImageRemoval) -> Result<()> {
     if removal.tags.is_empty() {
         return Ok(());
     }
     let (_, gone, order) = reaches(target, name, &removal.tags).await?;
     match target {
-        Target::Registry(r) => {
+        ImageRepo::Registry(r) => {
             r.probe_delete().await?;
             for t in &removal.tags {
                 r.untag(t).await?;
             }
         }
-        Target::Store(s, Shape::StaticRegistry) => {
+        ImageRepo::Store(s, Shape::StaticRegistry) => {
             let keys: Vec<String> = removal.tags.iter().map(|t| tag_key(name, t)).collect();
             let prefix = Shape::StaticRegistry.manifest_prefix(name);
             let list_key = scheme::tags_list_key(name);
@@ -249,14 +249,14 @@ pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval
             s.delete_many(&keys).await?;
             converge(s, &prefix, &derive).await?;
         }
-        Target::Store(s, Shape::Layout) => layout_untag(s, &removal.tags).await?,
+        ImageRepo::Store(s, Shape::Layout) => layout_untag(s, &removal.tags).await?,
     }
     // The remaining tags, read again now that the removed ones are gone.
     let (kept, _, _) = reaches(target, name, &[]).await?;
     let (manifests, blobs) = gone.freed(&kept, &order);
     let shape = shape_of(target);
     match target {
-        Target::Registry(r) => {
+        ImageRepo::Registry(r) => {
             for d in &manifests {
                 r.delete_reference(&format!("manifests/{d}")).await?;
             }
@@ -264,7 +264,7 @@ pub async fn execute_removal(target: &Target, name: &str, removal: &ImageRemoval
                 r.delete_reference(&format!("blobs/{d}")).await?;
             }
         }
-        Target::Store(s, _) => {
+        ImageRepo::Store(s, _) => {
             let keys: Vec<String> = manifests
                 .iter()
                 .map(|d| manifest_ref(shape, name, d, false))

@@ -17,7 +17,7 @@ use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::objstore::ObjectStore;
 use crate::plan::{Plan, PlannedObject, Subject};
-use crate::publish::images::Target;
+use crate::publish::images::ImageRepo;
 use crate::publish::Layout;
 use crate::release::Class;
 
@@ -129,7 +129,7 @@ pub fn run_ls(ctx: &Context, dests: &Destinations, release: Option<&str>) -> Res
     }
     for url in &dests.image_urls {
         let rows = runtime.block_on(async {
-            let target = Target::open_to_read(url).await?;
+            let target = ImageRepo::open_to_read(url).await?;
             Ok::<_, Error>((target.describe(), images::tag_rows(&target, &name).await?))
         })?;
         let rows = (
@@ -290,7 +290,7 @@ fn remove(
             continue;
         }
         let (target, removal) = runtime.block_on(async {
-            let target = Target::open(url).await?;
+            let target = ImageRepo::open(url).await?;
             let removal = images::plan_removal(&target, name, tags).await?;
             Ok::<_, Error>((target, removal))
         })?;

@@ -349,14 +349,9 @@ async fn promote_images(
     tmp: &std::path::Path,
 ) -> Result<Vec<Promoted>> {
     let tag = tags[0].as_str();
-    let source = crate::publish::images::Target::open_to_read(from).await?;
+    let source = crate::publish::images::ImageRepo::open_to_read(from).await?;
     let dir = tempfile::tempdir_in(tmp).map_err(Error::io("cannot create a directory in", tmp))?;
-    let reader = match &source {
-        crate::publish::images::Target::Registry(r) => crate::oci::fetch::Source::Registry(r),
-        crate::publish::images::Target::Store(s, shape) => {
-            crate::oci::fetch::Source::Store(s, *shape, name)
-        }
-    };
+    let reader = source.source(name);
     let Some(set) = crate::oci::fetch::fetch_image(&reader, tag, dir.path()).await? else {
         return Err(Error::NoSuchRelease {
             release: format!("{name}:{tag}"),
@@ -367,7 +362,7 @@ async fn promote_images(
     check_image_subjects(&set, verified, (name, tag), &source.describe())?;
     let mut out = Vec::new();
     for url in to {
-        let target = crate::publish::images::Target::open(url).await?;
+        let target = crate::publish::images::ImageRepo::open(url).await?;
         let plan = target.plan_content(name, &set).await?;
         let stats = target.push_content(name, &set, &plan).await?;
         let tags = target.push_tags(name, (&set, &plan), tags).await?;

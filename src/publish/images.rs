@@ -233,26 +233,27 @@ pub fn prepare(
     }))
 }
 
-/// One opened destination.
-pub enum Target {
+/// One opened image destination or source: a registry, or a bucket (static
+/// registry) or directory (OCI layout).
+pub enum ImageRepo {
     /// A registry, authenticated.
     Registry(Box<Registry>),
     /// A bucket or directory.
     Store(Arc<ObjectStore>, Shape),
 }
 
-impl Target {
+impl ImageRepo {
     /// Opens `url`: registries authenticate now, before anything is pushed.
-    pub async fn open(url: &str) -> Result<Target> {
-        Target::open_for(url, oci_client::RegistryOperation::Push).await
+    pub async fn open(url: &str) -> Result<ImageRepo> {
+        ImageRepo::open_for(url, oci_client::RegistryOperation::Push).await
     }
 
     /// Opens `url` to read it only (a registry asks for pull access).
-    pub async fn open_to_read(url: &str) -> Result<Target> {
-        Target::open_for(url, oci_client::RegistryOperation::Pull).await
+    pub async fn open_to_read(url: &str) -> Result<ImageRepo> {
+        ImageRepo::open_for(url, oci_client::RegistryOperation::Pull).await
     }
 
-    async fn open_for(url: &str, operation: oci_client::RegistryOperation) -> Result<Target> {
+    async fn open_for(url: &str, operation: oci_client::RegistryOperation) -> Result<ImageRepo> {
         Ok(match dest::parse(url).map_err(Error::StoreUrl)? {
             ImageDestination::Registry(repo) => {
                 let creds = auth::resolve(&repo.host, &|k| std::env::var(k).ok()).map_err(|e| {
@@ -262,7 +263,7 @@ impl Target {
                         reason: e.reason,
                     }
                 })?;
-                Target::Registry(Box::new(
+                ImageRepo::Registry(Box::new(
                     Registry::connect_for(&repo, creds, operation).await?,
                 ))
             }
@@ -271,36 +272,44 @@ impl Target {
                     Location::S3(_) => Shape::StaticRegistry,
                     Location::Local(_) => Shape::Layout,
                 };
-                Target::Store(Arc::new(ObjectStore::open(&location).await?), shape)
+                ImageRepo::Store(Arc::new(ObjectStore::open(&location).await?), shape)
             }
         })
+    }
+
+    /// A reader of image `name` in it (a registry's repository is its own).
+    pub fn source<'a>(&'a self, name: &'a str) -> crate::oci::fetch::Source<'a> {
+        match self {
+            ImageRepo::Registry(r) => crate::oci::fetch::Source::Registry(r),
+            ImageRepo::Store(s, shape) => crate::oci::fetch::Source::Store(s, *shape, name),
+        }
     }
 
     /// Its name in a plan and in the events of what was written: the
     /// registry, or the store (as [`ObjectStore::describe`] says).
     pub fn destination(&self) -> String {
         match self {
-            Target::Registry(r) => r.describe(),
-            Target::Store(s, _) => s.describe(),
+            ImageRepo::Registry(r) => r.describe(),
+            ImageRepo::Store(s, _) => s.describe(),
         }
     }
 
     /// For messages.
     pub fn describe(&self) -> String {
         match self {
-            Target::Registry(r) => r.describe(),
-            Target::Store(s, Shape::StaticRegistry) => {
+            ImageRepo::Registry(r) => r.describe(),
+            ImageRepo::Store(s, Shape::StaticRegistry) => {
                 format!("{} (static registry)", s.describe())
             }
-            Target::Store(s, Shape::Layout) => format!("{} (OCI layout)", s.describe()),
+            ImageRepo::Store(s, Shape::Layout) => format!("{} (OCI layout)", s.describe()),
         }
     }
 
     /// What the destination has of `set`: nothing is written.
     pub async fn plan_content(&self, name: &str, set: &ImageSet) -> Result<ContentPlan> {
         match self {
-            Target::Registry(r) => r.plan_content(set).await,
-            Target::Store(s, shape) => bucket::plan_content(s, *shape, name, set).await,
+            ImageRepo::Registry(r) => r.plan_content(set).await,
+            ImageRepo::Store(s, shape) => bucket::plan_content(s, *shape, name, set).await,
         }
     }
 
@@ -327,7 +336,7 @@ impl Target {
         let docs: Vec<&Document> = set.documents().collect();
         let (blob_keys, doc_keys, tag_keys) = self.keys(name, set, tags);
         let mut objects = Vec::new();
-        if let Target::Store(_, shape) = self {
+        if let ImageRepo::Store(_, shape) = self {
             let (key, bytes, ctype) = shape.marker();
             let digest = format!(
                 "sha256:{}",
@@ -378,8 +387,8 @@ impl Target {
         // referrers), before any release tag.
         if let Some(fallback) = &plan.fallback {
             let keys = match self {
-                Target::Registry(_) => vec![format!("manifests/{}", fallback.0)],
-                Target::Store(_, shape) => bucket::fallback_keys(*shape, name, fallback),
+                ImageRepo::Registry(_) => vec![format!("manifests/{}", fallback.0)],
+                ImageRepo::Store(_, shape) => bucket::fallback_keys(*shape, name, fallback),
             };
             let d = &fallback.1.descriptor;
             for key in keys {
@@ -419,7 +428,7 @@ impl Target {
     ) -> (Vec<String>, Vec<String>, Vec<String>) {
         let docs = set.documents();
         match self {
-            Target::Registry(_) => (
+            ImageRepo::Registry(_) => (
                 set.blobs
                     .iter()
                     .map(|b| format!("blobs/{}", b.descriptor.digest))
@@ -428,7 +437,7 @@ impl Target {
                     .collect(),
                 tags.iter().map(|t| format!("manifests/{t}")).collect(),
             ),
-            Target::Store(_, shape) => (
+            ImageRepo::Store(_, shape) => (
                 set.blobs
                     .iter()
                     .map(|b| bucket::blob_key(*shape, name, b))
@@ -448,9 +457,9 @@ impl Target {
     /// (static registry) or `index.json` (layout); a registry keeps its own.
     fn tag_list_key(&self, name: &str) -> Option<String> {
         match self {
-            Target::Store(_, Shape::StaticRegistry) => Some(scheme::tags_list_key(name)),
-            Target::Store(_, Shape::Layout) => Some("index.json".to_string()),
-            Target::Registry(_) => None,
+            ImageRepo::Store(_, Shape::StaticRegistry) => Some(scheme::tags_list_key(name)),
+            ImageRepo::Store(_, Shape::Layout) => Some("index.json".to_string()),
+            ImageRepo::Registry(_) => None,
         }
     }
 
@@ -463,8 +472,8 @@ impl Target {
     ) -> Result<PushStats> {
         let mut stats = PushStats::default();
         match self {
-            Target::Registry(r) => r.push_content(set, plan, &mut stats).await?,
-            Target::Store(s, shape) => {
+            ImageRepo::Registry(r) => r.push_content(set, plan, &mut stats).await?,
+            ImageRepo::Store(s, shape) => {
                 bucket::push_content(s, *shape, name, set, plan, &mut stats).await?
             }
         }
@@ -481,11 +490,13 @@ impl Target {
         tags: &[String],
     ) -> Result<Vec<String>> {
         match self {
-            Target::Registry(r) => {
+            ImageRepo::Registry(r) => {
                 r.push_tags(set, plan, tags).await?;
                 Ok(tags.to_vec())
             }
-            Target::Store(s, shape) => bucket::push_tags(s, *shape, name, (set, plan), tags).await,
+            ImageRepo::Store(s, shape) => {
+                bucket::push_tags(s, *shape, name, (set, plan), tags).await
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::images::{self, Images, Target};
+use super::images::{self, ImageRepo, Images};
 use super::layout::{sha256sums, FileRole, ReleaseFile, SHA256SUMS};
 use super::statics::{self, StaticPlan, StaticRelease, StaticSummary};
 use super::{
@@ -542,7 +542,7 @@ fn provenance_bundle(
 /// Every destination opened and read, and what each will get.
 struct Planned {
     plan: Plan,
-    targets: Vec<(Target, ContentPlan)>,
+    targets: Vec<(ImageRepo, ContentPlan)>,
     stores: Vec<(ObjectStore, StaticPlan)>,
 }
 
@@ -597,7 +597,7 @@ async fn plan_publish(
         let bundle = attested_bundle(rel, &stores, &im.set.index.descriptor.digest).await?;
         im.attach_provenance(&format!("{name}:{}", rel.release.tag), &bundle)?;
         for u in urls {
-            let target = Target::open(&u).await?;
+            let target = ImageRepo::open(&u).await?;
             let content = target.plan_content(name, &im.set).await?;
             let label = target.destination();
             objects.extend(target.planned_objects(&label, name, &im.set, &content, &im.tags));

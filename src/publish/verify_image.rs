@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::images::Target;
+use super::images::ImageRepo;
 use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
@@ -97,15 +97,12 @@ pub async fn verify_image(
     image: &ImageToVerify,
     key: Option<&PublicKey>,
 ) -> Result<(Vec<String>, ImageVerified)> {
-    let target = Target::open_to_read(&image.url).await?;
-    let source = match &target {
-        Target::Registry(r) => Source::Registry(r),
-        Target::Store(s, shape) => Source::Store(s, *shape, &image.name),
-    };
+    let target = ImageRepo::open_to_read(&image.url).await?;
+    let source = target.source(&image.name);
     let Some(index) = source.document(&image.tag).await? else {
         let tags = match &target {
-            Target::Registry(r) => r.tags().await?,
-            Target::Store(s, shape) => crate::oci::remove::store_tags(s, *shape, &image.name)
+            ImageRepo::Registry(r) => r.tags().await?,
+            ImageRepo::Store(s, shape) => crate::oci::remove::store_tags(s, *shape, &image.name)
                 .await?
                 .into_iter()
                 .map(|(t, _)| t)
