@@ -361,7 +361,12 @@ mod tests {
         };
         assert_eq!(keys("").await, ["a/b", "c"]);
         assert_eq!(keys("a/").await, ["a/b"]);
-        assert!(store.put("../x", Body::Bytes(vec![])).await.is_err());
+        let err = store.put("../x", Body::Bytes(vec![])).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("/cache: resolve ../x failed: not a valid object key"),
+            "{err}"
+        );
 
         // A key that is also a prefix (the df-dist-v1 tag document) coexists
         // with the keys under it, whichever is written first.

@@ -99,13 +99,28 @@ impl Case {
 fn publish_without_build_json() {
     let c = case();
     std::fs::remove_file(c.f.dist().join("build.json")).unwrap();
-    c.refused_unchanged(|c| c.publish_signed("v1.0.0"), 2, &["build.json", "build"]);
+    c.refused_unchanged(
+        |c| c.publish_signed("v1.0.0"),
+        2,
+        &[
+            "there is no build to publish",
+            "build.json is missing",
+            "run `cargo release-dist build` first",
+        ],
+    );
 }
 
 #[test]
 fn publish_with_an_invalid_tag() {
     let c = case();
-    c.refused_unchanged(|c| c.publish_signed("v1.0.0/../x"), 2, &["tag"]);
+    c.refused_unchanged(
+        |c| c.publish_signed("v1.0.0/../x"),
+        2,
+        &[
+            "`v1.0.0/../x` is not a valid release tag",
+            "a tag is 1 to 128 of A-Z a-z 0-9 _ . -",
+        ],
+    );
 }
 
 #[test]
@@ -174,7 +189,14 @@ fn publish_an_incomplete_build() {
         text.replace("\"complete\": true", "\"complete\": false"),
     )
     .unwrap();
-    c.refused_unchanged(|c| c.publish_signed("v1.0.0"), 2, &["build"]);
+    c.refused_unchanged(
+        |c| c.publish_signed("v1.0.0"),
+        2,
+        &[
+            "the build is incomplete",
+            "a release is published whole or not at all",
+        ],
+    );
 }
 
 #[test]
