@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::garage::Garage;
-use crate::images::{built_all, hosts_entry, publish_images, skopeo_raw, INDEX};
+use crate::util::{built_all, hosts_entry, publish_images, skopeo_raw, INDEX};
 use crate::util::{stock, Fixture, Registry};
 
 const DSSE: &str = "application/vnd.dsse.envelope.v1+json";

@@ -5,11 +5,12 @@
 //! flake, a missing attribute, a failing target, an unknown target, a
 //! malformed config key) are in `build.rs`; images in `images.rs`.
 
-use std::path::{Path, PathBuf};
+use crate::util::snapshot;
+use std::path::PathBuf;
 
-use crate::faults::keys;
 use crate::garage::Garage;
 use crate::util::key_pair;
+use crate::util::keys;
 use crate::util::{free_port, Registry};
 use crate::util::{Fixture, Run};
 
@@ -34,28 +35,6 @@ fn case() -> Case {
         pk_file,
         out,
     }
-}
-
-/// Every file under `dir`, with the sha256 of its contents (not only its
-/// size: a refused command must not rewrite a file with other bytes of the
-/// same length either).
-pub(crate) fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(snapshot(&p));
-        } else {
-            let bytes = std::fs::read(&p).unwrap();
-            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            out.push((p.clone(), digest));
-        }
-    }
-    out.sort();
-    out
 }
 
 fn refused(run: Run, code: i32, needles: &[&str]) {

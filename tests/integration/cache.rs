@@ -1,37 +1,13 @@
 //! The binary cache against Garage, checked by stock nix substituting from
 //! the bucket's web endpoint into a fresh store.
 
+use crate::util::nix_copy_from;
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::garage::Garage;
 use crate::util::{artifact_store_paths, key_pair, nix_path_info, stock, Fixture};
-
-/// `nix copy --from CACHE --to STORE PATH` with `trusted-public-keys = PUBKEY`.
-pub fn nix_copy_from(cache: &str, store: &Path, path: &str, pubkey: &str) -> std::process::Output {
-    std::process::Command::new("nix")
-        .args([
-            "--extra-experimental-features",
-            "nix-command",
-            "copy",
-            "--from",
-            cache,
-        ])
-        .arg("--to")
-        .arg(store)
-        .arg(path)
-        .args([
-            "--option",
-            "trusted-public-keys",
-            pubkey.trim(),
-            "--option",
-            "substituters",
-            "",
-        ])
-        .output()
-        .unwrap()
-}
 
 fn toolchain_out(f: &Fixture) -> String {
     stock(

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::faults::{assert_closed, assert_substitutes, keys};
 use crate::garage::Garage;
+use crate::util::{assert_closed, assert_substitutes, keys};
 use crate::util::{key_pair, stock, tool, wait_bounded};
 
 /// Three releases that share `shared` and `libc`, a toolchain over `libc`,

@@ -2,37 +2,10 @@
 //! release and the images apart, each with only its own secrets), take their
 //! secrets from the CI's secret store, and call only commands our CLI accepts.
 
+use crate::util::words;
 use serde_yaml::Value;
 
 use crate::util::repo_root;
-
-/// Splits a shell command line into words (quotes, no expansion).
-pub fn words(line: &str) -> Vec<String> {
-    let (mut out, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
-    for c in line.chars() {
-        match (quote, c) {
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                any = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (None, c) if c.is_whitespace() => {
-                if any {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            (_, c) => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    if any {
-        out.push(cur);
-    }
-    out
-}
 
 fn check_pipeline(path: &str, steps: &Value) {
     let steps = steps

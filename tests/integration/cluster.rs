@@ -7,26 +7,19 @@
 
 use std::time::Duration;
 
-use crate::faults::{
-    assert_closed, assert_substitutes, closure, closure_size, finish_and_substitute, push_until,
-};
 use crate::garage::OwnGarage;
-use crate::reliability::{assert_consistent, assert_release_whole, publish_args, publish_json};
+use crate::util::built;
 use crate::util::key_pair;
 use crate::util::wait_bounded;
-use crate::util::{repo_root, run_bounded, tool, Fixture};
+use crate::util::{
+    assert_closed, assert_substitutes, closure, closure_size, finish_and_substitute, push_until,
+};
+use crate::util::{assert_consistent, assert_release_whole, publish_args, publish_json};
+use crate::util::{repo_root, run_bounded, tool};
 
 /// Longer than the tool's retries can take (5 attempts of about 1.5 s of
 /// quorum wait each, plus backoff), far shorter than a hang.
 const BOUND: Duration = Duration::from_secs(180);
-
-/// The example, built for every target, committed, with a release key.
-fn built() -> (Fixture, String, String) {
-    let f = Fixture::example("hello");
-    f.run(&["build", "-q"]).ok();
-    let (sk, pk) = f.release_keys();
-    (f, sk, pk)
-}
 
 #[test]
 fn a_cluster_losing_one_node_takes_a_cache_push_and_a_publish() {
@@ -52,7 +45,7 @@ fn a_cluster_losing_one_node_takes_a_cache_push_and_a_publish() {
     assert_substitutes(g, &cache, &root, &cache_pk);
 
     // A publish while it is still down.
-    let (f, sk, pk) = built();
+    let (f, sk, pk) = built(&[]);
     let rurl = g.url(&release, "");
     let tag = "v1.0.0";
     let s = publish_json(&f, &publish_args(&rurl, &rurl, &sk, tag));
@@ -73,7 +66,7 @@ fn a_cluster_with_two_nodes_down_fails_clearly_within_bounds_then_recovers() {
     let keydir = tempfile::tempdir().unwrap();
     let (cache_sk, cache_pk) = key_pair(keydir.path());
     let url = g.url(&cache, &format!("&secret-key={cache_sk}"));
-    let (f, sk, pk) = built();
+    let (f, sk, pk) = built(&[]);
     let rurl = g.url(&release, "");
     let tag = "v1.0.0";
     let args = publish_args(&rurl, &rurl, &sk, tag);

@@ -3,11 +3,10 @@
 //! to Garage beside the binaries, and read back with stock tools (`tar`,
 //! `unzip`, `sha256sum -c`, curl).
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use crate::garage::Garage;
+use crate::util::curl;
 use crate::util::{build_json, stock, Fixture};
 
 /// The example with three more artifacts: a man page per target (a file),
@@ -55,12 +54,6 @@ archive = "tar.xz"
     });
     f.commit("extra artifacts");
     f
-}
-
-fn curl(url: &str) -> Vec<u8> {
-    let out = Command::new("curl").args(["-sf", url]).output().unwrap();
-    assert!(out.status.success(), "curl {url} failed");
-    out.stdout
 }
 
 #[test]

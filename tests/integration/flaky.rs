@@ -4,14 +4,14 @@
 //! retry with backoff, and what it leaves must be complete, as stock nix,
 //! `verify` and skopeo read it over direct connections.
 
-use crate::faults::{assert_closed, assert_substitutes, closure, closure_size, push_json, summary};
 use crate::garage::Garage;
-use crate::images::skopeo_copy_all;
 use crate::proxy::{Counts, FlakyProxy};
-use crate::reliability::{assert_consistent, assert_release_whole, publish_json};
 use crate::util::key_pair;
+use crate::util::skopeo_copy_all;
 use crate::util::Fixture;
 use crate::util::Registry;
+use crate::util::{assert_closed, assert_substitutes, closure, closure_size, push_json, summary};
+use crate::util::{assert_consistent, assert_release_whole, publish_json};
 
 /// Every kind of fault was injected more than once.
 fn assert_every_fault(c: &Counts, at_least: usize) {

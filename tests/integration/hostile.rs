@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::images::{built_all, publish_images};
+use crate::util::{built_all, publish_images};
 use crate::util::{free_port, repo_root, run_bounded, tool, Fixture, Run};
 
 /// A file outside every destination, and what it holds.
@@ -532,7 +532,7 @@ fn promoted_images_must_be_the_ones_the_provenance_signs() {
 fn names_tags_keys_and_durations_from_outside_are_checked() {
     let (_tmp, stage, f, _) = staged();
     let s = stage.display().to_string();
-    let before = crate::bad_input::snapshot(&stage);
+    let before = crate::util::snapshot(&stage);
     // A NAME that is a path inside the release: refused before anything.
     let run = f.run(&["rm", "hello/v1.0.0/linux:amd64", "--static", &s]);
     refused(&run, 2, &["is not a release name"]);
@@ -578,11 +578,7 @@ fn names_tags_keys_and_durations_from_outside_are_checked() {
     });
     let run = f.run(&["publish", "--static", &s]);
     refused(&run, 2, &["image-tags", "is not a tag"]);
-    assert_eq!(
-        before,
-        crate::bad_input::snapshot(&stage),
-        "nothing changed"
-    );
+    assert_eq!(before, crate::util::snapshot(&stage), "nothing changed");
 }
 
 #[test]
@@ -620,7 +616,7 @@ fn a_build_json_that_points_outside_the_store_publishes_nothing() {
     ]);
     refused(&run, 2, &["is not a path in /nix/store"]);
     assert!(
-        !out.exists() || crate::bad_input::snapshot(&out).is_empty(),
+        !out.exists() || crate::util::snapshot(&out).is_empty(),
         "nothing published"
     );
 }
@@ -662,7 +658,7 @@ fn cache_verify_finds_a_narinfo_whose_nar_is_gone_and_repair_lets_a_push_heal_it
     for p in &paths {
         let store = tempfile::tempdir().unwrap();
         let copy =
-            crate::cache::nix_copy_from(&format!("file://{}", dir.display()), store.path(), p, &pk);
+            crate::util::nix_copy_from(&format!("file://{}", dir.display()), store.path(), p, &pk);
         assert!(
             copy.status.success(),
             "{}",

@@ -1,8 +1,14 @@
 //! `publish --images` against Debian's docker-registry (with and without
 //! htpasswd auth) and Garage's web endpoint, read back with skopeo and umoci.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use crate::util::built_all;
+use crate::util::curl;
+use crate::util::docker_auth;
+use crate::util::hosts_entry;
+use crate::util::publish_images;
+use crate::util::skopeo_copy_all;
+use crate::util::skopeo_raw;
+use crate::util::INDEX;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -10,84 +16,12 @@ use serde_json::Value;
 
 use crate::garage::Garage;
 use crate::util::{free_port, Registry};
-use crate::util::{stock, Fixture, Run};
+use crate::util::{stock, Fixture};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-/// A fixture built for all four targets, and a signing key.
-pub fn built_all() -> (Fixture, String) {
-    let f = Fixture::example("hello");
-    f.run(&["build", "-q"]).ok();
-    let (sk, _) = f.release_keys();
-    (f, sk)
-}
-
-/// `publish` with JSON output.
-pub fn publish_images(
-    f: &Fixture,
-    sk: &str,
-    tag: &str,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Run {
-    let static_dir = f.dir.join("out-static");
-    let mut all = vec![
-        "--message-format",
-        "json",
-        "publish",
-        "--static",
-        static_dir.to_str().unwrap(),
-        "--signing-key",
-        sk,
-        "--tag",
-        tag,
-    ];
-    all.extend_from_slice(args);
-    f.run_with(&all, |c| {
-        c.env_remove("DOCKER_AUTH").env("HOME", f.dir.join("home"));
-        for (k, v) in env {
-            c.env(k, v);
-        }
-    })
-}
-
-/// `skopeo inspect --raw`, or `None` when skopeo fails.
-pub fn skopeo_raw(reference: &str, creds: Option<&str>) -> Option<Vec<u8>> {
-    let mut cmd = Command::new("skopeo");
-    cmd.args(["inspect", "--raw", "--tls-verify=false"]);
-    if let Some(c) = creds {
-        cmd.args(["--creds", c]);
-    }
-    let out = cmd.arg(reference).output().unwrap();
-    out.status.success().then_some(out.stdout)
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// Pulls every platform with skopeo (which checks every digest) into an
-/// OCI layout, and returns the number of image manifests it wrote.
-pub fn skopeo_copy_all(reference: &str, creds: Option<&str>, into: &Path) -> usize {
-    let mut args = vec!["copy", "--all", "--src-tls-verify=false"];
-    if let Some(c) = creds {
-        args.extend(["--src-creds", c]);
-    }
-    let dest = format!("oci:{}:pulled", into.display());
-    args.extend([reference, dest.as_str()]);
-    stock("skopeo", &args);
-    let mut manifests = 0;
-    for e in std::fs::read_dir(into.join("blobs/sha256")).unwrap() {
-        let bytes = std::fs::read(e.unwrap().path()).unwrap();
-        if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-            if v["mediaType"] == "application/vnd.oci.image.manifest.v1+json" {
-                manifests += 1;
-            }
-        }
-    }
-    manifests
 }
 
 fn index_platforms(index: &Value) -> Vec<String> {
@@ -271,13 +205,6 @@ fn registry_push_is_read_back_by_skopeo_and_umoci() {
     assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
 }
 
-pub fn docker_auth(host: &str, user_pass: &str) -> String {
-    format!(
-        "{{\"auths\":{{\"{host}\":{{\"auth\":\"{}\"}}}}}}",
-        B64.encode(user_pass)
-    )
-}
-
 #[test]
 fn registry_with_htpasswd_auth_takes_docker_auth_and_refuses_bad_credentials() {
     let password = "s3cr3t-registry-pw-4711";
@@ -342,40 +269,6 @@ fn registry_with_htpasswd_auth_takes_docker_auth_and_refuses_bad_credentials() {
     assert_eq!(summary["images"][0]["blobsUploaded"], 0);
 }
 
-/// Makes `name` resolve to loopback for Go programs (skopeo), which do not
-/// resolve `*.localhost` themselves.
-pub fn hosts_entry(name: &str) {
-    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    if hosts
-        .lines()
-        .any(|l| l.split_whitespace().skip(1).any(|h| h == name))
-    {
-        return;
-    }
-    use std::io::Write;
-    let line = format!("127.0.0.1 {name}\n");
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open("/etc/hosts") {
-        f.write_all(line.as_bytes()).unwrap();
-        return;
-    }
-    // Not root: as scripts/setup-debian.sh does, through sudo.
-    let mut tee = Command::new("sudo")
-        .args(["-n", "tee", "-a", "/etc/hosts"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("cannot add to /etc/hosts: run the tests as root or with sudo");
-    tee.stdin
-        .take()
-        .unwrap()
-        .write_all(line.as_bytes())
-        .unwrap();
-    assert!(
-        tee.wait().unwrap().success(),
-        "sudo tee -a /etc/hosts failed"
-    );
-}
-
 #[test]
 fn static_registry_on_garage_is_read_by_skopeo() {
     let g = Garage::from_env();
@@ -415,7 +308,7 @@ fn static_registry_on_garage_is_read_by_skopeo() {
     let layer_digest = {
         let m = index["manifests"][0]["digest"].as_str().unwrap();
         let manifest: Value =
-            serde_json::from_slice(&stock_bytes(&format!("{web}/v2/hello/manifests/{m}"))).unwrap();
+            serde_json::from_slice(&curl(&format!("{web}/v2/hello/manifests/{m}"))).unwrap();
         manifest["layers"][0]["digest"]
             .as_str()
             .unwrap()
@@ -447,12 +340,6 @@ fn static_registry_on_garage_is_read_by_skopeo() {
     let summary: Value = serde_json::from_str(again.stdout().trim()).unwrap();
     assert_eq!(summary["images"][0]["blobsUploaded"], 0, "{summary}");
     assert_eq!(summary["images"][0]["blobsSkipped"], 10);
-}
-
-fn stock_bytes(url: &str) -> Vec<u8> {
-    let out = Command::new("curl").args(["-sf", url]).output().unwrap();
-    assert!(out.status.success(), "curl {url}");
-    out.stdout
 }
 
 /// Rebuilds the fixture's images with `edit` applied to its flake, for two

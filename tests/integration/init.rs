@@ -101,9 +101,7 @@ fn init_writes_a_setup_that_parses_for_every_ci() {
         assert!(found.len() >= 4, "{ci}: {found:?}");
         for line in &found {
             let mut args = vec!["cargo".to_string(), "release-dist".to_string()];
-            args.extend(crate::ci_examples::words(
-                &line["cargo release-dist ".len()..],
-            ));
+            args.extend(crate::util::words(&line["cargo release-dist ".len()..]));
             if let Err(e) = release_dist::cli::parse_from(args.iter().map(Into::into)) {
                 panic!("{ci}: `{line}` is not a valid command:\n{e}");
             }

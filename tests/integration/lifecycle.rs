@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::garage::Garage;
-use crate::images::skopeo_copy_all;
+use crate::util::http_status;
+use crate::util::skopeo_copy_all;
 use crate::util::{stock, wait_bounded, Fixture, Registry, Run};
 
 fn dev(i: usize) -> String {
@@ -20,13 +21,6 @@ fn publish(f: &Fixture, sk: &str, tag: &str, args: &[&str]) -> Run {
     let mut all = vec!["-q", "publish", "--signing-key", sk, "--tag", tag];
     all.extend_from_slice(args);
     f.run(&all)
-}
-
-fn http_status(url: &str) -> String {
-    stock(
-        "curl",
-        &["-s", "-o", "/dev/null", "-w", "%{http_code}", url],
-    )
 }
 
 fn json(url: &str) -> Value {
@@ -373,7 +367,7 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
     .ok();
     let reference = format!("docker://{}/hello", registry.addr);
     let removed_digest = {
-        let raw = crate::images::skopeo_raw(&format!("{reference}:{}", dev(1)), None).unwrap();
+        let raw = crate::util::skopeo_raw(&format!("{reference}:{}", dev(1)), None).unwrap();
         use sha2::Digest;
         format!("sha256:{}", hex::encode(sha2::Sha256::digest(&raw)))
     };
@@ -446,13 +440,13 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
     s3_tags.sort();
     assert_eq!(s3_tags, expected);
     // The removed tag's index is gone; the platform images it shared stay.
-    assert!(crate::images::skopeo_raw(&format!("{reference}@{removed_digest}"), None).is_none());
+    assert!(crate::util::skopeo_raw(&format!("{reference}@{removed_digest}"), None).is_none());
     assert_eq!(
         http_status(&format!("{web}/v2/hello/manifests/{removed_digest}")),
         "404"
     );
     let host = web.trim_start_matches("http://");
-    crate::images::hosts_entry(host.split(':').next().unwrap());
+    crate::util::hosts_entry(host.split(':').next().unwrap());
     let web_ref = format!("docker://{host}/hello");
     for tag in &expected {
         for source in [&reference, &web_ref] {

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use crate::cache::nix_copy_from;
 use crate::garage::Garage;
+use crate::util::nix_copy_from;
 use crate::util::{build_json, key_pair, stock, stock_bytes, Fixture};
 
 #[test]

@@ -218,7 +218,7 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
     let g = Garage::from_env();
     let bucket = g.bucket("pkgs");
     let web = g.web_url(&bucket);
-    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    crate::util::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
     let keys = tempfile::tempdir().unwrap();
     let (secret, _) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
     let (_, other_public) = gpg_key(keys.path(), "Someone Else <else@example.org>");
@@ -268,7 +268,7 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
             .collect();
         for t in &tags {
             assert!(
-                crate::packages::ACCEPTED_LINTIAN_TAGS.contains(&t.as_str()),
+                ACCEPTED_LINTIAN_TAGS.contains(&t.as_str()),
                 "{deb}: lintian says {t}"
             );
         }
@@ -423,7 +423,7 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
     );
 
     // A tampered Packages file: apt-get update refuses it.
-    let listing = crate::faults::keys(&g, &bucket);
+    let listing = crate::util::keys(&g, &bucket);
     for k in listing.iter().filter(|k| k.contains("binary-amd64/")) {
         let evil = keys.path().join("evil");
         std::fs::write(&evil, b"Package: evil\n").unwrap();
@@ -528,7 +528,7 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
     let g = Garage::from_env();
     let bucket = g.bucket("pkgrace");
     let web = g.web_url(&bucket);
-    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    crate::util::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
     let keys = tempfile::tempdir().unwrap();
     let (secret, public) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
     let f = fixture(&web);
@@ -812,7 +812,7 @@ fn rm_takes_a_release_out_of_the_repositories_first_then_deletes_its_packages() 
     let g = Garage::from_env();
     let bucket = g.bucket("pkgrm");
     let web = g.web_url(&bucket);
-    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    crate::util::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
     let keys = tempfile::tempdir().unwrap();
     let (secret, public) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
     let f = fixture(&web);
@@ -942,7 +942,7 @@ fn promote_puts_the_packages_into_productions_repositories() {
     let g = Garage::from_env();
     let (staging, prod) = (g.bucket("pkgstage"), g.bucket("pkgprod"));
     let web = g.web_url(&prod);
-    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    crate::util::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
     let keys = tempfile::tempdir().unwrap();
     let (secret, public) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
     let f = fixture(&web);
@@ -1128,7 +1128,7 @@ fn gc_and_rm_keep_a_package_another_release_still_has() {
     let g = Garage::from_env();
     let bucket = g.bucket("pkggc");
     let web = g.web_url(&bucket);
-    crate::images::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
+    crate::util::hosts_entry(web.trim_start_matches("http://").split(':').next().unwrap());
     let keys = tempfile::tempdir().unwrap();
     let (secret, _) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
     let f = fixture(&web);

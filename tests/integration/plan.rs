@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use crate::faults::keys;
 use crate::garage::Garage;
+use crate::util::keys;
 use crate::util::Fixture;
 use crate::util::Registry;
 
@@ -184,7 +184,7 @@ fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
     let g = Garage::from_env();
     let password = "split-step-pw-0451";
     let reg = Registry::start(Some(password));
-    let (f, sk) = crate::images::built_all();
+    let (f, sk) = crate::util::built_all();
     let bucket = g.bucket("split");
     let url = g.url(&bucket, "");
     let images = format!("docker://{}/team/hello", reg.addr);
@@ -252,7 +252,7 @@ fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
     // The images step: registry credentials, no S3 credentials at all.
     let mut args = vec!["--message-format", "json", "publish", "images"];
     args.extend(common);
-    let auth = crate::images::docker_auth(&reg.addr, &format!("ci:{password}"));
+    let auth = crate::util::docker_auth(&reg.addr, &format!("ci:{password}"));
     let run = f
         .run_with(&args, |c| {
             c.env_remove("AWS_ACCESS_KEY_ID")
@@ -288,10 +288,10 @@ fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
     let reference = format!("docker://{}/team/hello:split-1", reg.addr);
     let creds = format!("ci:{password}");
     assert_eq!(
-        crate::images::skopeo_copy_all(&reference, Some(&creds), pulled.path()),
+        crate::util::skopeo_copy_all(&reference, Some(&creds), pulled.path()),
         4
     );
-    let raw = crate::images::skopeo_raw(&reference, Some(&creds)).unwrap();
+    let raw = crate::util::skopeo_raw(&reference, Some(&creds)).unwrap();
     assert_eq!(
         format!(
             "sha256:{}",
@@ -309,11 +309,10 @@ fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
         index.replace(':', "-")
     );
     let listed: Value =
-        serde_json::from_slice(&crate::images::skopeo_raw(&fallback, Some(&creds)).unwrap())
-            .unwrap();
+        serde_json::from_slice(&crate::util::skopeo_raw(&fallback, Some(&creds)).unwrap()).unwrap();
     let artifact = listed["manifests"][0]["digest"].as_str().unwrap();
     let manifest: Value = serde_json::from_slice(
-        &crate::images::skopeo_raw(
+        &crate::util::skopeo_raw(
             &format!("docker://{}/team/hello@{artifact}", reg.addr),
             Some(&creds),
         )

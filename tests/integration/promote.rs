@@ -9,14 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::garage::Garage;
+use crate::util::http_status;
 use crate::util::{stock, wait_bounded, Fixture};
-
-fn http_status(url: &str) -> String {
-    stock(
-        "curl",
-        &["-s", "-o", "/dev/null", "-w", "%{http_code}", url],
-    )
-}
 
 fn put(g: &Garage, bucket: &str, key: &str, bytes: &[u8]) {
     g.put(
@@ -283,7 +277,7 @@ fn promote_copies_images_by_digest_and_tags_them_last() {
     let _ = wait_bounded(&mut child, Duration::from_secs(30));
     let prod_tag = format!("{pref}:v1.0.0");
     assert!(
-        crate::images::skopeo_raw(&prod_tag, None).is_none(),
+        crate::util::skopeo_raw(&prod_tag, None).is_none(),
         "no image tag yet"
     );
     assert_eq!(
@@ -292,18 +286,18 @@ fn promote_copies_images_by_digest_and_tags_them_last() {
     );
 
     f.run(&args).ok();
-    let staged = crate::images::skopeo_raw(&format!("{sref}:v1.0.0"), None).unwrap();
-    let promoted = crate::images::skopeo_raw(&prod_tag, None).expect("the tag is in production");
+    let staged = crate::util::skopeo_raw(&format!("{sref}:v1.0.0"), None).unwrap();
+    let promoted = crate::util::skopeo_raw(&prod_tag, None).expect("the tag is in production");
     assert_eq!(staged, promoted, "the same index bytes, so the same digest");
     // A stable release's extra tags point at the same index in production only.
     for extra in ["latest", "v1"] {
-        let tagged = crate::images::skopeo_raw(&format!("{pref}:{extra}"), None);
+        let tagged = crate::util::skopeo_raw(&format!("{pref}:{extra}"), None);
         assert_eq!(tagged.as_ref(), Some(&staged), "{extra}");
-        assert!(crate::images::skopeo_raw(&format!("{sref}:{extra}"), None).is_none());
+        assert!(crate::util::skopeo_raw(&format!("{sref}:{extra}"), None).is_none());
     }
     let into = tempfile::tempdir().unwrap();
     assert_eq!(
-        crate::images::skopeo_copy_all(&prod_tag, None, into.path()),
+        crate::util::skopeo_copy_all(&prod_tag, None, into.path()),
         2
     );
     f.run(&[

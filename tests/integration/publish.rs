@@ -8,19 +8,12 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::garage::Garage;
+use crate::util::built;
+use crate::util::curl;
 use crate::util::key_pair;
 use crate::util::{stock, Fixture, Run};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// A built fixture with a committed .gitignore'd tree, and a nix key pair.
-fn built() -> (Fixture, String, String) {
-    let f = Fixture::example("hello");
-    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm/v7"])
-        .ok();
-    let (sk, pk) = f.release_keys();
-    (f, sk, pk)
-}
 
 fn publish(f: &Fixture, url: &str, sk: &str, tag: &str, extra: &[&str]) -> Run {
     let mut args = vec![
@@ -36,12 +29,6 @@ fn publish(f: &Fixture, url: &str, sk: &str, tag: &str, extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     f.run(&args)
-}
-
-fn curl(url: &str) -> Vec<u8> {
-    let out = Command::new("curl").args(["-sf", url]).output().unwrap();
-    assert!(out.status.success(), "curl {url} failed");
-    out.stdout
 }
 
 fn content_type(url: &str) -> String {
@@ -91,7 +78,7 @@ fn openssl_verifies(envelope: &Value, nix_pub: &str, dir: &Path) -> bool {
 #[test]
 fn publish_to_garage_reads_back_with_stock_tools() {
     let g = Garage::from_env();
-    let (f, sk, pk) = built();
+    let (f, sk, pk) = built(&["linux/amd64", "linux/arm/v7"]);
     let bucket = g.bucket("publish");
     let url = g.url(&bucket, "");
     let run = publish(&f, &url, &sk, "v1.0.0", &[]).ok();
@@ -264,7 +251,7 @@ fn publish_to_garage_reads_back_with_stock_tools() {
         .to_string();
     let s3_secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
     let mut haystacks = vec![run.stdout(), run.stderr()];
-    for key in crate::faults::keys(&g, &bucket) {
+    for key in crate::util::keys(&g, &bucket) {
         haystacks.push(String::from_utf8_lossy(&curl(&format!("{web}/{key}"))).into_owned());
     }
     for h in &haystacks {
@@ -300,7 +287,7 @@ fn put_object(g: &Garage, bucket: &str, key: &str, file: &Path) {
 #[test]
 fn two_publishes_at_once_both_end_up_in_the_name_document() {
     let g = Garage::from_env();
-    let (f, sk, _) = built();
+    let (f, sk, _) = built(&["linux/amd64", "linux/arm/v7"]);
     let bucket = g.bucket("race");
     let url = g.url(&bucket, "");
     let spawn = |tag: &str, delay_ms: &str| {
@@ -345,7 +332,7 @@ fn two_publishes_at_once_both_end_up_in_the_name_document() {
 #[test]
 fn bad_input_is_refused_and_nothing_is_published() {
     let g = Garage::from_env();
-    let (f, sk, _) = built();
+    let (f, sk, _) = built(&["linux/amd64", "linux/arm/v7"]);
     let bucket = g.bucket("badpub");
     let url = g.url(&bucket, "");
 
@@ -407,7 +394,7 @@ fn bad_input_is_refused_and_nothing_is_published() {
 #[test]
 fn refresh_index_rebuilds_the_shared_documents_from_the_bucket() {
     let g = Garage::from_env();
-    let (f, sk, _) = built();
+    let (f, sk, _) = built(&["linux/amd64", "linux/arm/v7"]);
     let bucket = g.bucket("refresh");
     let url = g.url(&bucket, "");
     publish(&f, &url, &sk, "v0.9.0", &[]).ok();

@@ -441,3 +441,33 @@ fn the_path_reader_expands_braces_and_super() {
         ]
     );
 }
+
+#[test]
+fn no_feature_test_file_uses_another_ones_helpers() {
+    // Shared helpers live in util (util.rs and util/), and the test doubles
+    // in garage.rs and proxy.rs; a feature file names only those.
+    let dir = repo_root().join("tests/integration");
+    let shared = ["util", "garage", "proxy"];
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        // structure.rs reads `crate::` paths as text.
+        if p.is_dir() || shared.contains(&stem.as_str()) || stem == "main" || stem == "structure" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (i, _) in text.match_indices("crate::") {
+            let name: String = text[i + 7..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !shared.contains(&name.as_str()) {
+                found.push(format!("{stem}.rs uses crate::{name}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:?}");
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-use crate::images::{built_all, docker_auth, publish_images, skopeo_copy_all, skopeo_raw};
+use crate::util::{built_all, docker_auth, publish_images, skopeo_copy_all, skopeo_raw};
 use crate::util::{free_port, stock, Registry};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/token_server.py");

@@ -1,5 +1,15 @@
 //! Shared test helpers: fixtures copied from examples/, and running the tool.
 
+mod cache;
+mod oci;
+mod release;
+mod web;
+
+pub use cache::*;
+pub use oci::*;
+pub use release::*;
+pub use web::*;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -282,6 +292,19 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&src, to.join(&name)).unwrap();
         }
     }
+}
+
+/// A fixture built for `targets` (all of the example's when empty), and its
+/// release key pair (secret, public).
+pub fn built(targets: &[&str]) -> (Fixture, String, String) {
+    let f = Fixture::example("hello");
+    let mut args = vec!["build", "-q"];
+    for t in targets {
+        args.extend(["-t", t]);
+    }
+    f.run(&args).ok();
+    let (sk, pk) = f.release_keys();
+    (f, sk, pk)
 }
 
 /// `sha256sum -c FILE` in `dir`, asserting that every line checks out;
