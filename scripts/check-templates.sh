@@ -18,11 +18,19 @@ tool=${CARGO_RELEASE_DIST:-$PWD/target/debug/cargo-release-dist}
 [ -n "${CARGO_RELEASE_DIST:-}" ] || cargo build --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && cargo new --quiet --vcs git greeter && cd greeter &&
-  "$tool" release-dist init --ci github >/dev/null)
-for f in flake.nix nix/cross.nix nix/toolchain.nix; do
-  nix-instantiate --parse "$work/greeter/$f" >/dev/null
+# `init` in a new cargo package, once per CI it writes a pipeline for: each
+# Nix file parses, and is byte for byte the one evaluated below.
+for ci in github drone woodpecker gitlab; do
+  (cd "$work" && cargo new --quiet --vcs git "greeter-$ci" && cd "greeter-$ci" &&
+    "$tool" release-dist init --ci "$ci" >/dev/null)
+  for f in flake.nix nix/cross.nix nix/toolchain.nix; do
+    nix-instantiate --parse "$work/greeter-$ci/$f" >/dev/null
+    sed "s/greeter-$ci/greeter/g" "$work/greeter-$ci/$f" |
+      cmp -s - <(sed "s/greeter-github/greeter/g" "$work/greeter-github/$f") ||
+      { echo "init --ci $ci wrote another $f than init --ci github" >&2; exit 1; }
+  done
 done
+mv "$work/greeter-github" "$work/greeter"
 NIXPKGS_LIB=$lib_dir INIT_FLAKE_DIR=$work/greeter \
   nix-instantiate --eval --strict --json tests/nix/eval-templates.nix
 echo
