@@ -31,13 +31,34 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `objstore`, so that the object-store seam can use this module without
 /// this module using the seam.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid store URL `{}`: {reason}", redact_url(.url))]
+#[error("invalid {} URL `{}`: {reason}", .kind.as_str(), redact_url(.url))]
 pub struct UrlError {
+    /// What the URL was to name.
+    pub kind: UrlKind,
     /// The URL, as given; printed through [`redact_url`], since a user may
     /// have put credentials in it (they are refused, never used).
     pub url: String,
     /// Why.
     pub reason: String,
+}
+
+/// What a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// An object store: a bucket or a directory.
+    Store,
+    /// An image registry (`docker://`).
+    Registry,
+}
+
+impl UrlKind {
+    /// For messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlKind::Store => "store",
+            UrlKind::Registry => "image registry",
+        }
+    }
 }
 
 /// `text` with what may be a secret replaced by `***`: the userinfo of a
@@ -344,6 +365,8 @@ pub enum Error {
         option: &'static str,
         /// The environment variable that may hold the key.
         env: &'static str,
+        /// An OpenPGP key (packages), not an Ed25519 one.
+        openpgp: bool,
     },
     /// `publish images` of a build that made none.
     #[error("the build made no images (build.json has no docker artifact)")]
@@ -613,7 +636,7 @@ impl Error {
                 StoreErrorKind::Unavailable => "the server could not serve the request (a lost quorum?); re-run once it is healthy: finished objects are not uploaded again".into(),
                 StoreErrorKind::Other => return None,
             },
-            Error::StoreUrl(u) if u.url.starts_with("docker://") => "an image registry is docker://HOST[:PORT]/NAME, lowercase, without a tag; add ?tls=false for a plain-HTTP registry that is not on loopback".into(),
+            Error::StoreUrl(UrlError { kind: UrlKind::Registry, .. }) => "an image registry is docker://HOST[:PORT]/NAME, lowercase, without a tag; add ?tls=false for a plain-HTTP registry that is not on loopback".into(),
             Error::StoreUrl(_) => "store URLs take nix copy's parameters: s3://BUCKET?endpoint=HOST:PORT&region=R&scheme=http&compression=zstd&secret-key=PATH, or file:///DIR".into(),
             Error::PackagesKey { .. } => "export an unprotected key with `gpg --armor --export-secret-keys KEYID > packages.asc` and pass --packages-key packages.asc, or put its text in $RELEASE_DIST_PACKAGES_KEY".into(),
             Error::Key { .. } => "a Nix key file holds `name:base64`: make one with `nix-store --generate-binary-cache-key NAME key.sec key.pub`".into(),
@@ -636,7 +659,7 @@ impl Error {
                 StoreErrorKind::Unavailable => "the registry failed after retries; re-run once it is healthy: blobs already pushed are skipped, and no tag was moved".into(),
                 StoreErrorKind::NoBucket | StoreErrorKind::Other => "no tag was moved; re-run with -v for the requests".into(),
             },
-            Error::NoSigningKey { signs, .. } if signs.contains("packages") => "make one with `gpg --quick-gen-key 'NAME <EMAIL>' ed25519 sign never`, export it with `gpg --armor --export-secret-keys KEYID > packages.asc`, and pass --packages-key packages.asc".into(),
+            Error::NoSigningKey { openpgp: true, .. } => "make one with `gpg --quick-gen-key 'NAME <EMAIL>' ed25519 sign never`, export it with `gpg --armor --export-secret-keys KEYID > packages.asc`, and pass --packages-key packages.asc".into(),
             Error::NoSigningKey { .. } => "make a key with `nix-store --generate-binary-cache-key NAME key.sec key.pub` (or use an Ed25519 PKCS#8 PEM) and pass --signing-key key.sec".into(),
             Error::NoImages => "check `docker-attr` in [package.metadata.release-dist] and run `build` again, or publish the static half alone: `publish static`".into(),
             Error::NoSuchRelease { tags, .. } if tags.is_empty() => "nothing of that name was published there: check the name, `--from` and `--layout`".into(),
@@ -756,6 +779,7 @@ mod tests {
         ] {
             assert_eq!(redact_url(given), shown, "{given}");
             let e = UrlError {
+                kind: UrlKind::Store,
                 url: given.into(),
                 reason: "r".into(),
             };

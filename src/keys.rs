@@ -18,6 +18,8 @@ pub struct KeySource<'a> {
     pub option: &'static str,
     /// The environment variable that may hold the key's text instead.
     pub env: &'static str,
+    /// An OpenPGP key (packages), not an Ed25519 one.
+    pub openpgp: bool,
     /// The formats accepted: Nix key files only (the cache signs with the
     /// key's name), or PEM too.
     pub parse: fn(&str) -> std::result::Result<SecretKey, KeyError>,
@@ -46,6 +48,7 @@ pub fn load_openpgp(
         path,
         option: "--packages-key PATH",
         env: PACKAGES_KEY_ENV,
+        openpgp: true,
         parse: SecretKey::parse,
     };
     let (text, origin) = key_text(&source, lookup)?;
@@ -86,6 +89,7 @@ fn key_text(
                     signs: source.signs,
                     option: source.option,
                     env: source.env,
+                    openpgp: source.openpgp,
                 })
             }
         },
@@ -102,6 +106,7 @@ mod tests {
             path,
             option: "--signing-key PATH",
             env: "TEST_KEY",
+            openpgp: false,
             parse: SecretKey::parse,
         }
     }

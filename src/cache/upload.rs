@@ -204,6 +204,7 @@ fn signing_key(url: &StoreUrl) -> Result<SecretKey> {
         path: url.cache.secret_key.as_deref(),
         option: "`secret-key=PATH` in the store URL",
         env: KEY_ENV,
+        openpgp: false,
         parse: SecretKey::parse,
     };
     crate::keys::load_secret(source, &|k| std::env::var(k).ok())

@@ -108,6 +108,7 @@ impl StoreUrl {
                 .find(|(k, _)| CACHE_ONLY.contains(&k.as_ref()))
             {
                 return Err(UrlError {
+                    kind: crate::errors::UrlKind::Store,
                     url: text.to_string(),
                     reason: format!(
                         "`{k}` is a binary-cache parameter, and this is a release destination: \
@@ -122,6 +123,7 @@ impl StoreUrl {
     /// Parses a store URL or a directory path.
     pub fn parse(text: &str) -> Result<StoreUrl, UrlError> {
         let err = |reason: String| UrlError {
+            kind: crate::errors::UrlKind::Store,
             url: text.to_string(),
             reason,
         };

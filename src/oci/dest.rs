@@ -34,6 +34,7 @@ impl RegistryRepo {
 /// Parses one `--images` value.
 pub fn parse(text: &str) -> Result<ImageDestination, UrlError> {
     let err = |reason: String| UrlError {
+        kind: crate::errors::UrlKind::Registry,
         url: text.to_string(),
         reason,
     };

@@ -91,6 +91,7 @@ pub fn signing_key(path: Option<&std::path::Path>) -> Result<SecretKey> {
         path,
         option: "--signing-key PATH",
         env: SIGNING_KEY_ENV,
+        openpgp: false,
         parse: SecretKey::parse_any,
     };
     crate::keys::load_secret(source, &|k| std::env::var(k).ok())
