@@ -130,6 +130,9 @@ pub enum Error {
         /// The command, for the hint (`rm`, `verify`).
         command: &'static str,
     },
+    /// A plan the executor cannot apply as it stands (a bug in the planner).
+    #[error("the plan cannot be applied: {0} (a bug: please report it)")]
+    PlanInvalid(String),
     /// Configuration keys that are missing or invalid: all those one step
     /// found, together.
     #[error("{}", crate::problems::describe(.0))]
@@ -592,6 +595,9 @@ impl Error {
     /// What to do next, when there is something useful to say.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            Error::PlanInvalid(_) => {
+                "nothing was written; run again with -v and report the plan (--dry-run --message-format json)".into()
+            }
             Error::Usage { command, .. } => {
                 format!("a command-line mistake: see `cargo release-dist {command} --help`")
             }
@@ -718,7 +724,7 @@ impl Error {
             | Error::NoImages => BAD_INPUT,
             Error::DeleteRefused { .. } => STORE,
             Error::VerifyFailed { .. } | Error::Untrusted { .. } => VERIFY_FAILED,
-            Error::NarMismatch { .. } => ENVIRONMENT,
+            Error::NarMismatch { .. } | Error::PlanInvalid(_) => ENVIRONMENT,
             Error::Store { .. }
             | Error::Registry { .. }
             | Error::RegistryScope { .. }

@@ -9,6 +9,7 @@
 //! - the formats ([`platform`], [`config`], [`build_record`]) are pure.
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod archive;
 pub mod artifacts;
 pub mod background;

@@ -147,6 +147,32 @@ pub struct PlannedObject {
     pub content_type: Option<String>,
 }
 
+/// What applying an object takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// Nothing here: a skip, a delete, or a document the destination
+    /// derives when it writes (a converge step).
+    None,
+    /// These bytes.
+    Bytes(Vec<u8>),
+    /// The bytes of this local file.
+    File(std::path::PathBuf),
+}
+
+/// One object of a plan and what applying it takes: the executable form of
+/// a plan (`crate::apply` runs it), of which the printed plan is the
+/// objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The object, as the plan document shows it.
+    pub object: PlannedObject,
+    /// What it writes.
+    pub payload: Payload,
+    /// Steps of one phase with the same chain are applied in their order (a
+    /// file, then its `.sha256`); steps of different chains at once.
+    pub chain: Option<usize>,
+}
+
 /// What a plan is about: a release, for `publish`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

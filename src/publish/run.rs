@@ -582,7 +582,7 @@ async fn plan_publish(
     for location in &locations {
         let store = ObjectStore::open(location).await?;
         let planned = statics::plan_static(&store, &store.describe(), rel).await?;
-        static_objects.extend(planned.objects.iter().cloned());
+        static_objects.extend(planned.objects().cloned());
         if let Some(set) = rel.packages {
             static_objects.extend(super::repos::planned_objects(&store.describe(), set));
         }

@@ -14,7 +14,7 @@ use super::layout::{
 };
 use crate::errors::{Error, Result};
 use crate::objstore::{converge, Body, Derived, ObjectMeta, ObjectStore};
-use crate::plan::{Action, Phase, PlannedObject};
+use crate::plan::{Action, Payload, Phase, PlannedObject, Step};
 use crate::provenance::CONTENT_TYPE_BUNDLE;
 use crate::release::{Class, Release};
 
@@ -60,66 +60,54 @@ pub struct StaticSummary {
     pub tags: Vec<String>,
 }
 
-/// What publishing one release to one destination will do, found by
-/// reading it (nothing is written): the objects, and the decisions the
-/// executor follows.
+/// What publishing one release to one destination will do, decided from
+/// what the destination holds ([`decide_static`]): the steps the executor
+/// applies, of which the printed plan is the objects.
 #[derive(Debug, Clone)]
 pub struct StaticPlan {
-    /// Every object, in phase order.
-    pub objects: Vec<PlannedObject>,
+    /// Every step, in phase order.
+    pub steps: Vec<Step>,
     /// The same release is there, byte for byte.
     pub already_published: bool,
-    /// Per file of the release: already there (with its `.sha256`).
-    pub file_there: Vec<bool>,
     /// The provenance bundle is there and kept.
     pub provenance_there: bool,
-    /// The tag document is there with the same bytes.
-    pub tag_document_there: bool,
+    /// Files to upload, and their bytes.
+    pub uploads: (usize, u64),
 }
 
-fn planned(
-    destination: &str,
-    phase: Phase,
-    there: bool,
-    key: String,
-    bytes: Option<(&[u8], &str)>,
-) -> PlannedObject {
-    PlannedObject {
-        destination: destination.to_string(),
-        phase,
-        action: if there { Action::Skip } else { Action::Write },
-        key,
-        size: bytes.map(|(b, _)| b.len() as u64),
-        digest: bytes.map(|(b, _)| format!("sha256:{}", hex::encode(Sha256::digest(b)))),
-        content_type: bytes.map(|(_, t)| t.to_string()),
+impl StaticPlan {
+    /// The plan document's objects.
+    pub fn objects(&self) -> impl Iterator<Item = &PlannedObject> {
+        self.steps.iter().map(|s| &s.object)
     }
 }
 
-/// Reads `store` and plans the publish of `rel` there (`destination` names
-/// it in the plan). Refuses a stable tag that is there with other bytes.
-pub async fn plan_static(
+/// What one destination holds of a release: read by [`observe_static`],
+/// nothing written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaticObserved {
+    /// The destination, for messages.
+    pub store: String,
+    /// The release's `SHA256SUMS` there.
+    pub sha256sums: Option<Vec<u8>>,
+    /// Per file of the release: its `.sha256` says the same and the file is
+    /// there (not looked at with `--force`).
+    pub file_there: Vec<bool>,
+    /// The provenance bundle is there (looked at only when `SHA256SUMS`
+    /// is the release's).
+    pub bundle_there: bool,
+    /// The tag document there.
+    pub tag_document: Option<Vec<u8>>,
+}
+
+/// Reads what `store` holds of `rel`.
+pub async fn observe_static(
     store: &ObjectStore,
-    destination: &str,
     rel: &StaticRelease<'_>,
-) -> Result<StaticPlan> {
+) -> Result<StaticObserved> {
     let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
     store.check_access().await?;
-    let sums_key = format!("{prefix}{SHA256SUMS}");
-    let mut already_published = false;
-    if let Some(existing) = store.get(&sums_key).await? {
-        if existing == rel.sha256sums.as_bytes() {
-            already_published = true;
-        } else if rel.release.class == Class::Stable && !rel.force {
-            return Err(Error::StableTagExists {
-                tag: rel.release.tag.clone(),
-                store: store.describe(),
-                changed: changed_files(&String::from_utf8_lossy(&existing), &rel.sha256sums),
-            });
-        }
-    }
-    let mut objects = Vec::new();
-    // A file whose .sha256 already says the same is not uploaded again (a
-    // re-run after a crash); --force uploads every file again.
+    let sha256sums = store.get(&format!("{prefix}{SHA256SUMS}")).await?;
     let file_there: Vec<bool> = futures::stream::iter(rel.files.iter().map(|f| {
         let key = format!("{prefix}{}", f.path_in(rel.layout));
         async move {
@@ -133,181 +121,280 @@ pub async fn plan_static(
     .buffered(FILES_IN_FLIGHT)
     .try_collect()
     .await?;
-    for (f, there) in rel.files.iter().zip(&file_there) {
-        let key = format!("{prefix}{}", f.path_in(rel.layout));
-        objects.push(PlannedObject {
-            size: Some(f.size),
-            digest: Some(format!("sha256:{}", f.sha256)),
-            content_type: Some(content_type::BINARY.into()),
-            ..planned(destination, Phase::Files, *there, key.clone(), None)
-        });
-        let side = sidecar(&f.sha256, &f.file);
-        objects.push(planned(
-            destination,
-            Phase::Files,
-            *there,
-            format!("{key}.sha256"),
-            Some((side.as_bytes(), content_type::TEXT)),
-        ));
-    }
-    objects.push(planned(
-        destination,
-        Phase::Checksums,
-        already_published,
-        sums_key,
-        Some((rel.sha256sums.as_bytes(), content_type::TEXT)),
-    ));
-    let bundle_key = format!("{prefix}{}", rel.provenance.0);
-    let provenance_there = already_published && store.exists(&bundle_key).await?;
-    objects.push(planned(
-        destination,
-        Phase::Provenance,
-        provenance_there,
-        bundle_key,
-        // A kept bundle keeps its own bytes (another run signed it).
-        (!provenance_there).then_some((rel.provenance.1.as_slice(), CONTENT_TYPE_BUNDLE)),
-    ));
-    let mut tag_document_there = true;
-    if let Some(key) = rel.layout.tag_document_key(rel.name, &rel.release.tag) {
-        let doc = serde_json::to_vec(&tag_document(rel.files)).unwrap_or_default();
-        tag_document_there = store.get(&key).await?.as_deref() == Some(doc.as_slice());
-        objects.push(planned(
-            destination,
-            Phase::TagDocument,
-            tag_document_there,
-            key,
-            Some((&doc, content_type::JSON)),
-        ));
-    }
-    let newest_manifests = name_level_manifests(rel)
-        .into_iter()
-        .map(|(k, _)| (k, content_type::TEXT));
-    for (key, content_type) in shared_document_keys(rel.layout, rel.name)
-        .into_iter()
-        .chain(newest_manifests)
-    {
-        objects.push(PlannedObject {
-            destination: destination.to_string(),
-            phase: Phase::SharedDocuments,
-            action: Action::Converge,
-            key,
-            size: None,
-            digest: None,
-            content_type: Some(content_type.into()),
-        });
-    }
-    Ok(StaticPlan {
-        objects,
-        already_published,
+    let same_sums = sha256sums.as_deref() == Some(rel.sha256sums.as_bytes());
+    let bundle_there = same_sums
+        && store
+            .exists(&format!("{prefix}{}", rel.provenance.0))
+            .await?;
+    let tag_document = match rel.layout.tag_document_key(rel.name, &rel.release.tag) {
+        Some(key) => store.get(&key).await?,
+        None => None,
+    };
+    Ok(StaticObserved {
+        store: store.describe(),
+        sha256sums,
         file_there,
-        provenance_there,
-        tag_document_there,
+        bundle_there,
+        tag_document,
     })
 }
 
-/// Publishes `rel` to `store` as `plan` says, phase by phase: files (each
-/// followed by its `.sha256`), `SHA256SUMS`, the provenance, the tag
-/// document, then the shared documents.
+/// One step of the static plan.
+fn step(
+    destination: &str,
+    (phase, there): (Phase, bool),
+    key: String,
+    payload: Payload,
+    (size, digest, content_type): (u64, String, &str),
+) -> Step {
+    Step {
+        object: PlannedObject {
+            destination: destination.to_string(),
+            phase,
+            action: if there { Action::Skip } else { Action::Write },
+            key,
+            size: Some(size),
+            digest: Some(digest),
+            content_type: Some(content_type.to_string()),
+        },
+        payload,
+        chain: None,
+    }
+}
+
+/// A step that writes `bytes` (a skip when `there`).
+fn bytes_step(
+    destination: &str,
+    at: (Phase, bool),
+    key: String,
+    bytes: Vec<u8>,
+    ctype: &str,
+) -> Step {
+    let facts = (
+        bytes.len() as u64,
+        format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+        ctype,
+    );
+    step(destination, at, key, Payload::Bytes(bytes), facts)
+}
+
+/// The plan of publishing `rel` to a destination that holds `seen`
+/// (`destination` names it in the plan). Pure. Refuses a stable tag that is
+/// there with other bytes (unless `--force`); skips a file whose `.sha256`
+/// says the same; keeps a provenance bundle that is there when the release
+/// is unchanged (another run signed it); writes the tag document unless it
+/// is there with the same bytes; and converges the shared documents.
+pub fn decide_static(
+    destination: &str,
+    rel: &StaticRelease<'_>,
+    seen: &StaticObserved,
+) -> Result<StaticPlan> {
+    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
+    let already_published = seen.sha256sums.as_deref() == Some(rel.sha256sums.as_bytes());
+    if let Some(existing) = seen.sha256sums.as_deref().filter(|_| !already_published) {
+        if rel.release.class == Class::Stable && !rel.force {
+            return Err(Error::StableTagExists {
+                tag: rel.release.tag.clone(),
+                store: seen.store.clone(),
+                changed: changed_files(&String::from_utf8_lossy(existing), &rel.sha256sums),
+            });
+        }
+    }
+    let mut steps = Vec::new();
+    let mut uploads = (0, 0);
+    for (i, f) in rel.files.iter().enumerate() {
+        let there = seen.file_there.get(i).copied().unwrap_or(false);
+        if !there {
+            uploads = (uploads.0 + 1, uploads.1 + f.size);
+        }
+        let key = format!("{prefix}{}", f.path_in(rel.layout));
+        let facts = (f.size, format!("sha256:{}", f.sha256), content_type::BINARY);
+        let file = Step {
+            chain: Some(i),
+            ..step(
+                destination,
+                (Phase::Files, there),
+                key.clone(),
+                Payload::File(f.local.clone()),
+                facts,
+            )
+        };
+        let side = sidecar(&f.sha256, &f.file).into_bytes();
+        let side = Step {
+            chain: Some(i),
+            ..bytes_step(
+                destination,
+                (Phase::Files, there),
+                format!("{key}.sha256"),
+                side,
+                content_type::TEXT,
+            )
+        };
+        steps.extend([file, side]);
+    }
+    steps.push(bytes_step(
+        destination,
+        (Phase::Checksums, already_published),
+        format!("{prefix}{SHA256SUMS}"),
+        rel.sha256sums.clone().into_bytes(),
+        content_type::TEXT,
+    ));
+    let provenance_there = already_published && seen.bundle_there;
+    let bundle_key = format!("{prefix}{}", rel.provenance.0);
+    steps.push(if provenance_there {
+        // A kept bundle keeps its own bytes: nothing is known of them here.
+        let mut s = bytes_step(
+            destination,
+            (Phase::Provenance, true),
+            bundle_key,
+            Vec::new(),
+            CONTENT_TYPE_BUNDLE,
+        );
+        (s.object.size, s.object.digest, s.payload) = (None, None, Payload::None);
+        s.object.content_type = None;
+        s
+    } else {
+        bytes_step(
+            destination,
+            (Phase::Provenance, false),
+            bundle_key,
+            rel.provenance.1.clone(),
+            CONTENT_TYPE_BUNDLE,
+        )
+    });
+    if let Some(key) = rel.layout.tag_document_key(rel.name, &rel.release.tag) {
+        let doc = serde_json::to_vec(&tag_document(rel.files)).unwrap_or_default();
+        let there = seen.tag_document.as_deref() == Some(doc.as_slice());
+        steps.push(bytes_step(
+            destination,
+            (Phase::TagDocument, there),
+            key,
+            doc,
+            content_type::JSON,
+        ));
+    }
+    steps.extend(converge_steps(destination, rel));
+    Ok(StaticPlan {
+        steps,
+        already_published,
+        provenance_there,
+        uploads,
+    })
+}
+
+/// The shared documents, derived at write time; then the name-level copies
+/// of the install manifest (their file as payload), written when the
+/// release is the newest stable one.
+fn converge_steps(destination: &str, rel: &StaticRelease<'_>) -> Vec<Step> {
+    let shared = shared_document_keys(rel.layout, rel.name)
+        .into_iter()
+        .map(|(key, ctype)| (key, ctype, Payload::None));
+    let manifests = name_level_manifests(rel)
+        .into_iter()
+        .map(|(key, f)| (key, content_type::TEXT, Payload::File(f.local.clone())));
+    shared
+        .chain(manifests)
+        .map(|(key, ctype, payload)| Step {
+            object: PlannedObject {
+                destination: destination.to_string(),
+                phase: Phase::SharedDocuments,
+                action: Action::Converge,
+                key,
+                size: None,
+                digest: None,
+                content_type: Some(ctype.into()),
+            },
+            payload,
+            chain: None,
+        })
+        .collect()
+}
+
+/// Reads `store` and plans the publish of `rel` there (`destination` names
+/// it in the plan): [`observe_static`], then [`decide_static`].
+pub async fn plan_static(
+    store: &ObjectStore,
+    destination: &str,
+    rel: &StaticRelease<'_>,
+) -> Result<StaticPlan> {
+    let seen = observe_static(store, rel).await?;
+    decide_static(destination, rel, &seen)
+}
+
+/// Publishes `rel` to `store` as `plan` says: [`crate::apply`] runs its
+/// steps in phase order (files, each followed by its `.sha256`;
+/// `SHA256SUMS`; the provenance; the tag document; the shared documents).
 pub async fn execute_static(
     store: &ObjectStore,
     rel: &StaticRelease<'_>,
     plan: &StaticPlan,
 ) -> Result<StaticSummary> {
-    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
-    let mut summary = StaticSummary {
+    let sink = StaticSink {
+        store,
+        rel,
+        tags: std::sync::Mutex::new(Vec::new()),
+    };
+    crate::apply::apply(&sink, &plan.steps, FILES_IN_FLIGHT).await?;
+    Ok(StaticSummary {
         store: store.describe(),
         already_published: plan.already_published,
-        ..Default::default()
-    };
-    // 1. Files, each followed by its .sha256.
-    let to_upload: Vec<&ReleaseFile> = rel
-        .files
-        .iter()
-        .zip(&plan.file_there)
-        .filter(|(_, there)| !**there)
-        .map(|(f, _)| f)
-        .collect();
-    futures::stream::iter(to_upload.iter().map(|f| {
-        let key = format!("{prefix}{}", f.path_in(rel.layout));
-        async move {
-            store
-                .put(&key, Body::File(f.local.clone()), content_type::BINARY)
-                .await?;
-            let side = sidecar(&f.sha256, &f.file);
-            store
-                .put(
-                    &format!("{key}.sha256"),
-                    Body::Bytes(side.into_bytes()),
-                    content_type::TEXT,
-                )
-                .await
-        }
-    }))
-    .buffer_unordered(FILES_IN_FLIGHT)
-    .try_collect::<Vec<()>>()
-    .await?;
-    summary.uploaded = to_upload.len();
-    summary.uploaded_bytes = to_upload.iter().map(|f| f.size).sum();
-    summary.skipped = rel.files.len() - to_upload.len();
+        uploaded: plan.uploads.0,
+        uploaded_bytes: plan.uploads.1,
+        skipped: rel.files.len() - plan.uploads.0,
+        tags: sink.tags.into_inner().unwrap_or_default(),
+    })
+}
 
-    // 2. The checksums, 3. the provenance (kept when the release is unchanged).
-    if !plan.already_published {
-        store
-            .put(
-                &format!("{prefix}{SHA256SUMS}"),
-                Body::Bytes(rel.sha256sums.clone().into_bytes()),
-                content_type::TEXT,
-            )
-            .await?;
-    }
-    if !plan.provenance_there {
-        store
-            .put(
-                &format!("{prefix}{}", rel.provenance.0),
-                Body::Bytes(rel.provenance.1.clone()),
-                CONTENT_TYPE_BUNDLE,
-            )
-            .await?;
+/// A static release store, as the executor writes to it.
+struct StaticSink<'a> {
+    store: &'a ObjectStore,
+    rel: &'a StaticRelease<'a>,
+    /// The tags the name document lists, after the shared documents.
+    tags: std::sync::Mutex<Vec<String>>,
+}
+
+impl crate::apply::Sink for StaticSink<'_> {
+    async fn write(&self, key: &str, payload: &Payload, content_type: &str) -> Result<()> {
+        let body = match payload {
+            Payload::Bytes(b) => Body::Bytes(b.clone()),
+            Payload::File(p) => Body::File(p.clone()),
+            Payload::None => return Ok(()),
+        };
+        self.store.put(key, body, content_type).await
     }
 
-    // 4. The tag document: from here on the release is visible.
-    if let (Some(key), false) = (
-        rel.layout.tag_document_key(rel.name, &rel.release.tag),
-        plan.tag_document_there,
-    ) {
-        let doc = serde_json::to_vec(&tag_document(rel.files)).unwrap_or_default();
-        store
-            .put(&key, Body::Bytes(doc), content_type::JSON)
-            .await?;
-    }
-
-    // 5. The shared documents, derived from what the store holds.
-    summary.tags = converge_shared_documents(store, rel.layout, rel.name).await?;
-    // 6. The newest stable release's install manifest, at the name level;
-    // then the page again, which names its cache.
-    let mut wrote_manifest = false;
-    for (key, file) in name_level_manifests(rel) {
-        let newest = summary
-            .tags
+    /// The shared documents from what the store holds; then each name-level
+    /// manifest, if this release is the newest stable one, and the page
+    /// again (it names the manifest's cache).
+    async fn converge(&self, _phase: Phase, steps: &[&Step]) -> Result<()> {
+        let (store, rel) = (self.store, self.rel);
+        let mut tags = converge_shared_documents(store, rel.layout, rel.name).await?;
+        let newest = tags
             .iter()
             .filter_map(|t| crate::release::semver_of(t))
             .max();
+        let mut wrote_manifest = false;
         if crate::release::semver_of(&rel.release.tag) >= newest {
-            let ctype = if key.ends_with(".json") {
-                content_type::JSON
-            } else {
-                content_type::TEXT
-            };
-            store
-                .put(&key, Body::File(file.local.clone()), ctype)
-                .await?;
-            wrote_manifest = true;
+            for s in steps {
+                if let Payload::File(local) = &s.payload {
+                    let ctype = if s.object.key.ends_with(".json") {
+                        content_type::JSON
+                    } else {
+                        content_type::TEXT
+                    };
+                    store
+                        .put(&s.object.key, Body::File(local.clone()), ctype)
+                        .await?;
+                    wrote_manifest = true;
+                }
+            }
         }
+        if wrote_manifest {
+            tags = converge_shared_documents(store, rel.layout, rel.name).await?;
+        }
+        *self.tags.lock().unwrap_or_else(|e| e.into_inner()) = tags;
+        Ok(())
     }
-    if wrote_manifest {
-        summary.tags = converge_shared_documents(store, rel.layout, rel.name).await?;
-    }
-    Ok(summary)
 }
 
 /// The name-level copies of the install manifest a stable df-dist-v1
@@ -434,6 +521,149 @@ pub(crate) fn derive(layout: Layout, name: &str, listing: &[ObjectMeta], notes: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn release(class: Class) -> Release {
+        Release {
+            tag: "v1.0.0".into(),
+            class,
+            commit: "0".repeat(40),
+            builder: crate::release::Builder {
+                system: "local".into(),
+                id: "local://test".into(),
+                invocation_id: None,
+                event: None,
+                repository: None,
+            },
+        }
+    }
+
+    fn files() -> Vec<ReleaseFile> {
+        ["linux/amd64", "linux/arm64"]
+            .iter()
+            .map(|p| ReleaseFile {
+                platform: Some(p.parse().unwrap()),
+                file: "hello".into(),
+                local: format!("/tmp/{p}/hello").into(),
+                sha256: "ab".repeat(32),
+                size: 10,
+                role: super::super::layout::FileRole::Binary,
+            })
+            .collect()
+    }
+
+    fn rel<'a>(release: &'a Release, files: &'a [ReleaseFile], force: bool) -> StaticRelease<'a> {
+        StaticRelease {
+            name: "hello",
+            release,
+            layout: Layout::DfDist,
+            files,
+            sha256sums: "sums\n".into(),
+            provenance: ("hello-v1.0.0.intoto.jsonl".into(), b"signed".to_vec()),
+            force,
+            packages: None,
+        }
+    }
+
+    fn actions(plan: &StaticPlan) -> Vec<(Phase, Action, String)> {
+        plan.objects()
+            .map(|o| (o.phase, o.action, o.key.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_destination_gets_every_object_in_phase_order() {
+        let (r, f) = (release(Class::Stable), files());
+        let plan = decide_static("d", &rel(&r, &f, false), &StaticObserved::default()).unwrap();
+        let got = actions(&plan);
+        let p = "df-dist-v1/hello/v1.0.0/";
+        assert_eq!(
+            got[0],
+            (Phase::Files, Action::Write, format!("{p}linux/amd64/hello"))
+        );
+        assert_eq!(
+            got[1],
+            (
+                Phase::Files,
+                Action::Write,
+                format!("{p}linux/amd64/hello.sha256")
+            )
+        );
+        assert_eq!(
+            got[4],
+            (Phase::Checksums, Action::Write, format!("{p}SHA256SUMS"))
+        );
+        assert_eq!(got[5].0, Phase::Provenance);
+        assert_eq!(
+            got[6],
+            (
+                Phase::TagDocument,
+                Action::Write,
+                "df-dist-v1/hello/v1.0.0".into()
+            )
+        );
+        assert!(got[7..]
+            .iter()
+            .all(|(ph, a, _)| *ph == Phase::SharedDocuments && *a == Action::Converge));
+        assert_eq!(plan.uploads, (2, 20));
+        // Each file is followed by its .sha256 (one chain), and what a
+        // step writes is what the plan says.
+        assert_eq!(plan.steps[0].chain, plan.steps[1].chain);
+        assert_ne!(plan.steps[0].chain, plan.steps[2].chain);
+        assert_eq!(
+            plan.steps[0].payload,
+            Payload::File("/tmp/linux/amd64/hello".into())
+        );
+        assert_eq!(plan.steps[4].payload, Payload::Bytes(b"sums\n".to_vec()));
+    }
+
+    #[test]
+    fn a_stable_tag_there_with_other_bytes_is_refused_unless_forced() {
+        let (r, f) = (release(Class::Stable), files());
+        let seen = StaticObserved {
+            store: "s3://x".into(),
+            sha256sums: Some(b"other\n".to_vec()),
+            ..Default::default()
+        };
+        let err = decide_static("d", &rel(&r, &f, false), &seen).unwrap_err();
+        assert!(matches!(err, Error::StableTagExists { .. }), "{err}");
+        assert!(decide_static("d", &rel(&r, &f, true), &seen).is_ok());
+        // A development release is replaced.
+        let dev = release(Class::Development);
+        assert!(decide_static("d", &rel(&dev, &f, false), &seen).is_ok());
+    }
+
+    #[test]
+    fn what_is_there_is_skipped_and_a_kept_provenance_keeps_its_bytes() {
+        let (r, f) = (release(Class::Stable), files());
+        let tag_doc = serde_json::to_vec(&tag_document(&f)).unwrap();
+        let seen = StaticObserved {
+            store: "s3://x".into(),
+            sha256sums: Some(b"sums\n".to_vec()),
+            file_there: vec![true, false],
+            bundle_there: true,
+            tag_document: Some(tag_doc),
+        };
+        let plan = decide_static("d", &rel(&r, &f, false), &seen).unwrap();
+        let got = actions(&plan);
+        assert_eq!(
+            (got[0].1, got[1].1, got[2].1),
+            (Action::Skip, Action::Skip, Action::Write)
+        );
+        assert_eq!(got[4].1, Action::Skip, "SHA256SUMS is the same");
+        assert_eq!(got[5].1, Action::Skip, "the bundle is kept");
+        assert_eq!(plan.steps[5].payload, Payload::None);
+        assert_eq!(got[6].1, Action::Skip, "the tag document is the same");
+        assert!(plan.already_published && plan.provenance_there);
+        assert_eq!(plan.uploads, (1, 10));
+        // A bundle that is there but over other checksums is replaced.
+        let other = StaticObserved {
+            sha256sums: Some(b"other\n".to_vec()),
+            ..seen
+        };
+        let plan =
+            decide_static("d", &rel(&release(Class::Development), &f, false), &other).unwrap();
+        assert_eq!(actions(&plan)[5].1, Action::Write);
+    }
 
     #[test]
     fn changed_files_names_what_differs() {
