@@ -11,6 +11,7 @@ use crate::artifacts::{ExtraArtifact, TARGET_PLACEHOLDERS};
 use crate::errors::{Error, Result};
 use crate::kinds::{LayerCompression, Layout};
 use crate::platform::Platform;
+use crate::problems::KeyProblem;
 
 /// The table name under `package.metadata` and `workspace.metadata`.
 pub const TABLE: &str = "release-dist";
@@ -234,10 +235,24 @@ impl Config {
         Ok(config)
     }
 
+    /// Applies every key of `table`; all that are wrong are reported
+    /// together (one alone as it is).
     fn apply(&mut self, prefix: &str, table: &Map<String, Value>) -> Result<()> {
+        let mut errors = Vec::new();
         for (key, value) in table {
             let full = format!("{prefix}.{key}");
-            match key.as_str() {
+            if let Err(e) = self.apply_key(key, &full, value) {
+                errors.push(e);
+            }
+        }
+        together(errors)
+    }
+
+    /// Applies one key of the table (`full` is its whole name).
+    fn apply_key(&mut self, key: &str, full: &str, value: &Value) -> Result<()> {
+        let full = full.to_string();
+        {
+            match key {
                 "name" => self.name = string(&full, value)?,
                 "flake" => self.flake = string(&full, value)?,
                 "static-attr" => self.static_attr = string(&full, value)?,
@@ -462,6 +477,31 @@ pub fn expand(template: &str, name: &str, platform: Platform) -> String {
         .replace("{docker}", &platform.docker_stem())
 }
 
+/// The errors of one configuration table as one: none is `Ok`, one is
+/// itself, several configuration mistakes are [`Error::Keys`] listing each
+/// (another kind of error, such as a file that cannot be read, comes first).
+fn together(mut errors: Vec<Error>) -> Result<()> {
+    if errors.len() <= 1 {
+        return errors.pop().map_or(Ok(()), Err);
+    }
+    let mut problems = Vec::new();
+    for e in errors {
+        match e {
+            Error::Config { key, message } => problems.push(KeyProblem::invalid(key, message)),
+            Error::UnknownTarget { target, origin } => problems.push(KeyProblem::invalid(
+                origin,
+                format!(
+                    "unknown target `{target}`; known targets are {}",
+                    crate::platform::UnknownPlatform::known()
+                ),
+            )),
+            Error::Keys(more) => problems.extend(more),
+            other => return Err(other),
+        }
+    }
+    Err(Error::Keys(problems))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +509,35 @@ mod tests {
 
     fn parse(package: Value) -> Result<Config> {
         Config::from_metadata("hello", &package, &Value::Null)
+    }
+
+    #[test]
+    fn every_wrong_key_of_a_run_is_named_together() {
+        let err = parse(json!({"release-dist": {
+            "flake": 1,
+            "targets": ["linux/riscv128"],
+            "colour": "blue",
+            "sbom": "yes",
+        }}))
+        .unwrap_err();
+        let Error::Keys(problems) = &err else {
+            panic!("not every key together: {err}");
+        };
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "package.metadata.release-dist.colour",
+                "package.metadata.release-dist.flake",
+                "package.metadata.release-dist.sbom",
+                "package.metadata.release-dist.targets",
+            ]
+        );
+        assert!(err.to_string().starts_with("4 configuration keys to fix:"), "{err}");
+        assert!(err.to_string().contains("unknown target `linux/riscv128`"), "{err}");
+        // One mistake alone is reported as it always was.
+        let one = parse(json!({"release-dist": {"flake": 1}})).unwrap_err();
+        assert!(matches!(one, Error::Config { .. }), "{one}");
     }
 
     #[test]
