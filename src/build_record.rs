@@ -2,11 +2,8 @@
 //!
 //! The schema is versioned by [`SCHEMA`]; fields are only ever added.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{Error, Result};
 use crate::platform::Platform;
 use crate::source::Source;
 
@@ -278,26 +275,5 @@ impl Failure {
             Some(name) => format!("{slot} extra {name}"),
             None => format!("{slot} {}", self.kind.as_str()),
         }
-    }
-}
-
-impl BuildRecord {
-    /// Reads a build.json.
-    pub fn read(path: &Path) -> Result<BuildRecord> {
-        let text = std::fs::read(path).map_err(Error::io("cannot read", path))?;
-        serde_json::from_slice(&text).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })
-    }
-
-    /// Writes it atomically: a temporary file renamed over the old one.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let mut text = serde_json::to_vec_pretty(self).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        text.push(b'\n');
-        crate::fsutil::write_atomic(path, &text)
     }
 }

@@ -533,8 +533,14 @@ mod tests {
                 "package.metadata.release-dist.targets",
             ]
         );
-        assert!(err.to_string().starts_with("4 configuration keys to fix:"), "{err}");
-        assert!(err.to_string().contains("unknown target `linux/riscv128`"), "{err}");
+        assert!(
+            err.to_string().starts_with("4 configuration keys to fix:"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("unknown target `linux/riscv128`"),
+            "{err}"
+        );
         // One mistake alone is reported as it always was.
         let one = parse(json!({"release-dist": {"flake": 1}})).unwrap_err();
         assert!(matches!(one, Error::Config { .. }), "{one}");

@@ -58,6 +58,28 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), size))
 }
 
+/// build.json on disk (the record itself, in `build_record`, is pure).
+impl crate::build_record::BuildRecord {
+    /// Reads a build.json.
+    pub fn read(path: &Path) -> Result<crate::build_record::BuildRecord> {
+        let text = std::fs::read(path).map_err(Error::io("cannot read", path))?;
+        serde_json::from_slice(&text).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes it atomically: a temporary file renamed over the old one.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_vec_pretty(self).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        text.push(b'\n');
+        write_atomic(path, &text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

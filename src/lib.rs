@@ -34,6 +34,7 @@ pub mod keys;
 pub mod kinds;
 pub mod lifecycle;
 pub mod linuxpkg;
+pub mod listing;
 pub mod nix;
 pub mod oci;
 pub mod openpgp;

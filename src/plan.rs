@@ -160,7 +160,7 @@ pub enum Payload {
 }
 
 /// One object of a plan and what applying it takes: the executable form of
-/// a plan (`crate::apply` runs it), of which the printed plan is the
+/// a plan (the executor, `apply`, runs it), of which the printed plan is the
 /// objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {

@@ -5,8 +5,6 @@
 
 use serde_json::Value;
 
-use crate::process::strip_ansi;
-
 /// Activity type of a derivation build (`actBuild`).
 pub const ACT_BUILD: u64 = 105;
 /// Result type of a line of build output (`resBuildLogLine`).
@@ -99,9 +97,38 @@ impl LogEvent {
     }
 }
 
+/// Removes ANSI colour sequences, which nix puts in its messages.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strips_colours() {
+        assert_eq!(
+            strip_ansi("\u{1b}[31;1merror:\u{1b}[0m builder for '\u{1b}[35;1m/nix/store/x.drv\u{1b}[0m' failed"),
+            "error: builder for '/nix/store/x.drv' failed"
+        );
+    }
 
     // Lines as Nix 2.8 printed them for a failing build.
     #[test]

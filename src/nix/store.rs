@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::json::{parse_derivation_attrs, parse_path_infos, BuiltPath, PathInfo};
+use super::log::strip_ansi;
 use super::log::LogEvent;
 use crate::errors::{Error, Result};
-use crate::process::{strip_ansi, Cmd};
+use crate::process::Cmd;
 
 /// Enables flakes for this call only, so the user's nix.conf can stay as it is.
 const FEATURES: [&str; 2] = ["--extra-experimental-features", "nix-command flakes"];

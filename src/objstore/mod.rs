@@ -136,16 +136,7 @@ pub(crate) async fn copy_hashed(
 /// The deadline of a document read whole.
 pub const GET_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// One listed object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectMeta {
-    /// Its key.
-    pub key: String,
-    /// Its size in bytes.
-    pub size: u64,
-    /// When it was last written, when the store says.
-    pub modified: Option<std::time::SystemTime>,
-}
+pub use crate::listing::ObjectMeta;
 
 /// Requests sent to a store, by kind: what a command cost, for its summary
 /// and for the benches' cost models. A local directory counts one request

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::layout::{Layout, SHA256SUMS};
 use super::notes::esc;
 pub use super::notes::{NixNote, Notes, PackagesNote};
-use crate::objstore::ObjectMeta;
+use crate::listing::ObjectMeta;
 use crate::platform::Platform;
 use crate::release::{semver_of, Class};
 
