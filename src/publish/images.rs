@@ -153,15 +153,47 @@ pub fn prepare(
     }
     let cache = BlobCache::new(dist.join("oci"));
     let quiet = ctx.verbosity == Verbosity::Quiet;
-    let results: Vec<(
-        Platform,
-        PathBuf,
-        std::result::Result<_, convert::ConvertError>,
-    )> = std::thread::scope(|s| {
+    let results = convert_all(&cache, &archives, compression, quiet);
+    let (images, converted) = checked(results)?;
+    let created = created(&ctx.project.dir, &release.commit);
+    let annotations = IndexAnnotations {
+        source: release.builder.repository.clone(),
+        revision: release.commit.clone(),
+        version: release.tag.clone(),
+        created: created.clone(),
+    };
+    let set = ImageSet::assemble(&cache, &images, &annotations);
+    let (tags, ignored_tags) = image_tags(&release.tag, extra_tags);
+    Ok(Some(Images {
+        set,
+        tags,
+        ignored_tags,
+        converted,
+        created,
+        cache,
+    }))
+}
+
+/// One conversion's outcome: the target, its archive, and the converted
+/// image or why not.
+type Converted = (
+    Platform,
+    PathBuf,
+    std::result::Result<(convert::Converted, convert::ConvertStats), convert::ConvertError>,
+);
+
+/// Converts every archive into the blob cache, one thread each, saying what
+/// each did unless `quiet`.
+fn convert_all(
+    cache: &BlobCache,
+    archives: &[(Platform, PathBuf, u64)],
+    compression: LayerCompression,
+    quiet: bool,
+) -> Vec<Converted> {
+    std::thread::scope(|s| {
         let handles: Vec<_> = archives
             .iter()
             .map(|(platform, path, size)| {
-                let cache = &cache;
                 s.spawn(move || {
                     let key = path
                         .starts_with("/nix/store/")
@@ -169,21 +201,19 @@ pub fn prepare(
                         .flatten();
                     let variant = platform.variant();
                     let r = convert::convert(cache, path, key.as_deref(), compression, variant);
-                    if !quiet {
-                        if let Ok((_, st)) = &r {
-                            if !st.reused {
-                                eprintln!(
-                                    "image {platform}: {} MiB archive read, {} layers {}, {} known",
-                                    size / (1 << 20),
-                                    st.layers_written,
-                                    if compression == LayerCompression::Gzip {
-                                        "compressed"
-                                    } else {
-                                        "copied"
-                                    },
-                                    st.layers_cached
-                                );
-                            }
+                    if let (false, Ok((_, st))) = (quiet, &r) {
+                        if !st.reused {
+                            eprintln!(
+                                "image {platform}: {} MiB archive read, {} layers {}, {} known",
+                                size / (1 << 20),
+                                st.layers_written,
+                                if compression == LayerCompression::Gzip {
+                                    "compressed"
+                                } else {
+                                    "copied"
+                                },
+                                st.layers_cached
+                            );
                         }
                     }
                     (*platform, path.clone(), r)
@@ -194,7 +224,18 @@ pub fn prepare(
             .into_iter()
             .map(|h| h.join().expect("a conversion thread panicked"))
             .collect()
-    });
+    })
+}
+
+/// The converted images, each of its target's platform: the first failure
+/// as the crate's error.
+#[allow(clippy::type_complexity)]
+fn checked(
+    results: Vec<Converted>,
+) -> Result<(
+    Vec<(Platform, convert::Converted)>,
+    Vec<(Platform, convert::ConvertStats)>,
+)> {
     let mut images = Vec::new();
     let mut converted = Vec::new();
     for (platform, path, r) in results {
@@ -214,23 +255,7 @@ pub fn prepare(
         converted.push((platform, stats));
         images.push((platform, c));
     }
-    let created = created(&ctx.project.dir, &release.commit);
-    let annotations = IndexAnnotations {
-        source: release.builder.repository.clone(),
-        revision: release.commit.clone(),
-        version: release.tag.clone(),
-        created: created.clone(),
-    };
-    let set = ImageSet::assemble(&cache, &images, &annotations);
-    let (tags, ignored_tags) = image_tags(&release.tag, extra_tags);
-    Ok(Some(Images {
-        set,
-        tags,
-        ignored_tags,
-        converted,
-        created,
-        cache,
-    }))
+    Ok((images, converted))
 }
 
 /// One opened image destination or source: a registry, or a bucket (static
