@@ -8,17 +8,13 @@
 use futures::{StreamExt, TryStreamExt};
 
 use crate::errors::{Error, Result};
-use crate::plan::{Action, Payload, Phase, Step};
+use crate::plan::{Action, Phase, Step};
 
 /// A destination the executor writes to.
 pub trait Sink {
-    /// Writes `key` with `payload`, as `content_type`.
-    fn write(
-        &self,
-        key: &str,
-        payload: &Payload,
-        content_type: &str,
-    ) -> impl std::future::Future<Output = Result<()>>;
+    /// Writes what `step` says: its key, payload, content type (and, for
+    /// a destination that needs them, its digest and size).
+    fn write(&self, step: &Step) -> impl std::future::Future<Output = Result<()>>;
 
     /// Derives and writes the converge steps of `phase`, once every write of
     /// the phases before it is done.
@@ -62,12 +58,7 @@ pub async fn apply<S: Sink>(sink: &S, steps: &[Step], in_flight: usize) -> Resul
         );
         futures::stream::iter(writes.into_iter().map(|chain| async move {
             for s in chain {
-                let ctype = s
-                    .object
-                    .content_type
-                    .as_deref()
-                    .unwrap_or("application/octet-stream");
-                sink.write(&s.object.key, &s.payload, ctype).await?;
+                sink.write(s).await?;
             }
             Ok::<(), Error>(())
         }))
@@ -104,7 +95,7 @@ fn chains<'a>(writes: impl Iterator<Item = &'a Step>) -> Vec<Vec<&'a Step>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlannedObject;
+    use crate::plan::{Payload, PlannedObject};
     use std::sync::Mutex;
 
     fn step(phase: Phase, action: Action, key: &str, chain: Option<usize>) -> Step {
@@ -128,7 +119,8 @@ mod tests {
     struct Log(Mutex<Vec<String>>);
 
     impl Sink for Log {
-        async fn write(&self, key: &str, _: &Payload, _: &str) -> Result<()> {
+        async fn write(&self, step: &Step) -> Result<()> {
+            let key = step.object.key.as_str();
             // A file takes longer than its .sha256: without the chain, the
             // .sha256 would land first.
             if !key.ends_with(".sha256") {

@@ -345,6 +345,21 @@ pub async fn execute_static(
     })
 }
 
+/// Writes a step's payload to `store` at its key, as its content type.
+pub(crate) async fn put_step(store: &ObjectStore, step: &Step) -> Result<()> {
+    let body = match &step.payload {
+        Payload::Bytes(b) => Body::Bytes(b.clone()),
+        Payload::File(p) => Body::File(p.clone()),
+        Payload::None => return Ok(()),
+    };
+    let ctype = step
+        .object
+        .content_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
+    store.put(&step.object.key, body, ctype).await
+}
+
 /// A static release store, as the executor writes to it.
 struct StaticSink<'a> {
     store: &'a ObjectStore,
@@ -354,13 +369,8 @@ struct StaticSink<'a> {
 }
 
 impl crate::apply::Sink for StaticSink<'_> {
-    async fn write(&self, key: &str, payload: &Payload, content_type: &str) -> Result<()> {
-        let body = match payload {
-            Payload::Bytes(b) => Body::Bytes(b.clone()),
-            Payload::File(p) => Body::File(p.clone()),
-            Payload::None => return Ok(()),
-        };
-        self.store.put(key, body, content_type).await
+    async fn write(&self, step: &Step) -> Result<()> {
+        put_step(self.store, step).await
     }
 
     /// The shared documents from what the store holds; then each name-level
