@@ -14,18 +14,18 @@
 
 use std::collections::HashMap;
 
-use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use super::document::INDEX_MEDIA_TYPE;
 use super::scheme::{self, Shape};
-use super::{Blob, ContentPlan, Document, ImageSet, PushStats};
+use super::{Blob, ContentPlan, Document, ImageSet};
 use crate::errors::Result;
 use crate::objstore::{converge, Body, Derived, ObjectMeta, ObjectStore};
 
 /// Blobs uploaded at once.
-const PARALLEL_BLOBS: usize = 8;
-const OCTET: &str = "application/octet-stream";
+pub const PARALLEL_BLOBS: usize = 8;
+/// The Content-Type of blobs in a bucket or layout.
+pub const OCTET: &str = "application/octet-stream";
 const JSON: &str = "application/json";
 
 /// The keys of `set`'s manifests, then its index, in `shape`.
@@ -90,58 +90,6 @@ pub fn fallback_keys(shape: Shape, name: &str, fallback: &(String, Document)) ->
     }
 }
 
-/// Uploads what `plan` says is missing: the marker, blobs, then the
-/// manifests and the index by digest.
-pub async fn push_content(
-    store: &ObjectStore,
-    shape: Shape,
-    name: &str,
-    set: &ImageSet,
-    plan: &ContentPlan,
-    stats: &mut PushStats,
-) -> Result<()> {
-    // The marker object, written first: `v2/index.html` (so that `GET /v2/`
-    // answers 200) or `oci-layout`.
-    let (key, bytes, ctype) = shape.marker();
-    store.put(key, Body::Bytes(bytes.to_vec()), ctype).await?;
-    let missing = plan.missing(set);
-    stats.blobs_skipped += set.blobs.len() - missing.len();
-    let jobs: Vec<(String, &Blob)> = missing
-        .iter()
-        .map(|b| (blob_key(shape, name, b), *b))
-        .collect();
-    futures::stream::iter(jobs.iter())
-        .map(|(key, b)| store.put(key, Body::File(b.path.clone()), OCTET))
-        .buffer_unordered(PARALLEL_BLOBS)
-        .try_collect::<Vec<()>>()
-        .await?;
-    stats.blobs_uploaded += missing.len();
-    stats.bytes_uploaded += missing.iter().map(|b| b.descriptor.size).sum::<u64>();
-
-    let docs = set.documents();
-    for ((key, doc), there) in manifest_keys(shape, name, set)
-        .iter()
-        .zip(docs)
-        .zip(&plan.manifest_there)
-    {
-        if !there {
-            put_document(store, key, doc).await?;
-        }
-        stats.manifests += 1;
-    }
-    Ok(())
-}
-
-async fn put_document(store: &ObjectStore, key: &str, doc: &Document) -> Result<()> {
-    store
-        .put(
-            key,
-            Body::Bytes(doc.bytes.clone()),
-            &doc.descriptor.media_type,
-        )
-        .await
-}
-
 /// The keys of a listing.
 fn keys(listing: &[ObjectMeta]) -> impl Iterator<Item = &str> {
     listing.iter().map(|o| o.key.as_str())
@@ -151,27 +99,19 @@ fn sizes(listing: &[ObjectMeta]) -> HashMap<String, u64> {
     listing.iter().map(|o| (o.key.clone(), o.size)).collect()
 }
 
-/// Points the referrers fallback tag at what `plan` merged and `tags` at
-/// the index, then updates the tag list (static registry: `tags/list`,
-/// converged against concurrent publishers) or `index.json` (layout).
-/// Returns every release tag the destination now lists.
-pub async fn push_tags(
+/// The document that lists the tags, once the fallback tag and `tags` are
+/// written: a static registry's `tags/list`, converged against concurrent
+/// publishers, or a layout's `index.json` (the fallback tag and `tags` put
+/// in, every other tag kept). Returns every release tag listed.
+pub async fn converge_tags(
     store: &ObjectStore,
     shape: Shape,
     name: &str,
     (set, plan): (&ImageSet, &ContentPlan),
     tags: &[String],
 ) -> Result<Vec<String>> {
-    if let Some(fallback) = &plan.fallback {
-        for key in fallback_keys(shape, name, fallback) {
-            put_document(store, &key, &fallback.1).await?;
-        }
-    }
     match shape {
         Shape::StaticRegistry => {
-            for t in tags {
-                put_document(store, &scheme::tag_key(name, t), &set.index).await?;
-            }
             let prefix = shape.manifest_prefix(name);
             let list_key = scheme::tags_list_key(name);
             let derive = |listing: &[ObjectMeta]| -> Derived {

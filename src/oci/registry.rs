@@ -16,7 +16,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 
 use super::auth::{scrub, Credentials};
 use super::dest::RegistryRepo;
-use super::{Blob, ContentPlan, Document, ImageSet, PushStats};
+use super::{Blob, ContentPlan, ImageSet};
 use crate::errors::{Error, Result, StoreErrorKind};
 
 /// Blobs uploaded at once.
@@ -157,49 +157,6 @@ impl Registry {
         })
     }
 
-    /// Uploads the blobs `plan` says are missing, then every manifest and
-    /// the index by digest. No tag is touched.
-    pub async fn push_content(
-        &self,
-        set: &ImageSet,
-        plan: &ContentPlan,
-        stats: &mut PushStats,
-    ) -> Result<()> {
-        let missing = plan.missing(set);
-        futures::stream::iter(missing.iter())
-            .map(|b| self.push_blob(b))
-            .buffer_unordered(PARALLEL_BLOBS)
-            .try_collect::<Vec<()>>()
-            .await?;
-        stats.blobs_uploaded += missing.len();
-        stats.bytes_uploaded += missing.iter().map(|b| b.descriptor.size).sum::<u64>();
-        stats.blobs_skipped += set.blobs.len() - missing.len();
-        for doc in set.documents() {
-            self.put_manifest(&self.reference_digest(&doc.descriptor.digest), doc)
-                .await?;
-            stats.manifests += 1;
-        }
-        Ok(())
-    }
-
-    /// Points the referrers fallback tag at what `plan` merged, then each
-    /// tag at the index: the same bytes, put by tag.
-    pub async fn push_tags(
-        &self,
-        set: &ImageSet,
-        plan: &ContentPlan,
-        tags: &[String],
-    ) -> Result<()> {
-        if let Some((tag, doc)) = &plan.fallback {
-            self.put_manifest(&self.reference_tag(tag), doc).await?;
-        }
-        for t in tags {
-            self.put_manifest(&self.reference_tag(t), &set.index)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// The descriptors of what refers to `subject`: the referrers API, or
     /// on a registry without it (404) the referrers tag. Both capped.
     pub(crate) async fn referrers(
@@ -239,36 +196,59 @@ impl Registry {
         }
     }
 
-    async fn push_blob(&self, b: &Blob) -> Result<()> {
-        let d = &b.descriptor;
-        let reference = self.reference_digest(&d.digest);
+    /// Uploads the blob `digest` of `size` bytes from `path`.
+    pub(crate) async fn push_blob_file(
+        &self,
+        digest: &str,
+        size: u64,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let reference = self.reference_digest(digest);
         test_blob_delay().await;
         retry(|| async {
-            let stream = file_stream(b.path.clone()).await?;
+            let stream = file_stream(path.to_path_buf()).await?;
             self.client
-                .push_blob_stream(&reference, stream, &d.digest, Some(d.size))
+                .push_blob_stream(&reference, stream, digest, Some(size))
                 .await
         })
         .await
-        .map_err(|e| self.error("upload", &d.digest, e))?;
-        tracing::debug!("pushed blob {}", d.digest);
-        crate::events::written(|| self.describe(), &format!("blobs/{}", d.digest));
+        .map_err(|e| self.error("upload", digest, e))?;
+        tracing::debug!("pushed blob {digest}");
+        crate::events::written(|| self.describe(), &format!("blobs/{digest}"));
         Ok(())
     }
 
-    async fn put_manifest(&self, reference: &Reference, doc: &Document) -> Result<()> {
-        let ctype = HeaderValue::from_str(&doc.descriptor.media_type)
+    /// Puts `bytes` as the manifest at `reference`: a tag, or a digest
+    /// (which `crate::digest::Digest` parses).
+    pub(crate) async fn put_manifest_at(
+        &self,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<()> {
+        let r = match crate::digest::Digest::parse(reference) {
+            Ok(d) => self.reference_digest(&d),
+            Err(_) => self.reference_tag(reference),
+        };
+        self.put_manifest_bytes(&r, reference, bytes, media_type)
+            .await
+    }
+
+    async fn put_manifest_bytes(
+        &self,
+        reference: &Reference,
+        what: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<()> {
+        let ctype = HeaderValue::from_str(media_type)
             .unwrap_or(HeaderValue::from_static("application/json"));
-        let what = reference
-            .tag()
-            .unwrap_or(&doc.descriptor.digest)
-            .to_string();
         retry(|| {
             self.client
-                .push_manifest_raw(reference, doc.bytes.clone(), ctype.clone())
+                .push_manifest_raw(reference, bytes.to_vec(), ctype.clone())
         })
         .await
-        .map_err(|e| self.error("PUT manifest", &what, e))?;
+        .map_err(|e| self.error("PUT manifest", what, e))?;
         crate::events::written(|| self.describe(), &format!("manifests/{what}"));
         Ok(())
     }

@@ -15,11 +15,12 @@ use crate::oci::auth;
 use crate::oci::bucket;
 use crate::oci::convert::{self, BlobCache, ConvertStats, LayerCompression};
 use crate::oci::dest::{self, ImageDestination};
+use crate::oci::document::Descriptor;
 use crate::oci::document::IndexAnnotations;
 use crate::oci::registry::Registry;
 use crate::oci::scheme::{self, Shape};
 use crate::oci::{image_tags, ContentPlan, Document, ImageSet, PushStats};
-use crate::plan::{Action, Phase, PlannedObject};
+use crate::plan::{Action, Payload, Phase, PlannedObject, Step};
 use crate::platform::Platform;
 use crate::provenance::Subject;
 use crate::release::Release;
@@ -348,66 +349,83 @@ impl ImageRepo {
         plan: &ContentPlan,
         tags: &[String],
     ) -> Vec<PlannedObject> {
-        let object =
-            |phase, there: bool, key: String, size, digest: &str, ctype: &str| PlannedObject {
-                destination: destination.to_string(),
-                phase,
-                action: if there { Action::Skip } else { Action::Write },
-                key,
-                size: Some(size),
-                digest: Some(digest.to_string()),
-                content_type: Some(ctype.to_string()),
+        self.steps(destination, name, (set, plan), tags)
+            .into_iter()
+            .map(|s| s.object)
+            .collect()
+    }
+
+    /// The steps of pushing `set` (as `plan` found it) and `tags` here: the
+    /// marker (a bucket or layout), blobs, manifests and the index by digest,
+    /// the referrers fallback tag, the tags, then the tag list or
+    /// `index.json`, which the destination derives.
+    pub fn steps(
+        &self,
+        destination: &str,
+        name: &str,
+        (set, plan): (&ImageSet, &ContentPlan),
+        tags: &[String],
+    ) -> Vec<Step> {
+        let step =
+            |(phase, there): (Phase, bool), key: String, payload, d: &Descriptor, ctype: &str| {
+                Step {
+                    object: PlannedObject {
+                        destination: destination.to_string(),
+                        phase,
+                        action: if there { Action::Skip } else { Action::Write },
+                        key,
+                        size: Some(d.size),
+                        digest: Some(d.digest.to_string()),
+                        content_type: Some(ctype.to_string()),
+                    },
+                    payload,
+                    chain: None,
+                }
             };
-        let docs: Vec<&Document> = set.documents().collect();
+        // Documents go one after another, in the set's order: each manifest
+        // before the index that names it (a registry checks), and a tag's
+        // document by digest before the tag (what a tag reaches must be
+        // readable once the tag is).
+        let doc_step = |at, key, doc: &Document| Step {
+            chain: Some(0),
+            ..step(
+                at,
+                key,
+                Payload::Bytes(doc.bytes.clone()),
+                &doc.descriptor,
+                &doc.descriptor.media_type,
+            )
+        };
         let (blob_keys, doc_keys, tag_keys) = self.keys(name, set, tags);
-        let mut objects = Vec::new();
+        let mut steps = Vec::new();
         if let ImageRepo::Store(_, shape) = self {
             let (key, bytes, ctype) = shape.marker();
-            let digest = format!(
-                "sha256:{}",
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
-            );
-            objects.push(object(
-                Phase::Blobs,
-                false,
-                key.to_string(),
-                bytes.len() as u64,
-                &digest,
+            let d = Descriptor::of(ctype, bytes);
+            steps.push(step(
+                (Phase::Blobs, false),
+                key.into(),
+                Payload::Bytes(bytes.to_vec()),
+                &d,
                 ctype,
             ));
         }
         for ((b, key), there) in set.blobs.iter().zip(blob_keys).zip(&plan.blob_there) {
             let d = &b.descriptor;
-            objects.push(object(
-                Phase::Blobs,
-                *there,
+            let ctype = match self {
+                ImageRepo::Registry(_) => d.media_type.as_str(),
+                ImageRepo::Store(..) => bucket::OCTET,
+            };
+            steps.push(step(
+                (Phase::Blobs, *there),
                 key,
-                d.size,
-                &d.digest,
-                &d.media_type,
+                Payload::File(b.path.clone()),
+                d,
+                ctype,
             ));
         }
-        for ((doc, key), there) in docs.iter().zip(doc_keys).zip(&plan.manifest_there) {
-            let d = &doc.descriptor;
-            objects.push(object(
-                Phase::Manifests,
-                *there,
-                key,
-                d.size,
-                &d.digest,
-                &d.media_type,
-            ));
+        for ((doc, key), there) in set.documents().zip(doc_keys).zip(&plan.manifest_there) {
+            steps.push(doc_step((Phase::Manifests, *there), key, doc));
         }
-        let index = &set.index.descriptor;
-        let converge = |key: String| PlannedObject {
-            destination: destination.to_string(),
-            phase: Phase::Tags,
-            action: Action::Converge,
-            key,
-            size: None,
-            digest: None,
-            content_type: None,
-        };
         // The referrers fallback tag (what it listed, and the set's
         // referrers), before any release tag.
         if let Some(fallback) = &plan.fallback {
@@ -415,32 +433,29 @@ impl ImageRepo {
                 ImageRepo::Registry(_) => vec![format!("manifests/{}", fallback.0)],
                 ImageRepo::Store(_, shape) => bucket::fallback_keys(*shape, name, fallback),
             };
-            let d = &fallback.1.descriptor;
             for key in keys {
-                objects.push(object(
-                    Phase::Tags,
-                    false,
-                    key,
-                    d.size,
-                    &d.digest,
-                    &d.media_type,
-                ));
+                steps.push(doc_step((Phase::Tags, false), key, &fallback.1));
             }
         }
         for key in tag_keys {
-            objects.push(object(
-                Phase::Tags,
-                false,
-                key,
-                index.size,
-                &index.digest,
-                &index.media_type,
-            ));
+            steps.push(doc_step((Phase::Tags, false), key, &set.index));
         }
         if let Some(key) = self.tag_list_key(name) {
-            objects.push(converge(key));
+            steps.push(Step {
+                object: PlannedObject {
+                    destination: destination.to_string(),
+                    phase: Phase::Tags,
+                    action: Action::Converge,
+                    key,
+                    size: None,
+                    digest: None,
+                    content_type: None,
+                },
+                payload: Payload::None,
+                chain: None,
+            });
         }
-        objects
+        steps
     }
 
     /// The keys (or registry references) of `set`'s blobs, of its manifests
@@ -495,14 +510,29 @@ impl ImageRepo {
         set: &ImageSet,
         plan: &ContentPlan,
     ) -> Result<PushStats> {
-        let mut stats = PushStats::default();
-        match self {
-            ImageRepo::Registry(r) => r.push_content(set, plan, &mut stats).await?,
-            ImageRepo::Store(s, shape) => {
-                bucket::push_content(s, *shape, name, set, plan, &mut stats).await?
-            }
-        }
-        Ok(stats)
+        let steps: Vec<Step> = self
+            .steps(&self.destination(), name, (set, plan), &[])
+            .into_iter()
+            .filter(|s| s.object.phase < Phase::Tags)
+            .collect();
+        let sink = ImageSink::new(self, name, (set, plan), &[]);
+        crate::apply::apply(&sink, &steps, bucket::PARALLEL_BLOBS).await?;
+        let blobs = |action| {
+            steps
+                .iter()
+                .filter(move |s| s.object.phase == Phase::Blobs && s.object.action == action)
+                .filter(|s| matches!(s.payload, Payload::File(_)))
+        };
+        Ok(PushStats {
+            blobs_uploaded: blobs(Action::Write).count(),
+            blobs_skipped: blobs(Action::Skip).count(),
+            bytes_uploaded: blobs(Action::Write).filter_map(|s| s.object.size).sum(),
+            manifests: steps
+                .iter()
+                .filter(|s| s.object.phase == Phase::Manifests)
+                .count(),
+            tags: Vec::new(),
+        })
     }
 
     /// Phase two: the referrers fallback tag `plan` merged, then the tags.
@@ -514,14 +544,72 @@ impl ImageRepo {
         (set, plan): (&ImageSet, &ContentPlan),
         tags: &[String],
     ) -> Result<Vec<String>> {
-        match self {
-            ImageRepo::Registry(r) => {
-                r.push_tags(set, plan, tags).await?;
-                Ok(tags.to_vec())
-            }
-            ImageRepo::Store(s, shape) => {
-                bucket::push_tags(s, *shape, name, (set, plan), tags).await
-            }
+        let steps: Vec<Step> = self
+            .steps(&self.destination(), name, (set, plan), tags)
+            .into_iter()
+            .filter(|s| s.object.phase == Phase::Tags)
+            .collect();
+        let sink = ImageSink::new(self, name, (set, plan), tags);
+        crate::apply::apply(&sink, &steps, bucket::PARALLEL_BLOBS).await?;
+        Ok(match self {
+            ImageRepo::Registry(_) => tags.to_vec(),
+            ImageRepo::Store(..) => sink.listed.into_inner().unwrap_or_else(|e| e.into_inner()),
+        })
+    }
+}
+
+/// An image destination, as the executor writes to it.
+struct ImageSink<'a> {
+    repo: &'a ImageRepo,
+    name: &'a str,
+    set: (&'a ImageSet, &'a ContentPlan),
+    tags: &'a [String],
+    /// The release tags the destination lists once its tag list converged.
+    listed: std::sync::Mutex<Vec<String>>,
+}
+
+impl<'a> ImageSink<'a> {
+    fn new(
+        repo: &'a ImageRepo,
+        name: &'a str,
+        set: (&'a ImageSet, &'a ContentPlan),
+        tags: &'a [String],
+    ) -> ImageSink<'a> {
+        ImageSink {
+            repo,
+            name,
+            set,
+            tags,
+            listed: std::sync::Mutex::new(Vec::new()),
         }
+    }
+}
+
+impl crate::apply::Sink for ImageSink<'_> {
+    async fn write(&self, step: &Step) -> Result<()> {
+        let o = &step.object;
+        match (self.repo, &step.payload) {
+            (ImageRepo::Store(s, _), _) => super::statics::put_step(s, step).await,
+            (ImageRepo::Registry(r), Payload::File(path)) => {
+                let digest = o.digest.as_deref().unwrap_or_default();
+                r.push_blob_file(digest, o.size.unwrap_or(0), path).await
+            }
+            (ImageRepo::Registry(r), Payload::Bytes(bytes)) => {
+                let reference = o.key.strip_prefix("manifests/").unwrap_or(&o.key);
+                let media_type = o.content_type.as_deref().unwrap_or("application/json");
+                r.put_manifest_at(reference, bytes, media_type).await
+            }
+            (ImageRepo::Registry(_), Payload::None) => Ok(()),
+        }
+    }
+
+    /// A bucket's `tags/list` or a layout's `index.json` (a registry keeps
+    /// its own tag list).
+    async fn converge(&self, _phase: Phase, _steps: &[&Step]) -> Result<()> {
+        if let ImageRepo::Store(s, shape) = self.repo {
+            let listed = bucket::converge_tags(s, *shape, self.name, self.set, self.tags).await?;
+            *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = listed;
+        }
+        Ok(())
     }
 }
