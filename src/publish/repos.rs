@@ -20,7 +20,8 @@ use super::packages::{BuiltPackage, PackageSet};
 use crate::errors::{Error, Result};
 use crate::linuxpkg::{apt, yum, Format};
 use crate::objstore::{Body, ObjectStore};
-use crate::plan::{Action, Phase, PlannedObject};
+use crate::plan::{Action, Payload, Phase, PlannedObject, Step};
+use sha2::{Digest, Sha256};
 
 /// How many times the indices are derived again before giving up agreeing.
 const ROUNDS: usize = 10;
@@ -387,10 +388,48 @@ pub fn repo_file_key(name: &str, suite: &str) -> String {
     }
 }
 
-/// What publishing `set` writes to `destination`, for the plan: each
-/// package and its bookkeeping entry, the key files, and the indices and
-/// signed documents (derived when written).
-pub fn planned_objects(destination: &str, set: &PackageSet) -> Vec<PlannedObject> {
+/// What one destination's repositories hold of a release's packages: per
+/// package, whether it is there (same key, same size) and its bookkeeping
+/// entry there. Read by [`observe_repositories`]; nothing written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoObserved {
+    /// Per package of the set.
+    pub package_there: Vec<bool>,
+    /// Per package: its entry's bytes there.
+    pub entry: Vec<Option<Vec<u8>>>,
+}
+
+/// Reads what `store` holds of `set`'s packages.
+pub async fn observe_repositories(store: &ObjectStore, set: &PackageSet) -> Result<RepoObserved> {
+    let mut seen = RepoObserved::default();
+    for p in &set.packages {
+        let (key, entry_key, _, _) = entry_of(set, p);
+        let there = store
+            .list(&key)
+            .await?
+            .iter()
+            .any(|o| o.key == key && o.size == p.size);
+        seen.package_there.push(there);
+        seen.entry.push(store.get(&entry_key).await?);
+    }
+    Ok(seen)
+}
+
+/// A package's key, its entry's key, the entry, and the package's
+/// Content-Type.
+fn entry_of(set: &PackageSet, p: &BuiltPackage) -> (String, String, Vec<u8>, &'static str) {
+    match p.format {
+        Format::Deb => deb_entry(set, p),
+        Format::Rpm => rpm_entry(set, p),
+    }
+}
+
+/// The steps of publishing `set` to a destination whose repositories hold
+/// `seen` (`destination` names it in the plan). Pure. Each package, then its
+/// entry (each only when not there already), one chain per package; then
+/// the key files, the `.repo` file, the indices and what signs them, which
+/// the repositories derive from their entries when they are written.
+pub fn decide_repositories(destination: &str, set: &PackageSet, seen: &RepoObserved) -> Vec<Step> {
     let object = |key: String, action, size, digest: Option<String>, ct: &str| PlannedObject {
         destination: destination.to_string(),
         phase: Phase::Repositories,
@@ -400,65 +439,53 @@ pub fn planned_objects(destination: &str, set: &PackageSet) -> Vec<PlannedObject
         digest,
         content_type: Some(ct.to_string()),
     };
+    let skip_or_write = |there: bool| if there { Action::Skip } else { Action::Write };
     let mut out = Vec::new();
-    for p in &set.packages {
-        let (key, entry_key, entry, ct) = match p.format {
-            Format::Deb => deb_entry(set, p),
-            Format::Rpm => rpm_entry(set, p),
+    for (i, p) in set.packages.iter().enumerate() {
+        let (key, entry_key, entry, ct) = entry_of(set, p);
+        let there = seen.package_there.get(i).copied().unwrap_or(false);
+        let digest = Some(format!("sha256:{}", p.sha256));
+        out.push(Step {
+            object: object(key, skip_or_write(there), Some(p.size), digest, ct),
+            payload: Payload::File(p.local.clone()),
+            chain: Some(i),
+        });
+        let same = seen.entry.get(i).and_then(|e| e.as_deref()) == Some(entry.as_slice());
+        let entry_ct = if p.format == Format::Rpm {
+            ctype::JSON
+        } else {
+            ctype::TEXT
         };
-        out.push(object(
-            key,
-            Action::Write,
-            Some(p.size),
-            Some(format!("sha256:{}", p.sha256)),
-            ct,
-        ));
-        out.push(object(
-            entry_key,
-            Action::Write,
-            Some(entry.len() as u64),
-            None,
-            ctype::TEXT,
-        ));
+        let size = Some(entry.len() as u64);
+        let digest = Some(format!("sha256:{}", hex::encode(Sha256::digest(&entry))));
+        out.push(Step {
+            object: object(entry_key, skip_or_write(same), size, digest, entry_ct),
+            payload: Payload::Bytes(entry),
+            chain: Some(i),
+        });
     }
+    let converge = |key: String, ct: &str| Step {
+        object: object(key, Action::Converge, None, None, ct),
+        payload: Payload::None,
+        chain: None,
+    };
     for k in key_files(&set.meta.name) {
-        out.push(object(k, Action::Write, None, None, ctype::KEY));
+        out.push(converge(k, ctype::KEY));
     }
     let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
     if formats.contains(&Format::Rpm) {
         let dir = format!("{}/{}/repodata", yum::ROOT, set.suite);
-        out.push(object(
+        out.push(converge(
             repo_file_key(&set.meta.name, &set.suite),
-            Action::Write,
-            None,
-            None,
             ctype::TEXT,
         ));
-        out.push(object(
-            format!("{dir}/repomd.xml"),
-            Action::Converge,
-            None,
-            None,
-            ctype::XML,
-        ));
-        out.push(object(
-            format!("{dir}/repomd.xml.asc"),
-            Action::Converge,
-            None,
-            None,
-            ctype::SIG,
-        ));
+        out.push(converge(format!("{dir}/repomd.xml"), ctype::XML));
+        out.push(converge(format!("{dir}/repomd.xml.asc"), ctype::SIG));
     }
     if formats.contains(&Format::Deb) {
         let dists = format!("{}/dists/{}", apt::ROOT, set.suite);
         for f in ["Release", "Release.gpg", "InRelease"] {
-            out.push(object(
-                format!("{dists}/{f}"),
-                Action::Converge,
-                None,
-                None,
-                ctype::TEXT,
-            ));
+            out.push(converge(format!("{dists}/{f}"), ctype::TEXT));
         }
     }
     out
@@ -481,53 +508,65 @@ async fn put_once(store: &ObjectStore, key: &str, bytes: Vec<u8>, ct: &str) -> R
     Ok(())
 }
 
-/// Publishes the packages of `set` and converges both repositories.
-pub async fn publish_repositories(store: &ObjectStore, set: &PackageSet) -> Result<RepoSummary> {
-    let name = &set.meta.name;
-    let mut summary = RepoSummary {
+/// Publishes `steps` (from [`decide_repositories`]) for `set` to `store`
+/// through the executor: the packages and their entries, then the
+/// repositories' front converges both repositories.
+pub async fn publish_repositories(
+    store: &ObjectStore,
+    set: &PackageSet,
+    steps: &[Step],
+) -> Result<RepoSummary> {
+    let sink = RepoSink {
+        store,
+        set,
+        counts: std::sync::Mutex::new((0, 0)),
+    };
+    crate::apply::apply(&sink, steps, 4).await?;
+    let (apt_packages, rpm_packages) = sink.counts.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(RepoSummary {
         store: store.describe(),
         suite: set.suite.clone(),
-        ..Default::default()
-    };
-    // 1. The packages, each followed by its bookkeeping entry.
-    for p in &set.packages {
-        let (key, entry_key, entry, ct) = match p.format {
-            Format::Deb => deb_entry(set, p),
-            Format::Rpm => rpm_entry(set, p),
-        };
-        let there = store
-            .list(&key)
-            .await?
+        uploaded: steps
             .iter()
-            .any(|o| o.key == key && o.size == p.size);
-        if !there {
-            store.put(&key, Body::File(p.local.clone()), ct).await?;
-            summary.uploaded += 1;
-        }
-        let entry_ct = if p.format == Format::Rpm {
-            ctype::JSON
-        } else {
-            ctype::TEXT
-        };
-        put_if_changed(store, &entry_key, entry, entry_ct).await?;
+            .filter(|s| s.object.action == Action::Write && matches!(s.payload, Payload::File(_)))
+            .count(),
+        apt_packages,
+        rpm_packages,
+    })
+}
+
+/// A destination's repositories, as the executor writes to them.
+struct RepoSink<'a> {
+    store: &'a ObjectStore,
+    set: &'a PackageSet,
+    /// Packages in the APT and the YUM indices afterwards.
+    counts: std::sync::Mutex<(usize, usize)>,
+}
+
+impl crate::apply::Sink for RepoSink<'_> {
+    async fn write(&self, step: &Step) -> Result<()> {
+        super::statics::put_step(self.store, step).await
     }
-    // 2. The public key, the .repo file, the indices and what signs them,
-    // and the note the release page reads.
-    let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
-    let front = Front {
-        name,
-        url: &set.url,
-        key: &set.key,
-        suite: &set.suite,
-        other_suite: &set.other_suite,
-        deb: formats.contains(&Format::Deb),
-        rpm: formats.contains(&Format::Rpm),
-        page: (set.page.0, &set.page.1),
-    };
-    let (apt_packages, rpm_packages) = front.publish(store).await?;
-    summary.apt_packages = apt_packages;
-    summary.rpm_packages = rpm_packages;
-    Ok(summary)
+
+    /// The public key, the .repo file, the indices and what signs them,
+    /// and the note the release page reads.
+    async fn converge(&self, _phase: Phase, _steps: &[&Step]) -> Result<()> {
+        let set = self.set;
+        let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
+        let front = Front {
+            name: &set.meta.name,
+            url: &set.url,
+            key: &set.key,
+            suite: &set.suite,
+            other_suite: &set.other_suite,
+            deb: formats.contains(&Format::Deb),
+            rpm: formats.contains(&Format::Rpm),
+            page: (set.page.0, &set.page.1),
+        };
+        let counts = front.publish(self.store).await?;
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = counts;
+        Ok(())
+    }
 }
 
 fn key_error(e: String) -> crate::errors::Error {

@@ -543,7 +543,8 @@ fn provenance_bundle(
 struct Planned {
     plan: Plan,
     targets: Vec<(ImageRepo, ContentPlan)>,
-    stores: Vec<(ObjectStore, StaticPlan)>,
+    /// Each static destination, its plan, and its repositories' steps.
+    stores: Vec<(ObjectStore, StaticPlan, Vec<crate::plan::Step>)>,
 }
 
 /// The image destinations this run pushes to: none for `publish static`
@@ -583,11 +584,16 @@ async fn plan_publish(
         let store = ObjectStore::open(location).await?;
         let planned = statics::plan_static(&store, &store.describe(), rel).await?;
         static_objects.extend(planned.objects().cloned());
-        if let Some(set) = rel.packages {
-            static_objects.extend(super::repos::planned_objects(&store.describe(), set));
-        }
+        let repo_steps = match rel.packages {
+            Some(set) => {
+                let seen = super::repos::observe_repositories(&store, set).await?;
+                super::repos::decide_repositories(&store.describe(), set, &seen)
+            }
+            None => Vec::new(),
+        };
+        static_objects.extend(repo_steps.iter().map(|s| s.object.clone()));
         static_names.push(store.describe());
-        stores.push((store, planned));
+        stores.push((store, planned, repo_steps));
     }
     let mut objects = Vec::new();
     let mut names = Vec::new();
@@ -630,14 +636,14 @@ async fn plan_publish(
 /// release's), else this run's.
 async fn attested_bundle(
     rel: &StaticRelease<'_>,
-    stores: &[(ObjectStore, StaticPlan)],
+    stores: &[(ObjectStore, StaticPlan, Vec<crate::plan::Step>)],
     index: &str,
 ) -> Result<Vec<u8>> {
     let fresh = rel.provenance.1.clone();
-    let Some((store, _)) = stores.first() else {
+    let Some((store, _, _)) = stores.first() else {
         return Ok(fresh);
     };
-    if !stores.iter().all(|(_, p)| p.provenance_there) {
+    if !stores.iter().all(|(_, p, _)| p.provenance_there) {
         return Ok(fresh);
     }
     let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
@@ -687,7 +693,7 @@ async fn execute_publish(
     }
     let mut destinations = Vec::new();
     let mut repositories = Vec::new();
-    for (store, plan) in &planned.stores {
+    for (store, plan, repo_steps) in &planned.stores {
         if !quiet {
             let (tag, class) = (&rel.release.tag, rel.release.class.as_str());
             eprintln!("publishing {name} {tag} ({class}) to {}", store.describe());
@@ -702,7 +708,7 @@ async fn execute_publish(
                     store.describe()
                 );
             }
-            repositories.push(super::repos::publish_repositories(store, set).await?);
+            repositories.push(super::repos::publish_repositories(store, set, repo_steps).await?);
         }
     }
     if opts.part == Some(PublishPart::Images) {

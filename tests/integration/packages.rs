@@ -1219,3 +1219,64 @@ fn every_key_packages_need_is_named_in_one_run() {
     );
     assert!(!out.exists(), "something was published");
 }
+
+#[test]
+fn the_packages_publish_writes_what_its_plan_says() {
+    let g = Garage::from_env();
+    let bucket = g.bucket("pkgplan");
+    let keys = tempfile::tempdir().unwrap();
+    let (secret, _) = gpg_key(keys.path(), "Hello Packages <pkg@example.org>");
+    let f = fixture(&g.web_url(&bucket));
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
+        .ok();
+    let url = g.url(&bucket, "");
+    let (sk, _) = f.release_keys();
+    let mut args = publish_args(&url, &sk, &secret, "v1.0.0");
+    args.insert(2, "--dry-run".into());
+    let dry = f
+        .run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok();
+    let plan: serde_json::Value = serde_json::from_str(dry.stdout().trim()).unwrap();
+    let of = |action: &str| -> std::collections::BTreeSet<String> {
+        plan["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["phase"] == "repositories" && o["action"] == action)
+            .map(|o| o["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let planned = of("write");
+    // Two targets, two formats: four packages and four entries.
+    assert_eq!(planned.len(), 8, "{planned:?}");
+    assert!(of("converge").contains("apt/dists/stable/InRelease"));
+    let run = publish(&f, (&url, &sk), &secret, "v1.0.0").ok();
+    let written: std::collections::BTreeSet<String> = run
+        .stderr()
+        .lines()
+        .filter(|l| l.starts_with(r#"{"event":"written""#))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .filter(|k| k.starts_with("apt/pool/") || k.contains("/packages/") || k.contains("/index/"))
+        .collect();
+    assert_eq!(
+        written, planned,
+        "the packages and entries written against planned"
+    );
+    // Again: everything is there, so the plan writes none of them.
+    let again = f
+        .run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok();
+    let plan: serde_json::Value = serde_json::from_str(again.stdout().trim()).unwrap();
+    let writes = plan["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["phase"] == "repositories" && o["action"] == "write")
+        .count();
+    assert_eq!(writes, 0, "{plan}");
+}
