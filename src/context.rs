@@ -22,6 +22,10 @@ pub struct Context {
     pub verbosity: Verbosity,
     /// How to print the result on standard output.
     pub format: MessageFormat,
+    /// A dry run's scratch directory: what a command makes to plan (source
+    /// tarball, SBOM, packages, converted images) goes there and is gone
+    /// when the run ends, so that a dry run leaves nothing behind.
+    pub scratch: Option<tempfile::TempDir>,
 }
 
 /// The async runtime every command's I/O runs on (one builder for all).
@@ -36,6 +40,15 @@ pub fn runtime() -> crate::errors::Result<tokio::runtime::Runtime> {
 }
 
 impl Context {
+    /// Where a command writes what it makes: `target/release-dist`, or a
+    /// dry run's scratch directory.
+    pub fn output_dir(&self) -> PathBuf {
+        match &self.scratch {
+            Some(dir) => dir.path().to_path_buf(),
+            None => self.dist_dir(),
+        }
+    }
+
     /// `target/release-dist`.
     pub fn dist_dir(&self) -> PathBuf {
         self.project.dist_dir()

@@ -117,11 +117,24 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             app.global.package.as_deref(),
         )?
     };
+    let scratch = match app.global.dry_run {
+        true => Some(
+            tempfile::Builder::new()
+                .prefix("release-dist-dry-run-")
+                .tempdir()
+                .map_err(Error::io(
+                    "cannot create a scratch directory in",
+                    std::env::temp_dir(),
+                ))?,
+        ),
+        false => None,
+    };
     let ctx = Context {
         project,
         dry_run: app.global.dry_run,
         verbosity,
         format: app.global.message_format,
+        scratch,
     };
     match app.command {
         Command::Build(args) => build_and_push(&ctx, args),

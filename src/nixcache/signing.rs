@@ -70,6 +70,14 @@ impl SecretKey {
         })
     }
 
+    /// The key of `seed`, named `name`.
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> SecretKey {
+        SecretKey {
+            name: name.to_string(),
+            key: SigningKey::from_bytes(&seed),
+        }
+    }
+
     /// The key's name (`cache.example.org-1`).
     pub fn name(&self) -> &str {
         &self.name

@@ -258,10 +258,27 @@ impl LocalStore {
         Ok(())
     }
 
+    /// The root, or the nearest directory above it that exists (where the
+    /// first write will create it), must be a directory. Nothing is created:
+    /// a dry run observes through this too.
     pub(super) async fn check_access(&self) -> Result<()> {
-        tokio::fs::create_dir_all(&self.root)
-            .await
-            .map_err(Error::io("cannot create", &self.root))
+        let mut at = self.root.as_path();
+        loop {
+            match tokio::fs::metadata(at).await {
+                Ok(m) if m.is_dir() => return Ok(()),
+                Ok(_) => {
+                    return Err(Error::io("cannot use", at)(std::io::Error::new(
+                        std::io::ErrorKind::Other,
+                        "not a directory",
+                    )))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match at.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+                    _ => return Ok(()),
+                },
+                Err(e) => return Err(Error::io("cannot use", at)(e)),
+            }
+        }
     }
 }
 

@@ -152,7 +152,7 @@ pub fn prepare(
     if archives.is_empty() {
         return Ok(None);
     }
-    let cache = BlobCache::new(dist.join("oci"));
+    let cache = BlobCache::new(ctx.output_dir().join("oci"));
     let quiet = ctx.verbosity == Verbosity::Quiet;
     let results = convert_all(&cache, &archives, compression, quiet);
     let (images, converted) = checked(results)?;

@@ -178,7 +178,7 @@ pub fn prepare(
     })
     .map_err(|why| Error::config(PREFIX, format!("release {}: {why}", release.tag)))?;
     let extra = extra_files(&ctx.project.dir, pc)?;
-    let dir = ctx.dist_dir().join("packages");
+    let dir = ctx.output_dir().join("packages");
     let mut packages: Vec<BuiltPackage> = Vec::new();
     for (platform, binaries) in binaries_by_target(ctx, manifest) {
         for &format in &formats {

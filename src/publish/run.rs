@@ -34,7 +34,17 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         &hostname(),
     )?;
     refuse_dirty_stable(ctx, &manifest, &release)?;
-    let key = signing_key(opts.signing_key.as_deref())?;
+    let key = match signing_key(opts.signing_key.as_deref()) {
+        // A dry run plans without the key: the provenance it shows is
+        // signed by a stand-in, so its digest is not the real run's.
+        Err(Error::NoSigningKey { .. }) if ctx.dry_run => {
+            if ctx.verbosity != Verbosity::Quiet {
+                eprintln!("dry run without a signing key: the provenance in this plan is signed by a stand-in key, so its digest will differ");
+            }
+            crate::nixcache::SecretKey::from_seed("dry-run-stand-in", [0; 32])
+        }
+        other => other?,
+    };
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
     let mut files = release_files(&dist, &manifest)?;
     if ctx.project.config.source_tarball {
@@ -330,7 +340,7 @@ fn made_file(
     bytes: &[u8],
     role: FileRole,
 ) -> Result<ReleaseFile> {
-    let dir = ctx.dist_dir().join(dir);
+    let dir = ctx.output_dir().join(dir);
     std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
     let local = dir.join(file);
     std::fs::write(&local, bytes).map_err(Error::io("cannot write", &local))?;

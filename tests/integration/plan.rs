@@ -340,3 +340,48 @@ fn publish_static_and_publish_images_run_apart_with_their_own_secrets() {
     })
     .fails_with(4, &["credentials"]);
 }
+
+#[test]
+fn a_dry_run_writes_nothing_anywhere_and_needs_no_key() {
+    let f = Fixture::example("hello");
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
+        .ok();
+    let before = crate::util::snapshot(&f.dist());
+    let out = f.dir.join("out");
+    let run = f
+        .run_with(
+            &[
+                "--message-format",
+                "json",
+                "--dry-run",
+                "publish",
+                "--static",
+                out.to_str().unwrap(),
+                "--tag",
+                "v1.0.0",
+            ],
+            |c| {
+                c.env_remove("RELEASE_DIST_SIGNING_KEY");
+            },
+        )
+        .ok();
+    let plan: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let objects = plan["objects"].as_array().unwrap();
+    assert!(objects
+        .iter()
+        .any(|o| o["key"] == "df-dist-v1/hello/v1.0.0/hello-v1.0.0.tar.gz"));
+    assert!(
+        objects.iter().any(|o| o["phase"] == "blobs"),
+        "the image is planned too"
+    );
+    assert!(
+        run.stderr().contains("signed by a stand-in key"),
+        "{}",
+        run.stderr()
+    );
+    // Nothing beside the build (no tarball, SBOM or converted image), no
+    // destination, no image layout.
+    assert_eq!(crate::util::snapshot(&f.dist()), before);
+    assert!(!out.exists());
+    assert!(!f.dist().join("publish").exists());
+}
