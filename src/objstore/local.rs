@@ -267,8 +267,7 @@ impl LocalStore {
             match tokio::fs::metadata(at).await {
                 Ok(m) if m.is_dir() => return Ok(()),
                 Ok(_) => {
-                    return Err(Error::io("cannot use", at)(std::io::Error::new(
-                        std::io::ErrorKind::Other,
+                    return Err(Error::io("cannot use", at)(std::io::Error::other(
                         "not a directory",
                     )))
                 }
