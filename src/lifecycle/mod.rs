@@ -244,6 +244,76 @@ async fn packages_only_these_have(
     Ok(out)
 }
 
+/// What removing some tags of a name will do, at every destination.
+struct Removals {
+    /// The plan's objects and destinations.
+    objects: Vec<PlannedObject>,
+    names: Vec<String>,
+    /// The tags some destination has.
+    found: Vec<String>,
+    /// Each static destination, its removal and its repositories'.
+    stores: Vec<(
+        ObjectStore,
+        statics::StaticRemoval,
+        crate::publish::repos::RepoRemoval,
+    )>,
+    /// Each image destination and its removal.
+    targets: Vec<(ImageRepo, images::ImageRemoval)>,
+}
+
+/// Reads every destination and plans the removal of `tags` of `name`.
+async fn plan_removals(dests: &Destinations, name: &str, tags: &[String]) -> Result<Removals> {
+    let mut r = Removals {
+        objects: Vec::new(),
+        names: Vec::new(),
+        found: Vec::new(),
+        stores: Vec::new(),
+        targets: Vec::new(),
+    };
+    for url in &dests.static_urls {
+        let store = open_store(url).await?;
+        let d = store.describe();
+        let removal = statics::plan_removal(&store, &d, dests.layout, name, tags).await?;
+        let packages =
+            packages_only_these_have(&store, dests.layout, name, tags, &removal.content).await?;
+        let repos = crate::publish::repos::plan_repo_removal(&store, &packages).await?;
+        r.objects.extend(repos.objects(&d));
+        r.names.push(d);
+        for t in tags {
+            let prefix = dests.layout.release_prefix(name, t);
+            if removal
+                .objects
+                .iter()
+                .any(|o| o.key.starts_with(&prefix) || o.key == prefix.trim_end_matches('/'))
+            {
+                r.found.push(t.clone());
+            }
+        }
+        r.objects.extend(removal.objects.iter().cloned());
+        r.stores.push((store, removal, repos));
+    }
+    for url in &dests.image_urls {
+        if crate::oci::dest::parse(url).is_err() {
+            continue;
+        }
+        let target = ImageRepo::open(url).await?;
+        let removal = images::plan_removal(&target, name, tags).await?;
+        r.names.push(target.destination());
+        r.found.extend(
+            removal
+                .tags
+                .iter()
+                .filter(|t| !crate::oci::referrers::is_fallback_tag(t))
+                .cloned(),
+        );
+        r.objects.extend(removal.objects.iter().cloned());
+        r.targets.push((target, removal));
+    }
+    r.found.sort();
+    r.found.dedup();
+    Ok(r)
+}
+
 /// Plans and runs the removal of `tags` of `name` everywhere; `command`
 /// names the plan. Refuses when no destination has any of them.
 fn remove(
@@ -254,67 +324,16 @@ fn remove(
     command: &str,
 ) -> Result<Removed> {
     let runtime = crate::context::runtime()?;
-    let mut objects: Vec<PlannedObject> = Vec::new();
-    let mut names = Vec::new();
-    let mut stores = Vec::new();
-    let mut targets = Vec::new();
-    let mut found: Vec<String> = Vec::new();
-    for url in &dests.static_urls {
-        let (store, removal, repos) = runtime.block_on(async {
-            let store = open_store(url).await?;
-            let d = store.describe();
-            let removal = statics::plan_removal(&store, &d, dests.layout, name, tags).await?;
-            let packages =
-                packages_only_these_have(&store, dests.layout, name, tags, &removal.content)
-                    .await?;
-            let repos = crate::publish::repos::plan_repo_removal(&store, &packages).await?;
-            Ok::<_, Error>((store, removal, repos))
-        })?;
-        objects.extend(repos.objects(&store.describe()));
-        names.push(store.describe());
-        for t in tags {
-            let prefix = dests.layout.release_prefix(name, t);
-            if removal
-                .objects
-                .iter()
-                .any(|o| o.key.starts_with(&prefix) || o.key == prefix.trim_end_matches('/'))
-            {
-                found.push(t.clone());
-            }
-        }
-        objects.extend(removal.objects.iter().cloned());
-        stores.push((store, removal, repos));
-    }
-    for url in &dests.image_urls {
-        if crate::oci::dest::parse(url).is_err() {
-            continue;
-        }
-        let (target, removal) = runtime.block_on(async {
-            let target = ImageRepo::open(url).await?;
-            let removal = images::plan_removal(&target, name, tags).await?;
-            Ok::<_, Error>((target, removal))
-        })?;
-        names.push(target.destination());
-        let release_tags = removal.tags.iter();
-        found.extend(
-            release_tags
-                .filter(|t| !crate::oci::referrers::is_fallback_tag(t))
-                .cloned(),
-        );
-        objects.extend(removal.objects.iter().cloned());
-        targets.push((target, removal));
-    }
-    found.sort();
-    found.dedup();
+    let r = runtime.block_on(plan_removals(dests, name, tags))?;
     let subject = (tags.len() == 1).then(|| Subject {
         name: name.to_string(),
         tag: tags[0].clone(),
         class: Class::of(&tags[0]).as_str().to_string(),
     });
-    let plan = Plan::new(command, subject, names, objects);
+    let plan = Plan::new(command, subject, r.names, r.objects);
     if ctx.dry_run {
         return Ok(Removed {
-            tags: found,
+            tags: r.found,
             deleted: 0,
             cache: None,
             plan: Some(plan),
@@ -322,7 +341,7 @@ fn remove(
     }
     // The repositories' indices are signed again without the packages: the
     // key is read before anything changes.
-    let key = match stores.iter().any(|(_, _, r)| !r.is_empty()) {
+    let key = match r.stores.iter().any(|(_, _, repos)| !repos.is_empty()) {
         true => Some(crate::keys::load_openpgp(
             dests.packages_key.as_deref(),
             &|k| std::env::var(k).ok(),
@@ -330,19 +349,19 @@ fn remove(
         false => None,
     };
     runtime.block_on(async {
-        for (store, removal, repos) in &stores {
+        for (store, removal, repos) in &r.stores {
             if let Some(key) = &key {
                 crate::publish::repos::execute_repo_removal(store, repos, key).await?;
             }
             statics::execute_removal(store, dests.layout, name, tags, removal).await?;
         }
-        for (target, removal) in &targets {
+        for (target, removal) in &r.targets {
             images::execute_removal(target, name, removal).await?;
         }
         Ok::<_, Error>(())
     })?;
     Ok(Removed {
-        tags: found,
+        tags: r.found,
         deleted: plan.count(crate::plan::Action::Delete),
         cache: None,
         plan: None,
