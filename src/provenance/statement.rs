@@ -132,37 +132,7 @@ pub fn statement(
         "annotations": {"dirty": manifest.source.dirty},
     })];
     deps.extend(manifest.source.flake_inputs.iter().map(flake_input));
-    let byproducts: Vec<Value> = manifest
-        .artifacts
-        .iter()
-        .map(|a| {
-            let mut v = json!({
-                "name": a.path,
-                "uri": format!("nix:{}", a.store_path),
-                "digest": {"sha256": a.sha256},
-                "annotations": {
-                    "platform": a.platform.to_string(),
-                    "kind": a.kind.as_str(),
-                    "drvPath": a.drv_path,
-                    "storePath": a.store_path,
-                    "narHash": a.nar_hash,
-                    "published": a.kind == Kind::Static,
-                },
-            });
-            if let Some(r) = &a.rust {
-                annotate_rust(&mut v["annotations"], r);
-            }
-            if let Some(b) = &a.binary {
-                v["annotations"]["format"] = json!(b.format);
-                if let Some(s) = &b.smoke {
-                    v["annotations"]["smoke"] = json!({
-                        "args": s.args, "runner": s.runner, "exitCode": s.exit_code, "result": s.result,
-                    });
-                }
-            }
-            v
-        })
-        .collect();
+    let byproducts: Vec<Value> = manifest.artifacts.iter().map(byproduct).collect();
     let mut metadata = json!({
         "startedOn": run.started_on,
         "finishedOn": run.finished_on,
@@ -214,6 +184,36 @@ pub fn statement(
 
 /// A flake.lock input as a resolved dependency: a git URI at its revision
 /// when it has one, its narHash as an annotation (it hashes a NAR, not a file).
+/// One built artifact as a byproduct: where it is in the store, its
+/// digests, and what `build` found out about it.
+fn byproduct(a: &crate::build_record::Artifact) -> Value {
+    let mut v = json!({
+        "name": a.path,
+        "uri": format!("nix:{}", a.store_path),
+        "digest": {"sha256": a.sha256},
+        "annotations": {
+            "platform": a.platform.to_string(),
+            "kind": a.kind.as_str(),
+            "drvPath": a.drv_path,
+            "storePath": a.store_path,
+            "narHash": a.nar_hash,
+            "published": a.kind == Kind::Static,
+        },
+    });
+    if let Some(r) = &a.rust {
+        annotate_rust(&mut v["annotations"], r);
+    }
+    if let Some(b) = &a.binary {
+        v["annotations"]["format"] = json!(b.format);
+        if let Some(s) = &b.smoke {
+            v["annotations"]["smoke"] = json!({
+                "args": s.args, "runner": s.runner, "exitCode": s.exit_code, "result": s.result,
+            });
+        }
+    }
+    v
+}
+
 /// What a binary's derivation says it compiled, as byproduct annotations.
 fn annotate_rust(annotations: &mut Value, r: &crate::build_record::RustBuild) {
     if let Some(target) = &r.target {
