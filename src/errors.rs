@@ -557,6 +557,20 @@ fn stderr_text(stderr: &str) -> String {
     }
 }
 
+/// One key's problem, from a module that reports its own: a bad value is
+/// a configuration error, a missing key says it is missing.
+impl From<crate::problems::KeyProblem> for Error {
+    fn from(p: crate::problems::KeyProblem) -> Error {
+        match p.missing {
+            false => Error::Config {
+                key: p.key,
+                message: p.message,
+            },
+            true => Error::Keys(vec![p]),
+        }
+    }
+}
+
 impl Error {
     /// Wraps an I/O error with what was being done and on which path.
     pub fn io(

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::errors::{Error, Result};
 use crate::platform::Platform;
 use crate::problems::KeyProblem;
 
@@ -146,7 +145,7 @@ impl PackagesConfig {
         prefix: &str,
         default_name: &str,
         cargo: &CargoFacts,
-    ) -> std::result::Result<PackageMeta, Vec<KeyProblem>> {
+    ) -> Result<PackageMeta, Vec<KeyProblem>> {
         let key = |k: &str| format!("{prefix}.{k}");
         let mut problems = Vec::new();
         let name = self
@@ -234,7 +233,7 @@ pub fn default_arch(platform: Platform) -> Option<(&'static str, &'static str)> 
 
 /// Debian's rule for a package name: lower-case letters, digits, `+`, `-`
 /// and `.`, at least two, starting with a letter or digit.
-pub fn check_package_name(name: &str) -> std::result::Result<(), String> {
+pub fn check_package_name(name: &str) -> Result<(), String> {
     let ok = name.len() >= 2
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name
@@ -248,7 +247,7 @@ pub fn check_package_name(name: &str) -> std::result::Result<(), String> {
 }
 
 /// Reads `packages`: an array of formats, or a table with `formats`.
-pub fn parse(full: &str, value: &Value) -> Result<PackagesConfig> {
+pub fn parse(full: &str, value: &Value) -> Result<PackagesConfig, KeyProblem> {
     let mut out = PackagesConfig::default();
     let table = match value {
         Value::Array(_) => {
@@ -257,7 +256,7 @@ pub fn parse(full: &str, value: &Value) -> Result<PackagesConfig> {
         }
         Value::Object(t) => t,
         other => {
-            return Err(Error::config(
+            return Err(KeyProblem::invalid(
                 full,
                 format!("must be an array of formats ([\"deb\", \"rpm\"]) or a table, not {other}"),
             ))
@@ -268,7 +267,7 @@ pub fn parse(full: &str, value: &Value) -> Result<PackagesConfig> {
         let text = || {
             v.as_str()
                 .map(str::to_string)
-                .ok_or_else(|| Error::config(&key, format!("must be a string, not {v}")))
+                .ok_or_else(|| KeyProblem::invalid(&key, format!("must be a string, not {v}")))
         };
         match k.as_str() {
             "formats" => out.formats = parse_formats(&key, v)?,
@@ -281,7 +280,7 @@ pub fn parse(full: &str, value: &Value) -> Result<PackagesConfig> {
             "suite" => {
                 let s = text()?;
                 if s == STABLE_SUITE || s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                    return Err(Error::config(&key, format!("`{s}` must be a suite name (letters, digits, `-`, `_`, `.`), not `stable`, which is the stable releases'")));
+                    return Err(KeyProblem::invalid(&key, format!("`{s}` must be a suite name (letters, digits, `-`, `_`, `.`), not `stable`, which is the stable releases'")));
                 }
                 out.suite = Some(s);
             }
@@ -289,7 +288,7 @@ pub fn parse(full: &str, value: &Value) -> Result<PackagesConfig> {
             "url" => out.url = Some(text()?.trim_end_matches('/').to_string()),
             "arch" => out.arch = parse_arch(&key, v)?,
             other => {
-                return Err(Error::config(
+                return Err(KeyProblem::invalid(
                     &key,
                     format!("unknown key `{other}`; known keys are formats, name, description, license, homepage, maintainer, section, suite, url, files, arch"),
                 ))
@@ -299,9 +298,9 @@ pub fn parse(full: &str, value: &Value) -> Result<PackagesConfig> {
     Ok(out)
 }
 
-fn parse_formats(key: &str, v: &Value) -> Result<Vec<Format>> {
+fn parse_formats(key: &str, v: &Value) -> Result<Vec<Format>, KeyProblem> {
     let items = v.as_array().ok_or_else(|| {
-        Error::config(
+        KeyProblem::invalid(
             key,
             format!("must be an array of \"deb\" and \"rpm\", not {v}"),
         )
@@ -309,7 +308,7 @@ fn parse_formats(key: &str, v: &Value) -> Result<Vec<Format>> {
     let mut out = Vec::new();
     for item in items {
         let f = item.as_str().and_then(Format::parse).ok_or_else(|| {
-            Error::config(
+            KeyProblem::invalid(
                 key,
                 format!("{item} is not a package format; the formats are \"deb\" and \"rpm\""),
             )
@@ -321,9 +320,9 @@ fn parse_formats(key: &str, v: &Value) -> Result<Vec<Format>> {
     Ok(out)
 }
 
-fn parse_files(key: &str, v: &Value) -> Result<Vec<FileSpec>> {
+fn parse_files(key: &str, v: &Value) -> Result<Vec<FileSpec>, KeyProblem> {
     let items = v.as_array().ok_or_else(|| {
-        Error::config(
+        KeyProblem::invalid(
             key,
             "must be an array of tables { source, dest, mode, conffile }",
         )
@@ -334,14 +333,15 @@ fn parse_files(key: &str, v: &Value) -> Result<Vec<FileSpec>> {
         .map(|(i, item)| {
             let k = format!("{key}[{i}]");
             let t: &Map<String, Value> = item.as_object().ok_or_else(|| {
-                Error::config(&k, "must be a table { source, dest, mode, conffile }")
+                KeyProblem::invalid(&k, "must be a table { source, dest, mode, conffile }")
             })?;
             let s = |f: &str| t.get(f).and_then(Value::as_str).map(str::to_string);
-            let source =
-                s("source").ok_or_else(|| Error::config(format!("{k}.source"), "is missing"))?;
-            let dest = s("dest").ok_or_else(|| Error::config(format!("{k}.dest"), "is missing"))?;
+            let source = s("source")
+                .ok_or_else(|| KeyProblem::missing(format!("{k}.source"), "is missing"))?;
+            let dest =
+                s("dest").ok_or_else(|| KeyProblem::missing(format!("{k}.dest"), "is missing"))?;
             if !dest.starts_with('/') || dest.ends_with('/') || dest.contains("/../") {
-                return Err(Error::config(
+                return Err(KeyProblem::invalid(
                     format!("{k}.dest"),
                     format!("`{dest}` must be an absolute file path"),
                 ));
@@ -352,13 +352,13 @@ fn parse_files(key: &str, v: &Value) -> Result<Vec<FileSpec>> {
                     .ok()
                     .filter(|m| *m <= 0o7777)
                     .ok_or_else(|| {
-                        Error::config(
+                        KeyProblem::invalid(
                             format!("{k}.mode"),
                             format!("`{m}` is not an octal mode like \"0755\""),
                         )
                     })?,
                 Some(other) => {
-                    return Err(Error::config(
+                    return Err(KeyProblem::invalid(
                         format!("{k}.mode"),
                         format!("must be an octal string like \"0755\", not {other}"),
                     ))
@@ -375,9 +375,9 @@ fn parse_files(key: &str, v: &Value) -> Result<Vec<FileSpec>> {
         .collect()
 }
 
-fn parse_arch(key: &str, v: &Value) -> Result<ArchOverrides> {
+fn parse_arch(key: &str, v: &Value) -> Result<ArchOverrides, KeyProblem> {
     let t = v.as_object().ok_or_else(|| {
-        Error::config(
+        KeyProblem::invalid(
             key,
             "must be a table: \"linux/arm/v6\" = { deb = \"armhf\", rpm = \"armv6hl\" }",
         )
@@ -385,11 +385,16 @@ fn parse_arch(key: &str, v: &Value) -> Result<ArchOverrides> {
     let mut out = BTreeMap::new();
     for (target, names) in t {
         let k = format!("{key}.\"{target}\"");
-        let platform: Platform = target.parse().map_err(|_| Error::UnknownTarget {
-            target: target.clone(),
-            origin: k.clone(),
+        let platform: Platform = target.parse().map_err(|_| {
+            KeyProblem::invalid(
+                &k,
+                format!(
+                    "unknown target `{target}`; known targets are {}",
+                    crate::platform::UnknownPlatform::known()
+                ),
+            )
         })?;
-        let get = |f: &str| -> Result<Option<String>> {
+        let get = |f: &str| -> Result<Option<String>, KeyProblem> {
             match names.get(f) {
                 None => Ok(None),
                 Some(Value::String(s))
@@ -400,7 +405,7 @@ fn parse_arch(key: &str, v: &Value) -> Result<ArchOverrides> {
                 {
                     Ok(Some(s.clone()))
                 }
-                Some(other) => Err(Error::config(
+                Some(other) => Err(KeyProblem::invalid(
                     format!("{k}.{f}"),
                     format!("{other} is not an architecture name"),
                 )),
