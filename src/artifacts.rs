@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::archive::ArchiveFormat;
-use crate::errors::{Error, Result};
+use crate::problems::KeyProblem;
 
 /// The configuration key of the list.
 pub const KEY: &str = "artifacts";
@@ -68,9 +68,9 @@ impl ExtraArtifact {
 }
 
 /// Reads the `artifacts` array at `full`.
-pub fn parse(full: &str, value: &Value) -> Result<Vec<ExtraArtifact>> {
+pub fn parse(full: &str, value: &Value) -> Result<Vec<ExtraArtifact>, KeyProblem> {
     let items = value.as_array().ok_or_else(|| {
-        Error::config(
+        KeyProblem::invalid(
             full,
             "must be an array of tables ([[package.metadata.release-dist.artifacts]])",
         )
@@ -80,10 +80,10 @@ pub fn parse(full: &str, value: &Value) -> Result<Vec<ExtraArtifact>> {
         let key = format!("{full}[{i}]");
         let table = item
             .as_object()
-            .ok_or_else(|| Error::config(&key, "must be a table"))?;
+            .ok_or_else(|| KeyProblem::invalid(&key, "must be a table"))?;
         let extra = parse_one(&key, table)?;
         if out.iter().any(|o| o.name == extra.name) {
-            return Err(Error::config(
+            return Err(KeyProblem::invalid(
                 format!("{key}.name"),
                 format!("`{}` is used by an earlier artifact", extra.name),
             ));
@@ -93,33 +93,34 @@ pub fn parse(full: &str, value: &Value) -> Result<Vec<ExtraArtifact>> {
     Ok(out)
 }
 
-fn parse_one(key: &str, table: &Map<String, Value>) -> Result<ExtraArtifact> {
+fn parse_one(key: &str, table: &Map<String, Value>) -> Result<ExtraArtifact, KeyProblem> {
     const KEYS: &[&str] = &["name", "attribute", "per", "archive", "file"];
-    let text = |k: &str| -> Result<Option<String>> {
+    let text = |k: &str| -> Result<Option<String>, KeyProblem> {
         match table.get(k) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(Error::config(
+            Some(v) => Err(KeyProblem::invalid(
                 format!("{key}.{k}"),
                 format!("must be a string, not {v}"),
             )),
         }
     };
     if let Some(other) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(Error::config(
+        return Err(KeyProblem::invalid(
             format!("{key}.{other}"),
             format!("unknown key; an artifact has {}", KEYS.join(", ")),
         ));
     }
-    let name = text("name")?.ok_or_else(|| Error::config(format!("{key}.name"), "is missing"))?;
+    let name =
+        text("name")?.ok_or_else(|| KeyProblem::missing(format!("{key}.name"), "is missing"))?;
     check_file_name(&format!("{key}.name"), &name)?;
     let attribute = text("attribute")?
-        .ok_or_else(|| Error::config(format!("{key}.attribute"), "is missing"))?;
+        .ok_or_else(|| KeyProblem::missing(format!("{key}.attribute"), "is missing"))?;
     let per = match text("per")?.as_deref() {
         None | Some("release") => Per::Release,
         Some("target") => Per::Target,
         Some(other) => {
-            return Err(Error::config(
+            return Err(KeyProblem::invalid(
                 format!("{key}.per"),
                 format!("must be \"release\" or \"target\", not \"{other}\""),
             ))
@@ -128,7 +129,7 @@ fn parse_one(key: &str, table: &Map<String, Value>) -> Result<ExtraArtifact> {
     let archive = match text("archive")? {
         None => None,
         Some(a) => Some(a.parse().map_err(|_| {
-            Error::config(
+            KeyProblem::invalid(
                 format!("{key}.archive"),
                 format!(
                     "must be one of {}, not \"{a}\"",
@@ -145,7 +146,7 @@ fn parse_one(key: &str, table: &Map<String, Value>) -> Result<ExtraArtifact> {
         .iter()
         .any(|p| attribute.contains(&format!("{{{p}}}")));
     if per == Per::Release && per_target {
-        return Err(Error::config(
+        return Err(KeyProblem::invalid(
             format!("{key}.attribute"),
             format!("`{attribute}` names a target, but the artifact is built once per release; set per = \"target\""),
         ));
@@ -160,7 +161,7 @@ fn parse_one(key: &str, table: &Map<String, Value>) -> Result<ExtraArtifact> {
     })
 }
 
-fn check_file_name(key: &str, name: &str) -> Result<()> {
+fn check_file_name(key: &str, name: &str) -> Result<(), KeyProblem> {
     let ok = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -169,7 +170,7 @@ fn check_file_name(key: &str, name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::config(
+        Err(KeyProblem::invalid(
             key,
             format!("`{name}` must be a file name: letters, digits, `-`, `_`, `.` and `+`, not starting with `.`"),
         ))
