@@ -345,7 +345,7 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
     assert!(html.contains(&line), "{html}");
     assert!(html.contains(&format!("{web}/rpm/hello.repo")) && html.contains("<h2>Packages</h2>"));
 
-    // The same commit builds the same package bytes (a dry run builds them again).
+    // The same commit builds the same package bytes.
     let published_deb = crate::util::stock_bytes(
         "curl",
         &[
@@ -353,21 +353,9 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
             &format!("{web}/apt/pool/main/h/hello/hello_1.0.0_amd64.deb"),
         ],
     );
+    // A second publish of the same tag builds them again from nothing.
+    std::fs::remove_dir_all(&dist).unwrap();
     publish(&f, (&url, &sk), &secret, "v1.0.0").ok();
-    f.run(&[
-        "publish",
-        "--dry-run",
-        "--static",
-        &url,
-        "--signing-key",
-        &sk,
-        "--packages-key",
-        secret.to_str().unwrap(),
-        "--no-images",
-        "--tag",
-        "v1.0.0",
-    ])
-    .ok();
     assert_eq!(
         std::fs::read(dist.join("linux/amd64/hello_1.0.0_amd64.deb")).unwrap(),
         published_deb
@@ -1036,25 +1024,37 @@ fn configured_files_are_installed_and_a_conffile_is_kept_as_one() {
     f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
     let (sk, _) = f.release_keys();
     let out = f.dir.join("out");
-    // A dry run builds the packages and writes nothing.
-    f.run(&[
-        "publish",
-        "--dry-run",
-        "--static",
-        out.to_str().unwrap(),
-        "--signing-key",
-        &sk,
-        "--packages-key",
-        secret.to_str().unwrap(),
-        "--no-images",
-        "--tag",
-        "v1.0.0",
-    ])
-    .ok();
+    let publish = |dry: bool| {
+        let mut args = vec![
+            "publish",
+            "--static",
+            out.to_str().unwrap(),
+            "--signing-key",
+            &sk,
+            "--packages-key",
+            secret.to_str().unwrap(),
+            "--no-images",
+            "--tag",
+            "v1.0.0",
+        ];
+        if dry {
+            args.insert(0, "--dry-run");
+        }
+        f.run(&args).ok();
+    };
+    // A dry run builds the packages to plan, and writes nothing: not to the
+    // destination, not beside the build.
+    publish(true);
     assert!(
         !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
         "a dry run wrote to the destination"
     );
+    assert!(
+        !f.dist().join("packages").exists(),
+        "a dry run left packages behind"
+    );
+    // The publish builds them beside the build, where they are read here.
+    publish(false);
     let dir = f.dist().join("packages/linux/amd64");
     let deb = dir.join("hello_1.0.0_amd64.deb");
     let contents = stock("dpkg-deb", &["-c", deb.to_str().unwrap()]);
