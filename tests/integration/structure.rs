@@ -150,10 +150,15 @@ fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 fn no_import_circle_between_top_level_modules() {
     let graph = module_graph();
     assert!(graph.len() > 10, "the scan found the modules: {graph:?}");
-    let found = circles(&graph);
+    assert_no_circles(&graph, "import circles");
+}
+
+/// Fails naming every circle of `graph`.
+fn assert_no_circles(graph: &BTreeMap<String, BTreeSet<String>>, what: &str) {
+    let found = circles(graph);
     assert!(
         found.is_empty(),
-        "import circles:\n{}",
+        "{what}:\n{}",
         found
             .iter()
             .map(|c| c.join(" -> "))
@@ -413,16 +418,7 @@ fn no_import_circle_between_files() {
             .is_some_and(|u| u.contains("objstore")),
         "the scan reads `use crate::…` paths: {graph:?}"
     );
-    let found = circles(&graph);
-    assert!(
-        found.is_empty(),
-        "import circles between files:\n{}",
-        found
-            .iter()
-            .map(|c| c.join(" -> "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_circles(&graph, "import circles between files");
 }
 
 #[test]
