@@ -19,8 +19,10 @@ pub mod build_record;
 pub mod cache;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod context;
+pub mod destination;
 pub mod digest;
 pub mod elfcheck;
 pub mod errors;
@@ -176,7 +178,7 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             },
         )
         .map(drop),
-        Command::Publish(args) => publish::run_publish(
+        Command::Publish(args) => commands::publish::run_publish(
             &ctx,
             &publish::PublishOpts {
                 static_urls: args.static_urls,
@@ -287,20 +289,20 @@ fn run_cache(ctx: &Context, command: cli::CacheCommand) -> Result<()> {
 fn run_lifecycle(ctx: &Context, command: Command) -> Result<()> {
     match command {
         Command::Ls(args) => {
-            let dests = lifecycle::Destinations::resolve(ctx, args.destinations)?;
-            lifecycle::run_ls(ctx, &dests, args.release.as_deref()).map(drop)
+            let dests = commands::lifecycle::Destinations::resolve(ctx, args.destinations)?;
+            commands::lifecycle::run_ls(ctx, &dests, args.release.as_deref()).map(drop)
         }
         Command::Rm(args) => {
-            let dests = lifecycle::Destinations::resolve(ctx, args.destinations)?;
-            lifecycle::run_rm(ctx, &dests, &args.release, args.force).map(drop)
+            let dests = commands::lifecycle::Destinations::resolve(ctx, args.destinations)?;
+            commands::lifecycle::run_rm(ctx, &dests, &args.release, args.force).map(drop)
         }
         Command::Gc(args) => {
-            let dests = lifecycle::Destinations::resolve(ctx, args.destinations)?;
-            let opts = lifecycle::GcOpts {
+            let dests = commands::lifecycle::Destinations::resolve(ctx, args.destinations)?;
+            let opts = commands::lifecycle::GcOpts {
                 keep: args.keep.map(|n| (n, args.class.into())),
                 grace: args.grace,
             };
-            lifecycle::run_gc(ctx, &dests, &opts).map(drop)
+            commands::lifecycle::run_gc(ctx, &dests, &opts).map(drop)
         }
         _ => Ok(()),
     }

@@ -9,7 +9,7 @@ pub mod layout;
 pub mod notes;
 pub mod packages;
 pub mod repos;
-mod run;
+pub mod run;
 pub mod statics;
 pub(crate) mod verify;
 pub mod verify_image;
@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use layout::Layout;
-pub use run::run_publish;
 pub use verify::{run_verify, VerifyOpts};
 
 use crate::build_record::Artifact;
@@ -120,19 +119,24 @@ pub(crate) fn checked_link(dist: &Path, a: &Artifact) -> Result<PathBuf> {
     Ok(actual)
 }
 
-/// The static destinations: the command line's, else the config's, else
-/// the local default; parsed.
-pub(crate) fn static_destinations(
-    ctx: &Context,
-    given: &[String],
-) -> Result<(Vec<String>, Vec<crate::objstore::Location>)> {
-    let urls: Vec<String> = if !given.is_empty() {
+/// The static destinations' URLs: the command line's, else the config's,
+/// else the local default.
+pub(crate) fn static_urls(ctx: &Context, given: &[String]) -> Vec<String> {
+    if !given.is_empty() {
         given.to_vec()
     } else if !ctx.project.config.static_destinations.is_empty() {
         ctx.project.config.static_destinations.clone()
     } else {
         vec![ctx.dist_dir().join("publish/static").display().to_string()]
-    };
+    }
+}
+
+/// The static destinations ([`static_urls`]), parsed as object stores.
+pub(crate) fn static_destinations(
+    ctx: &Context,
+    given: &[String],
+) -> Result<(Vec<String>, Vec<crate::objstore::Location>)> {
+    let urls = static_urls(ctx, given);
     let locations = urls
         .iter()
         .map(|u| StoreUrl::parse_location(u))

@@ -1,29 +1,62 @@
-//! `publish` from end to end: what build.json recorded, checked; the
-//! release's files, checksums and signed provenance; the plan (every
-//! destination read, nothing written); then the plan executed, phase by
-//! phase: image content, the static release, image tags.
+//! What `publish` prepares once for every destination: what build.json
+//! recorded, checked; the release's files, checksums and signed
+//! provenance; the images. `commands::publish` then plans and
+//! applies it at each destination.
 
 use std::path::{Path, PathBuf};
 
-use super::images::{self, ImageRepo, Images};
+use super::images::{self, Images};
 use super::layout::{sha256sums, FileRole, ReleaseFile, SHA256SUMS};
-use super::statics::{self, StaticPlan, StaticRelease, StaticSummary};
-use super::{
-    checked_link, hostname, signing_key, static_destinations, PublishOpts, PublishSummary,
-};
+use super::statics::StaticRelease;
+use super::{checked_link, hostname, signing_key, PublishOpts};
 use crate::build_record::{BuildRecord, Kind};
 use crate::context::{Context, Verbosity};
 use crate::errors::{Error, Result};
 use crate::kinds::{Layout, PublishPart};
 use crate::nixcache::SecretKey;
-use crate::objstore::ObjectStore;
-use crate::oci::ContentPlan;
-use crate::plan::Plan;
 use crate::provenance::{self, Subject};
 use crate::release::{self, Class, Release};
 
-/// Runs `publish`.
-pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> {
+/// Everything a publish needs, prepared once for every destination: the
+/// release, its files (the build's, the source tarball, the Nix manifests,
+/// the packages, the installer, the SBOM), checksums and signed
+/// provenance. Nothing is written to a destination.
+pub struct Prepared {
+    /// The release.
+    pub release: Release,
+    /// The layout.
+    pub layout: Layout,
+    /// The files.
+    pub files: Vec<ReleaseFile>,
+    /// The text of SHA256SUMS.
+    pub sha256sums: String,
+    /// The provenance bundle's name and bytes.
+    pub provenance: (String, Vec<u8>),
+    /// The packages.
+    pub packages: Option<super::packages::PackageSet>,
+    /// Replace a stable release that has other bytes.
+    pub force: bool,
+}
+
+impl Prepared {
+    /// The release as every release store gets it.
+    pub fn static_release<'a>(&'a self, name: &'a str) -> StaticRelease<'a> {
+        StaticRelease {
+            name,
+            release: &self.release,
+            layout: self.layout,
+            files: &self.files,
+            sha256sums: self.sha256sums.clone(),
+            provenance: self.provenance.clone(),
+            force: self.force,
+            packages: self.packages.as_ref(),
+        }
+    }
+}
+
+/// Prepares `publish`: build.json checked, the release found, every file
+/// made and checked, the images converted, the provenance signed.
+pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Images>)> {
     let started = crate::clock::now();
     let dist = ctx.dist_dir();
     let manifest = read_build(&dist)?;
@@ -34,17 +67,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         &hostname(),
     )?;
     refuse_dirty_stable(ctx, &manifest, &release)?;
-    let key = match signing_key(opts.signing_key.as_deref()) {
-        // A dry run plans without the key: the provenance it shows is
-        // signed by a stand-in, so its digest is not the real run's.
-        Err(Error::NoSigningKey { .. }) if ctx.dry_run => {
-            if ctx.verbosity != Verbosity::Quiet {
-                eprintln!("dry run without a signing key: the provenance in this plan is signed by a stand-in key, so its digest will differ");
-            }
-            crate::nixcache::SecretKey::from_seed("dry-run-stand-in", [0; 32])
-        }
-        other => other?,
-    };
+    let key = provenance_key(ctx, opts)?;
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
     let mut files = release_files(&dist, &manifest)?;
     if ctx.project.config.source_tarball {
@@ -65,7 +88,7 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         files.push(sbom_file(ctx, &manifest, &release.tag)?);
     }
     refuse_clashing_paths(&files, layout)?;
-    let mut images = prepare_images(ctx, opts, &manifest, &release)?;
+    let images = prepare_images(ctx, opts, &manifest, &release)?;
     if opts.part == Some(PublishPart::Images) && images.is_none() {
         return Err(Error::NoImages);
     }
@@ -81,38 +104,35 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
         subjects.extend(im.subjects(name, &release.tag));
     }
     let bundle = provenance_bundle(&manifest, &release, &subjects, &key, started)?;
-    let rel = StaticRelease {
-        name,
-        release: &release,
+    let provenance = (provenance::bundle_name(name, &release.tag), bundle);
+    let prepared = Prepared {
+        release,
         layout,
-        files: &files,
+        files,
         sha256sums: sums,
-        provenance: (provenance::bundle_name(name, &release.tag), bundle),
+        provenance,
+        packages,
         force: opts.force,
-        packages: packages.as_ref(),
     };
-    let runtime = crate::context::runtime()?;
-    let planned = runtime.block_on(plan_publish(ctx, opts, &rel, images.as_mut()))?;
-    let summary = |(destinations, repositories), images_done| PublishSummary {
-        release: release.clone(),
-        layout: layout.as_str(),
-        provenance: rel.provenance.0.clone(),
-        destinations,
-        image_index: images
-            .as_ref()
-            .map(|i| i.set.index.descriptor.digest.to_string()),
-        images: images_done,
-        repositories,
-    };
-    if ctx.dry_run {
-        ctx.print_result(&planned.plan.render(), &planned.plan);
-        return Ok(summary((vec![], vec![]), vec![]));
+    Ok((prepared, images))
+}
+
+/// The key that signs the provenance. A dry run plans without it: the
+/// provenance it shows is signed by a stand-in, so its digest is not the
+/// real run's.
+fn provenance_key(ctx: &Context, opts: &PublishOpts) -> Result<SecretKey> {
+    match signing_key(opts.signing_key.as_deref()) {
+        Err(Error::NoSigningKey { .. }) if ctx.dry_run => {
+            if ctx.verbosity != Verbosity::Quiet {
+                eprintln!("dry run without a signing key: the provenance in this plan is signed by a stand-in key, so its digest will differ");
+            }
+            Ok(crate::nixcache::SecretKey::from_seed(
+                "dry-run-stand-in",
+                [0; 32],
+            ))
+        }
+        other => other,
     }
-    let (destinations, image_summaries) =
-        runtime.block_on(execute_publish(ctx, opts, &rel, images.as_ref(), &planned))?;
-    let summary = summary(destinations, image_summaries);
-    ctx.print_result(&render_summary(name, &summary), &summary);
-    Ok(summary)
 }
 
 /// build.json, refused when missing or incomplete.
@@ -547,234 +567,4 @@ fn provenance_bundle(
     let mut bundle = serde_json::to_vec(&envelope).unwrap_or_default();
     bundle.push(b'\n');
     Ok(bundle)
-}
-
-/// Every destination opened and read, and what each will get.
-struct Planned {
-    plan: Plan,
-    targets: Vec<(ImageRepo, ContentPlan)>,
-    /// Each static destination, its plan, and its repositories' steps.
-    stores: Vec<(ObjectStore, StaticPlan, Vec<crate::plan::Step>)>,
-}
-
-/// The image destinations this run pushes to: none for `publish static`
-/// (or a build without images); else the command line's, the config's, or
-/// the local default.
-fn image_urls(ctx: &Context, opts: &PublishOpts, images: Option<&Images>) -> Result<Vec<String>> {
-    let config = &ctx.project.config;
-    let urls = match images {
-        None => Vec::new(),
-        Some(_) if opts.part == Some(PublishPart::Static) => Vec::new(),
-        Some(_) if !opts.image_urls.is_empty() => opts.image_urls.clone(),
-        Some(_) if !config.image_destinations.is_empty() => config.image_destinations.clone(),
-        Some(_) => vec![ctx.dist_dir().join("publish/images").display().to_string()],
-    };
-    for u in &urls {
-        crate::oci::dest::parse(u).map_err(Error::StoreUrl)?;
-    }
-    Ok(urls)
-}
-
-/// Opens every destination (registries authenticate here) and reads what
-/// each has: the plan. Nothing is written.
-async fn plan_publish(
-    ctx: &Context,
-    opts: &PublishOpts,
-    rel: &StaticRelease<'_>,
-    images: Option<&mut Images>,
-) -> Result<Planned> {
-    let name = rel.name;
-    let locations = match opts.part {
-        Some(PublishPart::Images) => Vec::new(),
-        _ => static_destinations(ctx, &opts.static_urls)?.1,
-    };
-    let (mut static_objects, mut static_names) = (Vec::new(), Vec::new());
-    let mut stores = Vec::new();
-    for location in &locations {
-        let store = ObjectStore::open(location).await?;
-        let planned = statics::plan_static(&store, &store.describe(), rel).await?;
-        static_objects.extend(planned.objects().cloned());
-        let repo_steps = match rel.packages {
-            Some(set) => {
-                let seen = super::repos::observe_repositories(&store, set).await?;
-                super::repos::decide_repositories(&store.describe(), set, &seen)
-            }
-            None => Vec::new(),
-        };
-        static_objects.extend(repo_steps.iter().map(|s| s.object.clone()));
-        static_names.push(store.describe());
-        stores.push((store, planned, repo_steps));
-    }
-    let mut objects = Vec::new();
-    let mut names = Vec::new();
-    let mut targets = Vec::new();
-    let urls = image_urls(ctx, opts, images.as_deref())?;
-    if let Some(im) = images {
-        let bundle = attested_bundle(rel, &stores, &im.set.index.descriptor.digest).await?;
-        im.attach_provenance(&format!("{name}:{}", rel.release.tag), &bundle)?;
-        for u in urls {
-            let target = ImageRepo::open(&u).await?;
-            let content = target.plan_content(name, &im.set).await?;
-            let label = target.destination();
-            objects.extend(target.planned_objects(&label, name, &im.set, &content, &im.tags));
-            names.push(label);
-            targets.push((target, content));
-        }
-    }
-    objects.extend(static_objects);
-    names.extend(static_names);
-    let command = match opts.part {
-        None => "publish",
-        Some(PublishPart::Static) => "publish static",
-        Some(PublishPart::Images) => "publish images",
-    };
-    let subject = crate::plan::Subject {
-        name: name.to_string(),
-        tag: rel.release.tag.clone(),
-        class: rel.release.class.as_str().into(),
-    };
-    Ok(Planned {
-        plan: Plan::new(command, Some(subject), names, objects),
-        targets,
-        stores,
-    })
-}
-
-/// The provenance the images carry: the one every static destination
-/// keeps when the release is there already (so that a re-run attaches the
-/// attestation it attached before, and the image's provenance is the
-/// release's), else this run's.
-async fn attested_bundle(
-    rel: &StaticRelease<'_>,
-    stores: &[(ObjectStore, StaticPlan, Vec<crate::plan::Step>)],
-    index: &str,
-) -> Result<Vec<u8>> {
-    let fresh = rel.provenance.1.clone();
-    let Some((store, _, _)) = stores.first() else {
-        return Ok(fresh);
-    };
-    if !stores.iter().all(|(_, p, _)| p.provenance_there) {
-        return Ok(fresh);
-    }
-    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
-    let kept = store.get(&format!("{prefix}{}", rel.provenance.0)).await?;
-    let hex = index.trim_start_matches("sha256:");
-    let names_index = |bytes: &[u8]| {
-        crate::provenance::read_statement(bytes, None)
-            .is_ok_and(|st| st.subject.iter().any(|s| s.digest.sha256 == hex))
-    };
-    Ok(match kept {
-        Some(kept) if names_index(&kept) => kept,
-        _ => fresh,
-    })
-}
-
-/// Runs the plan: image content, then the static release, then (images
-/// alone) the local provenance, then the image tags.
-async fn execute_publish(
-    ctx: &Context,
-    opts: &PublishOpts,
-    rel: &StaticRelease<'_>,
-    images: Option<&Images>,
-    planned: &Planned,
-) -> Result<(
-    (Vec<StaticSummary>, Vec<super::repos::RepoSummary>),
-    Vec<images::ImageSummary>,
-)> {
-    let (name, quiet) = (rel.name, ctx.verbosity == Verbosity::Quiet);
-    let mut image_summaries = Vec::new();
-    if let Some(im) = images {
-        for (target, content) in &planned.targets {
-            if !quiet {
-                eprintln!(
-                    "pushing the {name} image ({} platforms, {} MiB of blobs) to {}",
-                    im.set.manifests.len(),
-                    im.set.blob_bytes() / (1 << 20),
-                    target.describe()
-                );
-            }
-            image_summaries.push(images::ImageSummary {
-                destination: target.describe(),
-                index: im.set.index.descriptor.digest.to_string(),
-                stats: target.push_content(name, &im.set, content).await?,
-                listed_tags: Vec::new(),
-            });
-        }
-    }
-    let mut destinations = Vec::new();
-    let mut repositories = Vec::new();
-    for (store, plan, repo_steps) in &planned.stores {
-        if !quiet {
-            let (tag, class) = (&rel.release.tag, rel.release.class.as_str());
-            eprintln!("publishing {name} {tag} ({class}) to {}", store.describe());
-        }
-        destinations.push(statics::execute_static(store, rel, plan).await?);
-        if let Some(set) = rel.packages {
-            if !quiet {
-                eprintln!(
-                    "publishing the {} packages to the repositories (suite {}) at {}",
-                    set.packages.len(),
-                    set.suite,
-                    store.describe()
-                );
-            }
-            repositories.push(super::repos::publish_repositories(store, set, repo_steps).await?);
-        }
-    }
-    if opts.part == Some(PublishPart::Images) {
-        write_local_provenance(ctx, rel)?;
-    }
-    if let Some(im) = images {
-        for ((target, plan), summary) in planned.targets.iter().zip(&mut image_summaries) {
-            summary.listed_tags = target.push_tags(name, (&im.set, plan), &im.tags).await?;
-            summary.stats.tags = im.tags.clone();
-        }
-    }
-    Ok(((destinations, repositories), image_summaries))
-}
-
-/// Images alone: the provenance goes beside the build, for the step that
-/// publishes it (and, later, into the registry beside the index).
-fn write_local_provenance(ctx: &Context, rel: &StaticRelease<'_>) -> Result<()> {
-    let dir = ctx.dist_dir().join("provenance");
-    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create", &dir))?;
-    let path = dir.join(&rel.provenance.0);
-    std::fs::write(&path, &rel.provenance.1).map_err(Error::io("cannot write", &path))?;
-    if ctx.verbosity != Verbosity::Quiet {
-        eprintln!("provenance: {}", path.display());
-    }
-    Ok(())
-}
-
-/// One line per destination, for people.
-fn render_summary(name: &str, summary: &PublishSummary) -> String {
-    let mut human = String::new();
-    for d in &summary.destinations {
-        let state = if d.already_published {
-            "already published"
-        } else {
-            "published"
-        };
-        human.push_str(&format!(
-            "{name} {} at {}: {state}, {} files uploaded ({} bytes), {} already there; tags: {}\n",
-            summary.release.tag,
-            d.store,
-            d.uploaded,
-            d.uploaded_bytes,
-            d.skipped,
-            d.tags.join(", ")
-        ));
-    }
-    for i in &summary.images {
-        human.push_str(&format!(
-            "{name} image {} at {}: {} blobs uploaded ({} bytes), {} already there; tags: {}\n",
-            i.index,
-            i.destination,
-            i.stats.blobs_uploaded,
-            i.stats.bytes_uploaded,
-            i.stats.blobs_skipped,
-            i.stats.tags.join(", ")
-        ));
-    }
-    human
 }

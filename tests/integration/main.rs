@@ -9,6 +9,7 @@ mod cache;
 mod cache_gc;
 mod ci_examples;
 mod cluster;
+mod destinations;
 mod docs;
 mod extras;
 mod faults;

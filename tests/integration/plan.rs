@@ -7,9 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use crate::garage::Garage;
-use crate::util::keys;
 use crate::util::Fixture;
 use crate::util::Registry;
+use crate::util::{keys, written_events};
 
 fn phase_rank(phase: &str) -> usize {
     const ORDER: [&str; 8] = [
@@ -26,21 +26,6 @@ fn phase_rank(phase: &str) -> usize {
         .iter()
         .position(|p| *p == phase)
         .unwrap_or_else(|| panic!("unknown phase {phase}"))
-}
-
-/// (destination, key) of every `written` event on stderr, in order.
-fn written_events(stderr: &str) -> Vec<(String, String)> {
-    stderr
-        .lines()
-        .filter(|l| l.starts_with(r#"{"event":"written""#))
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                v["destination"].as_str().unwrap().to_string(),
-                v["key"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 #[test]

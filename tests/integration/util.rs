@@ -453,3 +453,18 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitSta
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// (destination, key) of every `written` event on stderr, in order.
+pub fn written_events(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with(r#"{"event":"written""#))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["destination"].as_str().unwrap().to_string(),
+                v["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
