@@ -199,7 +199,7 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
         Command::RefreshIndex(args) => {
             publish::run_refresh_index(&ctx, &args.static_urls, args.layout).map(drop)
         }
-        Command::Verify(args) => publish::run_verify(
+        Command::Verify(args) => commands::verify::run_verify(
             &ctx,
             &publish::VerifyOpts {
                 from: args.from,

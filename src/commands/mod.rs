@@ -1,5 +1,6 @@
 //! The commands that work on destinations, each a loop over them
-//! ([`crate::destination`]): `publish`, `ls`, `rm` and `gc`.
+//! ([`crate::destination`]): `publish`, `ls`, `rm`, `gc` and `verify`.
 
 pub mod lifecycle;
 pub mod publish;
+pub mod verify;

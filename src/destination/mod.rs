@@ -27,11 +27,12 @@ use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
 
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::kinds::Layout;
 use crate::lifecycle::images::TagRow;
 use crate::lifecycle::retention::Dated;
 use crate::lifecycle::statics::ReleaseRow;
+use crate::nixcache::PublicKey;
 use crate::plan::PlannedObject;
 use crate::publish::images::{ImageRepo, ImageSummary, Images};
 use crate::publish::repos::RepoSummary;
@@ -156,6 +157,25 @@ pub trait Destination {
     /// `grace`. A kind that holds no releases has none.
     fn aging<'a>(&'a self, _name: &'a str, _grace: Duration) -> Work<'a, Aging> {
         Box::pin(async { Ok(Aging::default()) })
+    }
+
+    /// `verify`: checks what it holds of `name:tag` against the release's
+    /// signed provenance (its signature when `key` is given, every
+    /// subject's digest, the checksums). The problems found, and how many
+    /// objects were checked. A kind that cannot be read back refuses.
+    fn verify<'a>(
+        &'a self,
+        _name: &'a str,
+        _tag: &'a str,
+        _key: Option<&'a PublicKey>,
+    ) -> Work<'a, (Vec<String>, usize)> {
+        Box::pin(async move {
+            Err(Error::usage(
+                "verify",
+                "--from",
+                format!("{} cannot be read back to verify", self.describe()),
+            ))
+        })
     }
 
     /// `publish`: reads what it holds of the release and decides what it

@@ -11,10 +11,12 @@ use crate::errors::{Error, Result};
 use crate::kinds::Layout;
 use crate::lifecycle::retention::Dated;
 use crate::lifecycle::statics as lifecycle_statics;
+use crate::nixcache::PublicKey;
 use crate::objstore::{ObjectStore, StoreUrl};
 use crate::plan::{PlannedObject, Step};
 use crate::publish::repos::{self, RepoRemoval};
 use crate::publish::statics::{self, StaticPlan};
+use crate::publish::verify::verify_release;
 
 /// A release store.
 pub struct ReleaseStore {
@@ -59,6 +61,19 @@ impl Destination for ReleaseStore {
             let leftovers =
                 lifecycle_statics::leftovers(&self.store, self.layout, name, grace).await?;
             Ok(Aging { dated, leftovers })
+        })
+    }
+
+    fn verify<'a>(
+        &'a self,
+        name: &'a str,
+        tag: &'a str,
+        key: Option<&'a PublicKey>,
+    ) -> Work<'a, (Vec<String>, usize)> {
+        Box::pin(async move {
+            let (store, layout) = (&self.store, self.layout);
+            let (problems, checked, _) = verify_release(store, layout, name, tag, key).await?;
+            Ok((problems, checked))
         })
     }
 

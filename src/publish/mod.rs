@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use layout::Layout;
-pub use verify::{run_verify, VerifyOpts};
+pub use verify::VerifyOpts;
 
 use crate::build_record::Artifact;
 use crate::context::Context;

@@ -1,16 +1,15 @@
-//! `verify`: reads a published release back and checks the provenance
-//! signature, every subject's digest, `SHA256SUMS` and each `.sha256`.
+//! Reading a published release back from a release store: the provenance
+//! signature, every subject's digest, `SHA256SUMS` and each `.sha256`
+//! (`verify`'s check of `--from`, and `promote`'s of its source).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::layout::{parse_sha256sums, Layout, SHA256SUMS};
-use super::verify_image::{verify_image, ImageToVerify};
-use crate::context::Context;
 use crate::digest::Digest;
 use crate::errors::{Error, Result};
 use crate::nixcache::PublicKey;
-use crate::objstore::{Location, ObjectStore, StoreUrl};
+use crate::objstore::ObjectStore;
 use crate::provenance;
 
 /// `verify`'s options.
@@ -26,109 +25,6 @@ pub struct VerifyOpts {
     pub layout: Layout,
     /// Image destinations whose attestation to check.
     pub images: Vec<String>,
-}
-
-/// What `verify` checks: the static release (where, name and tag) and the
-/// images, from the options; refused when there is nothing to check.
-type Targets<'a> = (Option<(Location, (&'a str, &'a str))>, Vec<ImageToVerify>);
-
-fn targets(opts: &VerifyOpts) -> Result<Targets<'_>> {
-    let release = match &opts.release {
-        Some(r) => {
-            let (name, tag) = r
-                .split_once(':')
-                .ok_or_else(|| Error::InvalidTag { tag: r.clone() })?;
-            crate::release::validate_name(name)?;
-            crate::release::validate_tag(tag)?;
-            Some((name, tag))
-        }
-        None => None,
-    };
-    let images = opts
-        .images
-        .iter()
-        .map(|i| ImageToVerify::parse(i, release))
-        .collect::<Result<Vec<_>>>()?;
-    let from = match (&opts.from, release) {
-        (Some(f), Some(r)) => Some((StoreUrl::parse_location(f).map_err(Error::StoreUrl)?, r)),
-        (Some(_), None) => {
-            return Err(Error::usage(
-                "verify",
-                "--release",
-                "is needed with --from: NAME:TAG",
-            ))
-        }
-        (None, _) if images.is_empty() => {
-            return Err(Error::usage(
-                "verify",
-                "--from/--image",
-                "give --from URL --release NAME:TAG, or --image IMAGE, or both",
-            ))
-        }
-        (None, _) => None,
-    };
-    Ok((from, images))
-}
-
-/// Runs `verify`: prints every problem, and fails when there is one.
-pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
-    let (from, images) = targets(opts)?;
-    let key = public_key(opts.key.as_deref())?;
-    let runtime = crate::context::runtime()?;
-    let mut problems = Vec::new();
-    let mut lines = String::new();
-    let signature = if key.is_some() {
-        "signature good"
-    } else {
-        "signature NOT checked (no --key)"
-    };
-    let mut checked_files = None;
-    if let Some((location, (name, tag))) = &from {
-        let (found, checked, _) = runtime.block_on(async {
-            let store = ObjectStore::open(location).await?;
-            verify_release(&store, opts.layout, name, tag, key.as_ref()).await
-        })?;
-        problems.extend(found);
-        checked_files = Some(checked);
-        lines.push_str(&format!(
-            "{name}:{tag}: {checked} objects verified, {signature}\n"
-        ));
-    }
-    let mut verified = Vec::new();
-    for image in &images {
-        let (found, done) = runtime.block_on(verify_image(image, key.as_ref()))?;
-        if found.is_empty() {
-            lines.push_str(&format!(
-                "{}: index {} and {} platform manifests attested by {}, {signature}\n",
-                done.image,
-                done.index,
-                done.manifests,
-                done.attestations.join(", ")
-            ));
-        }
-        problems.extend(found);
-        verified.push(done);
-    }
-    for p in &problems {
-        eprintln!("problem: {p}");
-    }
-    if !problems.is_empty() {
-        return Err(Error::VerifyFailed {
-            release: opts.release.clone().unwrap_or_else(|| {
-                images
-                    .iter()
-                    .map(ImageToVerify::describe)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }),
-            count: problems.len(),
-        });
-    }
-    ctx.print_result(
-        &lines,
-        &serde_json::json!({"release": opts.release, "verified": checked_files, "images": verified, "signatureChecked": key.is_some()}),
-    );
-    Ok(())
 }
 
 /// Reads a public key file (Nix `name:base64` or SPKI PEM), if given.

@@ -201,6 +201,12 @@ fn a_kind_added_through_the_seam_is_published_listed_removed_and_planned_like_th
     assert_eq!(ls_tags(&f, &j), ["v1.0.0-rc.3"]);
     // The directory store was not named: it keeps all three.
     assert_eq!(ls_tags(&f, dir.to_str().unwrap()).len(), 3);
+    // A kind that cannot be read back says so when asked to verify.
+    f.run(&["verify", "--from", &j, "--release", "hello:v1.0.0-rc.3"])
+        .fails_with(
+            2,
+            &["cannot be read back to verify", "a command-line mistake"],
+        );
     f.run(&["rm", "--static", &j, "hello:v1.0.0-rc.2"])
         .fails_with(2, &["v1.0.0-rc.2"]);
 }
