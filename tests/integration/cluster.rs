@@ -48,7 +48,7 @@ fn a_cluster_losing_one_node_takes_a_cache_push_and_a_publish() {
     let (f, sk, pk) = built(&[]);
     let rurl = g.url(&release, "");
     let tag = "v1.0.0";
-    let s = publish_json(&f, &publish_args(&rurl, &rurl, &sk, tag));
+    let s = publish_json(&f, &publish_args(&rurl, &sk, tag, &["--images", &rurl]));
     assert_eq!(s["destinations"][0]["uploaded"], 8, "{s}");
     // 4 configs, 4 layers, the attestation's empty config and envelope.
     assert_eq!(s["images"][0]["blobsUploaded"], 10, "{s}");
@@ -69,7 +69,7 @@ fn a_cluster_with_two_nodes_down_fails_clearly_within_bounds_then_recovers() {
     let (f, sk, pk) = built(&[]);
     let rurl = g.url(&release, "");
     let tag = "v1.0.0";
-    let args = publish_args(&rurl, &rurl, &sk, tag);
+    let args = publish_args(&rurl, &sk, tag, &["--images", &rurl]);
     cluster.kill_node(2);
     cluster.kill_node(3);
 

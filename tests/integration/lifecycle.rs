@@ -11,16 +11,10 @@ use serde_json::Value;
 use crate::garage::Garage;
 use crate::util::http_status;
 use crate::util::skopeo_copy_all;
-use crate::util::{stock, wait_bounded, Fixture, Registry, Run};
+use crate::util::{publish, stock, wait_bounded, Fixture, Registry};
 
 fn dev(i: usize) -> String {
     format!("{:040x}", i)
-}
-
-fn publish(f: &Fixture, sk: &str, tag: &str, args: &[&str]) -> Run {
-    let mut all = vec!["-q", "publish", "--signing-key", sk, "--tag", tag];
-    all.extend_from_slice(args);
-    f.run(&all)
 }
 
 fn json(url: &str) -> Value {
@@ -92,7 +86,7 @@ fn gc_keeps_the_policy_and_rm_refuses_stable_releases() {
         "v1.1.0".into(),
     ]);
     for tag in &all {
-        publish(&f, &sk, tag, &["static", "--static", &url]).ok();
+        publish(&f, &url, &sk, tag, &["static"]).ok();
     }
     let mut sorted = all.clone();
     sorted.sort();
@@ -238,7 +232,7 @@ fn gc_racing_a_publish_and_killed_gcs_lose_no_kept_tag() {
         let url = g.url(&bucket, "");
         let web = g.web_url(&bucket);
         for i in 1..=4 {
-            publish(&f, &sk, &dev(i), &["static", "--static", &url]).ok();
+            publish(&f, &url, &sk, &dev(i), &["static"]).ok();
         }
         // The collector removes dev 1 and 2 while dev 5 is published; the
         // publisher holds its shared documents for `delay` ms.
@@ -281,7 +275,7 @@ fn gc_racing_a_publish_and_killed_gcs_lose_no_kept_tag() {
         let url = g.url(&bucket, "");
         let web = g.web_url(&bucket);
         for i in 1..=4 {
-            publish(&f, &sk, &dev(i), &["static", "--static", &url]).ok();
+            publish(&f, &url, &sk, &dev(i), &["static"]).ok();
         }
         let mut collector = gc_until(
             &f,
@@ -343,28 +337,16 @@ fn rm_removes_image_tags_and_keeps_what_other_tags_share() {
     let static_dir = static_dir.to_str().unwrap();
     let layout = f.dir.join("out/layout");
     let layout = layout.to_str().unwrap();
-    let dests = [
-        "--static", static_dir, "--images", &docker, "--images", &s3, "--images", layout,
-    ];
+    let images = ["--images", &docker, "--images", &s3, "--images", layout];
     for tag in [dev(1), dev(2), "v1.0.0".into()] {
-        let mut args = dests.to_vec();
+        let mut args = images.to_vec();
         if tag == "v1.0.0" {
             args.extend(["--image-tag", "latest"]);
         }
-        publish(&f, &sk, &tag, &args).ok();
+        publish(&f, static_dir, &sk, &tag, &args).ok();
     }
-    publish(
-        &f,
-        &sk,
-        &dev(1),
-        &[
-            "--static",
-            static_dir,
-            "--images",
-            &format!("docker://{}/hello", refusing.addr),
-        ],
-    )
-    .ok();
+    let refused = format!("docker://{}/hello", refusing.addr);
+    publish(&f, static_dir, &sk, &dev(1), &["--images", &refused]).ok();
     let reference = format!("docker://{}/hello", registry.addr);
     let removed_digest = {
         let raw = crate::util::skopeo_raw(&format!("{reference}:{}", dev(1)), None).unwrap();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::garage::Garage;
-use crate::util::{stock, Fixture, Run};
+use crate::util::{publish, publish_args, stock, Fixture, Run};
 
 /// An ed25519 OpenPGP key made by gpg: (armored secret key file, armored public key file).
 pub fn gpg_key(dir: &Path, uid: &str) -> (PathBuf, PathBuf) {
@@ -62,31 +62,24 @@ pub fn fixture(url: &str) -> Fixture {
 }
 
 /// The arguments of `publish --tag TAG` of the static release and the
-/// packages, with events on standard error.
-pub fn publish_args(url: &str, sk: &str, key: &Path, tag: &str) -> Vec<String> {
+/// packages, with events on standard error: util's publish line, with the
+/// packages' key and no images.
+fn packages_publish_args(url: &str, sk: &str, key: &Path, tag: &str) -> Vec<String> {
     let key = key.to_str().unwrap();
-    [
-        "--message-format",
-        "json",
-        "publish",
-        "--static",
+    let mut all = vec!["--message-format", "json"];
+    all.extend(publish_args(
         url,
-        "--signing-key",
         sk,
-        "--packages-key",
-        key,
-        "--no-images",
-        "--tag",
         tag,
-    ]
-    .map(String::from)
-    .to_vec()
+        &["--packages-key", key, "--no-images"],
+    ));
+    all.into_iter().map(String::from).collect()
 }
 
 /// Runs `publish --tag TAG` of the static release and the packages.
-pub fn publish(f: &Fixture, (url, sk): (&str, &str), key: &Path, tag: &str) -> Run {
-    let args = publish_args(url, sk, key, tag);
-    f.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+fn publish_packages(f: &Fixture, (url, sk): (&str, &str), key: &Path, tag: &str) -> Run {
+    let key = key.to_str().unwrap();
+    publish(f, url, sk, tag, &["--packages-key", key, "--no-images"])
 }
 
 /// apt with its own state, lists and sources, against one source line.
@@ -227,7 +220,7 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
         .ok();
     let url = g.url(&bucket, "");
     let (sk, _) = f.release_keys();
-    let run = publish(&f, (&url, &sk), &secret, "v1.0.0").ok();
+    let run = publish_packages(&f, (&url, &sk), &secret, "v1.0.0").ok();
     assert!(!run.stderr().contains("PRIVATE KEY"), "the key leaked");
 
     // apt: update, the candidate, install, and the installed binary runs.
@@ -355,7 +348,7 @@ fn apt_and_dnf_install_the_packages_from_garage_and_refuse_a_wrong_key_or_a_tamp
     );
     // A second publish of the same tag builds them again from nothing.
     std::fs::remove_dir_all(&dist).unwrap();
-    publish(&f, (&url, &sk), &secret, "v1.0.0").ok();
+    publish_packages(&f, (&url, &sk), &secret, "v1.0.0").ok();
     assert_eq!(
         std::fs::read(dist.join("linux/amd64/hello_1.0.0_amd64.deb")).unwrap(),
         published_deb
@@ -489,7 +482,7 @@ fn publish_killed_at(
     use std::io::BufRead;
     let mut child = f
         .command(
-            &publish_args(url, sk, key, tag)
+            &packages_publish_args(url, sk, key, tag)
                 .iter()
                 .map(String::as_str)
                 .collect::<Vec<_>>(),
@@ -526,7 +519,7 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
 
     // Two versions at once: both end up in Packages and in primary.
     let spawn = |tag: &str| {
-        let args = publish_args(&url, &sk, &secret, tag);
+        let args = packages_publish_args(&url, &sk, &secret, tag);
         f.command(&args.iter().map(String::as_str).collect::<Vec<_>>())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -563,7 +556,7 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
         use std::io::BufRead;
         let mut held = f
             .command(
-                &publish_args(&url, &sk, &secret, slow)
+                &packages_publish_args(&url, &sk, &secret, slow)
                     .iter()
                     .map(String::as_str)
                     .collect::<Vec<_>>(),
@@ -581,7 +574,7 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
                 .any(|l| l.contains(gap)),
             "{slow} never wrote {gap}"
         );
-        publish(&f, (&url, &sk), &secret, fast).ok();
+        publish_packages(&f, (&url, &sk), &secret, fast).ok();
         for _ in lines.by_ref() {}
         assert!(held.wait().unwrap().success(), "{slow}");
     }
@@ -620,7 +613,7 @@ fn concurrent_publishes_both_land_and_a_publish_killed_anywhere_leaves_apt_worki
             "{point} was never written"
         );
         Apt::new(&web, "stable", &keyring).update_ok(&format!("killed after {point}"));
-        publish(&f, (&url, &sk), &secret, &tag).ok();
+        publish_packages(&f, (&url, &sk), &secret, &tag).ok();
         expected.insert(0, tag[1..].to_string());
         let again = Apt::new(&web, "stable", &keyring);
         again.update_ok(&format!("re-run after {point}"));
@@ -808,7 +801,7 @@ fn rm_takes_a_release_out_of_the_repositories_first_then_deletes_its_packages() 
     let (sk, _) = f.release_keys();
     let url = g.url(&bucket, "");
     for tag in ["v1.0.0", "v1.1.0"] {
-        publish(&f, (&url, &sk), &secret, tag).ok();
+        publish_packages(&f, (&url, &sk), &secret, tag).ok();
     }
     let dl = tempfile::tempdir().unwrap();
     let keyring = dl.path().join("hello.gpg");
@@ -937,7 +930,7 @@ fn promote_puts_the_packages_into_productions_repositories() {
     f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
     let (sk, _) = f.release_keys();
     let (surl, purl) = (g.url(&staging, ""), g.url(&prod, ""));
-    publish(&f, (&surl, &sk), &secret, "v1.0.0").ok();
+    publish_packages(&f, (&surl, &sk), &secret, "v1.0.0").ok();
     let key = f.dir.join("keys/cache.pub");
     let promote = |extra: &[&str]| {
         let mut args = vec![
@@ -1136,12 +1129,12 @@ fn gc_and_rm_keep_a_package_another_release_still_has() {
     let url = g.url(&bucket, "");
     // Two extra tags of one commit share a package version; a third commit has its own.
     f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
-    publish(&f, (&url, &sk), &secret, "nightly-1").ok();
-    publish(&f, (&url, &sk), &secret, "nightly-2").ok();
+    publish_packages(&f, (&url, &sk), &secret, "nightly-1").ok();
+    publish_packages(&f, (&url, &sk), &secret, "nightly-2").ok();
     std::fs::write(f.dir.join("NOTES"), "second commit\n").unwrap();
     f.commit("second commit");
     f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
-    publish(&f, (&url, &sk), &secret, "nightly-3").ok();
+    publish_packages(&f, (&url, &sk), &secret, "nightly-3").ok();
     let dl = tempfile::tempdir().unwrap();
     let keyring = dl.path().join("hello.gpg");
     download(&format!("{web}/apt/hello-archive-keyring.gpg"), &keyring);
@@ -1231,7 +1224,7 @@ fn the_packages_publish_writes_what_its_plan_says() {
         .ok();
     let url = g.url(&bucket, "");
     let (sk, _) = f.release_keys();
-    let mut args = publish_args(&url, &sk, &secret, "v1.0.0");
+    let mut args = packages_publish_args(&url, &sk, &secret, "v1.0.0");
     args.insert(2, "--dry-run".into());
     let dry = f
         .run(&args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -1250,7 +1243,7 @@ fn the_packages_publish_writes_what_its_plan_says() {
     // Two targets, two formats: four packages and four entries.
     assert_eq!(planned.len(), 8, "{planned:?}");
     assert!(of("converge").contains("apt/dists/stable/InRelease"));
-    let run = publish(&f, (&url, &sk), &secret, "v1.0.0").ok();
+    let run = publish_packages(&f, (&url, &sk), &secret, "v1.0.0").ok();
     let written: std::collections::BTreeSet<String> = run
         .stderr()
         .lines()

@@ -11,25 +11,9 @@ use crate::garage::Garage;
 use crate::util::built;
 use crate::util::curl;
 use crate::util::key_pair;
-use crate::util::{stock, Fixture, Run};
+use crate::util::{publish, stock, Fixture, Run};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-fn publish(f: &Fixture, url: &str, sk: &str, tag: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "--message-format",
-        "json",
-        "publish",
-        "--static",
-        url,
-        "--signing-key",
-        sk,
-        "--tag",
-        tag,
-    ];
-    args.extend_from_slice(extra);
-    f.run(&args)
-}
 
 fn content_type(url: &str) -> String {
     let out = stock("curl", &["-sfI", url]);

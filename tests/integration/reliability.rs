@@ -75,7 +75,7 @@ fn garage_killed_during_a_publish_then_a_rerun_completes_without_reuploading() {
         let bucket = g.bucket(&format!("killpub{after}"));
         let url = g.url(&bucket, "");
         let tag = format!("v1.{i}.0");
-        let args = publish_args(&url, &url, &sk, &tag);
+        let args = publish_args(&url, &sk, &tag, &["--images", &url]);
         let mut child = publish_until(&f, &args, after);
         own.kill();
         let code = wait_bounded(&mut child, Duration::from_secs(180)).code();
@@ -143,7 +143,7 @@ fn registry_killed_during_a_push_leaves_no_tag_then_a_rerun_completes() {
         let tag = format!("v2.{i}.0");
         let static_dir = f.dir.join(format!("out-static/{i}"));
         let static_dir = static_dir.to_str().unwrap();
-        let args = publish_args(static_dir, &images, &sk, &tag);
+        let args = publish_args(static_dir, &sk, &tag, &["--images", &images]);
         let mut child = publish_until(&f, &args, after);
         reg.kill();
         let code = wait_bounded(&mut child, Duration::from_secs(180)).code();

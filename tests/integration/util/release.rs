@@ -113,23 +113,20 @@ pub fn assert_release_whole(f: &Fixture, g: &Garage, bucket: &str, tag: &str, pk
     assert_eq!(skopeo_copy_all(&reference, None, pulled.path()), 4);
 }
 
-pub fn publish_args<'a>(
-    static_url: &'a str,
-    images: &'a str,
-    sk: &'a str,
-    tag: &'a str,
-) -> Vec<&'a str> {
-    vec![
-        "publish",
-        "--static",
-        static_url,
-        "--images",
-        images,
-        "--signing-key",
-        sk,
-        "--tag",
-        tag,
-    ]
+/// The one `publish` command line of the feature tests (without the global
+/// options): `publish --static TO --signing-key SK --tag TAG EXTRA…`.
+pub fn publish_args<'a>(to: &'a str, sk: &'a str, tag: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["publish", "--static", to, "--signing-key", sk, "--tag", tag];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Runs [`publish_args`] with `--message-format json` (the summary on
+/// standard output, an event per object written on standard error).
+pub fn publish(f: &Fixture, to: &str, sk: &str, tag: &str, extra: &[&str]) -> Run {
+    let mut all = vec!["--message-format", "json"];
+    all.extend(publish_args(to, sk, tag, extra));
+    f.run(&all)
 }
 
 /// `publish` with these arguments, to success; its JSON summary.
