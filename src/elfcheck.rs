@@ -21,7 +21,8 @@ use crate::platform::Platform;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ElfFacts {
-    /// `x86-64`, `i386`, `AArch64`, `ARM`, or `e_machine N`.
+    /// `x86-64`, `i386`, `AArch64`, `ARM`, `RISC-V`, `PowerPC64
+    /// little-endian` (or big-endian), `S/390`, or `e_machine N`.
     pub machine: String,
     /// 32 or 64.
     pub bits: u8,
@@ -66,7 +67,7 @@ fn facts<H: FileHeader<Endian = Endianness>>(data: &[u8], bits: u8) -> Result<El
     let e = header.endian().map_err(err)?;
     let machine = header.e_machine(e);
     let mut out = ElfFacts {
-        machine: machine_name(machine),
+        machine: machine_name(machine, object::Endian::is_big_endian(e)),
         bits,
         interpreter: None,
         needed: Vec::new(),
@@ -150,12 +151,17 @@ fn read_arm_attributes<H: FileHeader>(
     Ok(())
 }
 
-fn machine_name(machine: u16) -> String {
+fn machine_name(machine: u16, big_endian: bool) -> String {
     match machine {
         elf::EM_X86_64 => "x86-64".into(),
         elf::EM_386 => "i386".into(),
         elf::EM_AARCH64 => "AArch64".into(),
         elf::EM_ARM => "ARM".into(),
+        elf::EM_RISCV => "RISC-V".into(),
+        // Both byte orders exist, and neither runs the other's binaries.
+        elf::EM_PPC64 if big_endian => "PowerPC64 big-endian".into(),
+        elf::EM_PPC64 => "PowerPC64 little-endian".into(),
+        elf::EM_S390 => "S/390".into(),
         other => format!("e_machine {other}"),
     }
 }
@@ -183,12 +189,7 @@ fn arm_family(v: u64) -> &'static str {
 
 /// The machine (name, bits) a target's binaries are for.
 fn expected(platform: Platform) -> (&'static str, u8) {
-    match platform.arch() {
-        "amd64" => ("x86-64", 64),
-        "386" => ("i386", 32),
-        "arm64" => ("AArch64", 64),
-        _ => ("ARM", 32),
-    }
+    platform.elf_machine()
 }
 
 /// The newest `Tag_CPU_arch` an arm target runs: v6 (6, with v6KZ, v6T2
@@ -285,6 +286,9 @@ mod tests {
             ("i686", "linux/386", "i386", 32),
             ("aarch64", "linux/arm64", "AArch64", 64),
             ("armv6", "linux/arm/v6", "ARM", 32),
+            ("riscv64", "linux/riscv64", "RISC-V", 64),
+            ("ppc64le", "linux/ppc64le", "PowerPC64 little-endian", 64),
+            ("s390x", "linux/s390x", "S/390", 64),
         ] {
             let f = inspect(&vector(file)).unwrap();
             assert_eq!((f.machine.as_str(), f.bits), (machine, bits), "{file}");

@@ -28,10 +28,18 @@ struct Entry {
     nix_system: &'static str,
     rust_triple: &'static str,
     docker_stem: &'static str,
+    /// The ELF machine as [`crate::elfcheck`] names it, and the class.
+    elf: (&'static str, u8),
+    /// The Debian and RPM architectures of its packages.
+    packages: (&'static str, &'static str),
+    /// The qemu user emulator's architecture (`qemu-<this>-static`).
+    qemu: &'static str,
+    /// What `uname -m` says on a machine that runs it natively.
+    uname: &'static str,
 }
 
 /// The known targets: Garage's four in the order it ships them, then the rest.
-static TABLE: [Entry; 5] = [
+static TABLE: [Entry; 8] = [
     Entry {
         os: "linux",
         arch: "amd64",
@@ -39,6 +47,10 @@ static TABLE: [Entry; 5] = [
         nix_system: "x86_64-linux",
         rust_triple: "x86_64-unknown-linux-musl",
         docker_stem: "linux.amd64",
+        elf: ("x86-64", 64),
+        packages: ("amd64", "x86_64"),
+        qemu: "x86_64",
+        uname: "x86_64",
     },
     Entry {
         os: "linux",
@@ -47,6 +59,10 @@ static TABLE: [Entry; 5] = [
         nix_system: "i686-linux",
         rust_triple: "i686-unknown-linux-musl",
         docker_stem: "linux.386",
+        elf: ("i386", 32),
+        packages: ("i386", "i686"),
+        qemu: "i386",
+        uname: "i686",
     },
     Entry {
         os: "linux",
@@ -55,6 +71,10 @@ static TABLE: [Entry; 5] = [
         nix_system: "aarch64-linux",
         rust_triple: "aarch64-unknown-linux-musl",
         docker_stem: "linux.arm64",
+        elf: ("AArch64", 64),
+        packages: ("arm64", "aarch64"),
+        qemu: "aarch64",
+        uname: "aarch64",
     },
     Entry {
         os: "linux",
@@ -64,6 +84,10 @@ static TABLE: [Entry; 5] = [
         rust_triple: "armv6l-unknown-linux-musleabihf",
         // Garage's name for its one arm image.
         docker_stem: "linux.arm",
+        elf: ("ARM", 32),
+        packages: ("armhf", "armv6hl"),
+        qemu: "arm",
+        uname: "armv6l",
     },
     Entry {
         os: "linux",
@@ -72,6 +96,46 @@ static TABLE: [Entry; 5] = [
         nix_system: "armv7l-linux",
         rust_triple: "armv7-unknown-linux-musleabihf",
         docker_stem: "linux.arm.v7",
+        elf: ("ARM", 32),
+        packages: ("armhf", "armv7hl"),
+        qemu: "arm",
+        uname: "armv7l",
+    },
+    Entry {
+        os: "linux",
+        arch: "riscv64",
+        variant: None,
+        nix_system: "riscv64-linux",
+        rust_triple: "riscv64gc-unknown-linux-musl",
+        docker_stem: "linux.riscv64",
+        elf: ("RISC-V", 64),
+        packages: ("riscv64", "riscv64"),
+        qemu: "riscv64",
+        uname: "riscv64",
+    },
+    Entry {
+        os: "linux",
+        arch: "ppc64le",
+        variant: None,
+        nix_system: "powerpc64le-linux",
+        rust_triple: "powerpc64le-unknown-linux-musl",
+        docker_stem: "linux.ppc64le",
+        elf: ("PowerPC64 little-endian", 64),
+        packages: ("ppc64el", "ppc64le"),
+        qemu: "ppc64le",
+        uname: "ppc64le",
+    },
+    Entry {
+        os: "linux",
+        arch: "s390x",
+        variant: None,
+        nix_system: "s390x-linux",
+        rust_triple: "s390x-unknown-linux-musl",
+        docker_stem: "linux.s390x",
+        elf: ("S/390", 64),
+        packages: ("s390x", "s390x"),
+        qemu: "s390x",
+        uname: "s390x",
     },
 ];
 
@@ -119,6 +183,30 @@ impl Platform {
     /// variant for arm/v7 (`linux.arm.v7`); arm/v6 keeps Garage's `linux.arm`.
     pub fn docker_stem(&self) -> String {
         self.entry.docker_stem.to_string()
+    }
+
+    /// The ELF machine its binaries are for, as [`crate::elfcheck`] names
+    /// it (`x86-64`, `AArch64`, `PowerPC64 little-endian`), and the class
+    /// (32 or 64).
+    pub fn elf_machine(&self) -> (&'static str, u8) {
+        self.entry.elf
+    }
+
+    /// The (Debian, RPM) architectures of its packages (`ppc64el`,
+    /// `ppc64le`).
+    pub fn package_arches(&self) -> (&'static str, &'static str) {
+        self.entry.packages
+    }
+
+    /// The qemu user emulator that runs its binaries elsewhere
+    /// (`qemu-riscv64-static`).
+    pub fn qemu(&self) -> String {
+        format!("qemu-{}-static", self.entry.qemu)
+    }
+
+    /// What `uname -m` says on a machine that runs it natively (`armv7l`).
+    pub fn uname(&self) -> &'static str {
+        self.entry.uname
     }
 
     /// The relative directory of this target in a platform tree
@@ -237,6 +325,24 @@ mod tests {
                     "armv7-unknown-linux-musleabihf",
                     "linux.arm.v7".into()
                 ),
+                (
+                    "linux/riscv64".into(),
+                    "riscv64-linux",
+                    "riscv64gc-unknown-linux-musl",
+                    "linux.riscv64".into()
+                ),
+                (
+                    "linux/ppc64le".into(),
+                    "powerpc64le-linux",
+                    "powerpc64le-unknown-linux-musl",
+                    "linux.ppc64le".into()
+                ),
+                (
+                    "linux/s390x".into(),
+                    "s390x-linux",
+                    "s390x-unknown-linux-musl",
+                    "linux.s390x".into()
+                ),
             ]
         );
     }
@@ -270,7 +376,8 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_ambiguous_targets() {
-        assert!("linux/riscv64".parse::<Platform>().is_err());
+        assert!("linux/mips64le".parse::<Platform>().is_err());
+        assert!("linux/ppc64".parse::<Platform>().is_err(), "big-endian POWER is not ppc64le");
         assert!("linux/arm".parse::<Platform>().is_err());
         assert!("linux.arm".parse::<Platform>().is_err());
         assert!("".parse::<Platform>().is_err());

@@ -76,16 +76,12 @@ pub fn check_image(platform: Platform, archive: &Path) -> Result<(), String> {
     ))
 }
 
-/// The program that runs `platform`'s binaries here: `None` for natively,
-/// else the qemu user emulator's name.
-fn runner_for(platform: Platform, host: &str) -> Option<&'static str> {
-    match (host, platform.arch()) {
-        ("x86_64", "amd64" | "386") | ("aarch64", "arm64") => None,
-        (_, "amd64") => Some("qemu-x86_64-static"),
-        (_, "386") => Some("qemu-i386-static"),
-        (_, "arm64") => Some("qemu-aarch64-static"),
-        _ => Some("qemu-arm-static"),
-    }
+/// The program that runs `platform`'s binaries here: `None` for natively
+/// (the machine's own, and i386 on x86_64), else the qemu user emulator's
+/// name.
+fn runner_for(platform: Platform, host: &str) -> Option<String> {
+    let native = host == platform.uname() || (host == "x86_64" && platform.arch() == "386");
+    (!native).then(|| platform.qemu())
 }
 
 /// Runs the binary with `args`: natively where this machine can (and a
@@ -106,7 +102,7 @@ pub fn smoke(platform: Platform, file: &Path, args: &[String], script: bool) -> 
     };
     let (cmd, runner) = match runner {
         None => (Cmd::new(file), "native".to_string()),
-        Some(qemu) => match which::which(qemu) {
+        Some(qemu) => match which::which(&qemu) {
             Ok(path) => (Cmd::new(path).arg(file), qemu.to_string()),
             Err(_) => {
                 return skipped(format!(
@@ -145,21 +141,25 @@ mod tests {
 
     #[test]
     fn runs_what_the_host_can_and_emulates_the_rest() {
-        let p = |s: &str| Platform::parse_any(s).unwrap();
-        assert_eq!(runner_for(p("linux/amd64"), "x86_64"), None);
-        assert_eq!(runner_for(p("linux/386"), "x86_64"), None);
-        assert_eq!(
-            runner_for(p("linux/arm64"), "x86_64"),
-            Some("qemu-aarch64-static")
-        );
-        assert_eq!(
-            runner_for(p("linux/arm/v6"), "x86_64"),
-            Some("qemu-arm-static")
-        );
-        assert_eq!(runner_for(p("linux/arm64"), "aarch64"), None);
-        assert_eq!(
-            runner_for(p("linux/amd64"), "aarch64"),
-            Some("qemu-x86_64-static")
-        );
+        let runner = |s: &str, host: &str| runner_for(Platform::parse_any(s).unwrap(), host);
+        assert_eq!(runner("linux/amd64", "x86_64"), None);
+        assert_eq!(runner("linux/386", "x86_64"), None);
+        assert_eq!(runner("linux/arm64", "aarch64"), None);
+        assert_eq!(runner("linux/s390x", "s390x"), None);
+        for (target, host, qemu) in [
+            ("linux/arm64", "x86_64", "qemu-aarch64-static"),
+            ("linux/arm/v6", "x86_64", "qemu-arm-static"),
+            ("linux/arm/v7", "x86_64", "qemu-arm-static"),
+            ("linux/amd64", "aarch64", "qemu-x86_64-static"),
+            ("linux/riscv64", "x86_64", "qemu-riscv64-static"),
+            ("linux/ppc64le", "x86_64", "qemu-ppc64le-static"),
+            ("linux/s390x", "x86_64", "qemu-s390x-static"),
+        ] {
+            assert_eq!(
+                runner(target, host).as_deref(),
+                Some(qemu),
+                "{target} on {host}"
+            );
+        }
     }
 }

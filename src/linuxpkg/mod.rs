@@ -216,19 +216,13 @@ impl PackagesConfig {
     }
 }
 
-/// The built-in (deb, rpm) architectures. `linux/arm/v6` is `armhf` as
-/// Raspberry Pi OS means it (ARMv6 hard-float; Debian's own armhf is ARMv7,
-/// whose users can run the v6 binary too) and Fedora's `armv6hl`;
-/// `linux/arm/v7` is Debian's own armhf and Fedora's `armv7hl`.
+/// The built-in (deb, rpm) architectures, from the platform table.
+/// `linux/arm/v6` is `armhf` as Raspberry Pi OS means it (ARMv6 hard-float;
+/// Debian's own armhf is ARMv7, whose users can run the v6 binary too) and
+/// Fedora's `armv6hl`; `linux/arm/v7` is Debian's own armhf and Fedora's
+/// `armv7hl`. Packages are for Linux targets only.
 pub fn default_arch(platform: Platform) -> Option<(&'static str, &'static str)> {
-    Some(match platform.to_string().as_str() {
-        "linux/amd64" => ("amd64", "x86_64"),
-        "linux/386" => ("i386", "i686"),
-        "linux/arm64" => ("arm64", "aarch64"),
-        "linux/arm/v6" => ("armhf", "armv6hl"),
-        "linux/arm/v7" => ("armhf", "armv7hl"),
-        _ => return None,
-    })
+    (platform.os() == "linux").then(|| platform.package_arches())
 }
 
 /// Debian's rule for a package name: lower-case letters, digits, `+`, `-`
