@@ -28,8 +28,13 @@ command -v i686-linux-gnu-gcc >/dev/null || missing+=(gcc-i686-linux-gnu libc6-d
 command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 # The tests' stand-in fixture (tests/fixtures/hello-standin, which keeps
 # linux/arm/v6) assembles and links a few instructions per target with
-# binutils: the host's, and the cross ones that the gcc above bring.
+# binutils: the host's, the cross ones that the gcc above bring, and those of
+# riscv64, ppc64le and s390x (which the example does not build: Debian has no
+# riscv64 std in bookworm).
 command -v ld >/dev/null || missing+=(binutils)
+command -v riscv64-linux-gnu-as >/dev/null || missing+=(binutils-riscv64-linux-gnu)
+command -v powerpc64le-linux-gnu-as >/dev/null || missing+=(binutils-powerpc64le-linux-gnu)
+command -v s390x-linux-gnu-as >/dev/null || missing+=(binutils-s390x-linux-gnu)
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v skopeo >/dev/null || missing+=(skopeo)
   command -v umoci >/dev/null || missing+=(umoci)
@@ -39,7 +44,8 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v curl >/dev/null || missing+=(curl)
   # The hostile-input tests bound each command's memory with GNU time.
   [ -x /usr/bin/time ] || missing+=(time)
-  # Smoke runs of the arm binaries (arm64, arm/v7, the fixture's arm/v6).
+  # Smoke runs of the other machines' binaries (arm64, arm/v7, the fixture's
+  # arm/v6, riscv64, ppc64le, s390x).
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
   # The extra-artifact tests read the .zip and .tar.xz archives with stock tools.
   command -v unzip >/dev/null || missing+=(unzip)

@@ -377,7 +377,10 @@ mod tests {
     #[test]
     fn refuses_unknown_and_ambiguous_targets() {
         assert!("linux/mips64le".parse::<Platform>().is_err());
-        assert!("linux/ppc64".parse::<Platform>().is_err(), "big-endian POWER is not ppc64le");
+        assert!(
+            "linux/ppc64".parse::<Platform>().is_err(),
+            "big-endian POWER is not ppc64le"
+        );
         assert!("linux/arm".parse::<Platform>().is_err());
         assert!("linux.arm".parse::<Platform>().is_err());
         assert!("".parse::<Platform>().is_err());

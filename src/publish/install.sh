@@ -4,7 +4,7 @@
 # curl or wget. Written by cargo-release-dist.
 #
 #   curl -fsSL @SELF@ | sh
-#   sh install.sh [--dir DIR] [--arch amd64|386|arm64|armv6|armv7] [--base-url URL]
+#   sh install.sh [--dir DIR] [--arch amd64|386|arm64|armv6|armv7|riscv64|ppc64le|s390x] [--base-url URL]
 set -eu
 
 name='@NAME@'
@@ -24,7 +24,8 @@ usage() {
   cat <<EOF
 Installs $name $tag into DIR (default ~/.local/bin).
   --dir DIR        where to install $bin
-  --arch ARCH      amd64, 386, arm64, armv6 or armv7 (default: this machine's)
+  --arch ARCH      amd64, 386, arm64, armv6, armv7, riscv64, ppc64le or s390x
+                   (default: this machine's)
   --base-url URL   where the release is published (default: $base_url)
 EOF
 }
@@ -55,6 +56,9 @@ if [ -z "$arch" ]; then
     aarch64|arm64|armv8*) arch=arm64 ;;
     armv6*) arch=armv6 ;;
     armv7*) arch=armv7 ;;
+    riscv64) arch=riscv64 ;;
+    ppc64le) arch=ppc64le ;;
+    s390x) arch=s390x ;;
     *) die "no $name build for this machine ($machine)" ;;
   esac
 fi
@@ -72,7 +76,10 @@ case "$arch" in
   arm64|aarch64|linux/arm64) path=$(lookup linux/arm64) || path='' ;;
   armv6|armv6l|arm|linux/arm/v6) path=$(lookup linux/arm/v6) || path='' ;;
   armv7|armv7l|linux/arm/v7) path=$(lookup linux/arm/v7 || lookup linux/arm/v6) || path='' ;;
-  *) die "unknown architecture: $arch (amd64, 386, arm64, armv6 or armv7)" ;;
+  riscv64|linux/riscv64) path=$(lookup linux/riscv64) || path='' ;;
+  ppc64le|linux/ppc64le) path=$(lookup linux/ppc64le) || path='' ;;
+  s390x|linux/s390x) path=$(lookup linux/s390x) || path='' ;;
+  *) die "unknown architecture: $arch (amd64, 386, arm64, armv6, armv7, riscv64, ppc64le or s390x)" ;;
 esac
 [ -n "$path" ] || die "$name $tag has no build for $arch"
 

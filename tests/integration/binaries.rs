@@ -113,6 +113,98 @@ fn the_stand_in_arm_v6_binary_is_armv6_hard_float_and_runs() {
 }
 
 #[test]
+fn riscv64_ppc64le_and_s390x_are_checked_run_through_qemu_and_published_as_images() {
+    let f = Fixture::standin();
+    let targets = ["linux/riscv64", "linux/ppc64le", "linux/s390x"];
+    let mut args = vec!["build", "-q", "--smoke", "--version"];
+    for t in targets {
+        args.extend(["-t", t]);
+    }
+    f.run(&args).ok();
+    let all = binaries(&f);
+    assert_eq!(all.len(), 3);
+    for a in &all {
+        let platform = a["platform"].as_str().unwrap();
+        let (machine, triple, qemu, file_says) = match platform {
+            "linux/riscv64" => (
+                "RISC-V",
+                "riscv64gc-unknown-linux-musl",
+                "qemu-riscv64-static",
+                "UCB RISC-V",
+            ),
+            "linux/ppc64le" => (
+                "PowerPC64 little-endian",
+                "powerpc64le-unknown-linux-musl",
+                "qemu-ppc64le-static",
+                "64-bit LSB executable, 64-bit PowerPC",
+            ),
+            "linux/s390x" => (
+                "S/390",
+                "s390x-unknown-linux-musl",
+                "qemu-s390x-static",
+                "64-bit MSB executable, IBM S/390",
+            ),
+            other => panic!("unexpected target {other}"),
+        };
+        let b = &a["binary"];
+        assert_eq!(b["elf"]["machine"], machine, "{a}");
+        assert_eq!(b["smoke"]["runner"], qemu, "{a}");
+        assert_eq!(b["smoke"]["result"], "passed", "{a}");
+        let said = b["smoke"]["stdout"].as_str().unwrap();
+        assert!(said.starts_with(&format!("hello from {triple}")), "{said}");
+        let path = f.dist().join(a["path"].as_str().unwrap());
+        let file = crate::util::stock("file", &["-L", path.to_str().unwrap()]);
+        assert!(
+            file.contains(file_says) && file.contains("statically linked"),
+            "{file}"
+        );
+    }
+    // Their images go into one index that skopeo reads, one platform each.
+    let (sk, _) = f.release_keys();
+    let layout = f.dir.join("images");
+    let static_dir = f.dir.join("static");
+    let (to, images) = (static_dir.to_str().unwrap(), layout.to_str().unwrap());
+    crate::util::publish(&f, to, &sk, "v1.0.0", &["--images", images]).ok();
+    let index = crate::util::skopeo_raw(&format!("oci:{images}:v1.0.0"), None).unwrap();
+    let index: Value = serde_json::from_slice(&index).unwrap();
+    let platform = |m: &Value| {
+        let p = &m["platform"];
+        format!(
+            "{}/{}",
+            p["os"].as_str().unwrap(),
+            p["architecture"].as_str().unwrap()
+        )
+    };
+    let mut platforms: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(platform)
+        .collect();
+    platforms.sort();
+    assert_eq!(platforms, ["linux/ppc64le", "linux/riscv64", "linux/s390x"]);
+
+    // An s390x binary in the ppc64le slot is refused, naming both machines.
+    let broken = f.dir.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    let vector = repo_root().join("tests/vectors/elf/s390x");
+    std::fs::copy(vector, broken.join("s390x")).unwrap();
+    f.edit("flake.nix", |t| {
+        t.replace(
+            "          chmod 555 $out/bin/${name}\n          rm -rf $work",
+            "          case ${t.arch} in ppc64le) cp ${./broken/s390x} $out/bin/${name} ;; esac
+          chmod 555 $out/bin/${name}
+          rm -rf $work",
+        )
+    });
+    f.commit("an s390x binary for ppc64le");
+    f.run(&["build", "-t", "linux/ppc64le"]).fails_with(
+        1,
+        &["linux/ppc64le: the binary is for S/390 (64-bit), not PowerPC64 little-endian (64-bit)"],
+    );
+}
+
+#[test]
 fn an_armv8_binary_in_the_arm_v7_slot_fails_its_target() {
     let f = Fixture::example("hello");
     std::fs::create_dir_all(f.dir.join("broken")).unwrap();
