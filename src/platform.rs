@@ -28,7 +28,7 @@ struct Entry {
     nix_system: &'static str,
     rust_triple: &'static str,
     docker_stem: &'static str,
-    /// The ELF machine as [`crate::elfcheck`] names it, and the class.
+    /// The ELF machine as `elfcheck` names it, and the class.
     elf: (&'static str, u8),
     /// The Debian and RPM architectures of its packages.
     packages: (&'static str, &'static str),
@@ -185,7 +185,7 @@ impl Platform {
         self.entry.docker_stem.to_string()
     }
 
-    /// The ELF machine its binaries are for, as [`crate::elfcheck`] names
+    /// The ELF machine its binaries are for, as `elfcheck` names
     /// it (`x86-64`, `AArch64`, `PowerPC64 little-endian`), and the class
     /// (32 or 64).
     pub fn elf_machine(&self) -> (&'static str, u8) {

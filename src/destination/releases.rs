@@ -249,7 +249,7 @@ async fn packages_only_these_have(
     content: &[String],
 ) -> Result<Vec<String>> {
     let file_of = |k: &str| k.rsplit('/').next().unwrap_or("").to_string();
-    let is_package = |k: &str| k.ends_with(".deb") || k.ends_with(".rpm");
+    let is_package = |k: &str| crate::linuxpkg::Format::of_file(k).is_some();
     let removed: Vec<String> = tags
         .iter()
         .map(|t| layout.release_prefix(name, t))

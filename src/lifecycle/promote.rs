@@ -434,7 +434,7 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
             .files
             .iter()
             .map(|(path, d, _)| (path.rsplit('/').next().unwrap_or("").to_string(), d.clone()))
-            .filter(|(f, _)| f.ends_with(".deb") || f.ends_with(".rpm"))
+            .filter(|(f, _)| crate::linuxpkg::Format::of_file(f).is_some())
             .collect();
         let repo_key = match packages.is_empty() {
             true => None,
@@ -450,8 +450,7 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
                     key,
                     suite: "",
                     other_suite: ctx.project.config.packages.suite(false),
-                    deb: false,
-                    rpm: false,
+                    formats: Default::default(),
                     page: (layout, name),
                 };
                 done.copied += crate::publish::repos::promote_repositories(

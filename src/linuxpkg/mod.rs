@@ -44,6 +44,54 @@ impl Format {
             _ => None,
         }
     }
+
+    /// Every format.
+    pub const ALL: [Format; 2] = [Format::Deb, Format::Rpm];
+
+    /// The file name's ending: `.deb`, `.rpm`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Deb => ".deb",
+            Format::Rpm => ".rpm",
+        }
+    }
+
+    /// The format of a package file, by its name; `None` for any other file.
+    pub fn of_file(name: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| name.ends_with(f.extension()))
+    }
+
+    /// The package file's Content-Type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Deb => "application/vnd.debian.binary-package",
+            Format::Rpm => "application/x-rpm",
+        }
+    }
+}
+
+/// What a built package's repository needs to say of it, by format.
+#[derive(Debug, Clone)]
+pub enum Facts {
+    /// A deb: its `control` text (APT's stanza starts from it).
+    Deb {
+        /// The control file.
+        control: String,
+    },
+    /// An rpm: what repository metadata says of it.
+    Rpm(Box<rpm::RpmFacts>),
+}
+
+impl Facts {
+    /// Its format.
+    pub fn format(&self) -> Format {
+        match self {
+            Facts::Deb { .. } => Format::Deb,
+            Facts::Rpm(_) => Format::Rpm,
+        }
+    }
 }
 
 /// One more file a package installs (a systemd unit, a man page, a config).

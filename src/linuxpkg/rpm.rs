@@ -40,7 +40,7 @@ pub struct RpmInput<'a> {
 }
 
 /// What repository metadata says of a built rpm.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RpmFacts {
     /// `hello-1.2.3-1.x86_64.rpm`.
     pub file_name: String,

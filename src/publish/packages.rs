@@ -11,9 +11,9 @@ use crate::build_record::{BuildRecord, Kind};
 use crate::context::Context;
 use crate::errors::{Error, Result};
 use crate::linuxpkg::deb::{self, DebInput, PkgFile};
-use crate::linuxpkg::rpm::{self as rpmpkg, RpmFacts, RpmFile, RpmInput};
+use crate::linuxpkg::rpm::{self as rpmpkg, RpmFile, RpmInput};
 use crate::linuxpkg::version::{self, PkgVersion, VersionInput};
-use crate::linuxpkg::{Format, PackageMeta};
+use crate::linuxpkg::{Facts, Format, PackageMeta};
 use crate::openpgp::SigningKey;
 use crate::platform::Platform;
 use crate::problems::KeyProblem;
@@ -25,8 +25,8 @@ pub const PREFIX: &str = "package.metadata.release-dist.packages";
 /// One built package.
 #[derive(Debug, Clone)]
 pub struct BuiltPackage {
-    /// deb or rpm.
-    pub format: Format,
+    /// What its repository says of it, which also says its format.
+    pub facts: Facts,
     /// Its target.
     pub platform: Platform,
     /// Its architecture, in the format's spelling.
@@ -41,10 +41,13 @@ pub struct BuiltPackage {
     pub md5: String,
     /// Its size.
     pub size: u64,
-    /// The `control` text of a deb.
-    pub control: Option<String>,
-    /// What repository metadata says of an rpm.
-    pub rpm: Option<RpmFacts>,
+}
+
+impl BuiltPackage {
+    /// deb or rpm.
+    pub fn format(&self) -> Format {
+        self.facts.format()
+    }
 }
 
 /// A release's packages and what their repositories need.
@@ -96,7 +99,7 @@ fn refuse_shared_arch(
     format: Format,
     arch: &str,
 ) -> Result<()> {
-    match built.iter().find(|p| p.arch == arch && p.format == format) {
+    match built.iter().find(|p| p.arch == arch && p.format() == format) {
         Some(other) => Err(Error::config(
             format!("{PREFIX}.arch.\"{platform}\".{}", format.as_str()),
             format!(
@@ -331,7 +334,7 @@ fn build_deb(
     let bytes = deb::build(&input).map_err(Error::io("cannot build the .deb of", out_dir))?;
     let control = deb::control(&input, &deb::all_files(&input));
     let file = deb::file_name(&meta.name, &version.deb, arch);
-    write_package(Format::Deb, file, &bytes, out_dir, Some(control), None)
+    write_package(file, &bytes, out_dir, Facts::Deb { control })
 }
 
 fn build_rpm(
@@ -373,28 +376,19 @@ fn build_rpm(
         stderr: why,
     })?;
     write_package(
-        Format::Rpm,
         facts.file_name.clone(),
         &bytes,
         out_dir,
-        None,
-        Some(facts),
+        Facts::Rpm(Box::new(facts)),
     )
 }
 
-fn write_package(
-    format: Format,
-    file: String,
-    bytes: &[u8],
-    out_dir: &Path,
-    control: Option<String>,
-    rpm: Option<RpmFacts>,
-) -> Result<BuiltPackage> {
+fn write_package(file: String, bytes: &[u8], out_dir: &Path, facts: Facts) -> Result<BuiltPackage> {
     let local = out_dir.join(&file);
     std::fs::write(&local, bytes).map_err(Error::io("cannot write", &local))?;
     let (sha256, md5) = digests(bytes);
     Ok(BuiltPackage {
-        format,
+        facts,
         platform: Platform::defaults()[0],
         arch: String::new(),
         file,
@@ -402,8 +396,6 @@ fn write_package(
         sha256,
         md5,
         size: bytes.len() as u64,
-        control,
-        rpm,
     })
 }
 
@@ -412,8 +404,14 @@ mod tests {
     use super::*;
 
     fn built(platform: &str, format: Format, arch: &str) -> BuiltPackage {
+        let facts = match format {
+            Format::Deb => Facts::Deb {
+                control: String::new(),
+            },
+            Format::Rpm => Facts::Rpm(Box::default()),
+        };
         BuiltPackage {
-            format,
+            facts,
             platform: platform.parse().unwrap(),
             arch: arch.into(),
             file: format!("hello_1.0.0_{arch}.{}", format.as_str()),
@@ -421,8 +419,6 @@ mod tests {
             sha256: String::new(),
             md5: String::new(),
             size: 0,
-            control: None,
-            rpm: None,
         }
     }
 

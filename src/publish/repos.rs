@@ -11,14 +11,15 @@
 //! name document, each publisher writes its entry before it lists, then
 //! writes the indices again until a listing made after its write agrees.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::packages::{BuiltPackage, PackageSet};
 use crate::errors::{Error, Result};
-use crate::linuxpkg::{apt, yum, Format};
+use crate::linuxpkg::rpm::RpmFacts;
+use crate::linuxpkg::{apt, yum, Facts, Format};
 use crate::objstore::{Body, ObjectStore};
 use crate::plan::{Action, Payload, Phase, PlannedObject, Step};
 use sha2::{Digest, Sha256};
@@ -29,8 +30,6 @@ const ROUNDS: usize = 10;
 const READS_IN_FLIGHT: usize = 8;
 
 mod ctype {
-    pub const DEB: &str = "application/vnd.debian.binary-package";
-    pub const RPM: &str = "application/x-rpm";
     pub const TEXT: &str = "text/plain; charset=utf-8";
     pub const GZIP: &str = "application/gzip";
     pub const XZ: &str = "application/x-xz";
@@ -58,6 +57,7 @@ pub struct RepoSummary {
 
 /// What a suite's repositories show besides the packages: the public key,
 /// the `.repo` file, the signed indices, and the release page's note.
+#[derive(Clone)]
 pub struct Front<'a> {
     /// The package name.
     pub name: &'a str,
@@ -69,10 +69,8 @@ pub struct Front<'a> {
     pub suite: &'a str,
     /// The suite of releases that are not stable (for the note).
     pub other_suite: &'a str,
-    /// There are .debs.
-    pub deb: bool,
-    /// There are .rpms.
-    pub rpm: bool,
+    /// The formats of its packages.
+    pub formats: BTreeSet<Format>,
     /// The layout and release name whose page lists the repositories.
     pub page: (crate::kinds::Layout, &'a str),
 }
@@ -94,7 +92,7 @@ impl Front<'_> {
             key: self.key,
         };
         let mut counts = (0, 0);
-        if self.rpm {
+        if self.formats.contains(&Format::Rpm) {
             let repo = yum::repo_file(
                 &format!("{name}-{}", self.suite),
                 &format!("{name} ({})", self.suite),
@@ -105,7 +103,7 @@ impl Front<'_> {
             put_if_changed(store, &key, repo.into_bytes(), ctype::TEXT).await?;
             counts.1 = converge_yum(store, &suite).await?;
         }
-        if self.deb {
+        if self.formats.contains(&Format::Deb) {
             counts.0 = converge_apt(store, &suite).await?;
         }
         self.write_note(store, &gpg).await?;
@@ -129,7 +127,7 @@ impl Front<'_> {
             name: name.to_string(),
             url: self.url.to_string(),
             fingerprint: self.key.fingerprint(),
-            sources_line: self.deb.then(|| {
+            sources_line: self.formats.contains(&Format::Deb).then(|| {
                 apt::sources_line(
                     self.url,
                     shown,
@@ -137,7 +135,7 @@ impl Front<'_> {
                 )
             }),
             keyring: keyring.to_string(),
-            repo_file: self.rpm.then(|| repo_file_key(name, shown)),
+            repo_file: (self.formats.contains(&Format::Rpm)).then(|| repo_file_key(name, shown)),
             other_suite: self.other_suite.to_string(),
         };
         let (layout, release_name) = self.page;
@@ -170,11 +168,7 @@ pub async fn promote_repositories(
     let found = plan_repo_removal(src, &names).await?;
     let mut copied = 0;
     for k in &found.packages {
-        let ct = if k.ends_with(".deb") {
-            ctype::DEB
-        } else {
-            ctype::RPM
-        };
+        let ct = Format::of_file(k).unwrap_or(Format::Rpm).content_type();
         let file = k.rsplit('/').next().unwrap_or(k);
         let Some((_, want)) = files.iter().find(|(f, _)| f == file) else {
             return Err(Error::Untrusted {
@@ -200,8 +194,12 @@ pub async fn promote_repositories(
     suites.sort();
     suites.dedup();
     for suite in suites {
-        let deb = found.apt.iter().any(|(_, s)| s == suite);
-        let rpm = found.yum.iter().any(|(_, s)| s == suite);
+        let in_suite = |of: &[(String, String)]| of.iter().any(|(_, s)| s == suite);
+        let formats = [(Format::Deb, &found.apt), (Format::Rpm, &found.yum)]
+            .into_iter()
+            .filter(|(_, of)| in_suite(of))
+            .map(|(f, _)| f)
+            .collect();
         let name = found
             .apt
             .iter()
@@ -212,9 +210,8 @@ pub async fn promote_repositories(
         Front {
             name,
             suite,
-            deb,
-            rpm,
-            ..*front
+            formats,
+            ..front.clone()
         }
         .publish(dest)
         .await?;
@@ -301,8 +298,13 @@ impl RepoRemoval {
 /// release: `hello_1.2.3_amd64.deb`, `hello-1.2.3-1.x86_64.rpm`).
 pub async fn plan_repo_removal(store: &ObjectStore, files: &[String]) -> Result<RepoRemoval> {
     let mut out = RepoRemoval::default();
-    let debs: Vec<&String> = files.iter().filter(|f| f.ends_with(".deb")).collect();
-    let rpms: Vec<&String> = files.iter().filter(|f| f.ends_with(".rpm")).collect();
+    let of = |format| {
+        files
+            .iter()
+            .filter(move |f| Format::of_file(f) == Some(format))
+    };
+    let debs: Vec<&String> = of(Format::Deb).collect();
+    let rpms: Vec<&String> = of(Format::Rpm).collect();
     if !debs.is_empty() {
         let index = format!("{}/index/", apt::ROOT);
         for o in store.list(&index).await? {
@@ -418,9 +420,9 @@ pub async fn observe_repositories(store: &ObjectStore, set: &PackageSet) -> Resu
 /// A package's key, its entry's key, the entry, and the package's
 /// Content-Type.
 fn entry_of(set: &PackageSet, p: &BuiltPackage) -> (String, String, Vec<u8>, &'static str) {
-    match p.format {
-        Format::Deb => deb_entry(set, p),
-        Format::Rpm => rpm_entry(set, p),
+    match &p.facts {
+        Facts::Deb { control } => deb_entry(set, p, control),
+        Facts::Rpm(facts) => rpm_entry(set, p, facts),
     }
 }
 
@@ -451,7 +453,7 @@ pub fn decide_repositories(destination: &str, set: &PackageSet, seen: &RepoObser
             chain: Some(i),
         });
         let same = seen.entry.get(i).and_then(|e| e.as_deref()) == Some(entry.as_slice());
-        let entry_ct = if p.format == Format::Rpm {
+        let entry_ct = if p.format() == Format::Rpm {
             ctype::JSON
         } else {
             ctype::TEXT
@@ -472,7 +474,7 @@ pub fn decide_repositories(destination: &str, set: &PackageSet, seen: &RepoObser
     for k in key_files(&set.meta.name) {
         out.push(converge(k, ctype::KEY));
     }
-    let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
+    let formats: BTreeSet<Format> = set.packages.iter().map(BuiltPackage::format).collect();
     if formats.contains(&Format::Rpm) {
         let dir = format!("{}/{}/repodata", yum::ROOT, set.suite);
         out.push(converge(
@@ -552,15 +554,13 @@ impl crate::apply::Sink for RepoSink<'_> {
     /// and the note the release page reads.
     async fn converge(&self, _phase: Phase, _steps: &[&Step]) -> Result<()> {
         let set = self.set;
-        let formats: Vec<Format> = set.packages.iter().map(|p| p.format).collect();
         let front = Front {
             name: &set.meta.name,
             url: &set.url,
             key: &set.key,
             suite: &set.suite,
             other_suite: &set.other_suite,
-            deb: formats.contains(&Format::Deb),
-            rpm: formats.contains(&Format::Rpm),
+            formats: set.packages.iter().map(BuiltPackage::format).collect(),
             page: (set.page.0, &set.page.1),
         };
         let counts = front.publish(self.store).await?;
@@ -577,36 +577,35 @@ fn key_error(e: String) -> crate::errors::Error {
 }
 
 /// (pool key, bookkeeping key, entry, content type) of a deb.
-fn deb_entry(set: &PackageSet, p: &BuiltPackage) -> (String, String, Vec<u8>, &'static str) {
+fn deb_entry(
+    set: &PackageSet,
+    p: &BuiltPackage,
+    control: &str,
+) -> (String, String, Vec<u8>, &'static str) {
     let pool = apt::pool_path(&set.meta.name, &p.file);
-    let stanza = apt::stanza(
-        p.control.as_deref().unwrap_or_default(),
-        &pool,
-        p.size,
-        &p.md5,
-        &p.sha256,
-    );
+    let stanza = apt::stanza(control, &pool, p.size, &p.md5, &p.sha256);
     (
         format!("{}/{pool}", apt::ROOT),
         apt::index_key(&set.suite, &p.arch, &p.file),
         stanza.into_bytes(),
-        ctype::DEB,
+        Format::Deb.content_type(),
     )
 }
 
 /// (package key, bookkeeping key, entry, content type) of an rpm.
-fn rpm_entry(set: &PackageSet, p: &BuiltPackage) -> (String, String, Vec<u8>, &'static str) {
+fn rpm_entry(
+    set: &PackageSet,
+    p: &BuiltPackage,
+    facts: &RpmFacts,
+) -> (String, String, Vec<u8>, &'static str) {
     let href = format!("packages/{}", p.file);
-    let fragments = p
-        .rpm
-        .as_ref()
-        .map(|f| yum::fragments(f, &p.sha256, p.size, &href));
+    let fragments = yum::fragments(facts, &p.sha256, p.size, &href);
     let dir = format!("{}/{}", yum::ROOT, set.suite);
     (
         format!("{dir}/{href}"),
         format!("{dir}/index/{}.json", p.file),
         serde_json::to_vec(&fragments).unwrap_or_default(),
-        ctype::RPM,
+        Format::Rpm.content_type(),
     )
 }
 
