@@ -149,7 +149,7 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 force: args.force,
             },
         ),
-        Command::Promote(args) => lifecycle::promote::run_promote(
+        Command::Promote(args) => commands::promote::run_promote(
             &ctx,
             &lifecycle::promote::PromoteOpts {
                 release: args.release,

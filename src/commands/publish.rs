@@ -85,6 +85,8 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
             Outcome::Release(s) => summary.destinations.push(s),
             Outcome::Repositories(s) => summary.repositories.push(s),
             Outcome::Image(s) => summary.images.push(s),
+            // A publish plans no promotion.
+            Outcome::Promoted(_) => {}
         }
     }
     if opts.part == Some(PublishPart::Images) {

@@ -64,10 +64,11 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
     };
     let mut checked_files = None;
     if let Some((url, (name, tag))) = &from {
-        let (found, checked) = runtime.block_on(async {
+        let checked = runtime.block_on(async {
             let from = destination::open(url, Role::Releases, Access::Read, opts.layout).await?;
             from.verify(name, tag, key.as_ref()).await
         })?;
+        let (found, checked) = (checked.problems, checked.objects);
         problems.extend(found);
         checked_files = Some(checked);
         lines.push_str(&format!(

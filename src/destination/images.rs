@@ -6,9 +6,13 @@
 
 use std::sync::Mutex;
 
-use super::{Destination, Keys, Outcome, Planned, Publishing, Section, Stage, Work};
+use super::{Destination, Keys, Outcome, Planned, Promoting, Publishing, Section, Stage, Work};
+use crate::errors::Error;
 use crate::lifecycle::images::{self as lifecycle_images, ImageRemoval};
+use crate::lifecycle::promote::{self, Promoted};
+use crate::oci::fetch::fetch_image;
 use crate::oci::ContentPlan;
+use crate::oci::{ImageSet, PushStats};
 use crate::plan::PlannedObject;
 use crate::publish::images::{ImageRepo, ImageSummary, Images};
 
@@ -45,6 +49,48 @@ impl Destination for ImageRepo {
                 pushed: Mutex::new(None),
             }) as Box<dyn Planned>)
         })
+    }
+
+    fn plan_promote<'a>(
+        &'a self,
+        from: &'a dyn Destination,
+        work: &'a Promoting<'a>,
+    ) -> Work<'a, Box<dyn Planned + 'a>> {
+        Box::pin(async move {
+            let Some(from) = from.as_any().downcast_ref::<ImageRepo>() else {
+                return Err(Error::usage(
+                    "promote",
+                    "--images-from",
+                    format!("{} is not an image repository", from.describe()),
+                ));
+            };
+            let (name, tag) = (work.name, work.tag);
+            let tmp = work.tmp;
+            let dir = tempfile::tempdir_in(tmp)
+                .map_err(Error::io("cannot create a directory in", tmp))?;
+            let Some(set) = fetch_image(&from.source(name), tag, dir.path()).await? else {
+                return Err(Error::NoSuchRelease {
+                    release: format!("{name}:{tag}"),
+                    store: from.describe(),
+                    tags: Vec::new(),
+                });
+            };
+            promote::check_image_subjects(&set, work.verified, (name, tag), &from.describe())?;
+            let content = self.plan_content(name, &set).await?;
+            Ok(Box::new(CopyPlan {
+                to: self,
+                name,
+                set,
+                _blobs: dir,
+                content,
+                tags: work.image_tags,
+                pushed: Mutex::new(None),
+            }) as Box<dyn Planned>)
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn plan_removal<'a>(
@@ -124,13 +170,66 @@ impl Planned for PushPlan<'_> {
                     let listed = to.push_tags(self.name, (set, &self.content), tags).await?;
                     let pushed = self.pushed.lock().unwrap_or_else(|e| e.into_inner()).take();
                     let Some(mut summary) = pushed else {
-                        return Err(crate::errors::Error::PlanInvalid(
+                        return Err(Error::PlanInvalid(
                             "the image tags were to be pushed before the image".into(),
                         ));
                     };
                     summary.listed_tags = listed;
                     summary.stats.tags = tags.clone();
                     Ok(vec![Outcome::Image(summary)])
+                }
+            }
+        })
+    }
+}
+
+/// Promoting an image from a repository of staging: its blobs, manifests
+/// and index copied by digest (the bytes unchanged, so the digests stay),
+/// then its tags.
+struct CopyPlan<'a> {
+    to: &'a ImageRepo,
+    name: &'a str,
+    set: ImageSet,
+    /// Where the fetched blobs are, while they are pushed.
+    _blobs: tempfile::TempDir,
+    content: ContentPlan,
+    tags: &'a [String],
+    /// What the content stage pushed.
+    pushed: Mutex<Option<PushStats>>,
+}
+
+impl Planned for CopyPlan<'_> {
+    fn objects(&self) -> Vec<PlannedObject> {
+        let label = self.to.destination();
+        let (set, tags) = (&self.set, self.tags);
+        self.to
+            .planned_objects(&label, self.name, set, &self.content, tags)
+    }
+
+    fn apply<'a>(&'a self, stage: Stage, _keys: &'a Keys) -> Work<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            let (to, set, name) = (self.to, &self.set, self.name);
+            match stage {
+                Stage::Content => {
+                    let stats = to.push_content(name, set, &self.content).await?;
+                    *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
+                    Ok(Vec::new())
+                }
+                Stage::Release => Ok(Vec::new()),
+                Stage::Tags => {
+                    let tags = to.push_tags(name, (set, &self.content), self.tags).await?;
+                    let pushed = self.pushed.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    let Some(stats) = pushed else {
+                        return Err(Error::PlanInvalid(
+                            "the image tags were to be pushed before the image".into(),
+                        ));
+                    };
+                    Ok(vec![Outcome::Promoted(Promoted {
+                        store: to.describe(),
+                        copied: stats.blobs_uploaded + stats.manifests,
+                        skipped: stats.blobs_skipped,
+                        tags,
+                    })])
                 }
             }
         })

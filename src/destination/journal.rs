@@ -162,6 +162,10 @@ impl Destination for Journal {
         })
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn plan_publish<'a>(&'a self, work: &'a Publishing<'a>) -> Work<'a, Box<dyn Planned + 'a>> {
         Box::pin(async move {
             let held = self.read()?;

@@ -30,6 +30,7 @@ use futures::future::LocalBoxFuture;
 use crate::errors::{Error, Result};
 use crate::kinds::Layout;
 use crate::lifecycle::images::TagRow;
+use crate::lifecycle::promote::Promoted;
 use crate::lifecycle::retention::Dated;
 use crate::lifecycle::statics::ReleaseRow;
 use crate::nixcache::PublicKey;
@@ -37,6 +38,7 @@ use crate::plan::PlannedObject;
 use crate::publish::images::{ImageRepo, ImageSummary, Images};
 use crate::publish::repos::RepoSummary;
 use crate::publish::statics::{StaticRelease, StaticSummary};
+use crate::publish::verify::Verified;
 
 /// Work a destination does: reads, or applies a plan.
 pub type Work<'a, T> = LocalBoxFuture<'a, Result<T>>;
@@ -90,6 +92,37 @@ pub struct Publishing<'a> {
     pub quiet: bool,
 }
 
+/// What `promote` asks of every destination it copies to: the release as
+/// the source's verification read it, copied exactly.
+pub struct Promoting<'a> {
+    /// The name.
+    pub name: &'a str,
+    /// The tag.
+    pub tag: &'a str,
+    /// What the source's verification read: every copy is checked
+    /// against it.
+    pub verified: &'a Verified,
+    /// Replace a stable release the destination has with other bytes.
+    pub force: bool,
+    /// The image tags to set: the release's, then the extra ones.
+    pub image_tags: &'a [String],
+    /// Production's package repositories, when the release has packages:
+    /// their public URL and the suite of releases that are not stable.
+    pub packages: Option<(&'a str, &'a str)>,
+    /// Where copies stream through.
+    pub tmp: &'a std::path::Path,
+}
+
+/// What `verify` found at one destination.
+pub struct Checked {
+    /// Each problem, one sentence each.
+    pub problems: Vec<String>,
+    /// How many objects were checked.
+    pub objects: usize,
+    /// What was verified (meaningful when there is no problem).
+    pub release: Verified,
+}
+
 /// What `ls` found at one destination.
 #[derive(Debug, Clone)]
 pub enum Section {
@@ -129,6 +162,8 @@ pub enum Outcome {
     Repositories(RepoSummary),
     /// An image was pushed.
     Image(ImageSummary),
+    /// A release (or its image) was promoted here.
+    Promoted(Promoted),
 }
 
 /// Keys that applying a plan may need, read before anything changes.
@@ -161,14 +196,14 @@ pub trait Destination {
 
     /// `verify`: checks what it holds of `name:tag` against the release's
     /// signed provenance (its signature when `key` is given, every
-    /// subject's digest, the checksums). The problems found, and how many
-    /// objects were checked. A kind that cannot be read back refuses.
+    /// subject's digest, the checksums). A kind that cannot be read back
+    /// refuses.
     fn verify<'a>(
         &'a self,
         _name: &'a str,
         _tag: &'a str,
         _key: Option<&'a PublicKey>,
-    ) -> Work<'a, (Vec<String>, usize)> {
+    ) -> Work<'a, Checked> {
         Box::pin(async move {
             Err(Error::usage(
                 "verify",
@@ -177,6 +212,27 @@ pub trait Destination {
             ))
         })
     }
+
+    /// `promote`: reads what it holds and decides what copying the verified
+    /// release from `from` (a destination of its own kind) will write. A
+    /// kind that takes no promoted release refuses.
+    fn plan_promote<'a>(
+        &'a self,
+        _from: &'a dyn Destination,
+        _work: &'a Promoting<'a>,
+    ) -> Work<'a, Box<dyn Planned + 'a>> {
+        Box::pin(async move {
+            Err(Error::usage(
+                "promote",
+                "--to",
+                format!("a release cannot be promoted to {}", self.describe()),
+            ))
+        })
+    }
+
+    /// Itself, so that a kind can take a source of its own kind
+    /// (`promote`).
+    fn as_any(&self) -> &dyn std::any::Any;
 
     /// `publish`: reads what it holds of the release and decides what it
     /// will write. Writes nothing.

@@ -6,9 +6,13 @@
 
 use std::time::Duration;
 
-use super::{Aging, Destination, Kept, Keys, Outcome, Planned, Publishing, Section, Stage, Work};
+use super::{
+    Aging, Checked, Destination, Kept, Keys, Outcome, Planned, Promoting, Publishing, Section,
+    Stage, Work,
+};
 use crate::errors::{Error, Result};
 use crate::kinds::Layout;
+use crate::lifecycle::promote::{self, DestinationPlan};
 use crate::lifecycle::retention::Dated;
 use crate::lifecycle::statics as lifecycle_statics;
 use crate::nixcache::PublicKey;
@@ -69,12 +73,54 @@ impl Destination for ReleaseStore {
         name: &'a str,
         tag: &'a str,
         key: Option<&'a PublicKey>,
-    ) -> Work<'a, (Vec<String>, usize)> {
+    ) -> Work<'a, Checked> {
         Box::pin(async move {
             let (store, layout) = (&self.store, self.layout);
-            let (problems, checked, _) = verify_release(store, layout, name, tag, key).await?;
-            Ok((problems, checked))
+            let (problems, objects, release) =
+                verify_release(store, layout, name, tag, key).await?;
+            Ok(Checked {
+                problems,
+                objects,
+                release,
+            })
         })
+    }
+
+    fn plan_promote<'a>(
+        &'a self,
+        from: &'a dyn Destination,
+        work: &'a Promoting<'a>,
+    ) -> Work<'a, Box<dyn Planned + 'a>> {
+        Box::pin(async move {
+            let Some(from) = from.as_any().downcast_ref::<ReleaseStore>() else {
+                return Err(Error::usage(
+                    "promote",
+                    "--from",
+                    format!("{} is not a release store", from.describe()),
+                ));
+            };
+            let (name, tag, layout) = (work.name, work.tag, self.layout);
+            let order = promote::copy_order(work.verified, layout, (name, tag));
+            let sums = &work.verified.sums;
+            let plan = promote::plan_destination(
+                &self.store,
+                (work.force, layout),
+                (name, tag),
+                &order,
+                sums,
+            )
+            .await?;
+            Ok(Box::new(PromotePlan {
+                to: self,
+                from,
+                work,
+                plan,
+            }) as Box<dyn Planned>)
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn plan_publish<'a>(&'a self, work: &'a Publishing<'a>) -> Work<'a, Box<dyn Planned + 'a>> {
@@ -181,6 +227,52 @@ impl Planned for PublishPlan<'_> {
                 ));
             }
             Ok(out)
+        })
+    }
+}
+
+/// Promoting a verified release from one store to another: the copies in
+/// publish order, then production's repositories.
+struct PromotePlan<'a> {
+    to: &'a ReleaseStore,
+    from: &'a ReleaseStore,
+    work: &'a Promoting<'a>,
+    plan: DestinationPlan,
+}
+
+impl Planned for PromotePlan<'_> {
+    fn objects(&self) -> Vec<PlannedObject> {
+        promote::planned_objects(&self.to.describe(), &self.plan)
+    }
+
+    fn needs_packages_key(&self) -> bool {
+        self.work.packages.is_some()
+    }
+
+    fn apply<'a>(&'a self, stage: Stage, keys: &'a Keys) -> Work<'a, Vec<Outcome>> {
+        Box::pin(async move {
+            if stage != Stage::Release {
+                return Ok(Vec::new());
+            }
+            let (dest, src) = (&self.to.store, &self.from.store);
+            let (work, layout) = (self.work, self.to.layout);
+            let mut done =
+                promote::copy_to(dest, src, &self.plan, (layout, work.name, work.tmp)).await?;
+            if let (Some((url, other_suite)), Some(key)) = (work.packages, &keys.packages) {
+                let front = repos::Front {
+                    name: work.name,
+                    url,
+                    key,
+                    suite: "",
+                    other_suite,
+                    formats: Default::default(),
+                    page: (layout, work.name),
+                };
+                let packages = promote::packages_of(work.verified);
+                done.copied +=
+                    repos::promote_repositories(src, dest, &packages, &front, work.tmp).await?;
+            }
+            Ok(vec![Outcome::Promoted(done)])
         })
     }
 }

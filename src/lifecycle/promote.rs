@@ -1,5 +1,6 @@
-//! `promote NAME:TAG --from STAGING --to PROD`: copies a published static
-//! release to another destination without rebuilding. The source is
+//! What `promote NAME:TAG --from STAGING --to PROD` does at a release
+//! store (the command, a loop over destinations, is `commands::promote`):
+//! copies a published static release to another without rebuilding. The source is
 //! verified first (signature and every digest, as `verify` does), and what
 //! was verified is exactly what is copied: the provenance's subjects, each
 //! hashed again as it streams through a temporary file and refused if its
@@ -21,8 +22,8 @@ use crate::errors::{Error, Result};
 use std::collections::HashMap;
 
 use crate::digest::Digest;
-use crate::objstore::{Body, ObjectStore, StoreUrl};
-use crate::plan::{Action, Phase, Plan, PlannedObject, Subject};
+use crate::objstore::{Body, ObjectStore};
+use crate::plan::{Action, Phase, PlannedObject};
 use crate::publish::layout::{content_type, Layout, SHA256SUMS};
 use crate::publish::verify::Verified;
 use crate::release::Class;
@@ -69,7 +70,7 @@ pub struct Promoted {
 /// One object promote writes: its key, phase and Content-Type, and what it
 /// must hold.
 #[derive(Debug, Clone)]
-struct Copy {
+pub(crate) struct Copy {
     key: String,
     phase: Phase,
     content_type: &'static str,
@@ -96,7 +97,7 @@ impl Content {
 
 /// The verified set, in copy order: each file then its `.sha256`, then
 /// `SHA256SUMS`, the provenance and the tag document.
-fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)) -> Vec<Copy> {
+pub(crate) fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)) -> Vec<Copy> {
     let prefix = layout.release_prefix(name, tag);
     let mut files = v.files.clone();
     files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -143,30 +144,7 @@ fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)) -> Vec<Co
 
 /// One destination's part: each object in copy order, and whether it is
 /// there already with the verified bytes.
-type DestinationPlan = Vec<(Copy, bool)>;
-
-/// Refuses a source that fails verification, naming each problem; returns
-/// what was verified.
-async fn verified(
-    src: &ObjectStore,
-    opts: &PromoteOpts,
-    name: &str,
-    tag: &str,
-) -> Result<Verified> {
-    let key = crate::publish::verify::public_key(opts.key.as_deref())?;
-    let (problems, _, verified) =
-        crate::publish::verify::verify_release(src, opts.layout, name, tag, key.as_ref()).await?;
-    if problems.is_empty() {
-        return Ok(verified);
-    }
-    for p in &problems {
-        eprintln!("problem: {p}");
-    }
-    Err(Error::VerifyFailed {
-        release: opts.release.clone(),
-        count: problems.len(),
-    })
-}
+pub(crate) type DestinationPlan = Vec<(Copy, bool)>;
 
 /// Whether `dest` holds `c` with the verified bytes: a file is hashed
 /// (when its size matches), a document compared.
@@ -185,21 +163,17 @@ async fn holds(dest: &ObjectStore, c: &Copy, sizes: &HashMap<String, u64>) -> Re
 
 /// Reads `dest` and plans its part; refuses a stable tag it holds with
 /// other bytes (unless `--force`).
-async fn plan_destination(
+pub(crate) async fn plan_destination(
     dest: &ObjectStore,
-    opts: &PromoteOpts,
+    (force, layout): (bool, Layout),
     (name, tag): (&str, &str),
     order: &[Copy],
     sums: &[u8],
 ) -> Result<DestinationPlan> {
-    let layout = opts.layout;
     let prefix = layout.release_prefix(name, tag);
     dest.check_access().await?;
     let existing = dest.get(&format!("{prefix}{SHA256SUMS}")).await?;
-    if existing.as_ref().is_some_and(|e| e != sums)
-        && Class::of(tag) == Class::Stable
-        && !opts.force
-    {
+    if existing.as_ref().is_some_and(|e| e != sums) && Class::of(tag) == Class::Stable && !force {
         return Err(Error::StableTagExists {
             tag: tag.to_string(),
             store: dest.describe(),
@@ -214,7 +188,7 @@ async fn plan_destination(
         .collect();
     let mut plan = Vec::new();
     for c in order {
-        let there = !opts.force && holds(dest, c, &sizes).await?;
+        let there = !force && holds(dest, c, &sizes).await?;
         plan.push((c.clone(), there));
     }
     Ok(plan)
@@ -223,7 +197,7 @@ async fn plan_destination(
 /// Writes what `plan` says is missing, in its order (each file checked
 /// against its verified digest as it streams), then derives the
 /// destination's shared documents again.
-async fn copy_to(
+pub(crate) async fn copy_to(
     dest: &ObjectStore,
     src: &ObjectStore,
     plan: &DestinationPlan,
@@ -270,39 +244,27 @@ async fn copy_to(
     Ok(done)
 }
 
-fn plan_of(name: &str, tag: &str, stores: &[(ObjectStore, DestinationPlan)]) -> Plan {
-    let objects = stores
-        .iter()
-        .flat_map(|(dest, plan)| {
-            plan.iter().map(move |(c, there)| PlannedObject {
-                destination: dest.describe(),
-                phase: c.phase,
-                action: if *there { Action::Skip } else { Action::Write },
-                key: c.key.clone(),
-                size: Some(c.what.size()),
-                digest: match &c.what {
-                    Content::File(d, _) => Some(d.hex().to_string()),
-                    Content::Bytes(b) => Some(Digest::of(b).hex().to_string()),
-                },
-                content_type: Some(c.content_type.to_string()),
-            })
+/// The plan's objects of copying `plan` to `destination`.
+pub(crate) fn planned_objects(destination: &str, plan: &DestinationPlan) -> Vec<PlannedObject> {
+    plan.iter()
+        .map(|(c, there)| PlannedObject {
+            destination: destination.to_string(),
+            phase: c.phase,
+            action: if *there { Action::Skip } else { Action::Write },
+            key: c.key.clone(),
+            size: Some(c.what.size()),
+            digest: match &c.what {
+                Content::File(d, _) => Some(d.hex().to_string()),
+                Content::Bytes(b) => Some(Digest::of(b).hex().to_string()),
+            },
+            content_type: Some(c.content_type.to_string()),
         })
-        .collect();
-    Plan::new(
-        "promote",
-        Some(Subject {
-            name: name.to_string(),
-            tag: tag.to_string(),
-            class: Class::of(tag).as_str().to_string(),
-        }),
-        stores.iter().map(|(d, _)| d.describe()).collect(),
-        objects,
-    )
+        .collect()
 }
 
 /// Refuses an image whose index or platform manifests are not the ones the
 /// verified provenance names for `name:tag`.
-fn check_image_subjects(
+pub(crate) fn check_image_subjects(
     set: &crate::oci::ImageSet,
     verified: &Verified,
     (name, tag): (&str, &str),
@@ -338,149 +300,27 @@ fn check_image_subjects(
     })
 }
 
-/// Copies `name:tag`'s image from `from` to each of `to`: blobs the
-/// destination lacks, then the manifests and the index (the source's bytes,
-/// so the digest stays), then the tag.
-async fn promote_images(
-    from: &str,
-    to: &[String],
-    (name, tags): (&str, &[String]),
-    verified: &Verified,
-    tmp: &std::path::Path,
-) -> Result<Vec<Promoted>> {
-    let tag = tags[0].as_str();
-    let source = crate::publish::images::ImageRepo::open_to_read(from).await?;
-    let dir = tempfile::tempdir_in(tmp).map_err(Error::io("cannot create a directory in", tmp))?;
-    let reader = source.source(name);
-    let Some(set) = crate::oci::fetch::fetch_image(&reader, tag, dir.path()).await? else {
-        return Err(Error::NoSuchRelease {
-            release: format!("{name}:{tag}"),
-            store: source.describe(),
-            tags: Vec::new(),
-        });
-    };
-    check_image_subjects(&set, verified, (name, tag), &source.describe())?;
-    let mut out = Vec::new();
-    for url in to {
-        let target = crate::publish::images::ImageRepo::open(url).await?;
-        let plan = target.plan_content(name, &set).await?;
-        let stats = target.push_content(name, &set, &plan).await?;
-        let tags = target.push_tags(name, (&set, &plan), tags).await?;
-        out.push(Promoted {
-            store: target.describe(),
-            copied: stats.blobs_uploaded + stats.manifests,
-            skipped: stats.blobs_skipped,
-            tags,
-        });
-    }
-    Ok(out)
-}
-
-/// The key and public URL production's repositories are written with.
-fn packages_front(
-    ctx: &Context,
-    opts: &PromoteOpts,
-) -> Result<(crate::openpgp::SigningKey, String)> {
-    let key = crate::keys::load_openpgp(opts.packages_key.as_deref(), &|k| std::env::var(k).ok())?;
+/// The public URL production's repositories are written with (their
+/// `.repo` file names it).
+pub(crate) fn packages_url(ctx: &Context) -> Result<String> {
     let config = &ctx.project.config;
-    let url = config.packages.url.clone().or_else(|| config.public_url.clone()).ok_or_else(|| {
+    config.packages.url.clone().or_else(|| config.public_url.clone()).ok_or_else(|| {
         Error::Keys(vec![crate::problems::KeyProblem::missing(
             format!("{}.url", crate::publish::packages::PREFIX),
             "is needed to promote a release with packages: production's public URL, which its .repo file names (or `public-url`)",
         )])
-    })?;
-    Ok((key, url))
+    })
 }
 
-/// Runs `promote`.
-pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
-    let (name, tag) = opts.release.split_once(':').ok_or_else(|| {
-        Error::usage(
-            "promote",
-            "NAME:TAG",
-            format!("`{}` names no tag: write NAME:TAG", opts.release),
-        )
-    })?;
-    crate::release::validate_name(name)?;
-    crate::release::validate_tag(tag)?;
-    let from = StoreUrl::parse_location(&opts.from).map_err(Error::StoreUrl)?;
-    let to: Vec<_> = opts
-        .to
+/// The release's packages: (file name, digest) of each `.deb` and `.rpm`
+/// the provenance signs.
+pub(crate) fn packages_of(verified: &Verified) -> Vec<(String, Digest)> {
+    verified
+        .files
         .iter()
-        .map(|u| StoreUrl::parse_location(u).map_err(Error::StoreUrl))
-        .collect::<Result<_>>()?;
-    let layout = opts.layout;
-    let tmp = ctx.dist_dir().join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(Error::io("cannot create", &tmp))?;
-    let runtime = crate::context::runtime()?;
-    runtime.block_on(async {
-        let src = ObjectStore::open(&from).await?;
-        let verified = verified(&src, opts, name, tag).await?;
-        let order = copy_order(&verified, layout, (name, tag));
-        let mut stores = Vec::new();
-        for location in &to {
-            let dest = ObjectStore::open(location).await?;
-            let plan = plan_destination(&dest, opts, (name, tag), &order, &verified.sums).await?;
-            stores.push((dest, plan));
-        }
-        if ctx.dry_run {
-            let plan = plan_of(name, tag, &stores);
-            ctx.print_result(&plan.render(), &plan);
-            return Ok(Vec::new());
-        }
-        // A release with packages goes into production's repositories too,
-        // signed with production's key: read it before anything is copied.
-        let packages: Vec<(String, Digest)> = verified
-            .files
-            .iter()
-            .map(|(path, d, _)| (path.rsplit('/').next().unwrap_or("").to_string(), d.clone()))
-            .filter(|(f, _)| crate::linuxpkg::Format::of_file(f).is_some())
-            .collect();
-        let repo_key = match packages.is_empty() {
-            true => None,
-            false => Some(packages_front(ctx, opts)?),
-        };
-        let mut out = Vec::new();
-        for (dest, plan) in &stores {
-            let mut done = copy_to(dest, &src, plan, (layout, name, &tmp)).await?;
-            if let Some((key, url)) = &repo_key {
-                let front = crate::publish::repos::Front {
-                    name,
-                    url,
-                    key,
-                    suite: "",
-                    other_suite: ctx.project.config.packages.suite(false),
-                    formats: Default::default(),
-                    page: (layout, name),
-                };
-                done.copied += crate::publish::repos::promote_repositories(
-                    &src, dest, &packages, &front, &tmp,
-                )
-                .await?;
-            }
-            out.push(done);
-        }
-        if let Some(from) = &opts.images_from {
-            let (tags, _) = crate::oci::image_tags(tag, &opts.image_tags);
-            out.extend(
-                promote_images(from, &opts.images_to, (name, &tags), &verified, &tmp).await?,
-            );
-        }
-        let human: String = out
-            .iter()
-            .map(|p| {
-                format!(
-                    "promoted {name}:{tag} to {}: {} objects copied, {} already there; tags: {}\n",
-                    p.store,
-                    p.copied,
-                    p.skipped,
-                    p.tags.join(", ")
-                )
-            })
-            .collect();
-        ctx.print_result(&human, &out);
-        Ok(out)
-    })
+        .map(|(path, d, _)| (path.rsplit('/').next().unwrap_or("").to_string(), d.clone()))
+        .filter(|(f, _)| crate::linuxpkg::Format::of_file(f).is_some())
+        .collect()
 }
 
 #[cfg(test)]

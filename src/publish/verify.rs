@@ -45,7 +45,7 @@ pub(crate) fn public_key(path: Option<&std::path::Path>) -> Result<Option<Public
 /// each object's key inside the release and the bytes or digest it must
 /// have. Keys are safe relative paths ([`super::layout::is_safe_path`]).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Verified {
+pub struct Verified {
     /// The release files the provenance signs, with their digest and size.
     pub files: Vec<(String, Digest, u64)>,
     /// Each file's `.sha256`, as its bytes must be.
