@@ -526,6 +526,12 @@ fn promoted_images_must_be_the_ones_the_provenance_signs() {
         !prod_layout.join("index.json").exists(),
         "no image reached production"
     );
+    // Nor did the static release: the image is checked while the promote
+    // is planned, before anything is copied.
+    assert!(
+        crate::util::snapshot(&f.dir.join("out/prod-static")).is_empty(),
+        "the static release went to production with an image that fails"
+    );
 }
 
 #[test]
