@@ -10,10 +10,11 @@
 //! repositories), then the image tags. `--dry-run` prints the plan.
 
 use crate::context::Context;
-use crate::destination::{self, Access, Keys, Outcome, Promoting, Role};
+use crate::destination::{self, Access, Destination, Keys, Outcome, Promoting, Role};
 use crate::errors::{Error, Result};
 use crate::lifecycle::promote::{packages_of, packages_url, PromoteOpts, Promoted};
 use crate::plan::{Plan, Subject};
+use crate::publish::verify::Verified;
 use crate::release::Class;
 
 /// `NAME:TAG`, checked.
@@ -30,6 +31,27 @@ fn release_of(opts: &PromoteOpts) -> Result<(&str, &str)> {
     Ok((name, tag))
 }
 
+/// The source's release, verified through its kind; refused (each problem
+/// named) when anything fails.
+async fn verified_source(
+    from: &dyn Destination,
+    opts: &PromoteOpts,
+    key: Option<&crate::nixcache::PublicKey>,
+) -> Result<Verified> {
+    let (name, tag) = release_of(opts)?;
+    let checked = from.verify(name, tag, key).await?;
+    if !checked.problems.is_empty() {
+        for p in &checked.problems {
+            eprintln!("problem: {p}");
+        }
+        return Err(Error::VerifyFailed {
+            release: opts.release.clone(),
+            count: checked.problems.len(),
+        });
+    }
+    Ok(checked.release)
+}
+
 /// Runs `promote`.
 pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let (name, tag) = release_of(opts)?;
@@ -41,17 +63,7 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let runtime = crate::context::runtime()?;
     runtime.block_on(async {
         let from = destination::open(&opts.from, Role::Releases, Access::Read, layout).await?;
-        let checked = from.verify(name, tag, key.as_ref()).await?;
-        if !checked.problems.is_empty() {
-            for p in &checked.problems {
-                eprintln!("problem: {p}");
-            }
-            return Err(Error::VerifyFailed {
-                release: opts.release.clone(),
-                count: checked.problems.len(),
-            });
-        }
-        let verified = checked.release;
+        let verified = verified_source(from.as_ref(), opts, key.as_ref()).await?;
         // A release with packages goes into production's repositories too.
         let packages_url = match packages_of(&verified).is_empty() {
             true => None,

@@ -146,73 +146,23 @@ pub fn prepare(
     }
     let config = &ctx.project.config;
     let pc = &config.packages;
-    // Every missing or invalid key, together.
-    let url = pc.url.clone().or_else(|| config.public_url.clone());
-    let meta = pc.resolve(PREFIX, &config.name, &config.cargo);
-    let mut problems = meta.as_ref().err().cloned().unwrap_or_default();
-    if url.is_none() {
-        problems.insert(0, KeyProblem::missing(
-            format!("{PREFIX}.url"),
-            "is needed for packages: the public URL of the static destinations (https://dl.example.org), which the .repo file and the install instructions name (or `public-url`)",
-        ));
-    }
-    let (Some(url), Ok(meta)) = (url, meta) else {
-        return Err(Error::Keys(problems));
-    };
+    let (url, meta) = url_and_meta(ctx)?;
     let key = crate::keys::load_openpgp(opts.packages_key.as_deref(), &|k| std::env::var(k).ok())?;
     let time = release_time(manifest);
-    let repo = crate::git::toplevel(&ctx.project.dir)?;
-    let base_tag = format!("v{}", config.cargo.version);
-    let version = version::map(&VersionInput {
-        tag: &release.tag,
-        crate_version: &config.cargo.version,
-        commit: &manifest.source.commit,
-        commit_time: time as i64,
-        base_released: crate::git::run(
-            &repo,
-            &[
-                "rev-parse",
-                "-q",
-                "--verify",
-                &format!("refs/tags/{base_tag}"),
-            ],
-        )
-        .is_ok(),
-    })
-    .map_err(|why| Error::config(PREFIX, format!("release {}: {why}", release.tag)))?;
+    let version = package_version(ctx, manifest, release, time)?;
     let extra = extra_files(&ctx.project.dir, pc)?;
     let dir = ctx.output_dir().join("packages");
     let mut packages: Vec<BuiltPackage> = Vec::new();
     for (platform, binaries) in binaries_by_target(ctx, manifest) {
         for &format in &formats {
-            let arch = match format {
-                Format::Deb => pc.deb_arch(platform),
-                Format::Rpm => pc.rpm_arch(platform),
-            }
-            .ok_or_else(|| {
-                Error::config(
-                    format!("{PREFIX}.arch.\"{platform}\".{}", format.as_str()),
-                    format!(
-                        "no {} architecture for {platform}: name one",
-                        format.as_str()
-                    ),
-                )
-            })?;
+            let arch = package_arch(pc, platform, format)?;
             refuse_shared_arch(&packages, platform, format, &arch)?;
             let out_dir = dir.join(platform.tree_dir());
             std::fs::create_dir_all(&out_dir).map_err(Error::io("cannot create", &out_dir))?;
+            let files = (&binaries[..], &extra[..]);
             let built = match format {
-                Format::Deb => {
-                    build_deb(&meta, &version, &arch, (&binaries, &extra), time, &out_dir)?
-                }
-                Format::Rpm => build_rpm(
-                    &meta,
-                    &version,
-                    &arch,
-                    (&binaries, &extra),
-                    (time, &key),
-                    &out_dir,
-                )?,
+                Format::Deb => build_deb(&meta, &version, &arch, files, time, &out_dir)?,
+                Format::Rpm => build_rpm(&meta, &version, &arch, files, (time, &key), &out_dir)?,
             };
             packages.push(BuiltPackage {
                 platform,
@@ -232,6 +182,67 @@ pub fn prepare(
         url,
         time,
     }))
+}
+
+/// The repositories' public URL and the packages' metadata; every missing
+/// or invalid key of them named together.
+fn url_and_meta(ctx: &Context) -> Result<(String, PackageMeta)> {
+    let config = &ctx.project.config;
+    let pc = &config.packages;
+    let url = pc.url.clone().or_else(|| config.public_url.clone());
+    let meta = pc.resolve(PREFIX, &config.name, &config.cargo);
+    let mut problems = meta.as_ref().err().cloned().unwrap_or_default();
+    if url.is_none() {
+        problems.insert(0, KeyProblem::missing(
+            format!("{PREFIX}.url"),
+            "is needed for packages: the public URL of the static destinations (https://dl.example.org), which the .repo file and the install instructions name (or `public-url`)",
+        ));
+    }
+    match (url, meta) {
+        (Some(url), Ok(meta)) => Ok((url, meta)),
+        _ => Err(Error::Keys(problems)),
+    }
+}
+
+/// The release's package versions (dpkg's and rpm's), from its tag, the
+/// crate's version and whether that version was released already.
+fn package_version(
+    ctx: &Context,
+    manifest: &BuildRecord,
+    release: &Release,
+    time: u64,
+) -> Result<PkgVersion> {
+    let config = &ctx.project.config;
+    let repo = crate::git::toplevel(&ctx.project.dir)?;
+    let base_tag = format!("refs/tags/v{}", config.cargo.version);
+    let base_released = crate::git::run(&repo, &["rev-parse", "-q", "--verify", &base_tag]).is_ok();
+    version::map(&VersionInput {
+        tag: &release.tag,
+        crate_version: &config.cargo.version,
+        commit: &manifest.source.commit,
+        commit_time: time as i64,
+        base_released,
+    })
+    .map_err(|why| Error::config(PREFIX, format!("release {}: {why}", release.tag)))
+}
+
+/// `format`'s architecture for `platform`: configured, else built in.
+fn package_arch(
+    pc: &crate::linuxpkg::PackagesConfig,
+    platform: Platform,
+    format: Format,
+) -> Result<String> {
+    match format {
+        Format::Deb => pc.deb_arch(platform),
+        Format::Rpm => pc.rpm_arch(platform),
+    }
+    .ok_or_else(|| {
+        let f = format.as_str();
+        Error::config(
+            format!("{PREFIX}.arch.\"{platform}\".{f}"),
+            format!("no {f} architecture for {platform}: name one"),
+        )
+    })
 }
 
 /// `$SOURCE_DATE_EPOCH`, else the commit's time.

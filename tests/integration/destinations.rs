@@ -210,7 +210,13 @@ fn a_kind_added_through_the_seam_is_published_listed_removed_and_planned_like_th
     // Nor does it take a promoted release: refused before anything is copied.
     let d = dir.to_str().unwrap();
     f.run(&["promote", "hello:v1.0.0-rc.3", "--from", d, "--to", &j])
-        .fails_with(2, &["a release cannot be promoted to journal:", "a command-line mistake"]);
+        .fails_with(
+            2,
+            &[
+                "a release cannot be promoted to journal:",
+                "a command-line mistake",
+            ],
+        );
     assert_eq!(ls_tags(&f, &j), ["v1.0.0-rc.3"]);
     f.run(&["rm", "--static", &j, "hello:v1.0.0-rc.2"])
         .fails_with(2, &["v1.0.0-rc.2"]);
