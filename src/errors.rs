@@ -405,10 +405,9 @@ pub enum Error {
         platform: Platform,
         /// The archive.
         path: PathBuf,
-        /// What is wrong with it (an `oci::archive::ArchiveError`, boxed so
-        /// that this module does not use `oci`, which uses it).
+        /// What is wrong with it.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: crate::docker_archive::ArchiveError,
     },
     /// An image whose config names another platform than its target.
     #[error("the {platform} image {} says it is {found}", .path.display())]

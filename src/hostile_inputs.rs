@@ -242,15 +242,15 @@ mod tests {
 
     #[test]
     fn docker_archives_and_image_configs() {
-        let tests = crate::oci::archive::tests::layered("amd64", &[b"layer one", b"layer two"]);
-        let config = crate::oci::archive::tests::config_for("arm", &[b"x"]);
+        let tests = crate::docker_archive::tests::layered("amd64", &[b"layer one", b"layer two"]);
+        let config = crate::docker_archive::tests::config_for("arm", &[b"x"]);
         let seeds = vec![tests, config];
         hammer("docker archive", &seeds, |b| {
-            let _ = crate::oci::archive::scan(b, 1 << 20);
-            let _ = crate::oci::archive::config_of(b);
+            let _ = crate::docker_archive::scan(b, 1 << 20);
+            let _ = crate::docker_archive::config_of(b);
         });
         hammer("image config", &seeds, |b| {
-            let _ = crate::oci::archive::parse_config(b);
+            let _ = crate::docker_archive::parse_config(b);
         });
     }
 

@@ -24,6 +24,7 @@ pub mod config;
 pub mod context;
 pub mod destination;
 pub mod digest;
+pub mod docker_archive;
 pub mod elfcheck;
 pub mod errors;
 pub mod events;

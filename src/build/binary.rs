@@ -57,7 +57,7 @@ pub fn check_image(platform: Platform, archive: &Path) -> Result<(), String> {
     let Ok(file) = std::fs::File::open(archive) else {
         return Ok(());
     };
-    let Ok(c) = crate::oci::archive::config_of(std::io::BufReader::new(file)) else {
+    let Ok(c) = crate::docker_archive::config_of(std::io::BufReader::new(file)) else {
         return Ok(());
     };
     let contradicts = c.os != platform.os()

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::archive::{self, ArchiveError, ConfigInfo};
 use super::document::{Descriptor, CONFIG_MEDIA_TYPE, LAYER_TAR, LAYER_TAR_GZIP};
+use crate::docker_archive::{self as archive, ArchiveError, ConfigInfo};
 
 pub use crate::kinds::LayerCompression;
 
@@ -457,8 +457,8 @@ fn write_layer(
 
 #[cfg(test)]
 mod tests {
-    use super::super::archive::tests::{layer_tar, layered};
     use super::*;
+    use crate::docker_archive::tests::{layer_tar, layered};
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);

@@ -10,7 +10,6 @@
 //! - [`bucket`] writes the static-registry and OCI-layout shapes through the
 //!   object-store seam.
 
-pub mod archive;
 pub mod auth;
 pub mod bucket;
 pub mod convert;

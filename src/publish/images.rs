@@ -244,7 +244,7 @@ fn checked(
             convert::ConvertError::Archive(source) => Error::Image {
                 platform,
                 path: path.clone(),
-                source: Box::new(source),
+                source,
             },
             convert::ConvertError::Cache(c) => Error::Io {
                 action: c.what,
