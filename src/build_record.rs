@@ -174,11 +174,18 @@ impl RustBuild {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BinaryCheck {
-    /// `elf`, `script` (starts with `#!`) or `data`; only ELF files are checked.
+    /// `elf`, `macho`, `pe`, `script` (starts with `#!`) or `data`; the
+    /// three executable formats are checked.
     pub format: String,
     /// What the ELF header says (machine, linkage, ARM attributes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elf: Option<crate::elfcheck::ElfFacts>,
+    /// What the Mach-O header says (CPU, minimum macOS, dylibs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macho: Option<crate::machocheck::MachoFacts>,
+    /// What the PE header says (machine, subsystem, DLLs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pe: Option<crate::pecheck::PeFacts>,
     /// Checks relaxed by the configuration (`allow-dynamic`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relaxed: Vec<String>,

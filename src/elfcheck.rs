@@ -189,7 +189,7 @@ fn arm_family(v: u64) -> &'static str {
 
 /// The machine (name, bits) a target's binaries are for.
 fn expected(platform: Platform) -> (&'static str, u8) {
-    platform.elf_machine()
+    platform.machine()
 }
 
 /// The newest `Tag_CPU_arch` an arm target runs: v6 (6, with v6KZ, v6T2

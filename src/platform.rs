@@ -28,18 +28,62 @@ struct Entry {
     nix_system: &'static str,
     rust_triple: &'static str,
     docker_stem: &'static str,
-    /// The ELF machine as `elfcheck` names it, and the class.
-    elf: (&'static str, u8),
-    /// The Debian and RPM architectures of its packages.
-    packages: (&'static str, &'static str),
-    /// The qemu user emulator's architecture (`qemu-<this>-static`).
-    qemu: &'static str,
+    /// The machine as its binary format's check names it (`x86-64`,
+    /// `AArch64` for ELF; `arm64` for Mach-O; `ARM64` for PE), and the
+    /// word size.
+    machine: (&'static str, u8),
+    /// The Debian and RPM architectures of its packages (Linux only).
+    packages: Option<(&'static str, &'static str)>,
+    /// What runs its binaries on a Linux machine that is not one.
+    emulator: Emulator,
     /// What `uname -m` says on a machine that runs it natively.
     uname: &'static str,
 }
 
+/// What runs a target's binaries on a Linux machine of another kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Emulator {
+    /// `qemu-<arch>-static` (Debian's qemu-user-static).
+    Qemu(&'static str),
+    /// Wine (Debian's wine64), for Windows on x86-64.
+    Wine,
+    /// Nothing can here: the reason.
+    Nothing(&'static str),
+}
+
+/// The executable format of a target's binaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryFormat {
+    /// ELF (Linux).
+    Elf,
+    /// Mach-O (macOS).
+    MachO,
+    /// PE (Windows).
+    Pe,
+}
+
+impl BinaryFormat {
+    /// For messages and build.json: `elf`, `macho`, `pe`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinaryFormat::Elf => "elf",
+            BinaryFormat::MachO => "macho",
+            BinaryFormat::Pe => "pe",
+        }
+    }
+
+    /// How people call it: `ELF`, `Mach-O`, `PE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryFormat::Elf => "ELF",
+            BinaryFormat::MachO => "Mach-O",
+            BinaryFormat::Pe => "PE",
+        }
+    }
+}
+
 /// The known targets: Garage's four in the order it ships them, then the rest.
-static TABLE: [Entry; 8] = [
+static TABLE: [Entry; 12] = [
     Entry {
         os: "linux",
         arch: "amd64",
@@ -47,9 +91,9 @@ static TABLE: [Entry; 8] = [
         nix_system: "x86_64-linux",
         rust_triple: "x86_64-unknown-linux-musl",
         docker_stem: "linux.amd64",
-        elf: ("x86-64", 64),
-        packages: ("amd64", "x86_64"),
-        qemu: "x86_64",
+        machine: ("x86-64", 64),
+        packages: Some(("amd64", "x86_64")),
+        emulator: Emulator::Qemu("x86_64"),
         uname: "x86_64",
     },
     Entry {
@@ -59,9 +103,9 @@ static TABLE: [Entry; 8] = [
         nix_system: "i686-linux",
         rust_triple: "i686-unknown-linux-musl",
         docker_stem: "linux.386",
-        elf: ("i386", 32),
-        packages: ("i386", "i686"),
-        qemu: "i386",
+        machine: ("i386", 32),
+        packages: Some(("i386", "i686")),
+        emulator: Emulator::Qemu("i386"),
         uname: "i686",
     },
     Entry {
@@ -71,9 +115,9 @@ static TABLE: [Entry; 8] = [
         nix_system: "aarch64-linux",
         rust_triple: "aarch64-unknown-linux-musl",
         docker_stem: "linux.arm64",
-        elf: ("AArch64", 64),
-        packages: ("arm64", "aarch64"),
-        qemu: "aarch64",
+        machine: ("AArch64", 64),
+        packages: Some(("arm64", "aarch64")),
+        emulator: Emulator::Qemu("aarch64"),
         uname: "aarch64",
     },
     Entry {
@@ -84,9 +128,9 @@ static TABLE: [Entry; 8] = [
         rust_triple: "armv6l-unknown-linux-musleabihf",
         // Garage's name for its one arm image.
         docker_stem: "linux.arm",
-        elf: ("ARM", 32),
-        packages: ("armhf", "armv6hl"),
-        qemu: "arm",
+        machine: ("ARM", 32),
+        packages: Some(("armhf", "armv6hl")),
+        emulator: Emulator::Qemu("arm"),
         uname: "armv6l",
     },
     Entry {
@@ -96,9 +140,9 @@ static TABLE: [Entry; 8] = [
         nix_system: "armv7l-linux",
         rust_triple: "armv7-unknown-linux-musleabihf",
         docker_stem: "linux.arm.v7",
-        elf: ("ARM", 32),
-        packages: ("armhf", "armv7hl"),
-        qemu: "arm",
+        machine: ("ARM", 32),
+        packages: Some(("armhf", "armv7hl")),
+        emulator: Emulator::Qemu("arm"),
         uname: "armv7l",
     },
     Entry {
@@ -108,9 +152,9 @@ static TABLE: [Entry; 8] = [
         nix_system: "riscv64-linux",
         rust_triple: "riscv64gc-unknown-linux-musl",
         docker_stem: "linux.riscv64",
-        elf: ("RISC-V", 64),
-        packages: ("riscv64", "riscv64"),
-        qemu: "riscv64",
+        machine: ("RISC-V", 64),
+        packages: Some(("riscv64", "riscv64")),
+        emulator: Emulator::Qemu("riscv64"),
         uname: "riscv64",
     },
     Entry {
@@ -120,9 +164,9 @@ static TABLE: [Entry; 8] = [
         nix_system: "powerpc64le-linux",
         rust_triple: "powerpc64le-unknown-linux-musl",
         docker_stem: "linux.ppc64le",
-        elf: ("PowerPC64 little-endian", 64),
-        packages: ("ppc64el", "ppc64le"),
-        qemu: "ppc64le",
+        machine: ("PowerPC64 little-endian", 64),
+        packages: Some(("ppc64el", "ppc64le")),
+        emulator: Emulator::Qemu("ppc64le"),
         uname: "ppc64le",
     },
     Entry {
@@ -132,10 +176,58 @@ static TABLE: [Entry; 8] = [
         nix_system: "s390x-linux",
         rust_triple: "s390x-unknown-linux-musl",
         docker_stem: "linux.s390x",
-        elf: ("S/390", 64),
-        packages: ("s390x", "s390x"),
-        qemu: "s390x",
+        machine: ("S/390", 64),
+        packages: Some(("s390x", "s390x")),
+        emulator: Emulator::Qemu("s390x"),
         uname: "s390x",
+    },
+    Entry {
+        os: "darwin",
+        arch: "amd64",
+        variant: None,
+        nix_system: "x86_64-darwin",
+        rust_triple: "x86_64-apple-darwin",
+        docker_stem: "darwin.amd64",
+        machine: ("x86_64", 64),
+        packages: None,
+        emulator: Emulator::Nothing("a macOS binary does not run on Linux"),
+        uname: "x86_64",
+    },
+    Entry {
+        os: "darwin",
+        arch: "arm64",
+        variant: None,
+        nix_system: "aarch64-darwin",
+        rust_triple: "aarch64-apple-darwin",
+        docker_stem: "darwin.arm64",
+        machine: ("arm64", 64),
+        packages: None,
+        emulator: Emulator::Nothing("a macOS binary does not run on Linux"),
+        uname: "arm64",
+    },
+    Entry {
+        os: "windows",
+        arch: "amd64",
+        variant: None,
+        nix_system: "x86_64-windows",
+        rust_triple: "x86_64-pc-windows-gnu",
+        docker_stem: "windows.amd64",
+        machine: ("x86-64", 64),
+        packages: None,
+        emulator: Emulator::Wine,
+        uname: "",
+    },
+    Entry {
+        os: "windows",
+        arch: "arm64",
+        variant: None,
+        nix_system: "aarch64-windows",
+        rust_triple: "aarch64-pc-windows-gnullvm",
+        docker_stem: "windows.arm64",
+        machine: ("ARM64", 64),
+        packages: None,
+        emulator: Emulator::Nothing("nothing here runs Windows on ARM binaries"),
+        uname: "",
     },
 ];
 
@@ -185,23 +277,44 @@ impl Platform {
         self.entry.docker_stem.to_string()
     }
 
-    /// The ELF machine its binaries are for, as `elfcheck` names
-    /// it (`x86-64`, `AArch64`, `PowerPC64 little-endian`), and the class
-    /// (32 or 64).
-    pub fn elf_machine(&self) -> (&'static str, u8) {
-        self.entry.elf
+    /// The machine its binaries are for, as the check of its format names
+    /// it (ELF: `x86-64`, `AArch64`, `PowerPC64 little-endian`; Mach-O:
+    /// `arm64`, `x86_64`; PE: `x86-64`, `ARM64`), and the word size.
+    pub fn machine(&self) -> (&'static str, u8) {
+        self.entry.machine
     }
 
     /// The (Debian, RPM) architectures of its packages (`ppc64el`,
-    /// `ppc64le`).
-    pub fn package_arches(&self) -> (&'static str, &'static str) {
+    /// `ppc64le`); `None` for a target that gets no packages (not Linux).
+    pub fn package_arches(&self) -> Option<(&'static str, &'static str)> {
         self.entry.packages
     }
 
-    /// The qemu user emulator that runs its binaries elsewhere
-    /// (`qemu-riscv64-static`).
-    pub fn qemu(&self) -> String {
-        format!("qemu-{}-static", self.entry.qemu)
+    /// What runs its binaries on a Linux machine of another kind.
+    pub fn emulator(&self) -> Emulator {
+        self.entry.emulator
+    }
+
+    /// The executable format of its binaries.
+    pub fn format(&self) -> BinaryFormat {
+        match self.entry.os {
+            "darwin" => BinaryFormat::MachO,
+            "windows" => BinaryFormat::Pe,
+            _ => BinaryFormat::Elf,
+        }
+    }
+
+    /// Linux: the targets that get images and packages.
+    pub fn is_linux(&self) -> bool {
+        self.entry.os == "linux"
+    }
+
+    /// A program's file name on this target: `hello.exe` on Windows.
+    pub fn program_file(&self, name: &str) -> String {
+        match self.format() {
+            BinaryFormat::Pe if !name.ends_with(".exe") => format!("{name}.exe"),
+            _ => name.to_string(),
+        }
     }
 
     /// What `uname -m` says on a machine that runs it natively (`armv7l`).
@@ -342,6 +455,30 @@ mod tests {
                     "s390x-linux",
                     "s390x-unknown-linux-musl",
                     "linux.s390x".into()
+                ),
+                (
+                    "darwin/amd64".into(),
+                    "x86_64-darwin",
+                    "x86_64-apple-darwin",
+                    "darwin.amd64".into()
+                ),
+                (
+                    "darwin/arm64".into(),
+                    "aarch64-darwin",
+                    "aarch64-apple-darwin",
+                    "darwin.arm64".into()
+                ),
+                (
+                    "windows/amd64".into(),
+                    "x86_64-windows",
+                    "x86_64-pc-windows-gnu",
+                    "windows.amd64".into()
+                ),
+                (
+                    "windows/arm64".into(),
+                    "aarch64-windows",
+                    "aarch64-pc-windows-gnullvm",
+                    "windows.arm64".into()
                 ),
             ]
         );

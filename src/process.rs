@@ -16,6 +16,7 @@ pub struct Cmd {
     program: PathBuf,
     args: Vec<OsString>,
     dir: Option<PathBuf>,
+    env: Vec<(OsString, OsString)>,
 }
 
 /// What a finished command left.
@@ -34,6 +35,7 @@ impl Cmd {
             program: program.into(),
             args: Vec::new(),
             dir: None,
+            env: Vec::new(),
         }
     }
 
@@ -50,6 +52,12 @@ impl Cmd {
         S: Into<OsString>,
     {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets `key` to `value` in its environment.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Cmd {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -83,6 +91,9 @@ impl Cmd {
         let mut expr = duct::cmd(program, &self.args);
         if let Some(dir) = &self.dir {
             expr = expr.dir(dir);
+        }
+        for (k, v) in &self.env {
+            expr = expr.env(k, v);
         }
         expr
     }

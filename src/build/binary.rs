@@ -1,12 +1,14 @@
-//! After a build: what each static binary is (the ELF checks of
-//! [`crate::elfcheck`]), and the smoke run of it.
+//! After a build: what each static binary is (the checks of its format:
+//! [`crate::elfcheck`], [`crate::machocheck`], [`crate::pecheck`]), and the
+//! smoke run of it (natively, through qemu, through Wine, or skipped with
+//! the reason).
 
 use std::path::Path;
 use std::time::Duration;
 
 use crate::build_record::{BinaryCheck, Smoke};
 use crate::elfcheck::{inspect, is_elf, problems, Relaxed};
-use crate::platform::Platform;
+use crate::platform::{BinaryFormat, Emulator, Platform};
 use crate::process::Cmd;
 
 /// How long a smoke run may take.
@@ -14,38 +16,79 @@ const SMOKE_LIMIT: Duration = Duration::from_secs(60);
 /// How much of its output is kept.
 const SMOKE_OUTPUT: usize = 4096;
 
+/// The executable format `bytes` are in, if any.
+fn format_of(bytes: &[u8]) -> Option<BinaryFormat> {
+    if is_elf(bytes) {
+        Some(BinaryFormat::Elf)
+    } else if crate::machocheck::is_macho(bytes) {
+        Some(BinaryFormat::MachO)
+    } else if crate::pecheck::is_pe(bytes) {
+        Some(BinaryFormat::Pe)
+    } else {
+        None
+    }
+}
+
 /// Checks the file of `platform`'s static output. `Err` holds the problems,
-/// one sentence each, naming the target.
+/// one sentence each, naming the target. A script or a data file is
+/// recorded, not checked; an executable of another OS's format is refused.
 pub fn check(platform: Platform, file: &Path, relaxed: Relaxed) -> Result<BinaryCheck, String> {
     let bytes = std::fs::read(file)
         .map_err(|e| format!("{platform}: cannot read {}: {e}", file.display()))?;
-    let format = if is_elf(&bytes) {
-        "elf"
-    } else if bytes.starts_with(b"#!") {
-        "script"
-    } else {
-        "data"
-    };
+    let found = format_of(&bytes);
     let mut out = BinaryCheck {
-        format: format.into(),
+        format: match found {
+            Some(f) => f.as_str(),
+            None if bytes.starts_with(b"#!") => "script",
+            None => "data",
+        }
+        .into(),
         elf: None,
+        macho: None,
+        pe: None,
         relaxed: Vec::new(),
         smoke: None,
     };
-    if format != "elf" {
+    let Some(format) = found else {
         return Ok(out);
+    };
+    let wanted = platform.format();
+    if format != wanted {
+        return Err(format!(
+            "{platform}: the binary is a {} file, not {}: it was built for another operating system",
+            format.name(),
+            wanted.name()
+        ));
     }
-    let facts =
-        inspect(&bytes).map_err(|e| format!("{platform}: the ELF file cannot be read: {e}"))?;
-    let found = problems(platform, &facts, relaxed);
-    if !found.is_empty() {
-        return Err(found.join("; "));
+    let unreadable =
+        |e: String| format!("{platform}: the {} file cannot be read: {e}", format.name());
+    let problems = match format {
+        BinaryFormat::Elf => {
+            let facts = inspect(&bytes).map_err(unreadable)?;
+            let found = problems(platform, &facts, relaxed);
+            if relaxed.dynamic && !facts.is_static() {
+                out.relaxed.push("static (allow-dynamic)".into());
+            }
+            out.elf = Some(facts);
+            found
+        }
+        BinaryFormat::MachO => {
+            let facts = crate::machocheck::inspect(&bytes).map_err(unreadable)?;
+            let found = crate::machocheck::problems(platform, &facts);
+            out.macho = Some(facts);
+            found
+        }
+        BinaryFormat::Pe => {
+            let facts = crate::pecheck::inspect(&bytes).map_err(unreadable)?;
+            let found = crate::pecheck::problems(platform, &facts);
+            out.pe = Some(facts);
+            found
+        }
+    };
+    match problems.is_empty() {
+        true => Ok(out),
+        false => Err(problems.join("; ")),
     }
-    if relaxed.dynamic && !facts.is_static() {
-        out.relaxed.push("static (allow-dynamic)".into());
-    }
-    out.elf = Some(facts);
-    Ok(out)
 }
 
 /// Checks that `platform`'s docker archive says it is for `platform`: its
@@ -76,12 +119,30 @@ pub fn check_image(platform: Platform, archive: &Path) -> Result<(), String> {
     ))
 }
 
-/// The program that runs `platform`'s binaries here: `None` for natively
-/// (the machine's own, and i386 on x86_64), else the qemu user emulator's
-/// name.
-fn runner_for(platform: Platform, host: &str) -> Option<String> {
-    let native = host == platform.uname() || (host == "x86_64" && platform.arch() == "386");
-    (!native).then(|| platform.qemu())
+/// The program that runs `platform`'s binaries here: `Ok(None)` for
+/// natively (the machine's own Linux binaries, and i386 on x86_64), else
+/// the emulator's name (`qemu-aarch64-static`, `wine`); `Err` says why
+/// nothing can.
+fn runner_for(platform: Platform, host: &str) -> Result<Option<String>, String> {
+    let same = host == platform.uname() || (host == "x86_64" && platform.arch() == "386");
+    if platform.is_linux() && same {
+        return Ok(None);
+    }
+    match platform.emulator() {
+        Emulator::Qemu(arch) => Ok(Some(format!("qemu-{arch}-static"))),
+        Emulator::Wine if host == "x86_64" => Ok(Some("wine".into())),
+        Emulator::Wine => Err(format!("Wine runs {platform} binaries on x86-64 only")),
+        Emulator::Nothing(why) => Err(why.into()),
+    }
+}
+
+/// Where an emulator is: on `PATH`, or (Wine) where Debian's wine64
+/// puts it when the `wine` wrapper is not installed.
+fn find_runner(name: &str) -> Option<std::path::PathBuf> {
+    which::which(name).ok().or_else(|| {
+        let wine64 = Path::new("/usr/lib/wine/wine64");
+        (name == "wine" && wine64.is_file()).then(|| wine64.to_path_buf())
+    })
 }
 
 /// Runs the binary with `args`: natively where this machine can (and a
@@ -96,18 +157,22 @@ pub fn smoke(platform: Platform, file: &Path, args: &[String], script: bool) -> 
         result: format!("skipped: {why}"),
     };
     let runner = if script {
-        None
+        Ok(None)
     } else {
         runner_for(platform, std::env::consts::ARCH)
     };
     let (cmd, runner) = match runner {
-        None => (Cmd::new(file), "native".to_string()),
-        Some(qemu) => match which::which(&qemu) {
-            Ok(path) => (Cmd::new(path).arg(file), qemu.to_string()),
-            Err(_) => {
-                return skipped(format!(
-                    "{qemu} is not installed (Debian: qemu-user-static)"
-                ))
+        Err(why) => return skipped(why),
+        Ok(None) => (Cmd::new(file), "native".to_string()),
+        Ok(Some(name)) => match find_runner(&name) {
+            // Wine's own diagnostics go to standard error; quiet them.
+            Some(path) => (Cmd::new(path).arg(file).env("WINEDEBUG", "-all"), name),
+            None => {
+                let package = match name.as_str() {
+                    "wine" => "wine64",
+                    _ => "qemu-user-static",
+                };
+                return skipped(format!("{name} is not installed (Debian: {package})"));
             }
         },
     };
@@ -142,11 +207,11 @@ mod tests {
     #[test]
     fn runs_what_the_host_can_and_emulates_the_rest() {
         let runner = |s: &str, host: &str| runner_for(Platform::parse_any(s).unwrap(), host);
-        assert_eq!(runner("linux/amd64", "x86_64"), None);
-        assert_eq!(runner("linux/386", "x86_64"), None);
-        assert_eq!(runner("linux/arm64", "aarch64"), None);
-        assert_eq!(runner("linux/s390x", "s390x"), None);
-        for (target, host, qemu) in [
+        assert_eq!(runner("linux/amd64", "x86_64"), Ok(None));
+        assert_eq!(runner("linux/386", "x86_64"), Ok(None));
+        assert_eq!(runner("linux/arm64", "aarch64"), Ok(None));
+        assert_eq!(runner("linux/s390x", "s390x"), Ok(None));
+        for (target, host, emulator) in [
             ("linux/arm64", "x86_64", "qemu-aarch64-static"),
             ("linux/arm/v6", "x86_64", "qemu-arm-static"),
             ("linux/arm/v7", "x86_64", "qemu-arm-static"),
@@ -154,12 +219,18 @@ mod tests {
             ("linux/riscv64", "x86_64", "qemu-riscv64-static"),
             ("linux/ppc64le", "x86_64", "qemu-ppc64le-static"),
             ("linux/s390x", "x86_64", "qemu-s390x-static"),
+            ("windows/amd64", "x86_64", "wine"),
         ] {
             assert_eq!(
-                runner(target, host).as_deref(),
-                Some(qemu),
+                runner(target, host),
+                Ok(Some(emulator.to_string())),
                 "{target} on {host}"
             );
         }
+        // A Darwin binary never runs here, not even on the same machine.
+        let darwin = runner("darwin/amd64", "x86_64").unwrap_err();
+        assert!(darwin.contains("macOS"), "{darwin}");
+        assert!(runner("windows/arm64", "x86_64").is_err());
+        assert!(runner("windows/amd64", "aarch64").is_err());
     }
 }

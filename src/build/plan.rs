@@ -72,8 +72,10 @@ impl Plan {
                 config.static_attr(platform),
                 None,
             );
-            if let Some(attr) = config.docker_attr(platform) {
-                push(Some(platform), Kind::Docker, attr, None);
+            // Images are Linux's: a Darwin or Windows target builds none.
+            match config.docker_attr(platform) {
+                Some(attr) if platform.is_linux() => push(Some(platform), Kind::Docker, attr, None),
+                _ => {}
             }
         }
         for extra in &config.artifacts {

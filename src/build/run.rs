@@ -184,7 +184,9 @@ fn print_dry_run(ctx: &Context, plan: &Plan, nix: &Nix) {
         .iter()
         .map(|o| {
             let path = match (o.kind, o.platform, &o.extra) {
-                (Kind::Static, Some(p), _) => static_dir(p).join(&ctx.project.config.name),
+                (Kind::Static, Some(p), _) => {
+                    static_dir(p).join(p.program_file(&ctx.project.config.name))
+                }
                 (Kind::Docker, Some(p), _) => docker_link(p, "tar.gz"),
                 (_, platform, extra) => super::extras::extra_dir(platform)
                     .join(extra.as_ref().map_or("", |e| e.name.as_str())),
@@ -569,7 +571,10 @@ fn output_files(
             Ok(vec![(docker_link(platform, archive_ext(path)?), None)])
         }
         Kind::Extra => Err(shape("an extra artifact is not a binary".into())),
-        Kind::Static if meta.is_file() => Ok(vec![(static_dir(platform).join(name), None)]),
+        Kind::Static if meta.is_file() => {
+            let file = platform.program_file(name);
+            Ok(vec![(static_dir(platform).join(file), None)])
+        }
         Kind::Static => {
             let bin = path.join("bin");
             let mut files: Vec<_> = std::fs::read_dir(&bin)

@@ -270,7 +270,7 @@ impl PackagesConfig {
 /// Fedora's `armv6hl`; `linux/arm/v7` is Debian's own armhf and Fedora's
 /// `armv7hl`. Packages are for Linux targets only.
 pub fn default_arch(platform: Platform) -> Option<(&'static str, &'static str)> {
-    (platform.os() == "linux").then(|| platform.package_arches())
+    platform.package_arches()
 }
 
 /// Debian's rule for a package name: lower-case letters, digits, `+`, `-`

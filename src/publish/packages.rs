@@ -261,7 +261,10 @@ fn binaries_by_target(
 ) -> Vec<(Platform, Vec<(PathBuf, String)>)> {
     let dist = ctx.dist_dir();
     let mut out: Vec<(Platform, Vec<(PathBuf, String)>)> = Vec::new();
-    for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
+    // Packages are Linux's.
+    let linux =
+        |a: &&crate::build_record::Artifact| a.kind == Kind::Static && a.platform.is_linux();
+    for a in manifest.artifacts.iter().filter(linux) {
         let local = dist.join(&a.path);
         let name = local
             .file_name()
