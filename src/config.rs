@@ -53,6 +53,8 @@ pub const KEYS: &[&str] = &[
     "public-url",
     "installer",
     "sbom",
+    "archives",
+    "archive-files",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -178,6 +180,12 @@ pub struct Config {
     pub installer: bool,
     /// Publish `<name>-<tag>.cdx.json`, a CycloneDX SBOM (default true).
     pub sbom: bool,
+    /// Publish an archive per target (`<name>-<tag>-<rust triple>.tar.gz`,
+    /// `.zip` for Windows) in this format; `None`: none (the default).
+    pub archives: Option<crate::archive::ArchiveFormat>,
+    /// Files of the project put in each target's archive beside the
+    /// binaries (README, LICENSE), relative to the package's directory.
+    pub archive_files: Vec<String>,
     /// Linux packages and their repositories (none by default).
     pub packages: crate::linuxpkg::PackagesConfig,
     /// What Cargo.toml says of the package (version, description…), for packages.
@@ -212,6 +220,8 @@ impl Config {
             public_url: None,
             installer: true,
             sbom: true,
+            archives: None,
+            archive_files: Vec::new(),
             packages: Default::default(),
             cargo: Default::default(),
         }
@@ -326,6 +336,8 @@ impl Config {
                         Error::config(&full, format!("must be true or false, not {value}"))
                     })?
                 }
+                "archives" => self.archives = archives(&full, value)?,
+                "archive-files" => self.archive_files = strings(&full, value)?,
                 "source-tarball" => {
                     self.source_tarball = value.as_bool().ok_or_else(|| {
                         Error::config(&full, format!("must be true or false, not {value}"))
@@ -418,6 +430,25 @@ impl Config {
         self.docker_attr
             .as_deref()
             .map(|t| expand(t, &self.name, platform))
+    }
+}
+
+/// `archives`: true (tar.gz), false, or a format.
+fn archives(key: &str, value: &Value) -> Result<Option<crate::archive::ArchiveFormat>> {
+    match value {
+        Value::Bool(false) => Ok(None),
+        Value::Bool(true) => Ok(Some(crate::archive::ArchiveFormat::TarGz)),
+        Value::String(s) => s.parse().map(Some).map_err(|_| {
+            let formats = crate::archive::ArchiveFormat::NAMES.join(", ");
+            Error::config(
+                key,
+                format!("`{s}` is not an archive format: true, false, {formats}"),
+            )
+        }),
+        other => Err(Error::config(
+            key,
+            format!("must be true, false or a format (tar.gz, tar.xz, zip), not {other}"),
+        )),
     }
 }
 

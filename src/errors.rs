@@ -237,6 +237,8 @@ pub enum Error {
         failed: Vec<String>,
         /// How many outputs were asked for.
         total: usize,
+        /// Systems nix said no machine here builds (`aarch64-darwin`).
+        no_builder: Vec<String>,
     },
     /// A build output does not have the shape the platform tree needs.
     #[error("{output}: {message}")]
@@ -645,6 +647,10 @@ impl Error {
                 "define it in flake.nix, or fix `{key}.attribute`; remember that nix only sees files git tracks"
             ),
             Error::Eval { .. } => "run the same `nix build` by hand (`--dry-run` prints it) to see the whole trace".into(),
+            Error::BuildFailed { no_builder, .. } if !no_builder.is_empty() => format!(
+                "no machine here builds {0}: declare a builder for it (`build -- --builders 'ssh://HOST {0}'`, docs/nix.md), or add it to nix's `extra-platforms` if this machine runs its builder",
+                no_builder.join(" ")
+            ),
             Error::BuildFailed { .. } => "the outputs that built are linked and listed in build.json; fix the failing derivation and run `build` again".into(),
             Error::OutputShape { .. } => "a static output must be a file or a directory with bin/; a docker output must be a docker-archive file; an extra artifact that is a directory needs `archive` (tar.gz, tar.xz or zip)".into(),
             Error::Command { .. } | Error::CommandOutput { .. } => "re-run with -v to see every command".into(),

@@ -1,7 +1,8 @@
 # The example project's flake: a real Rust program (src/main.rs, with one
 # crates.io dependency vendored in vendor/) that cargo cross-builds inside a
-# Nix derivation for four Linux targets, offline, plus a docker image and a
-# manual, in the attribute shape `cargo release-dist build` expects.
+# Nix derivation for four Linux targets and Windows (x86-64), offline, plus a
+# docker image and a manual, in the attribute shape `cargo release-dist
+# build` expects.
 #
 # OFFLINE, WITHOUT NIXPKGS: the machines this example is tested on have
 # Debian's nix-bin with the sandbox off, no internet and no nixpkgs. So the
@@ -41,7 +42,11 @@
         "i686-linux" = { arch = "386"; triple = "i686-unknown-linux-gnu"; linkerVar = "CARGO_TARGET_I686_UNKNOWN_LINUX_GNU_LINKER"; linker = "i686-linux-gnu-gcc"; };
         "aarch64-linux" = { arch = "arm64"; triple = "aarch64-unknown-linux-gnu"; linkerVar = "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"; linker = "aarch64-linux-gnu-gcc"; };
         "armv7l-linux" = { arch = "arm"; triple = "armv7-unknown-linux-gnueabihf"; linkerVar = "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER"; linker = "arm-linux-gnueabihf-gcc"; };
+        # Windows: Debian's std for it (libstd-rust-dev-windows) and mingw-w64's
+        # gcc as the linker; +crt-static, so it imports only system DLLs.
+        "x86_64-windows" = { arch = "amd64"; triple = "x86_64-pc-windows-gnu"; linkerVar = "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER"; linker = "x86_64-w64-mingw32-gcc"; exe = ".exe"; };
       };
+      isLinux = system: builtins.match ".*-linux" system != null;
 
       shell = args: derivation ({
         system = buildSystem;
@@ -91,8 +96,8 @@
           export RUSTFLAGS="-C target-feature=+crt-static -C strip=symbols --remap-path-prefix=$work=/build"
           /usr/bin/cargo build --offline --locked --release --target $rustTarget
           mkdir -p $out/bin
-          cp $work/target/$rustTarget/release/${name} $out/bin/${name}
-          chmod 555 $out/bin/${name}
+          cp $work/target/$rustTarget/release/${name}${t.exe or ""} $out/bin/${name}${t.exe or ""}
+          chmod 555 $out/bin/${name}${t.exe or ""}
           rm -rf $work
         '' ];
       } // { ${t.linkerVar} = t.linker; });
@@ -135,11 +140,11 @@
         '' ];
       };
 
+      # Images are Linux's.
       perTarget = builtins.mapAttrs (system: t:
-        let bin = staticFor system t; in {
-          ${name} = bin;
-          "${name}-docker" = dockerFor system t bin;
-        }) targets;
+        let bin = staticFor system t; in
+        { ${name} = bin; }
+        // (if isLinux system then { "${name}-docker" = dockerFor system t bin; } else { })) targets;
     in {
       packages = perTarget // {
         ${buildSystem} = perTarget.${buildSystem} // { "${name}-docs" = docs; };

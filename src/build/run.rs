@@ -125,10 +125,24 @@ pub fn run(ctx: &Context, opts: &BuildOpts) -> Result<Option<BuildRecord>> {
     if manifest.complete {
         Ok(Some(manifest))
     } else {
-        Err(Error::BuildFailed {
-            failed: manifest.failures.iter().map(Failure::label).collect(),
-            total: plan.outputs.len(),
-        })
+        Err(build_failed(&manifest, plan.outputs.len()))
+    }
+}
+
+/// The error of a build with failures: which, of how many, and the systems
+/// nix said no machine here builds.
+fn build_failed(manifest: &BuildRecord, total: usize) -> Error {
+    let mut no_builder: Vec<String> = manifest
+        .failures
+        .iter()
+        .filter_map(|f| crate::nix::needed_system(&f.error))
+        .collect();
+    no_builder.sort();
+    no_builder.dedup();
+    Error::BuildFailed {
+        failed: manifest.failures.iter().map(Failure::label).collect(),
+        total,
+        no_builder,
     }
 }
 

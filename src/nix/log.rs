@@ -97,6 +97,16 @@ impl LogEvent {
     }
 }
 
+/// The system a build error says no machine here builds: nix's "a
+/// 'aarch64-darwin' with features {} is required to build '…', but I am a
+/// 'x86_64-linux' …".
+pub fn needed_system(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("a '")?;
+    let (system, rest) = rest.split_once('\'')?;
+    rest.contains("is required to build")
+        .then(|| system.to_string())
+}
+
 /// Removes ANSI colour sequences, which nix puts in its messages.
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -121,6 +131,17 @@ pub fn strip_ansi(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_system_no_machine_here_builds() {
+        // Nix 2.8's words, as it printed them here for a Darwin derivation.
+        let said = "error: a 'aarch64-darwin' with features {} is required to build '/nix/store/bp5frmaayr3fd1gig4w6p4kv2g2bymgr-hello-0.1.0-aarch64-apple-darwin.drv', but I am a 'x86_64-linux' with features {benchmark, big-parallel, kvm, nixos-test}";
+        assert_eq!(needed_system(said).as_deref(), Some("aarch64-darwin"));
+        assert_eq!(
+            needed_system("error: builder for 'x' failed with exit code 1"),
+            None
+        );
+    }
 
     #[test]
     fn strips_colours() {

@@ -8,5 +8,5 @@ mod log;
 mod store;
 
 pub use json::{parse_path_infos, BuiltPath, PathInfo};
-pub use log::{LogEvent, ACT_BUILD};
+pub use log::{needed_system, LogEvent, ACT_BUILD};
 pub use store::{Nix, NixVersion};

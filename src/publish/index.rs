@@ -102,6 +102,37 @@ pub fn releases(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Vec<Liste
         .collect()
 }
 
+/// The operating systems in the order a release lists them, and how
+/// people call them.
+const SYSTEMS: [(&str, &str); 3] = [
+    ("linux", "Linux"),
+    ("darwin", "macOS"),
+    ("windows", "Windows"),
+];
+
+/// `files`, grouped by operating system (Linux, macOS, Windows, then any
+/// other), each group in its listing order.
+fn by_os(files: &[ListedFile]) -> Vec<&ListedFile> {
+    let rank = |f: &&ListedFile| {
+        let os = f.platform.os();
+        SYSTEMS
+            .iter()
+            .position(|(o, _)| *o == os)
+            .unwrap_or(SYSTEMS.len())
+    };
+    let mut out: Vec<&ListedFile> = files.iter().collect();
+    out.sort_by_key(rank);
+    out
+}
+
+/// How people call `os`.
+fn os_title(os: &str) -> &str {
+    SYSTEMS
+        .iter()
+        .find(|(o, _)| *o == os)
+        .map_or(os, |(_, t)| t)
+}
+
 fn first_time(r: &ListedRelease) -> Option<SystemTime> {
     r.files.iter().filter_map(|f| f.modified).min()
 }
@@ -146,14 +177,14 @@ pub fn index_json(layout: Layout, releases: &[ListedRelease]) -> Value {
             let builds: Vec<Value> = sorted(releases.to_vec(), *class)
                 .iter()
                 .map(|r| {
-                    let files: Vec<Value> = r
-                        .files
-                        .iter()
+                    let files: Vec<Value> = by_os(&r.files)
+                        .into_iter()
                         .map(|f| {
                             let (date, time) = date_time(f.modified);
                             json!({
                                 "binary": f.key.rsplit('/').next().unwrap_or(""),
                                 "date": date,
+                                "os": f.platform.os(),
                                 "path": f.key,
                                 "platform": f.platform.to_string(),
                                 "root": root,
@@ -221,7 +252,15 @@ pub fn index_html(title: &str, releases: &[ListedRelease], notes: &Notes) -> Str
         for r in &list {
             let (date, _) = date_time(first_time(r));
             out.push_str(&format!("<h3>{} <span class=\"meta\">({date})</span></h3>\n<table><tr><th>Platform</th><th>File</th><th>Size</th></tr>\n", esc(&r.tag)));
-            for f in &r.files {
+            let mut os = "";
+            for f in by_os(&r.files) {
+                if f.platform.os() != os {
+                    os = f.platform.os();
+                    out.push_str(&format!(
+                        "<tr><th colspan=\"3\">{}</th></tr>\n",
+                        esc(os_title(os))
+                    ));
+                }
                 let file = f.key.rsplit('/').next().unwrap_or("");
                 out.push_str(&format!(
                     "<tr><td>{}</td><td><a href=\"/{}\">{}</a> · <a href=\"/{}.sha256\">sha256</a></td><td class=\"size\">{}</td></tr>\n",

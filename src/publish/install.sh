@@ -1,10 +1,10 @@
 #!/bin/sh
-# Installs @NAME@ @TAG@: the static binary for this machine, checked against
-# the release's SHA256SUMS before it is put in place. POSIX sh (dash works),
-# curl or wget. Written by cargo-release-dist.
+# Installs @NAME@ @TAG@: the binary for this machine (Linux or macOS),
+# checked against the release's SHA256SUMS before it is put in place. POSIX
+# sh (dash works), curl or wget. Written by cargo-release-dist.
 #
 #   curl -fsSL @SELF@ | sh
-#   sh install.sh [--dir DIR] [--arch amd64|386|arm64|armv6|armv7|riscv64|ppc64le|s390x] [--base-url URL]
+#   sh install.sh [--dir DIR] [--os linux|darwin] [--arch amd64|386|arm64|armv6|armv7|riscv64|ppc64le|s390x] [--base-url URL]
 set -eu
 
 name='@NAME@'
@@ -16,6 +16,7 @@ release_path='@RELEASE_PATH@'
 files='@FILES@'
 
 dir="${HOME:-}/.local/bin"
+os=''
 arch=''
 
 say() { printf '%s\n' "install.sh: $*" >&2; }
@@ -24,6 +25,7 @@ usage() {
   cat <<EOF
 Installs $name $tag into DIR (default ~/.local/bin).
   --dir DIR        where to install $bin
+  --os OS          linux or darwin (default: this machine's)
   --arch ARCH      amd64, 386, arm64, armv6, armv7, riscv64, ppc64le or s390x
                    (default: this machine's)
   --base-url URL   where the release is published (default: $base_url)
@@ -34,6 +36,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --dir) [ $# -ge 2 ] || die "--dir needs a directory"; dir=$2; shift 2 ;;
     --dir=*) dir=${1#--dir=}; shift ;;
+    --os) [ $# -ge 2 ] || die "--os needs an operating system"; os=$2; shift 2 ;;
+    --os=*) os=${1#--os=}; shift ;;
     --arch) [ $# -ge 2 ] || die "--arch needs an architecture"; arch=$2; shift 2 ;;
     --arch=*) arch=${1#--arch=}; shift ;;
     --base-url) [ $# -ge 2 ] || die "--base-url needs a URL"; base_url=$2; shift 2 ;;
@@ -46,10 +50,21 @@ done
 [ -n "$base_url" ] || die "this script does not know where $name $tag was published: give --base-url URL"
 [ -n "$dir" ] || die "no directory to install into: give --dir DIR"
 
+if [ -z "$os" ]; then
+  case "$(uname -s)" in
+    Linux) os=linux ;;
+    Darwin) os=darwin ;;
+    *) die "$name has builds for Linux and macOS, and this is $(uname -s)" ;;
+  esac
+fi
+case "$os" in linux|darwin) ;; *) die "unknown operating system: $os (linux or darwin)" ;; esac
 if [ -z "$arch" ]; then
-  os=$(uname -s)
-  [ "$os" = Linux ] || die "$name is built for Linux, and this is $os"
   machine=$(uname -m)
+  # An arm64 Mac running this shell under Rosetta says x86_64: ask it.
+  if [ "$os" = darwin ] && [ "$machine" = x86_64 ] \
+    && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || true)" = 1 ]; then
+    machine=arm64
+  fi
   case "$machine" in
     x86_64|amd64) arch=amd64 ;;
     i386|i486|i586|i686) arch=386 ;;
@@ -71,17 +86,17 @@ lookup() {
   return 1
 }
 case "$arch" in
-  amd64|linux/amd64) path=$(lookup linux/amd64) || path='' ;;
-  386|i386|linux/386) path=$(lookup linux/386) || path='' ;;
-  arm64|aarch64|linux/arm64) path=$(lookup linux/arm64) || path='' ;;
-  armv6|armv6l|arm|linux/arm/v6) path=$(lookup linux/arm/v6) || path='' ;;
-  armv7|armv7l|linux/arm/v7) path=$(lookup linux/arm/v7 || lookup linux/arm/v6) || path='' ;;
-  riscv64|linux/riscv64) path=$(lookup linux/riscv64) || path='' ;;
-  ppc64le|linux/ppc64le) path=$(lookup linux/ppc64le) || path='' ;;
-  s390x|linux/s390x) path=$(lookup linux/s390x) || path='' ;;
+  amd64|x86_64|linux/amd64|darwin/amd64) path=$(lookup "$os/amd64") || path='' ;;
+  386|i386|linux/386) path=$(lookup "$os/386") || path='' ;;
+  arm64|aarch64|linux/arm64|darwin/arm64) path=$(lookup "$os/arm64") || path='' ;;
+  armv6|armv6l|arm|linux/arm/v6) path=$(lookup "$os/arm/v6") || path='' ;;
+  armv7|armv7l|linux/arm/v7) path=$(lookup "$os/arm/v7" || lookup "$os/arm/v6") || path='' ;;
+  riscv64|linux/riscv64) path=$(lookup "$os/riscv64") || path='' ;;
+  ppc64le|linux/ppc64le) path=$(lookup "$os/ppc64le") || path='' ;;
+  s390x|linux/s390x) path=$(lookup "$os/s390x") || path='' ;;
   *) die "unknown architecture: $arch (amd64, 386, arm64, armv6, armv7, riscv64, ppc64le or s390x)" ;;
 esac
-[ -n "$path" ] || die "$name $tag has no build for $arch"
+[ -n "$path" ] || die "$name $tag has no build for $os/$arch"
 
 fetch() {
   if command -v curl >/dev/null 2>&1; then

@@ -70,6 +70,9 @@ pub enum FileRole {
     Installer,
     /// The CycloneDX SBOM.
     Sbom,
+    /// A target's archive (`<name>-<tag>-<rust triple>.tar.gz`, `.zip` for
+    /// Windows): its binaries and the configured files.
+    Archive(Platform),
 }
 
 impl FileRole {
@@ -83,6 +86,7 @@ impl FileRole {
             FileRole::Package => "package",
             FileRole::Installer => "installer",
             FileRole::Sbom => "sbom",
+            FileRole::Archive(_) => "archive",
         }
     }
 }
@@ -184,6 +188,9 @@ pub fn tag_document(files: &[ReleaseFile]) -> Value {
                 doc["name"] = json!(name);
             }
             if let Some(p) = f.platform {
+                doc["platform"] = json!(p.to_string());
+            }
+            if let FileRole::Archive(p) = &f.role {
                 doc["platform"] = json!(p.to_string());
             }
             doc

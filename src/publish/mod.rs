@@ -2,6 +2,7 @@
 //! and name documents, release index) from what `build` recorded in
 //! build.json, to every destination; and `verify`, which reads it back.
 
+pub mod archives;
 pub mod images;
 pub mod index;
 pub mod installer;

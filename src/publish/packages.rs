@@ -246,7 +246,7 @@ fn package_arch(
 }
 
 /// `$SOURCE_DATE_EPOCH`, else the commit's time.
-fn release_time(manifest: &BuildRecord) -> u64 {
+pub(crate) fn release_time(manifest: &BuildRecord) -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.trim().parse().ok())

@@ -70,6 +70,13 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
     let key = provenance_key(ctx, opts)?;
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
     let mut files = release_files(&dist, &manifest)?;
+    if let Some(format) = ctx.project.config.archives {
+        let time = super::packages::release_time(&manifest);
+        let archives = (release.tag.as_str(), format, time);
+        files.extend(super::archives::target_archives(
+            ctx, &manifest, archives, &files,
+        )?);
+    }
     if ctx.project.config.source_tarball {
         files.push(source_tarball(ctx, &manifest, &release.tag)?);
     }
@@ -385,8 +392,15 @@ fn installer_file(
     let config = &ctx.project.config;
     let mut targets: Vec<(crate::platform::Platform, String)> = Vec::new();
     let mut bin = config.name.clone();
+    // install.sh is POSIX sh: Linux and macOS; Windows users get the .exe
+    // (or its archive) from the release page.
     for f in files.iter().filter(|f| f.role == FileRole::Binary) {
-        let Some(p) = f.platform else { continue };
+        let Some(p) = f
+            .platform
+            .filter(|p| p.format() != crate::platform::BinaryFormat::Pe)
+        else {
+            continue;
+        };
         let named = f.file == config.name;
         match targets.iter_mut().find(|(q, _)| *q == p) {
             Some(entry) if named => entry.1 = f.path_in(layout),

@@ -215,7 +215,7 @@ fn an_armv8_binary_in_the_arm_v7_slot_fails_its_target() {
     .unwrap();
     f.edit("flake.nix", |t| {
         t.replace(
-            "cp $work/target/$rustTarget/release/${name} $out/bin/${name}",
+            "cp $work/target/$rustTarget/release/${name}${t.exe or \"\"} $out/bin/${name}${t.exe or \"\"}",
             "cp ${if t.arch == \"arm\" then ./broken/armv8-a32 else \"$work/target/$rustTarget/release/${name}\"} $out/bin/${name}",
         )
     });

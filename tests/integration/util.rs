@@ -97,7 +97,11 @@ impl Fixture {
     pub fn edit(&self, file: &str, f: impl FnOnce(String) -> String) {
         let path = self.dir.join(file);
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, f(text)).unwrap();
+        let edited = f(text.clone());
+        // An edit that finds nothing to replace would leave the test
+        // checking the unedited project.
+        assert_ne!(edited, text, "the edit of {file} changed nothing");
+        std::fs::write(&path, edited).unwrap();
     }
 
     /// A Nix key pair under `keys/` (secret key path, public key text),
