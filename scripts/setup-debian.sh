@@ -7,6 +7,8 @@ set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
+# Installed without their recommends (wine64's would bring a desktop's worth).
+lean=()
 command -v nix >/dev/null || missing+=(nix-bin)
 command -v git >/dev/null || missing+=(git)
 # The example is a Rust program that cargo cross-builds inside Nix, offline:
@@ -64,6 +66,15 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   # verify with python3-cryptography; openssl makes the token issuer's key.
   /usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing+=(python3-cryptography)
   command -v openssl >/dev/null || missing+=(openssl)
+  # Every OS (tests/integration/targets.rs, the example's windows/amd64):
+  # Debian's Rust std for Windows and mingw-w64's gcc as its linker, Wine to
+  # run the .exe, and clang with lld's ld64.lld to link the stand-in's
+  # Mach-O files (and the vectors) against a text stub of libSystem.
+  [ -d /usr/lib/rustlib/x86_64-pc-windows-gnu ] || lean+=(libstd-rust-dev-windows)
+  command -v x86_64-w64-mingw32-gcc >/dev/null || lean+=(gcc-mingw-w64-x86-64)
+  [ -x /usr/lib/wine/wine64 ] || command -v wine >/dev/null || lean+=(wine64)
+  command -v clang >/dev/null || lean+=(clang)
+  ls /usr/lib/llvm-*/bin/ld64.lld >/dev/null 2>&1 || lean+=(lld)
 fi
 if [ "${1:-}" = "--benches" ]; then
   # rclone is the benches' upload anchor; jq and bc read and divide their figures.
@@ -75,9 +86,14 @@ for arch in "${foreign[@]}"; do
   echo "adding the $arch architecture (dpkg --add-architecture)"
   as_root dpkg --add-architecture "$arch"
 done
-if [ ${#missing[@]} -gt 0 ] || [ ${#foreign[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
+if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ] || [ ${#foreign[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]} ${lean[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [ ${#lean[@]} -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
+  fi
 fi
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust (https://rustup.rs)" >&2; exit 1; }

@@ -31,6 +31,7 @@ mod reliability;
 mod sbom;
 mod secrets;
 mod structure;
+mod targets;
 mod templates;
 mod token_auth;
 mod util;
