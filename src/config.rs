@@ -55,6 +55,7 @@ pub const KEYS: &[&str] = &[
     "sbom",
     "archives",
     "archive-files",
+    "custom-targets",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -249,7 +250,13 @@ impl Config {
     /// together (one alone as it is).
     fn apply(&mut self, prefix: &str, table: &Map<String, Value>) -> Result<()> {
         let mut errors = Vec::new();
-        for (key, value) in table {
+        // Declared targets first: `targets` and the other keys may name them.
+        let custom = table.get(CUSTOM_TARGETS).into_iter();
+        let rest = table.iter().filter(|(k, _)| *k != CUSTOM_TARGETS);
+        let ordered = custom
+            .map(|v| (CUSTOM_TARGETS, v))
+            .chain(rest.map(|(k, v)| (k.as_str(), v)));
+        for (key, value) in ordered {
             let full = format!("{prefix}.{key}");
             if let Err(e) = self.apply_key(key, &full, value) {
                 errors.push(e);
@@ -336,6 +343,7 @@ impl Config {
                         Error::config(&full, format!("must be true or false, not {value}"))
                     })?
                 }
+                CUSTOM_TARGETS => custom_targets(&full, value)?,
                 "archives" => self.archives = archives(&full, value)?,
                 "archive-files" => self.archive_files = strings(&full, value)?,
                 "source-tarball" => {
@@ -431,6 +439,78 @@ impl Config {
             .as_deref()
             .map(|t| expand(t, &self.name, platform))
     }
+}
+
+/// The key of the targets a project declares.
+const CUSTOM_TARGETS: &str = "custom-targets";
+
+/// `custom-targets`: `{ "linux/loong64" = { nix-system, rust-triple,
+/// machine, bits, deb, rpm, qemu } }`, each declared for this process.
+fn custom_targets(key: &str, value: &Value) -> Result<()> {
+    let table = value
+        .as_object()
+        .ok_or_else(|| Error::config(key, "must be a table of targets (\"os/arch\" = { … })"))?;
+    let mut errors = Vec::new();
+    for (oci, spec) in table {
+        let full = format!("{key}.\"{oci}\"");
+        if let Err(e) = custom_target(&full, oci, spec) {
+            errors.push(e);
+        }
+    }
+    together(errors)
+}
+
+fn custom_target(full: &str, oci: &str, spec: &Value) -> Result<()> {
+    const FIELDS: [&str; 7] = [
+        "nix-system",
+        "rust-triple",
+        "machine",
+        "bits",
+        "deb",
+        "rpm",
+        "qemu",
+    ];
+    let spec = spec
+        .as_object()
+        .ok_or_else(|| Error::config(full, "must be a table: nix-system, rust-triple, machine, bits; deb, rpm and qemu if it has them"))?;
+    if let Some(k) = spec.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(Error::config(
+            format!("{full}.{k}"),
+            format!("is not a key of a target: {}", FIELDS.join(", ")),
+        ));
+    }
+    let text = |k: &str| {
+        spec.get(k)
+            .map(|v| string(&format!("{full}.{k}"), v))
+            .transpose()
+    };
+    let needed =
+        |k: &str| text(k)?.ok_or_else(|| Error::config(format!("{full}.{k}"), "is missing"));
+    let bits = match spec.get("bits").and_then(Value::as_u64) {
+        Some(b @ (32 | 64)) => b as u8,
+        _ => return Err(Error::config(format!("{full}.bits"), "must be 32 or 64")),
+    };
+    let packages = match (text("deb")?, text("rpm")?) {
+        (Some(d), Some(r)) => Some((d, r)),
+        (None, None) => None,
+        _ => {
+            return Err(Error::config(
+                full,
+                "names deb and rpm architectures together, or neither",
+            ))
+        }
+    };
+    let target = crate::platform::CustomTarget {
+        oci: oci.to_string(),
+        nix_system: needed("nix-system")?,
+        rust_triple: needed("rust-triple")?,
+        machine: (needed("machine")?, bits),
+        packages,
+        qemu: text("qemu")?,
+    };
+    Platform::declare(&target)
+        .map(drop)
+        .map_err(|why| Error::config(full, why))
 }
 
 /// `archives`: true (tar.gz), false, or a format.
@@ -649,6 +729,52 @@ mod tests {
                 Err(Error::Config { key: k, .. }) => assert_eq!(k, key, "for {table}"),
                 other => panic!("{table}: expected a config error on {key}, got {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_declared_target_is_known_to_every_key_that_names_one() {
+        let loong = json!({
+            "nix-system": "loongarch64-linux",
+            "rust-triple": "loongarch64-unknown-linux-gnu",
+            "machine": "LoongArch",
+            "bits": 64,
+            "deb": "loong64",
+            "rpm": "loongarch64",
+            "qemu": "loongarch64"
+        });
+        let config = parse(json!({"release-dist": {
+            "allow-dynamic": ["linux/loong64"],
+            "targets": ["linux/amd64", "loongarch64-linux"],
+            "custom-targets": {"linux/loong64": loong}
+        }}))
+        .unwrap();
+        let p = config.targets[1];
+        assert_eq!(p.to_string(), "linux/loong64");
+        assert_eq!(
+            (p.rust_triple(), p.machine()),
+            ("loongarch64-unknown-linux-gnu", ("LoongArch", 64))
+        );
+        assert_eq!(p.package_arches(), Some(("loong64", "loongarch64")));
+        assert_eq!(config.allow_dynamic, [p]);
+        // Declared again (a second read of the configuration): the same target.
+        parse(json!({"release-dist": {"custom-targets": {"linux/loong64": loong}}})).unwrap();
+        // A spelling the table has is refused, and so is a missing field.
+        let clash = json!({"nix-system": "x86_64-linux", "rust-triple": "x", "machine": "x86-64", "bits": 64});
+        match parse(json!({"release-dist": {"custom-targets": {"linux/x64": clash}}})) {
+            Err(Error::Config { key, message }) => {
+                assert!(key.ends_with("custom-targets.\"linux/x64\""), "{key}");
+                assert!(
+                    message.contains("`x86_64-linux` is already the spelling of linux/amd64"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let partial = json!({"nix-system": "mips-linux", "machine": "MIPS", "bits": 32});
+        match parse(json!({"release-dist": {"custom-targets": {"linux/mips": partial}}})) {
+            Err(Error::Config { key, .. }) => assert!(key.ends_with("rust-triple"), "{key}"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -162,6 +162,8 @@ fn machine_name(machine: u16, big_endian: bool) -> String {
         elf::EM_PPC64 if big_endian => "PowerPC64 big-endian".into(),
         elf::EM_PPC64 => "PowerPC64 little-endian".into(),
         elf::EM_S390 => "S/390".into(),
+        elf::EM_LOONGARCH => "LoongArch".into(),
+        elf::EM_MIPS => "MIPS".into(),
         other => format!("e_machine {other}"),
     }
 }

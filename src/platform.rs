@@ -234,10 +234,87 @@ static TABLE: [Entry; 12] = [
 /// How many of the table's first entries are the default set.
 const DEFAULTS: usize = 4;
 
+/// Targets a project declared (`custom-targets`), for this process: each
+/// entry is leaked once, so that a custom target is a [`Platform`] like the
+/// table's.
+static CUSTOM: std::sync::RwLock<Vec<&'static Entry>> = std::sync::RwLock::new(Vec::new());
+
+/// A target the table lacks, with its spellings, as a project declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomTarget {
+    /// `os/arch[/variant]`.
+    pub oci: String,
+    /// Its Nix system (`loongarch64-linux`).
+    pub nix_system: String,
+    /// Its Rust triple (`loongarch64-unknown-linux-gnu`).
+    pub rust_triple: String,
+    /// The machine as its format's check names it, and the word size.
+    pub machine: (String, u8),
+    /// Its (Debian, RPM) architectures, when it gets packages.
+    pub packages: Option<(String, String)>,
+    /// Its qemu user emulator's architecture, when there is one.
+    pub qemu: Option<String>,
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
 impl Platform {
-    /// Every known target, Garage's four first.
+    /// Every known target: the table's, Garage's four first, then those
+    /// the project declared.
     pub fn all() -> impl Iterator<Item = Platform> {
-        TABLE.iter().map(|entry| Platform { entry })
+        let custom = CUSTOM.read().map(|c| c.clone()).unwrap_or_default();
+        TABLE.iter().chain(custom).map(|entry| Platform { entry })
+    }
+
+    /// Declares `t` for this process; the same declaration again is the
+    /// same target. Refused: a malformed spelling, or one the table (or an
+    /// earlier declaration) already uses.
+    pub fn declare(t: &CustomTarget) -> Result<Platform, String> {
+        let parts: Vec<&str> = t.oci.split('/').collect();
+        let word = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| word(p)) {
+            return Err(format!(
+                "`{}` is not os/arch[/variant] in lower-case letters and digits",
+                t.oci
+            ));
+        }
+        for spelling in [&t.oci, &t.nix_system, &t.rust_triple] {
+            if let Some(p) = Self::parse_any(spelling) {
+                let same = p.to_string() == t.oci
+                    && p.nix_system() == t.nix_system
+                    && p.rust_triple() == t.rust_triple
+                    && !TABLE.iter().any(|e| std::ptr::eq(e, p.entry));
+                return match same {
+                    true => Ok(p),
+                    false => Err(format!("`{spelling}` is already the spelling of {p}")),
+                };
+            }
+        }
+        let entry: &'static Entry = Box::leak(Box::new(Entry {
+            os: leak(parts[0]),
+            arch: leak(parts[1]),
+            variant: parts.get(2).map(|v| leak(v)),
+            nix_system: leak(&t.nix_system),
+            rust_triple: leak(&t.rust_triple),
+            docker_stem: leak(&parts.join(".")),
+            machine: (leak(&t.machine.0), t.machine.1),
+            packages: t.packages.as_ref().map(|(d, r)| (leak(d), leak(r))),
+            emulator: match &t.qemu {
+                Some(q) => Emulator::Qemu(leak(q)),
+                None => Emulator::Nothing("no emulator is declared for this target (`qemu`)"),
+            },
+            uname: "",
+        }));
+        if let Ok(mut custom) = CUSTOM.write() {
+            custom.push(entry);
+        }
+        Ok(Platform { entry })
     }
 
     /// The default target set: the four that Garage ships (amd64, 386,
@@ -396,6 +473,7 @@ mod tests {
     #[test]
     fn every_spelling_of_each_target() {
         let rows: Vec<_> = Platform::all()
+            .take(TABLE.len())
             .map(|p| {
                 (
                     p.to_string(),

@@ -317,3 +317,29 @@ fn a_macos_binary_in_a_linux_slot_is_refused_naming_both_formats() {
     );
     assert!(!f.dist().join("static/linux/amd64/hello").exists());
 }
+
+#[test]
+fn a_target_the_table_lacks_is_declared_with_its_spellings() {
+    let f = Fixture::standin();
+    // Unknown until declared: refused, listing the known ones.
+    f.run(&["build", "-t", "linux/loong64"]).fails_with(
+        2,
+        &[
+            "unknown target `linux/loong64`",
+            "darwin/arm64",
+            "windows/amd64",
+        ],
+    );
+    f.edit("Cargo.toml", |t| {
+        format!(
+            "{t}\n[package.metadata.release-dist.custom-targets.\"linux/loong64\"]\nnix-system = \"loongarch64-linux\"\nrust-triple = \"loongarch64-unknown-linux-gnu\"\nmachine = \"LoongArch\"\nbits = 64\n"
+        )
+    });
+    f.commit("loong64");
+    // Declared, it is built from its Nix system's attribute (which this
+    // flake does not have: the error names it).
+    f.run(&["build", "-t", "linux/loong64"]).fails_with(
+        2,
+        &["target linux/loong64: the flake has no attribute `packages.loongarch64-linux.hello`"],
+    );
+}
