@@ -105,6 +105,11 @@ let
       let a = takes "symlinkJoin" { required = [ "name" "paths" ]; open = true; } a0; in
       drv a.name { inherit (a) paths; };
     git = drv "git" { };
+    # pkgs/os-specific/windows/default.nix: the `windows` scope of a mingw
+    # set holds `pthreads` (mingw-w64's winpthreads), which Rust's
+    # windows-gnu std links (rust-overlay's docs/cross_compilation.md builds
+    # with `buildInputs = [ windows.pthreads ]`).
+    windows.pthreads = drv "mingw-w64-pthreads" { };
     pkgsCross = lib.mapAttrs
       (_: example: pkgsFor { inherit buildPlatform; hostPlatform = lib.systems.elaborate example; } // {
         # pkgsStatic, as pkgs/top-level/stage.nix (nixpkgs 25.x) makes it:
