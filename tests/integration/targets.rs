@@ -319,6 +319,58 @@ fn a_macos_binary_in_a_linux_slot_is_refused_naming_both_formats() {
 }
 
 #[test]
+fn a_windows_exe_needing_mingw_runtime_and_a_mac_binary_linking_the_store_are_refused() {
+    let f = Fixture::standin();
+    let broken = f.dir.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    let vectors = crate::util::repo_root().join("tests/vectors");
+    std::fs::copy(
+        vectors.join("pe/imports-mingw-runtime.exe"),
+        broken.join("runtime.exe"),
+    )
+    .unwrap();
+    std::fs::copy(
+        vectors.join("macho/links-store-path"),
+        broken.join("store-path"),
+    )
+    .unwrap();
+    f.edit("flake.nix", |t| {
+        t.replace(
+            "x86_64-w64-mingw32-gcc -O2 -s -static -o $out/bin/${name}.exe $work/main.c",
+            "cp ${./broken/runtime.exe} $out/bin/${name}.exe",
+        )
+        .replace(
+            "ld64.lld -arch ${arch} -platform_version macos 11.0 11.0 -o $out/bin/${name} $work/main.o -L$work -lSystem",
+            "cp ${./broken/store-path} $out/bin/${name}",
+        )
+    });
+    f.commit("a Windows exe that needs MinGW's runtime, a Mac binary that links the store");
+    let run = run_with_darwin(
+        &f,
+        &[
+            "build",
+            "-t",
+            "windows/amd64",
+            "-t",
+            "darwin/arm64",
+            "-t",
+            "linux/amd64",
+        ],
+    );
+    run.fails_with(
+        1,
+        &[
+            "windows/amd64: the binary imports libgcc_s_seh-1.dll, MinGW's runtime, which a user's Windows does not have",
+            "darwin/arm64: the binary links /nix/store/",
+            "a Nix store path that a user's Mac does not have",
+            "2 of 5 outputs",
+        ],
+    );
+    assert!(f.dist().join("static/linux/amd64/hello").exists());
+    assert!(!f.dist().join("static/windows/amd64/hello.exe").exists());
+}
+
+#[test]
 fn a_target_the_table_lacks_is_declared_with_its_spellings() {
     let f = Fixture::standin();
     // Unknown until declared: refused, listing the known ones.
