@@ -74,6 +74,8 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v x86_64-w64-mingw32-gcc >/dev/null || lean+=(gcc-mingw-w64-x86-64)
   [ -x /usr/lib/wine/wine64 ] || command -v wine >/dev/null || lean+=(wine64)
   command -v clang >/dev/null || lean+=(clang)
+  # The signatures test checks the release's .minisig files with minisign.
+  command -v minisign >/dev/null || lean+=(minisign)
   ls /usr/lib/llvm-*/bin/ld64.lld >/dev/null 2>&1 || lean+=(lld)
 fi
 if [ "${1:-}" = "--benches" ]; then

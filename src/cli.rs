@@ -272,6 +272,16 @@ pub struct PublishArgs {
     /// repositories (default: $RELEASE_DIST_PACKAGES_KEY, its text).
     #[arg(long, value_name = "PATH")]
     pub packages_key: Option<PathBuf>,
+    /// The OpenPGP secret key (armored) of SHA256SUMS.asc, when the config's
+    /// `signatures` asks for one (default: $RELEASE_DIST_OPENPGP_KEY, else
+    /// the packages' key).
+    #[arg(long, value_name = "PATH")]
+    pub openpgp_key: Option<PathBuf>,
+    /// The minisign secret key of the .minisig files, when the config's
+    /// `signatures` asks for them (default: $RELEASE_DIST_MINISIGN_KEY, its
+    /// text; an encrypted key's password: $RELEASE_DIST_MINISIGN_PASSWORD).
+    #[arg(long, value_name = "PATH")]
+    pub minisign_key: Option<PathBuf>,
 }
 
 /// `verify`.
@@ -300,6 +310,18 @@ pub struct VerifyArgs {
     /// The static layout.
     #[arg(long, value_enum, default_value = "df-dist-v1", value_name = "LAYOUT")]
     pub layout: crate::publish::Layout,
+    /// The minisign public key (a minisign.pub file) that SHA256SUMS.minisig
+    /// must be signed with.
+    #[arg(long, value_name = "PUB")]
+    pub minisign_pub: Option<PathBuf>,
+    /// The OpenPGP public key (armored) that SHA256SUMS.asc must be signed
+    /// with.
+    #[arg(long, value_name = "PUB")]
+    pub openpgp_pub: Option<PathBuf>,
+    /// Refuse a release whose SHA256SUMS has no signature that the given
+    /// keys check.
+    #[arg(long)]
+    pub require_signatures: bool,
 }
 
 /// `cache …`.

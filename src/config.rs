@@ -56,6 +56,7 @@ pub const KEYS: &[&str] = &[
     "archives",
     "archive-files",
     "custom-targets",
+    "signatures",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -187,6 +188,8 @@ pub struct Config {
     /// Files of the project put in each target's archive beside the
     /// binaries (README, LICENSE), relative to the package's directory.
     pub archive_files: Vec<String>,
+    /// The detached signatures every release gets (none by default).
+    pub signatures: Vec<crate::kinds::SignatureKind>,
     /// Linux packages and their repositories (none by default).
     pub packages: crate::linuxpkg::PackagesConfig,
     /// What Cargo.toml says of the package (version, description…), for packages.
@@ -223,6 +226,7 @@ impl Config {
             sbom: true,
             archives: None,
             archive_files: Vec::new(),
+            signatures: Vec::new(),
             packages: Default::default(),
             cargo: Default::default(),
         }
@@ -346,6 +350,7 @@ impl Config {
                 CUSTOM_TARGETS => custom_targets(&full, value)?,
                 "archives" => self.archives = archives(&full, value)?,
                 "archive-files" => self.archive_files = strings(&full, value)?,
+                "signatures" => self.signatures = signature_kinds(&full, value)?,
                 "source-tarball" => {
                     self.source_tarball = value.as_bool().ok_or_else(|| {
                         Error::config(&full, format!("must be true or false, not {value}"))
@@ -511,6 +516,24 @@ fn custom_target(full: &str, oci: &str, spec: &Value) -> Result<()> {
     Platform::declare(&target)
         .map(drop)
         .map_err(|why| Error::config(full, why))
+}
+
+/// `signatures`: a list of `openpgp` and `minisign`.
+fn signature_kinds(key: &str, value: &Value) -> Result<Vec<crate::kinds::SignatureKind>> {
+    use crate::kinds::SignatureKind as Kind;
+    let mut out = Vec::new();
+    for s in strings(key, value)? {
+        let kind = Kind::parse(&s).ok_or_else(|| {
+            Error::config(
+                key,
+                format!("`{s}` is not a signature: {}", Kind::NAMES.join(", ")),
+            )
+        })?;
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Ok(out)
 }
 
 /// `archives`: true (tar.gz), false, or a format.

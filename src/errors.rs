@@ -303,6 +303,17 @@ pub enum Error {
         /// Why not (never the key itself).
         reason: String,
     },
+    /// A key of the release's signatures (minisign, OpenPGP) cannot be
+    /// used.
+    #[error("cannot use the {kind} key {}: {reason}", .path.display())]
+    SignatureKey {
+        /// `minisign` or `OpenPGP`.
+        kind: &'static str,
+        /// The key file (or `$VARIABLE`).
+        path: PathBuf,
+        /// Why not (never the key itself).
+        reason: String,
+    },
     /// The packages' OpenPGP key cannot be used.
     #[error("cannot use the OpenPGP key {}: {reason}", .path.display())]
     PackagesKey {
@@ -664,6 +675,9 @@ impl Error {
             Error::StoreUrl(UrlError { kind: UrlKind::Registry, .. }) => "an image registry is docker://HOST[:PORT]/NAME, lowercase, without a tag; add ?tls=false for a plain-HTTP registry that is not on loopback".into(),
             Error::StoreUrl(_) => "store URLs take nix copy's parameters: s3://BUCKET?endpoint=HOST:PORT&region=R&scheme=http&compression=zstd&secret-key=PATH, or file:///DIR".into(),
             Error::PackagesKey { .. } => "export an unprotected key with `gpg --armor --export-secret-keys KEYID > packages.asc` and pass --packages-key packages.asc, or put its text in $RELEASE_DIST_PACKAGES_KEY".into(),
+            Error::SignatureKey { kind: "public", .. } => "give the public key's file: the minisign.pub `minisign -G` wrote, or `gpg --armor --export KEYID`'s output".into(),
+            Error::SignatureKey { kind: "minisign", .. } => "make one with `minisign -G -W -p release.pub -s release.key` (or an encrypted one, its password in $RELEASE_DIST_MINISIGN_PASSWORD) and pass --minisign-key release.key, or put its text in $RELEASE_DIST_MINISIGN_KEY".into(),
+            Error::SignatureKey { .. } => "export an unprotected key with `gpg --armor --export-secret-keys KEYID > release.asc` and pass --openpgp-key release.asc, or put its text in $RELEASE_DIST_OPENPGP_KEY".into(),
             Error::Key { .. } => "a Nix key file holds `name:base64`: make one with `nix-store --generate-binary-cache-key NAME key.sec key.pub`".into(),
             Error::InvalidTag { .. } => "a tag is 1 to 128 of A-Z a-z 0-9 _ . - and starts with a letter, digit or _ (an OCI tag); stable releases are vX.Y.Z".into(),
             Error::NoBuild { .. } => "run `cargo release-dist build` first; publish reads what it made from build.json".into(),
@@ -724,6 +738,7 @@ impl Error {
             | Error::OutputShape { .. }
             | Error::StoreUrl(_)
             | Error::Key { .. }
+            | Error::SignatureKey { .. }
             | Error::PackagesKey { .. }
             | Error::NotInStore { .. }
             | Error::InvalidTag { .. }

@@ -61,6 +61,104 @@ pub fn load_openpgp(
 /// The environment variable of the packages' OpenPGP key.
 pub const PACKAGES_KEY_ENV: &str = "RELEASE_DIST_PACKAGES_KEY";
 
+/// The environment variable of the OpenPGP key that signs `SHA256SUMS`.
+pub const OPENPGP_KEY_ENV: &str = "RELEASE_DIST_OPENPGP_KEY";
+
+/// The environment variable of the minisign secret key.
+pub const MINISIGN_KEY_ENV: &str = "RELEASE_DIST_MINISIGN_KEY";
+
+/// The environment variable of the minisign key's password (none for a key
+/// made with `minisign -G -W`).
+pub const MINISIGN_PASSWORD_ENV: &str = "RELEASE_DIST_MINISIGN_PASSWORD";
+
+/// The OpenPGP key that signs a release's `SHA256SUMS` (`SHA256SUMS.asc`):
+/// `--openpgp-key PATH`, else `$RELEASE_DIST_OPENPGP_KEY`, else the
+/// packages' key (`--packages-key PATH`, `$RELEASE_DIST_PACKAGES_KEY`).
+pub fn load_release_openpgp(
+    (path, packages): (Option<&Path>, Option<&Path>),
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::openpgp::SigningKey> {
+    let own = path.is_some() || lookup(OPENPGP_KEY_ENV).is_some_and(|t| !t.trim().is_empty());
+    if !own {
+        return load_openpgp(packages, lookup).map_err(|e| match e {
+            Error::NoSigningKey { .. } => Error::NoSigningKey {
+                signs: "SHA256SUMS (OpenPGP)",
+                option: "--openpgp-key PATH (or the packages' --packages-key PATH)",
+                env: OPENPGP_KEY_ENV,
+                openpgp: true,
+            },
+            other => other,
+        });
+    }
+    let source = KeySource {
+        signs: "SHA256SUMS (OpenPGP)",
+        path,
+        option: "--openpgp-key PATH",
+        env: OPENPGP_KEY_ENV,
+        openpgp: true,
+        parse: SecretKey::parse,
+    };
+    let (text, origin) = key_text(&source, lookup)?;
+    crate::openpgp::SigningKey::from_armored(&text).map_err(|reason| Error::SignatureKey {
+        kind: "OpenPGP",
+        path: origin,
+        reason,
+    })
+}
+
+/// The minisign secret key: `--minisign-key PATH`, else
+/// `$RELEASE_DIST_MINISIGN_KEY` (the key file's text), opened with
+/// `$RELEASE_DIST_MINISIGN_PASSWORD` when the key is encrypted.
+pub fn load_minisign(
+    path: Option<&Path>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<minisign::SecretKey> {
+    let source = KeySource {
+        signs: "the release files (minisign)",
+        path,
+        option: "--minisign-key PATH",
+        env: MINISIGN_KEY_ENV,
+        openpgp: false,
+        parse: SecretKey::parse,
+    };
+    let (text, origin) = key_text(&source, lookup)?;
+    let bad = |e: minisign::PError| Error::SignatureKey {
+        kind: "minisign",
+        path: origin.clone(),
+        reason: format!("not a minisign secret key, or the wrong password: {e}"),
+    };
+    // An unencrypted key (`minisign -G -W`): Debian's minisign 0.11 leaves
+    // its checksum zeroed, which the crate's box reader refuses, so it is
+    // read from its bytes (`Ed`, then the KDF `\0\0`).
+    let encoded = text.lines().nth(1).unwrap_or_default().trim();
+    let bytes = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap_or_default()
+    };
+    if bytes.get(2..4) == Some(&[0, 0]) {
+        let key = minisign::SecretKey::from_bytes(&bytes).map_err(bad)?;
+        return match key.is_encrypted() {
+            false => Ok(key),
+            true => Err(Error::SignatureKey {
+                kind: "minisign",
+                path: origin,
+                reason: "not a minisign secret key".into(),
+            }),
+        };
+    }
+    let boxed = minisign::SecretKeyBox::from_string(&text).map_err(bad)?;
+    match lookup(MINISIGN_PASSWORD_ENV) {
+        Some(password) => boxed.into_secret_key(Some(password)).map_err(bad),
+        None => Err(Error::SignatureKey {
+            kind: "minisign",
+            path: origin,
+            reason: format!("it is encrypted: set ${MINISIGN_PASSWORD_ENV} to its password"),
+        }),
+    }
+}
+
 /// A key file's text, at most [`crate::bounds::KEY_CAP`] bytes (a key
 /// given as `/dev/zero` is refused, not read for ever).
 pub fn read_key_file(p: &Path) -> Result<String> {

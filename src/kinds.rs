@@ -123,6 +123,29 @@ pub enum PublishPart {
     Images,
 }
 
+/// Which signatures a release gets (config `signatures`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SignatureKind {
+    /// `SHA256SUMS.asc`.
+    OpenPgp,
+    /// `SHA256SUMS.minisig` and `<file>.minisig`.
+    Minisign,
+}
+
+impl SignatureKind {
+    /// Every kind, as the configuration spells it.
+    pub const NAMES: [&'static str; 2] = ["openpgp", "minisign"];
+
+    /// Parses `openpgp` or `minisign`.
+    pub fn parse(s: &str) -> Option<SignatureKind> {
+        match s {
+            "openpgp" => Some(SignatureKind::OpenPgp),
+            "minisign" => Some(SignatureKind::Minisign),
+            _ => None,
+        }
+    }
+}
+
 /// The longest duration accepted: 100 years, so that adding it to a time
 /// never overflows.
 pub const MAX_DURATION_SECS: u64 = 36_500 * 86_400;

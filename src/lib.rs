@@ -196,6 +196,8 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 part: args.part,
                 packages: args.packages,
                 packages_key: args.packages_key,
+                openpgp_key: args.openpgp_key,
+                minisign_key: args.minisign_key,
             },
         )
         .map(drop),
@@ -210,6 +212,9 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 key: args.key,
                 layout: args.layout,
                 images: args.image,
+                minisign_pub: args.minisign_pub,
+                openpgp_pub: args.openpgp_pub,
+                require_signatures: args.require_signatures,
             },
         ),
     }

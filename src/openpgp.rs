@@ -118,6 +118,20 @@ impl SigningKey {
     }
 }
 
+/// True when `sig` (armored, detached) is a valid signature of `data` by
+/// the armored public key `public` (`gpg --armor --export`). `Err` when the
+/// key cannot be read.
+pub fn verifies(public: &str, sig: &[u8], data: &[u8]) -> Result<bool, String> {
+    let (key, _) = SignedPublicKey::from_string(public)
+        .map_err(|e| format!("it is not a readable armored OpenPGP public key ({e})"))?;
+    let Ok(text) = std::str::from_utf8(sig) else {
+        return Ok(false);
+    };
+    Ok(StandaloneSignature::from_string(text)
+        .map(|(s, _)| s.verify(&key, data).is_ok())
+        .unwrap_or(false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

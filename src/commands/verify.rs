@@ -5,7 +5,33 @@
 use crate::context::Context;
 use crate::destination::{self, Access, Role};
 use crate::errors::{Error, Result};
+use crate::publish::signatures::PublicKeys;
 use crate::publish::verify::{public_key, VerifyOpts};
+
+/// The public keys of `--minisign-pub` and `--openpgp-pub`, read (capped)
+/// and parsed; a bad one is refused naming it.
+fn signature_keys(opts: &VerifyOpts) -> Result<PublicKeys> {
+    let bad = |p: &std::path::Path, reason: String| Error::SignatureKey {
+        kind: "public",
+        path: p.to_path_buf(),
+        reason,
+    };
+    let mut keys = PublicKeys::default();
+    if let Some(p) = &opts.minisign_pub {
+        let text = crate::keys::read_key_file(p)?;
+        let pk = minisign::PublicKeyBox::from_string(&text)
+            .and_then(|b| b.into_public_key())
+            .or_else(|_| minisign::PublicKey::from_base64(text.trim()))
+            .map_err(|e| bad(p, format!("not a minisign public key: {e}")))?;
+        keys.minisign = Some(pk);
+    }
+    if let Some(p) = &opts.openpgp_pub {
+        let text = crate::keys::read_key_file(p)?;
+        crate::openpgp::verifies(&text, b"", b"").map_err(|e| bad(p, e))?;
+        keys.openpgp = Some(text);
+    }
+    Ok(keys)
+}
 use crate::publish::verify_image::{verify_image, ImageToVerify};
 
 /// What `verify` checks: the static release (where, name and tag) and the
@@ -54,6 +80,7 @@ fn targets(opts: &VerifyOpts) -> Result<Targets<'_>> {
 pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
     let (from, images) = targets(opts)?;
     let key = public_key(opts.key.as_deref())?;
+    let signature_keys = signature_keys(opts)?;
     let runtime = crate::context::runtime()?;
     let mut problems = Vec::new();
     let mut lines = String::new();
@@ -68,11 +95,23 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
             let from = destination::open(url, Role::Releases, Access::Read, opts.layout).await?;
             from.verify(name, tag, key.as_ref()).await
         })?;
-        let (found, checked) = (checked.problems, checked.objects);
+        let at = opts.layout.release_prefix(name, tag);
+        let (bad, good) = crate::publish::signatures::check_sums(
+            &at,
+            &checked.release.sums,
+            &checked.release.signatures,
+            (&signature_keys, opts.require_signatures),
+        );
+        let (found, objects) = (checked.problems, checked.objects);
         problems.extend(found);
-        checked_files = Some(checked);
+        problems.extend(bad);
+        checked_files = Some(objects);
+        let signed = match good.is_empty() {
+            true => String::new(),
+            false => format!(", {} good", good.join(" and ")),
+        };
         lines.push_str(&format!(
-            "{name}:{tag}: {checked} objects verified, {signature}\n"
+            "{name}:{tag}: {objects} objects verified, {signature}{signed}\n"
         ));
     }
     let mut verified = Vec::new();

@@ -11,6 +11,7 @@ pub mod notes;
 pub mod packages;
 pub mod repos;
 pub mod run;
+pub mod signatures;
 pub mod statics;
 pub(crate) mod verify;
 pub mod verify_image;
@@ -60,6 +61,10 @@ pub struct PublishOpts {
     pub packages: Option<Vec<String>>,
     /// The OpenPGP key file of the packages.
     pub packages_key: Option<PathBuf>,
+    /// The OpenPGP key file of `SHA256SUMS.asc`.
+    pub openpgp_key: Option<PathBuf>,
+    /// The minisign key file of the `.minisig` files.
+    pub minisign_key: Option<PathBuf>,
 }
 
 /// What `publish` did.

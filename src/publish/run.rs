@@ -34,6 +34,8 @@ pub struct Prepared {
     pub provenance: (String, Vec<u8>),
     /// The packages.
     pub packages: Option<super::packages::PackageSet>,
+    /// The detached signatures.
+    pub signatures: super::signatures::Signatures,
     /// Replace a stable release that has other bytes.
     pub force: bool,
 }
@@ -50,6 +52,7 @@ impl Prepared {
             provenance: self.provenance.clone(),
             force: self.force,
             packages: self.packages.as_ref(),
+            signatures: &self.signatures,
         }
     }
 }
@@ -112,6 +115,16 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
     }
     let bundle = provenance_bundle(&manifest, &release, &subjects, &key, started)?;
     let provenance = (provenance::bundle_name(name, &release.tag), bundle);
+    let signatures = match signer(ctx, opts)? {
+        Some(signer) => {
+            let time = super::packages::release_time(&manifest);
+            let paths: Vec<(&ReleaseFile, String)> =
+                files.iter().map(|f| (f, f.path_in(layout))).collect();
+            let what = (name.as_str(), release.tag.as_str(), time);
+            super::signatures::sign(&signer, what, &paths, sums.as_bytes())?
+        }
+        None => super::signatures::Signatures::none(files.len()),
+    };
     let prepared = Prepared {
         release,
         layout,
@@ -119,9 +132,67 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
         sha256sums: sums,
         provenance,
         packages,
+        signatures,
         force: opts.force,
     };
     Ok((prepared, images))
+}
+
+/// The keys of the signatures the config asks for, read before anything
+/// is written (a missing or bad one is refused); `None` when it asks for
+/// none. A dry run plans without a key that is not there, and says so.
+fn signer(ctx: &Context, opts: &PublishOpts) -> Result<Option<super::signatures::Signer>> {
+    use crate::kinds::SignatureKind;
+    let kinds = &ctx.project.config.signatures;
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    let lookup = |k: &str| std::env::var(k).ok();
+    let openpgp = match kinds.contains(&SignatureKind::OpenPgp) {
+        true => unless_dry(
+            ctx,
+            crate::keys::load_release_openpgp(
+                (opts.openpgp_key.as_deref(), opts.packages_key.as_deref()),
+                &lookup,
+            ),
+            "OpenPGP",
+        )?,
+        false => None,
+    };
+    let minisign = match kinds.contains(&SignatureKind::Minisign) {
+        true => unless_dry(
+            ctx,
+            crate::keys::load_minisign(opts.minisign_key.as_deref(), &lookup),
+            "minisign",
+        )?,
+        false => None,
+    };
+    let minisign = match minisign {
+        Some(sk) => {
+            let pk =
+                minisign::PublicKey::from_secret_key(&sk).map_err(|e| Error::SignatureKey {
+                    kind: "minisign",
+                    path: "the minisign key".into(),
+                    reason: e.to_string(),
+                })?;
+            Some((sk, pk))
+        }
+        None => None,
+    };
+    Ok(Some(super::signatures::Signer { openpgp, minisign }))
+}
+
+/// A key, or (a dry run, the key missing) none, said so.
+fn unless_dry<T>(ctx: &Context, key: Result<T>, what: &str) -> Result<Option<T>> {
+    match key {
+        Err(Error::NoSigningKey { .. }) if ctx.dry_run => {
+            if ctx.verbosity != Verbosity::Quiet {
+                eprintln!("dry run without the {what} key: this plan leaves out its signatures");
+            }
+            Ok(None)
+        }
+        other => other.map(Some),
+    }
 }
 
 /// The key that signs the provenance. A dry run plans without it: the

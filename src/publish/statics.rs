@@ -40,6 +40,8 @@ pub struct StaticRelease<'a> {
     pub force: bool,
     /// The release's packages, for the repositories.
     pub packages: Option<&'a super::packages::PackageSet>,
+    /// The detached signatures (sidecars of the files and of SHA256SUMS).
+    pub signatures: &'a super::signatures::Signatures,
 }
 
 /// What happened at one destination.
@@ -98,6 +100,11 @@ pub struct StaticObserved {
     pub bundle_there: bool,
     /// The tag document there.
     pub tag_document: Option<Vec<u8>>,
+    /// Every signature of `SHA256SUMS` this release makes is there, good
+    /// for its `SHA256SUMS` and by its keys (looked at only when
+    /// `SHA256SUMS` is the release's); the files' signatures were written
+    /// before them.
+    pub signatures_there: bool,
 }
 
 /// Reads what `store` holds of `rel`.
@@ -130,12 +137,20 @@ pub async fn observe_static(
         Some(key) => store.get(&key).await?,
         None => None,
     };
+    let mut signatures_there = same_sums;
+    for (name, _) in rel.signatures.sums.iter().filter(|_| same_sums) {
+        let held = store.get(&format!("{prefix}{name}")).await?;
+        let sums = rel.sha256sums.as_bytes();
+        signatures_there &=
+            held.is_some_and(|sig| rel.signatures.check.signs_sums(name, &sig, sums));
+    }
     Ok(StaticObserved {
         store: store.describe(),
         sha256sums,
         file_there,
         bundle_there,
         tag_document,
+        signatures_there,
     })
 }
 
@@ -231,6 +246,23 @@ pub fn decide_static(
             )
         };
         steps.extend([file, side]);
+        // Its signatures: written again unless every signature of
+        // SHA256SUMS (which come after all of them) is there and good.
+        let signed = rel.signatures.per_file.get(i).into_iter().flatten();
+        for (suffix, bytes) in signed {
+            let at = (Phase::Files, seen.signatures_there);
+            let sig = bytes_step(
+                destination,
+                at,
+                format!("{key}{suffix}"),
+                bytes.clone(),
+                content_type::TEXT,
+            );
+            steps.push(Step {
+                chain: Some(i),
+                ..sig
+            });
+        }
     }
     steps.push(bytes_step(
         destination,
@@ -239,6 +271,20 @@ pub fn decide_static(
         rel.sha256sums.clone().into_bytes(),
         content_type::TEXT,
     ));
+    for (name, bytes) in &rel.signatures.sums {
+        let at = (Phase::Checksums, already_published && seen.signatures_there);
+        let ctype = match name.ends_with(".asc") {
+            true => "application/pgp-signature",
+            false => content_type::TEXT,
+        };
+        steps.push(bytes_step(
+            destination,
+            at,
+            format!("{prefix}{name}"),
+            bytes.clone(),
+            ctype,
+        ));
+    }
     let provenance_there = already_published && seen.bundle_there;
     let bundle_key = format!("{prefix}{}", rel.provenance.0);
     steps.push(if provenance_there {
@@ -571,6 +617,9 @@ mod tests {
             provenance: ("hello-v1.0.0.intoto.jsonl".into(), b"signed".to_vec()),
             force,
             packages: None,
+            signatures: Box::leak(Box::new(super::super::signatures::Signatures::none(
+                files.len(),
+            ))),
         }
     }
 
@@ -643,6 +692,65 @@ mod tests {
     }
 
     #[test]
+    fn signatures_follow_what_they_sign_and_are_kept_only_when_all_are_good() {
+        let (r, f) = (release(Class::Stable), files());
+        let signatures = super::super::signatures::Signatures {
+            per_file: vec![
+                vec![(".minisig", b"m0".to_vec())],
+                vec![(".minisig", b"m1".to_vec())],
+            ],
+            sums: vec![
+                ("SHA256SUMS.asc".into(), b"asc".to_vec()),
+                ("SHA256SUMS.minisig".into(), b"ms".to_vec()),
+            ],
+            check: Default::default(),
+        };
+        let rel = StaticRelease {
+            signatures: &signatures,
+            ..rel(&r, &f, false)
+        };
+        let plan = decide_static("d", &rel, &StaticObserved::default()).unwrap();
+        let got = actions(&plan);
+        let p = "df-dist-v1/hello/v1.0.0/";
+        let at = |key: &str| got.iter().position(|(_, _, k)| k == key).unwrap();
+        assert_eq!(
+            at(&format!("{p}linux/amd64/hello.minisig")),
+            at(&format!("{p}linux/amd64/hello.sha256")) + 1
+        );
+        let sums = at(&format!("{p}SHA256SUMS"));
+        assert_eq!(
+            (
+                at(&format!("{p}SHA256SUMS.asc")),
+                at(&format!("{p}SHA256SUMS.minisig"))
+            ),
+            (sums + 1, sums + 2)
+        );
+        let written = got.iter().filter(|(_, a, _)| *a != Action::Converge);
+        assert!(
+            written.clone().all(|(_, a, _)| *a == Action::Write),
+            "{got:?}"
+        );
+        // All there and good: nothing of them is written again; else all are.
+        let seen = |good| StaticObserved {
+            sha256sums: Some(b"sums\n".to_vec()),
+            file_there: vec![true, true],
+            signatures_there: good,
+            ..StaticObserved::default()
+        };
+        let kept = decide_static("d", &rel, &seen(true)).unwrap();
+        let again = decide_static("d", &rel, &seen(false)).unwrap();
+        let signature_actions = |plan: &StaticPlan| -> Vec<Action> {
+            actions(plan)
+                .into_iter()
+                .filter(|(_, _, k)| k.ends_with(".minisig") || k.ends_with(".asc"))
+                .map(|(_, a, _)| a)
+                .collect()
+        };
+        assert_eq!(signature_actions(&kept), [Action::Skip; 4]);
+        assert_eq!(signature_actions(&again), [Action::Write; 4]);
+    }
+
+    #[test]
     fn what_is_there_is_skipped_and_a_kept_provenance_keeps_its_bytes() {
         let (r, f) = (release(Class::Stable), files());
         let tag_doc = serde_json::to_vec(&tag_document(&f)).unwrap();
@@ -652,6 +760,7 @@ mod tests {
             file_there: vec![true, false],
             bundle_there: true,
             tag_document: Some(tag_doc),
+            signatures_there: true,
         };
         let plan = decide_static("d", &rel(&r, &f, false), &seen).unwrap();
         let got = actions(&plan);

@@ -25,6 +25,12 @@ pub struct VerifyOpts {
     pub layout: Layout,
     /// Image destinations whose attestation to check.
     pub images: Vec<String>,
+    /// The minisign public key file of `SHA256SUMS.minisig`.
+    pub minisign_pub: Option<PathBuf>,
+    /// The OpenPGP public key file (armored) of `SHA256SUMS.asc`.
+    pub openpgp_pub: Option<PathBuf>,
+    /// Refuse a release without a signature the given keys check.
+    pub require_signatures: bool,
 }
 
 /// Reads a public key file (Nix `name:base64` or SPKI PEM), if given.
@@ -58,6 +64,8 @@ pub struct Verified {
     pub tag_document: Option<Vec<u8>>,
     /// The image subjects: (name, digest).
     pub images: Vec<(String, Digest)>,
+    /// `SHA256SUMS.asc` and `SHA256SUMS.minisig`, when there, as read.
+    pub signatures: Vec<(String, Vec<u8>)>,
 }
 
 /// `verify` of one release at `store`: the problems found, how many
@@ -161,6 +169,13 @@ async fn check(
                 .await?;
             }
             verified.sums = sums;
+        }
+    }
+    // Its signatures, when it has them, as read (the keys that check them
+    // are the caller's).
+    for name in [format!("{SHA256SUMS}.asc"), format!("{SHA256SUMS}.minisig")] {
+        if let Some(bytes) = store.get(&format!("{prefix}{name}")).await? {
+            verified.signatures.push((name, bytes));
         }
     }
 

@@ -30,6 +30,7 @@ mod publish;
 mod reliability;
 mod sbom;
 mod secrets;
+mod signatures;
 mod structure;
 mod targets;
 mod templates;

@@ -2,48 +2,11 @@
 //! apt-cache (a private state directory, a `signed-by` source), dpkg and
 //! lintian, rpm and dnf, against Garage's web endpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use crate::garage::Garage;
-use crate::util::{publish, publish_args, stock, Fixture, Run};
-
-/// An ed25519 OpenPGP key made by gpg: (armored secret key file, armored public key file).
-pub fn gpg_key(dir: &Path, uid: &str) -> (PathBuf, PathBuf) {
-    let home = dir.join(format!("gnupg-{}", uid.len()));
-    std::fs::create_dir_all(&home).unwrap();
-    let gpg = |args: &[&str]| -> Output {
-        let out = Command::new("gpg")
-            .env("GNUPGHOME", &home)
-            .args([
-                "--batch",
-                "--quiet",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
-    gpg(&["--quick-gen-key", uid, "ed25519", "sign", "never"]);
-    let secret = dir.join(format!("{}.sec.asc", uid.len()));
-    let public = dir.join(format!("{}.pub.asc", uid.len()));
-    std::fs::write(&secret, gpg(&["--armor", "--export-secret-keys"]).stdout).unwrap();
-    std::fs::write(&public, gpg(&["--armor", "--export"]).stdout).unwrap();
-    let _ = Command::new("gpgconf")
-        .env("GNUPGHOME", &home)
-        .args(["--kill", "all"])
-        .status();
-    (secret, public)
-}
+use crate::util::{gpg_key, publish, publish_args, stock, Fixture, Run};
 
 /// The example with the metadata packages need and `packages` on.
 pub fn fixture(url: &str) -> Fixture {

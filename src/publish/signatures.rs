@@ -1,0 +1,170 @@
+//! A release's detached signatures (config `signatures`): `SHA256SUMS.asc`
+//! (OpenPGP, armored, what `gpg --verify SHA256SUMS.asc SHA256SUMS` checks),
+//! and minisign signatures, `SHA256SUMS.minisig` and a `<file>.minisig`
+//! beside each release file (what `minisign -V` and cargo-binstall's
+//! `--only-signed` check), each with a trusted comment naming the release
+//! and the file. They are sidecars: not in `SHA256SUMS`, not provenance
+//! subjects. Made once, before any destination is read.
+
+use std::io::Cursor;
+
+use super::layout::{ReleaseFile, SHA256SUMS};
+use crate::errors::{Error, Result};
+pub use crate::kinds::SignatureKind as Kind;
+
+/// The keys that sign.
+pub struct Signer {
+    /// The OpenPGP key of `SHA256SUMS.asc`.
+    pub openpgp: Option<crate::openpgp::SigningKey>,
+    /// The minisign key pair.
+    pub minisign: Option<(minisign::SecretKey, minisign::PublicKey)>,
+}
+
+/// What tells a signature a destination holds from one of another key.
+#[derive(Default, Debug)]
+pub struct Checker {
+    openpgp: Option<crate::openpgp::SigningKey>,
+    minisign: Option<minisign::PublicKey>,
+}
+
+impl Checker {
+    /// Whether `sig`, read as `name` beside `SHA256SUMS`, is a good
+    /// signature of `sums` by this release's key.
+    pub fn signs_sums(&self, name: &str, sig: &[u8], sums: &[u8]) -> bool {
+        if name.ends_with(".asc") {
+            return self
+                .openpgp
+                .as_ref()
+                .is_some_and(|k| k.signed_detached(sig, sums));
+        }
+        let (Some(pk), Ok(text)) = (&self.minisign, std::str::from_utf8(sig)) else {
+            return false;
+        };
+        minisign::SignatureBox::from_string(text)
+            .and_then(|b| minisign::verify(pk, &b, Cursor::new(sums), true, false, false))
+            .is_ok()
+    }
+}
+
+/// A release's signatures.
+#[derive(Default, Debug)]
+pub struct Signatures {
+    /// Each file's signatures, by its index among the release's files:
+    /// (suffix, bytes).
+    pub per_file: Vec<Vec<(&'static str, Vec<u8>)>>,
+    /// `SHA256SUMS`'s: (file name, bytes).
+    pub sums: Vec<(String, Vec<u8>)>,
+    /// What checks the ones a destination holds.
+    pub check: Checker,
+}
+
+impl Signatures {
+    /// None at all (no `signatures` configured).
+    pub fn none(files: usize) -> Signatures {
+        Signatures {
+            per_file: vec![Vec::new(); files],
+            ..Signatures::default()
+        }
+    }
+}
+
+/// The minisign trusted comment of `path` in `name:tag`: what `minisign -V`
+/// prints as "Trusted comment", signed with the file.
+pub fn trusted_comment((name, tag): (&str, &str), path: &str, time: u64) -> String {
+    format!("timestamp:{time}\tfile:{path}\trelease:{name} {tag}")
+}
+
+/// Signs `files` (each as it sits in the release at `path_of`) and `sums`.
+pub fn sign(
+    signer: &Signer,
+    (name, tag, time): (&str, &str, u64),
+    files: &[(&ReleaseFile, String)],
+    sums: &[u8],
+) -> Result<Signatures> {
+    let mut out = Signatures::none(files.len());
+    if let Some(key) = &signer.openpgp {
+        let armored = key
+            .detached(sums, time)
+            .map_err(|why| Error::SignatureKey {
+                kind: "OpenPGP",
+                path: "the OpenPGP key".into(),
+                reason: why,
+            })?;
+        out.sums
+            .push((format!("{SHA256SUMS}.asc"), armored.into_bytes()));
+        out.check.openpgp = Some(key.clone());
+    }
+    if let Some((sk, pk)) = &signer.minisign {
+        let minisig = |data: &mut dyn std::io::Read, path: &str| -> Result<Vec<u8>> {
+            let comment = trusted_comment((name, tag), path, time);
+            let untrusted = format!("signature of {path} by cargo release-dist");
+            minisign::sign(Some(pk), sk, data, Some(&comment), Some(&untrusted))
+                .map(|b| b.to_string().into_bytes())
+                .map_err(|e| Error::SignatureKey {
+                    kind: "minisign",
+                    path: "the minisign key".into(),
+                    reason: e.to_string(),
+                })
+        };
+        for (i, (f, path)) in files.iter().enumerate() {
+            let mut file =
+                std::fs::File::open(&f.local).map_err(Error::io("cannot read", &f.local))?;
+            out.per_file[i].push((".minisig", minisig(&mut file, path)?));
+        }
+        let sums_sig = minisig(&mut Cursor::new(sums), SHA256SUMS)?;
+        out.sums.push((format!("{SHA256SUMS}.minisig"), sums_sig));
+        out.check.minisign = Some(pk.clone());
+    }
+    Ok(out)
+}
+
+/// The public keys `verify` checks a release's `SHA256SUMS` signatures with.
+#[derive(Default)]
+pub struct PublicKeys {
+    /// The armored OpenPGP public key.
+    pub openpgp: Option<String>,
+    /// The minisign public key.
+    pub minisign: Option<minisign::PublicKey>,
+}
+
+/// What is wrong with the signatures `found` beside `sums` (`SHA256SUMS` at
+/// `at`), checked with `keys`; and which were good. A signature no given
+/// key can check is said so, not taken as good. With `require`, a release
+/// without one good signature is a problem.
+pub fn check_sums(
+    at: &str,
+    sums: &[u8],
+    found: &[(String, Vec<u8>)],
+    (keys, require): (&PublicKeys, bool),
+) -> (Vec<String>, Vec<String>) {
+    let (mut problems, mut good) = (Vec::new(), Vec::new());
+    for (name, sig) in found {
+        let checked = if name.ends_with(".asc") {
+            keys.openpgp
+                .as_ref()
+                .map(|k| crate::openpgp::verifies(k, sig, sums).unwrap_or(false))
+        } else {
+            keys.minisign.as_ref().map(|pk| {
+                let text = String::from_utf8_lossy(sig);
+                minisign::SignatureBox::from_string(&text)
+                    .and_then(|b| minisign::verify(pk, &b, Cursor::new(sums), true, false, false))
+                    .is_ok()
+            })
+        };
+        match checked {
+            Some(true) => good.push(name.clone()),
+            Some(false) => problems.push(format!(
+                "{at}{name}: not a good signature of SHA256SUMS by the given key"
+            )),
+            None => {}
+        }
+    }
+    if require && good.is_empty() {
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        problems.push(match names.is_empty() {
+            true => format!("{at}SHA256SUMS: not signed (no SHA256SUMS.asc or SHA256SUMS.minisig), and --require-signatures"),
+            false => format!("{at}SHA256SUMS: no signature checked by a given key ({}): pass --minisign-pub or --openpgp-pub", names.join(", ")),
+        });
+    }
+    (problems, good)
+}

@@ -1,0 +1,296 @@
+//! Signatures that users' own tools check: `gpg --verify SHA256SUMS.asc
+//! SHA256SUMS` (Debian's gnupg) and `minisign -V` (Debian's minisign) on a
+//! published release, each refusing a tampered file; a missing key refused
+//! before anything is written; a re-run writes no signature again; no key
+//! ever printed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::util::{gpg_key, publish, Fixture};
+
+fn run(program: &str, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// `gpg --verify` of `sig` over `data` in a keyring holding only `public`.
+fn gpg_verify(home: &Path, public: &Path, sig: &Path, data: &Path) -> Output {
+    std::fs::create_dir_all(home).unwrap();
+    let env = [("GNUPGHOME", home)];
+    let import = run(
+        "gpg",
+        &["--batch", "--quiet", "--import", public.to_str().unwrap()],
+        &env,
+    );
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    run(
+        "gpg",
+        &[
+            "--batch",
+            "--verify",
+            sig.to_str().unwrap(),
+            data.to_str().unwrap(),
+        ],
+        &env,
+    )
+}
+
+fn minisign_verify(public: &Path, file: &Path) -> Output {
+    run(
+        "minisign",
+        &[
+            "-V",
+            "-p",
+            public.to_str().unwrap(),
+            "-m",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn gpg_and_minisign_check_a_signed_release_and_refuse_tampering() {
+    let f = Fixture::standin();
+    f.edit("Cargo.toml", |t| {
+        t.replace(
+            "[package.metadata.release-dist]\n",
+            "[package.metadata.release-dist]\nsignatures = [\"openpgp\", \"minisign\"]\n",
+        )
+    });
+    f.commit("signatures");
+    // Unsigned, a release is refused by verify --require-signatures.
+    let (sk, pk) = f.release_keys();
+    let plain_pub = f.dir.join("keys/plain.pub");
+    std::fs::write(&plain_pub, pk).unwrap();
+    let plain = f.dir.join("out/plain");
+    let unsigned = plain.to_str().unwrap();
+    f.edit("Cargo.toml", |t| {
+        t.replace("signatures = [\"openpgp\", \"minisign\"]\n", "")
+    });
+    f.commit("no signatures");
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    publish(&f, unsigned, &sk, "v0.9.0", &[]).ok();
+    f.run(&[
+        "verify",
+        "--from",
+        unsigned,
+        "-t",
+        "hello:v0.9.0",
+        "--key",
+        plain_pub.to_str().unwrap(),
+        "--require-signatures",
+    ])
+    .fails_with(
+        5,
+        &["SHA256SUMS: not signed (no SHA256SUMS.asc or SHA256SUMS.minisig)"],
+    );
+    f.edit("Cargo.toml", |t| {
+        t.replace(
+            "[package.metadata.release-dist]\n",
+            "[package.metadata.release-dist]\nsignatures = [\"openpgp\", \"minisign\"]\n",
+        )
+    });
+    f.commit("signatures again");
+    f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
+        .ok();
+    let keys = f.dir.join("keys");
+    let (gpg_secret, gpg_public) = gpg_key(&keys, "Hello Releases <release@example.org>");
+    let (ms_secret, ms_public) = (keys.join("minisign.key"), keys.join("minisign.pub"));
+    let made = run(
+        "minisign",
+        &[
+            "-G",
+            "-W",
+            "-f",
+            "-p",
+            ms_public.to_str().unwrap(),
+            "-s",
+            ms_secret.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let out = f.dir.join("out-static");
+    let to = out.to_str().unwrap();
+
+    // A missing or unreadable key is refused before anything is written.
+    let garbage = keys.join("garbage.key");
+    std::fs::write(&garbage, "untrusted comment: x\nnot a key\n").unwrap();
+    let bad_key = [
+        "--openpgp-key",
+        gpg_secret.to_str().unwrap(),
+        "--minisign-key",
+        garbage.to_str().unwrap(),
+    ];
+    publish(&f, to, &sk, "v1.0.0", &bad_key)
+        .fails_with(2, &["cannot use the minisign key", "minisign -G"]);
+    assert!(!out.exists(), "nothing was written");
+    let gpg_arg = ["--openpgp-key", gpg_secret.to_str().unwrap()];
+    publish(&f, to, &sk, "v1.0.0", &gpg_arg).fails_with(
+        2,
+        &[
+            "no signing key for the release files (minisign)",
+            "--minisign-key PATH",
+        ],
+    );
+    assert!(!out.exists(), "nothing was written");
+
+    let mut all = gpg_arg.to_vec();
+    all.extend(["--minisign-key", ms_secret.to_str().unwrap()]);
+    let done = publish(&f, to, &sk, "v1.0.0", &all).ok();
+    let rel = out.join("df-dist-v1/hello/v1.0.0");
+    let sums = rel.join("SHA256SUMS");
+
+    // gpg accepts SHA256SUMS.asc with the public key imported.
+    let home = f.dir.join("out/gnupg-verify");
+    let good = gpg_verify(&home, &gpg_public, &rel.join("SHA256SUMS.asc"), &sums);
+    let said = String::from_utf8_lossy(&good.stderr);
+    assert!(
+        good.status.success() && said.contains("Good signature"),
+        "{said}"
+    );
+    // minisign accepts SHA256SUMS's and each file's, with the trusted comment.
+    for file in [
+        "SHA256SUMS",
+        "linux/amd64/hello",
+        "linux/arm64/hello",
+        "install.sh",
+    ] {
+        let ok = minisign_verify(&ms_public, &rel.join(file));
+        let said = String::from_utf8_lossy(&ok.stdout);
+        assert!(
+            ok.status.success(),
+            "{file}: {said}{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(
+            said.contains(&format!("file:{file}\trelease:hello v1.0.0")),
+            "{file}: {said}"
+        );
+    }
+
+    // One byte changed: both refuse.
+    let tampered = f.dir.join("out/tampered");
+    std::fs::create_dir_all(tampered.join("linux/amd64")).unwrap();
+    let mut text = std::fs::read(&sums).unwrap();
+    text[0] ^= 1;
+    std::fs::write(tampered.join("SHA256SUMS"), &text).unwrap();
+    std::fs::copy(
+        rel.join("SHA256SUMS.minisig"),
+        tampered.join("SHA256SUMS.minisig"),
+    )
+    .unwrap();
+    let bad = gpg_verify(
+        &home,
+        &gpg_public,
+        &rel.join("SHA256SUMS.asc"),
+        &tampered.join("SHA256SUMS"),
+    );
+    assert!(!bad.status.success(), "gpg accepted a tampered SHA256SUMS");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("BAD signature"));
+    assert!(!minisign_verify(&ms_public, &tampered.join("SHA256SUMS"))
+        .status
+        .success());
+    let mut binary = std::fs::read(rel.join("linux/amd64/hello")).unwrap();
+    let last = binary.len() - 1;
+    binary[last] ^= 1;
+    std::fs::write(tampered.join("linux/amd64/hello"), &binary).unwrap();
+    std::fs::copy(
+        rel.join("linux/amd64/hello.minisig"),
+        tampered.join("linux/amd64/hello.minisig"),
+    )
+    .unwrap();
+    assert!(
+        !minisign_verify(&ms_public, &tampered.join("linux/amd64/hello"))
+            .status
+            .success()
+    );
+
+    // verify checks both with the public keys; a bad one, and an unsigned
+    // release under --require-signatures, are refused (exit 5).
+    let pk = plain_pub.clone();
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--from",
+            to,
+            "-t",
+            "hello:v1.0.0",
+            "--key",
+            pk.to_str().unwrap(),
+        ];
+        args.extend([
+            "--minisign-pub",
+            ms_public.to_str().unwrap(),
+            "--openpgp-pub",
+            gpg_public.to_str().unwrap(),
+        ]);
+        args.extend(extra);
+        f.run(&args)
+    };
+    let checked = verify(&["--require-signatures"]).ok();
+    assert!(
+        checked
+            .stdout()
+            .contains("SHA256SUMS.asc and SHA256SUMS.minisig good"),
+        "{}",
+        checked.stdout()
+    );
+    let minisig = rel.join("SHA256SUMS.minisig");
+    let kept = std::fs::read(&minisig).unwrap();
+    std::fs::copy(tampered.join("SHA256SUMS.minisig"), &minisig).unwrap();
+    std::fs::write(
+        &minisig,
+        std::fs::read(rel.join("linux/amd64/hello.minisig")).unwrap(),
+    )
+    .unwrap();
+    verify(&[]).fails_with(
+        5,
+        &["SHA256SUMS.minisig: not a good signature of SHA256SUMS by the given key"],
+    );
+    std::fs::write(&minisig, kept).unwrap();
+
+    // A re-run plans no signature again: the ones there are good.
+    let mut dry = vec!["--dry-run"];
+    dry.extend(&all);
+    let plan: Value =
+        serde_json::from_str(publish(&f, to, &sk, "v1.0.0", &dry).ok().stdout().trim()).unwrap();
+    let signatures: Vec<&Value> = plan["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| {
+            o["key"].as_str().unwrap().ends_with(".minisig")
+                || o["key"].as_str().unwrap().ends_with(".asc")
+        })
+        .collect();
+    assert!(signatures.len() >= 5, "{plan}");
+    assert!(signatures.iter().all(|o| o["action"] == "skip"), "{plan}");
+
+    // No key's secret appears in what publish said.
+    let printed = format!("{}{}", done.stdout(), done.stderr());
+    let ms_text = std::fs::read_to_string(&ms_secret).unwrap();
+    let secret_line = ms_text.lines().nth(1).unwrap();
+    assert!(!printed.contains(secret_line));
+    let gpg_text = std::fs::read_to_string(&gpg_secret).unwrap();
+    assert!(gpg_text
+        .lines()
+        .filter(|l| l.len() > 40)
+        .all(|l| !printed.contains(l)));
+}
