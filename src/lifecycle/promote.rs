@@ -345,6 +345,7 @@ mod tests {
             bundle: ("h-v1.intoto.jsonl".into(), b"{}".to_vec()),
             tag_document: Some(b"{}".to_vec()),
             images: vec![],
+            signatures: vec![],
         };
         let p = "df-dist-v1/h/v1/";
         let keys: Vec<String> = copy_order(&v, Layout::DfDist, ("h", "v1"))
