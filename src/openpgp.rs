@@ -62,9 +62,13 @@ impl SigningKey {
         self.public().to_bytes().map_err(|e| e.to_string())
     }
 
+    /// A signature made at `time`, or at the key's creation when that is
+    /// later: OpenPGP refuses a signature older than its key ("Time
+    /// conflict"), and a key is often made after the commit it signs.
     fn config(&self, typ: SignatureType, time: u64) -> SignatureConfig {
         let mut config = SignatureConfig::v4(typ, self.secret.algorithm(), HashAlgorithm::SHA2_256);
-        let at = chrono::DateTime::from_timestamp(time as i64, 0).unwrap_or_default();
+        let created = self.secret.created_at().timestamp().max(0) as u64;
+        let at = chrono::DateTime::from_timestamp(time.max(created) as i64, 0).unwrap_or_default();
         config.hashed_subpackets = vec![
             Subpacket::regular(SubpacketData::IssuerFingerprint(self.secret.fingerprint())),
             Subpacket::regular(SubpacketData::SignatureCreationTime(at)),

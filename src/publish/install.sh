@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs @NAME@ @TAG@: the binary for this machine (Linux or macOS),
-# checked against the release's SHA256SUMS before it is put in place. POSIX
-# sh (dash works), curl or wget. Written by cargo-release-dist.
+# checked against the release's SHA256SUMS before it is put in place, and
+# SHA256SUMS against the release's signature when minisign or gpg is
+# installed (--require-signature, or RELEASE_DIST_REQUIRE_SIGNATURE=1,
+# refuses to install without one). POSIX sh (dash works), curl or wget.
+# Written by cargo-release-dist.
 #
 #   curl -fsSL @SELF@ | sh
 #   sh install.sh [--dir DIR] [--os linux|darwin] [--arch amd64|386|arm64|armv6|armv7|riscv64|ppc64le|s390x] [--base-url URL]
@@ -14,6 +17,10 @@ base_url='@BASE_URL@'
 release_path='@RELEASE_PATH@'
 # Each target this release has, and its file's path in the release.
 files='@FILES@'
+# The release's public keys (empty when it is not signed so).
+minisign_key='@MINISIGN_KEY@'
+openpgp_key='@OPENPGP_KEY@'
+require_signature="${RELEASE_DIST_REQUIRE_SIGNATURE:-}"
 
 dir="${HOME:-}/.local/bin"
 os=''
@@ -29,6 +36,8 @@ Installs $name $tag into DIR (default ~/.local/bin).
   --arch ARCH      amd64, 386, arm64, armv6, armv7, riscv64, ppc64le or s390x
                    (default: this machine's)
   --base-url URL   where the release is published (default: $base_url)
+  --require-signature  refuse to install unless SHA256SUMS carries a good
+                   signature (minisign or gpg must be installed)
 EOF
 }
 
@@ -42,6 +51,7 @@ while [ $# -gt 0 ]; do
     --arch=*) arch=${1#--arch=}; shift ;;
     --base-url) [ $# -ge 2 ] || die "--base-url needs a URL"; base_url=$2; shift 2 ;;
     --base-url=*) base_url=${1#--base-url=}; shift ;;
+    --require-signature) require_signature=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -121,6 +131,36 @@ tmp=$(mktemp -d 2>/dev/null || mktemp -d -t install)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 base="${base_url%/}/$release_path"
 fetch "$base/SHA256SUMS" "$tmp/SHA256SUMS"
+# SHA256SUMS comes from where the binary does: check its signature when a
+# verifier is here, and say which of three things happened.
+signed=''
+if [ -n "$minisign_key" ] && command -v minisign >/dev/null 2>&1; then
+  fetch "$base/SHA256SUMS.minisig" "$tmp/SHA256SUMS.minisig"
+  minisign -V -q -P "$minisign_key" -m "$tmp/SHA256SUMS" -x "$tmp/SHA256SUMS.minisig" >/dev/null 2>&1 \
+    || die "SHA256SUMS of $name $tag does not carry a good minisign signature by the release's key: refused, nothing was installed"
+  signed=minisign
+elif [ -n "$openpgp_key" ] && command -v gpg >/dev/null 2>&1; then
+  fetch "$base/SHA256SUMS.asc" "$tmp/SHA256SUMS.asc"
+  mkdir -m 700 "$tmp/gnupg"
+  printf '%s\n' "$openpgp_key" > "$tmp/release.asc"
+  GNUPGHOME="$tmp/gnupg" gpg --batch --quiet --import "$tmp/release.asc" >/dev/null 2>&1 \
+    || die "cannot import the release's OpenPGP key"
+  GNUPGHOME="$tmp/gnupg" gpg --batch --verify "$tmp/SHA256SUMS.asc" "$tmp/SHA256SUMS" >"$tmp/gpg.log" 2>&1 \
+    || die "SHA256SUMS of $name $tag does not carry a good OpenPGP signature by the release's key ($(tail -n 1 "$tmp/gpg.log")): refused, nothing was installed"
+  signed=OpenPGP
+fi
+if [ -n "$signed" ]; then
+  say "signature good: SHA256SUMS is signed by the release's $signed key"
+elif [ -n "$require_signature" ]; then
+  if [ -z "$minisign_key$openpgp_key" ]; then
+    die "$name $tag is not signed, and a signature is required: refused, nothing was installed"
+  fi
+  die "no signature verifier (minisign or gpg) is installed, and a signature is required: refused, nothing was installed"
+elif [ -n "$minisign_key$openpgp_key" ]; then
+  say "no signature verifier (minisign or gpg) is installed: only the checksums were checked"
+else
+  say "$name $tag is not signed: only the checksums were checked"
+fi
 want=$(awk -v p="$path" '$2 == p || $2 == "*" p { print $1 }' "$tmp/SHA256SUMS")
 [ -n "$want" ] || die "SHA256SUMS of $name $tag does not list $path"
 fetch "$base/$path" "$tmp/$bin"

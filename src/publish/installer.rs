@@ -25,6 +25,9 @@ pub struct Installer<'a> {
     pub release_path: &'a str,
     /// Each target and its file's path inside the release.
     pub files: &'a [(Platform, String)],
+    /// The release's public keys, when it is signed: the minisign one
+    /// (base64, as `minisign -P` takes it) and the OpenPGP one (armored).
+    pub keys: (Option<&'a str>, Option<&'a str>),
 }
 
 /// Quotes nothing: every value is checked to need no quoting in `'…'`.
@@ -50,6 +53,12 @@ pub fn script(i: &Installer<'_>) -> Result<String, String> {
             "`{bad}` cannot go into install.sh (a quote, a space or a line break)"
         ));
     }
+    let (minisign, openpgp) = (i.keys.0.unwrap_or(""), i.keys.1.unwrap_or(""));
+    if !plain(minisign) || minisign.contains(' ') || openpgp.contains('\'') {
+        return Err(
+            "a public key cannot go into install.sh (a quote, a space or a line break)".into(),
+        );
+    }
     let self_url = if base.is_empty() {
         format!("<URL>/{}/{INSTALLER}", i.release_path)
     } else {
@@ -62,6 +71,8 @@ pub fn script(i: &Installer<'_>) -> Result<String, String> {
         .replace("@BASE_URL@", base)
         .replace("@RELEASE_PATH@", i.release_path)
         .replace("@FILES@", &files.join(" "))
+        .replace("@MINISIGN_KEY@", minisign)
+        .replace("@OPENPGP_KEY@", openpgp.trim_end())
         .replace("@SELF@", &self_url))
 }
 
@@ -84,6 +95,7 @@ mod tests {
             base_url: Some("https://dl.example.org/"),
             release_path: "df-dist-v1/hello/v1.0.0",
             files: &files,
+            keys: (None, None),
         };
         let s = script(&i).unwrap();
         assert!(!s.contains('@'), "a placeholder is left");

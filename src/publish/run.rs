@@ -71,6 +71,8 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
     )?;
     refuse_dirty_stable(ctx, &manifest, &release)?;
     let key = provenance_key(ctx, opts)?;
+    // Every key is read before anything is made.
+    let signer = signer(ctx, opts)?;
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
     let mut files = release_files(&dist, &manifest)?;
     if let Some(format) = ctx.project.config.archives {
@@ -92,7 +94,9 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
         files.extend(set.release_files());
     }
     if ctx.project.config.installer {
-        files.push(installer_file(ctx, layout, &release.tag, &files)?);
+        let keys = public_keys(signer.as_ref())?;
+        let keys = (keys.0.as_deref(), keys.1.as_deref());
+        files.push(installer_file(ctx, (layout, &release.tag), &files, keys)?);
     }
     if ctx.project.config.sbom {
         files.push(sbom_file(ctx, &manifest, &release.tag)?);
@@ -115,7 +119,7 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
     }
     let bundle = provenance_bundle(&manifest, &release, &subjects, &key, started)?;
     let provenance = (provenance::bundle_name(name, &release.tag), bundle);
-    let signatures = match signer(ctx, opts)? {
+    let signatures = match signer {
         Some(signer) => {
             let time = super::packages::release_time(&manifest);
             let paths: Vec<(&ReleaseFile, String)> =
@@ -454,11 +458,31 @@ fn made_file(
 
 /// `install.sh` for this release: each target's binary (the one named like
 /// the release, else the first), downloaded from the config's `public-url`.
+/// The release's public keys for the installer: minisign's (base64) and
+/// OpenPGP's (armored), of the keys that sign it.
+fn public_keys(
+    signer: Option<&super::signatures::Signer>,
+) -> Result<(Option<String>, Option<String>)> {
+    let Some(s) = signer else {
+        return Ok((None, None));
+    };
+    let minisign = s.minisign.as_ref().map(|(_, pk)| pk.to_base64());
+    let openpgp = match &s.openpgp {
+        Some(k) => Some(k.public_armored().map_err(|reason| Error::SignatureKey {
+            kind: "OpenPGP",
+            path: "the OpenPGP key".into(),
+            reason,
+        })?),
+        None => None,
+    };
+    Ok((minisign, openpgp))
+}
+
 fn installer_file(
     ctx: &Context,
-    layout: Layout,
-    tag: &str,
+    (layout, tag): (Layout, &str),
     files: &[ReleaseFile],
+    keys: (Option<&str>, Option<&str>),
 ) -> Result<ReleaseFile> {
     let config = &ctx.project.config;
     let mut targets: Vec<(crate::platform::Platform, String)> = Vec::new();
@@ -492,6 +516,7 @@ fn installer_file(
         base_url: config.public_url.as_deref(),
         release_path: release_path.trim_end_matches('/'),
         files: &targets,
+        keys,
     })
     .map_err(|why| Error::config("public-url", why))?;
     made_file(

@@ -193,28 +193,15 @@ fn bytes_step(
     step(destination, at, key, Payload::Bytes(bytes), facts)
 }
 
-/// The plan of publishing `rel` to a destination that holds `seen`
-/// (`destination` names it in the plan). Pure. Refuses a stable tag that is
-/// there with other bytes (unless `--force`); skips a file whose `.sha256`
-/// says the same; keeps a provenance bundle that is there when the release
-/// is unchanged (another run signed it); writes the tag document unless it
-/// is there with the same bytes; and converges the shared documents.
-pub fn decide_static(
+/// Each file's steps, in the release's order (one chain per file): the
+/// file, its `.sha256`, then its signatures; and how many files (and
+/// bytes) go up.
+fn file_steps(
     destination: &str,
     rel: &StaticRelease<'_>,
     seen: &StaticObserved,
-) -> Result<StaticPlan> {
-    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
-    let already_published = seen.sha256sums.as_deref() == Some(rel.sha256sums.as_bytes());
-    if let Some(existing) = seen.sha256sums.as_deref().filter(|_| !already_published) {
-        if rel.release.class == Class::Stable && !rel.force {
-            return Err(Error::StableTagExists {
-                tag: rel.release.tag.clone(),
-                store: seen.store.clone(),
-                changed: changed_files(&String::from_utf8_lossy(existing), &rel.sha256sums),
-            });
-        }
-    }
+    prefix: &str,
+) -> (Vec<Step>, (usize, u64)) {
     let mut steps = Vec::new();
     let mut uploads = (0, 0);
     for (i, f) in rel.files.iter().enumerate() {
@@ -264,6 +251,32 @@ pub fn decide_static(
             });
         }
     }
+    (steps, uploads)
+}
+
+/// The plan of publishing `rel` to a destination that holds `seen`
+/// (`destination` names it in the plan). Pure. Refuses a stable tag that is
+/// there with other bytes (unless `--force`); skips a file whose `.sha256`
+/// says the same; keeps a provenance bundle that is there when the release
+/// is unchanged (another run signed it); writes the tag document unless it
+/// is there with the same bytes; and converges the shared documents.
+pub fn decide_static(
+    destination: &str,
+    rel: &StaticRelease<'_>,
+    seen: &StaticObserved,
+) -> Result<StaticPlan> {
+    let prefix = rel.layout.release_prefix(rel.name, &rel.release.tag);
+    let already_published = seen.sha256sums.as_deref() == Some(rel.sha256sums.as_bytes());
+    if let Some(existing) = seen.sha256sums.as_deref().filter(|_| !already_published) {
+        if rel.release.class == Class::Stable && !rel.force {
+            return Err(Error::StableTagExists {
+                tag: rel.release.tag.clone(),
+                store: seen.store.clone(),
+                changed: changed_files(&String::from_utf8_lossy(existing), &rel.sha256sums),
+            });
+        }
+    }
+    let (mut steps, uploads) = file_steps(destination, rel, seen, &prefix);
     steps.push(bytes_step(
         destination,
         (Phase::Checksums, already_published),

@@ -294,3 +294,151 @@ fn gpg_and_minisign_check_a_signed_release_and_refuse_tampering() {
         .filter(|l| l.len() > 40)
         .all(|l| !printed.contains(l)));
 }
+
+/// A PATH holding every program of /usr/bin and /bin but `without`.
+fn path_without(dir: &Path, without: &[&str]) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in ["/usr/bin", "/bin"] {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let name = e.file_name();
+            let to = bin.join(&name);
+            if !without.contains(&name.to_str().unwrap_or("")) && !to.exists() {
+                let _ = std::os::unix::fs::symlink(e.path(), &to);
+            }
+        }
+    }
+    bin.display().to_string()
+}
+
+/// Runs the release's install.sh (from `release`, a directory) under dash
+/// with `PATH=path`; (success, stderr).
+fn install(release: &Path, dir: &Path, path: &str, extra: &[&str]) -> (bool, String) {
+    let base = format!(
+        "file://{}",
+        release
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .display()
+    );
+    let out = Command::new("dash")
+        .arg(release.join("install.sh"))
+        .args([
+            "--dir",
+            dir.to_str().unwrap(),
+            "--base-url",
+            &base,
+            "--arch",
+            "amd64",
+        ])
+        .args(extra)
+        .env("PATH", path)
+        .env_remove("RELEASE_DIST_REQUIRE_SIGNATURE")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn install_sh_checks_the_signature_when_it_can_and_fails_closed_when_asked() {
+    let f = Fixture::standin();
+    f.edit("Cargo.toml", |t| {
+        t.replace(
+            "[package.metadata.release-dist]\n",
+            "[package.metadata.release-dist]\nsignatures = [\"openpgp\", \"minisign\"]\n",
+        )
+    });
+    f.commit("signatures");
+    f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
+    let (sk, _) = f.release_keys();
+    let keys = f.dir.join("keys");
+    let (gpg_secret, _) = gpg_key(&keys, "Hello Releases <release@example.org>");
+    let (ms_secret, ms_public) = (keys.join("minisign.key"), keys.join("minisign.pub"));
+    let made = run(
+        "minisign",
+        &[
+            "-G",
+            "-W",
+            "-f",
+            "-p",
+            ms_public.to_str().unwrap(),
+            "-s",
+            ms_secret.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(made.status.success());
+    let out = f.dir.join("out-static");
+    let args = [
+        "--openpgp-key",
+        gpg_secret.to_str().unwrap(),
+        "--minisign-key",
+        ms_secret.to_str().unwrap(),
+    ];
+    publish(&f, out.to_str().unwrap(), &sk, "v1.0.0", &args).ok();
+    let rel = out.join("df-dist-v1/hello/v1.0.0");
+    let binary = std::fs::read(rel.join("linux/amd64/hello")).unwrap();
+    let work = f.dir.join("out/install");
+    let everything = std::env::var("PATH").unwrap();
+
+    // minisign installed: the signature is checked, then the binary.
+    let (ok, said) = install(&rel, &work.join("a"), &everything, &[]);
+    assert!(
+        ok && said.contains("signature good: SHA256SUMS is signed by the release's minisign key"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(work.join("a/hello")).unwrap(), binary);
+    // gpg but no minisign: the OpenPGP signature is checked.
+    let no_minisign = path_without(&work.join("p1"), &["minisign"]);
+    let (ok, said) = install(
+        &rel,
+        &work.join("b"),
+        &no_minisign,
+        &["--require-signature"],
+    );
+    assert!(
+        ok && said.contains("signed by the release's OpenPGP key"),
+        "{said}"
+    );
+    // Neither: installs on the checksums and says so; refuses when a
+    // signature is required, and installs nothing.
+    let neither = path_without(&work.join("p2"), &["minisign", "gpg"]);
+    let (ok, said) = install(&rel, &work.join("c"), &neither, &[]);
+    assert!(
+        ok && said.contains("only the checksums were checked"),
+        "{said}"
+    );
+    let (ok, said) = install(&rel, &work.join("d"), &neither, &["--require-signature"]);
+    assert!(
+        !ok && said.contains("a signature is required: refused, nothing was installed"),
+        "{said}"
+    );
+    assert!(!work.join("d/hello").exists());
+
+    // A tampered binary with a SHA256SUMS that matches it: the signature
+    // catches it.
+    let evil = f.dir.join("out/evil/df-dist-v1/hello/v1.0.0");
+    std::fs::create_dir_all(evil.join("linux/amd64")).unwrap();
+    for file in ["install.sh", "SHA256SUMS.minisig", "SHA256SUMS.asc"] {
+        std::fs::copy(rel.join(file), evil.join(file)).unwrap();
+    }
+    let mut bad = binary.clone();
+    bad.extend_from_slice(b"evil");
+    std::fs::write(evil.join("linux/amd64/hello"), &bad).unwrap();
+    let sums = std::fs::read_to_string(rel.join("SHA256SUMS")).unwrap();
+    let good_hex = crate::util::sha256_prefixed(&binary)["sha256:".len()..].to_string();
+    let bad_hex = crate::util::sha256_prefixed(&bad)["sha256:".len()..].to_string();
+    std::fs::write(evil.join("SHA256SUMS"), sums.replace(&good_hex, &bad_hex)).unwrap();
+    for path in [&everything, &no_minisign] {
+        let (ok, said) = install(&evil, &work.join("e"), path, &[]);
+        assert!(!ok && said.contains("does not carry a good"), "{said}");
+        assert!(!work.join("e/hello").exists(), "nothing was installed");
+    }
+}
