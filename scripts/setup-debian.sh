@@ -76,6 +76,9 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v clang >/dev/null || lean+=(clang)
   # The signatures test checks the release's .minisig files with minisign.
   command -v minisign >/dev/null || lean+=(minisign)
+  # The binstall test puts TLS in front of Garage's web endpoint with socat
+  # (cargo-binstall downloads over https only).
+  command -v socat >/dev/null || lean+=(socat)
   ls /usr/lib/llvm-*/bin/ld64.lld >/dev/null 2>&1 || lean+=(lld)
 fi
 if [ "${1:-}" = "--benches" ]; then

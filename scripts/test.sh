@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh --tests
 bash scripts/garage.sh install
 export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-binstall, which the signatures' binstall test installs the example
+# with (cached like Garage: built once). 1.20.0: later ones need a newer rustc.
+command -v cargo-binstall >/dev/null || cargo install --quiet --locked cargo-binstall --version 1.20.0
 export NIX_CONFIG="${NIX_CONFIG:-substituters =}"
 
 garage_dir=$(mktemp -d /tmp/release-dist-garage.XXXXXX)

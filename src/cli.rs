@@ -105,6 +105,15 @@ pub struct InitArgs {
     /// Overwrite files that exist.
     #[arg(long)]
     pub force: bool,
+    /// Also add `[package.metadata.binstall]` to Cargo.toml, so that
+    /// cargo-binstall finds the per-target archives at the config's
+    /// `public-url` (needs `public-url`; set `archives = true`).
+    #[arg(long)]
+    pub binstall: bool,
+    /// The minisign public key (minisign.pub) cargo-binstall checks the
+    /// archives' signatures with (`[package.metadata.binstall.signing]`).
+    #[arg(long, value_name = "PUB", requires = "binstall")]
+    pub minisign_pub: Option<PathBuf>,
 }
 
 /// `promote`.

@@ -190,6 +190,9 @@ pub struct Config {
     pub archive_files: Vec<String>,
     /// The detached signatures every release gets (none by default).
     pub signatures: Vec<crate::kinds::SignatureKind>,
+    /// `[package.metadata.binstall] pkg-url`, when the package has it (read
+    /// so that `publish` can say when it does not point where releases go).
+    pub binstall_pkg_url: Option<String>,
     /// Linux packages and their repositories (none by default).
     pub packages: crate::linuxpkg::PackagesConfig,
     /// What Cargo.toml says of the package (version, description…), for packages.
@@ -227,6 +230,7 @@ impl Config {
             archives: None,
             archive_files: Vec::new(),
             signatures: Vec::new(),
+            binstall_pkg_url: None,
             packages: Default::default(),
             cargo: Default::default(),
         }
@@ -246,6 +250,7 @@ impl Config {
                 .ok_or_else(|| Error::config(&prefix, "must be a table"))?;
             config.apply(&prefix, table)?;
         }
+        config.binstall_pkg_url = package["binstall"]["pkg-url"].as_str().map(String::from);
         config.validate()?;
         Ok(config)
     }

@@ -110,37 +110,7 @@ fn needs_no_project(command: &Command) -> bool {
 }
 
 fn run(app: App, verbosity: Verbosity) -> Result<()> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let project = if app.global.manifest_path.is_none()
-        && needs_no_project(&app.command)
-        && !Project::is_inside_one(&cwd)
-    {
-        Project::detached(cwd)
-    } else {
-        Project::load(
-            app.global.manifest_path.as_deref(),
-            app.global.package.as_deref(),
-        )?
-    };
-    let scratch = match app.global.dry_run {
-        true => Some(
-            tempfile::Builder::new()
-                .prefix("release-dist-dry-run-")
-                .tempdir()
-                .map_err(Error::io(
-                    "cannot create a scratch directory in",
-                    std::env::temp_dir(),
-                ))?,
-        ),
-        false => None,
-    };
-    let ctx = Context {
-        project,
-        dry_run: app.global.dry_run,
-        verbosity,
-        format: app.global.message_format,
-        scratch,
-    };
+    let ctx = context(&app.global, &app.command, verbosity)?;
     match app.command {
         Command::Build(args) => build_and_push(&ctx, args),
         Command::Cache(command) => run_cache(&ctx, command),
@@ -150,6 +120,8 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             &init::InitOpts {
                 ci: args.ci,
                 force: args.force,
+                binstall: args.binstall,
+                minisign_pub: args.minisign_pub,
             },
         ),
         Command::Promote(args) => commands::promote::run_promote(
@@ -218,6 +190,40 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             },
         ),
     }
+}
+
+/// The project (or none, for a command that needs none outside one) and
+/// the run's settings; a dry run's scratch directory.
+fn context(global: &cli::GlobalOpts, command: &Command, verbosity: Verbosity) -> Result<Context> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let project = if global.manifest_path.is_none()
+        && needs_no_project(command)
+        && !Project::is_inside_one(&cwd)
+    {
+        Project::detached(cwd)
+    } else {
+        Project::load(global.manifest_path.as_deref(), global.package.as_deref())?
+    };
+    let scratch = match global.dry_run {
+        true => Some(
+            tempfile::Builder::new()
+                .prefix("release-dist-dry-run-")
+                .tempdir()
+                .map_err(Error::io(
+                    "cannot create a scratch directory in",
+                    std::env::temp_dir(),
+                ))?,
+        ),
+        false => None,
+    };
+    let ctx = Context {
+        project,
+        dry_run: global.dry_run,
+        verbosity,
+        format: global.message_format,
+        scratch,
+    };
+    Ok(ctx)
 }
 
 /// `build`, then (with `--push-cache`) the push of what it built, pinned as

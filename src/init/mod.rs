@@ -3,6 +3,8 @@
 //! templates, a flake (or the lines to add to one), and a CI pipeline.
 //! Nothing that exists is overwritten without `--force`.
 
+pub mod binstall;
+
 use std::path::{Path, PathBuf};
 
 use crate::context::Context;
@@ -52,6 +54,10 @@ pub struct InitOpts {
     pub ci: Option<Ci>,
     /// Overwrite files that exist.
     pub force: bool,
+    /// Add `[package.metadata.binstall]`.
+    pub binstall: bool,
+    /// The minisign public key file for binstall's `signing` table.
+    pub minisign_pub: Option<std::path::PathBuf>,
 }
 
 /// One file `init` writes.
@@ -102,6 +108,11 @@ pub fn run_init(ctx: &Context, opts: &InitOpts) -> Result<()> {
     let cargo_toml =
         std::fs::read_to_string(&manifest).map_err(Error::io("cannot read", &manifest))?;
     let has_table = cargo_toml.contains("[package.metadata.release-dist]");
+    // `init --binstall` in a package whose release is set up already adds
+    // the binstall table alone: its templates are left as they are.
+    if opts.binstall && has_table && !opts.force {
+        files.clear();
+    }
     if !opts.force {
         let existing: Vec<String> = files
             .iter()
@@ -122,9 +133,15 @@ pub fn run_init(ctx: &Context, opts: &InitOpts) -> Result<()> {
     for f in &files {
         write(&f.path, &f.text)?;
     }
-    if !has_table {
+    let binstall = binstall_table(ctx, opts, &cargo_toml)?;
+    if !has_table || binstall.is_some() {
         let mut text = cargo_toml.clone();
-        text.push_str(&METADATA.replace("@NAME@", name));
+        if !has_table {
+            text.push_str(&METADATA.replace("@NAME@", name));
+        }
+        if let Some(table) = &binstall {
+            text.push_str(table);
+        }
         write(&manifest, &text)?;
     }
     let mut human = String::new();
@@ -143,6 +160,43 @@ pub fn run_init(ctx: &Context, opts: &InitOpts) -> Result<()> {
     human.push_str(&next_steps(opts.ci));
     ctx.print_result(&human, &serde_json::json!({"written": files.iter().map(|f| relative(dir, &f.path)).collect::<Vec<_>>(), "metadataAdded": !has_table}));
     Ok(())
+}
+
+/// `[package.metadata.binstall]` to add (`init --binstall`): `None` when
+/// not asked for or there already; refused without a `public-url`.
+fn binstall_table(ctx: &Context, opts: &InitOpts, cargo_toml: &str) -> Result<Option<String>> {
+    if !opts.binstall || cargo_toml.contains("[package.metadata.binstall]") {
+        return Ok(None);
+    }
+    let config = &ctx.project.config;
+    let Some(url) = &config.public_url else {
+        return Err(Error::Keys(vec![crate::problems::KeyProblem::missing(
+            "package.metadata.release-dist.public-url",
+            "is needed for `init --binstall`: the URL the releases are served from, which cargo-binstall downloads from",
+        )]));
+    };
+    let pubkey = match &opts.minisign_pub {
+        Some(p) => {
+            let text = crate::keys::read_key_file(p)?;
+            let key = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("RW"))
+                .ok_or_else(|| Error::SignatureKey {
+                    kind: "public",
+                    path: p.clone(),
+                    reason: "no minisign public key (a line starting RW) in it".into(),
+                })?;
+            Some(key.to_string())
+        }
+        None => None,
+    };
+    let at = (url.as_str(), config.static_layout);
+    Ok(Some(binstall::metadata(
+        &config.name,
+        at,
+        pubkey.as_deref(),
+    )))
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -75,6 +75,7 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
     let signer = signer(ctx, opts)?;
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
     let mut files = release_files(&dist, &manifest)?;
+    warn_of_binstall_metadata(ctx, layout);
     if let Some(format) = ctx.project.config.archives {
         let time = super::packages::release_time(&manifest);
         let archives = (release.tag.as_str(), format, time);
@@ -184,6 +185,22 @@ fn signer(ctx: &Context, opts: &PublishOpts) -> Result<Option<super::signatures:
         None => None,
     };
     Ok(Some(super::signatures::Signer { openpgp, minisign }))
+}
+
+/// Says when Cargo.toml's `[package.metadata.binstall]` does not point at
+/// where this release's archives go (cargo-binstall would find nothing).
+fn warn_of_binstall_metadata(ctx: &Context, layout: Layout) {
+    let config = &ctx.project.config;
+    let (Some(found), Some(url)) = (&config.binstall_pkg_url, &config.public_url) else {
+        return;
+    };
+    let expected = crate::init::binstall::pkg_url(&config.name, (url, layout), ".tar.gz");
+    if *found != expected && ctx.verbosity != Verbosity::Quiet {
+        eprintln!("warning: [package.metadata.binstall] pkg-url is {found}, but this release's archives go to {expected}: cargo-binstall will not find them (remove the table and run `init --binstall` to write it again)");
+    }
+    if config.archives.is_none() && ctx.verbosity != Verbosity::Quiet {
+        eprintln!("warning: [package.metadata.binstall] is set but `archives` is not: cargo-binstall finds no archive to download (set archives = true)");
+    }
 }
 
 /// A key, or (a dry run, the key missing) none, said so.

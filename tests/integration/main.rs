@@ -3,6 +3,7 @@
 mod attest;
 mod bad_input;
 mod binaries;
+mod binstall;
 mod build;
 mod builders;
 mod cache;
