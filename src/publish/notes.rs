@@ -7,6 +7,9 @@ use serde_json::Value;
 /// The name-level document that describes the package repositories.
 pub const PACKAGES_NOTE: &str = "packages.json";
 
+/// The name-level note of the keys that sign the releases.
+pub const SIGNING_NOTE: &str = "signing.json";
+
 /// Every note the page may carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notes {
@@ -14,6 +17,8 @@ pub struct Notes {
     pub nix: Option<NixNote>,
     /// The package repositories.
     pub packages: Option<PackagesNote>,
+    /// The keys the releases' signatures check with.
+    pub signing: Option<SigningNote>,
 }
 
 impl Notes {
@@ -26,6 +31,60 @@ impl Notes {
         if let Some(n) = &self.nix {
             out.push_str(&n.section());
         }
+        if let Some(n) = &self.signing {
+            out.push_str(&n.section());
+        }
+        out
+    }
+}
+
+/// The keys a release is signed with, as `publish` wrote them beside the
+/// name (the latest release's), and how to check with each.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningNote {
+    /// The name.
+    pub name: String,
+    /// The minisign public key (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minisign: Option<String>,
+    /// The OpenPGP key's fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openpgp_fingerprint: Option<String>,
+    /// The OpenPGP public key, armored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openpgp_key: Option<String>,
+}
+
+impl SigningNote {
+    /// Reads the note; `None` when it is not one.
+    pub fn from_json(bytes: &[u8]) -> Option<SigningNote> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    fn section(&self) -> String {
+        let mut out = String::from("<section>\n<h2>Verifying a release</h2>\n<p>In a release's directory, with <code>SHA256SUMS</code> and the file downloaded:</p>\n<pre>");
+        if let Some(fp) = &self.openpgp_fingerprint {
+            out.push_str(&format!(
+                "# OpenPGP, key {fp} (below)\ngpg --import release-key.asc\ngpg --verify SHA256SUMS.asc SHA256SUMS\n",
+                fp = esc(fp)
+            ));
+        }
+        if let Some(pk) = &self.minisign {
+            out.push_str(&format!(
+                "# minisign, public key {pk}\nminisign -Vm SHA256SUMS -P {pk}\nminisign -Vm FILE -P {pk}\n# cargo-binstall checks the archives' .minisig itself\ncargo binstall --only-signed {n}\n",
+                pk = esc(pk),
+                n = esc(&self.name)
+            ));
+        }
+        out.push_str("sha256sum -c --ignore-missing SHA256SUMS\n</pre>\n");
+        if let Some(key) = &self.openpgp_key {
+            out.push_str(&format!(
+                "<details><summary>release-key.asc</summary><pre>{}</pre></details>\n",
+                esc(key)
+            ));
+        }
+        out.push_str("</section>\n");
         out
     }
 }
@@ -166,6 +225,7 @@ mod tests {
         let notes = Notes {
             nix: Some(note),
             packages: None,
+            signing: None,
         };
         let html = notes.sections();
         assert!(
@@ -176,6 +236,31 @@ mod tests {
         assert!(html.contains("href=\"/df-dist-v1/hello/manifest.nix\""));
         assert!(Notes::default().sections().is_empty());
         assert_eq!(NixNote::from_manifest("k", b"{}"), None);
+    }
+
+    #[test]
+    fn the_signing_note_reads_back_and_gives_the_verify_lines() {
+        let note = SigningNote {
+            name: "hello".into(),
+            minisign: Some("RWQkey".into()),
+            openpgp_fingerprint: Some("5A46 7B04".into()),
+            openpgp_key: Some("-----BEGIN PGP PUBLIC KEY BLOCK-----".into()),
+        };
+        let back = SigningNote::from_json(&serde_json::to_vec(&note).unwrap()).unwrap();
+        assert_eq!(back, note);
+        let html = Notes {
+            signing: Some(back),
+            ..Notes::default()
+        }
+        .sections();
+        for line in [
+            "gpg --verify SHA256SUMS.asc SHA256SUMS",
+            "minisign -Vm SHA256SUMS -P RWQkey",
+            "cargo binstall --only-signed hello",
+            "sha256sum -c --ignore-missing SHA256SUMS",
+        ] {
+            assert!(html.contains(line), "{line} in {html}");
+        }
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct Signatures {
     pub per_file: Vec<Vec<(&'static str, Vec<u8>)>>,
     /// `SHA256SUMS`'s: (file name, bytes).
     pub sums: Vec<(String, Vec<u8>)>,
+    /// The name-level note of the keys, for the release page.
+    pub note: Option<Vec<u8>>,
     /// What checks the ones a destination holds.
     pub check: Checker,
 }
@@ -82,7 +84,15 @@ pub fn sign(
     sums: &[u8],
 ) -> Result<Signatures> {
     let mut out = Signatures::none(files.len());
+    let mut note = super::notes::SigningNote {
+        name: name.to_string(),
+        minisign: None,
+        openpgp_fingerprint: None,
+        openpgp_key: None,
+    };
     if let Some(key) = &signer.openpgp {
+        note.openpgp_fingerprint = Some(key.fingerprint());
+        note.openpgp_key = key.public_armored().ok();
         let armored = key
             .detached(sums, time)
             .map_err(|why| Error::SignatureKey {
@@ -95,6 +105,7 @@ pub fn sign(
         out.check.openpgp = Some(key.clone());
     }
     if let Some((sk, pk)) = &signer.minisign {
+        note.minisign = Some(pk.to_base64());
         let minisig = |data: &mut dyn std::io::Read, path: &str| -> Result<Vec<u8>> {
             let comment = trusted_comment((name, tag), path, time);
             let untrusted = format!("signature of {path} by cargo release-dist");
@@ -115,6 +126,7 @@ pub fn sign(
         out.sums.push((format!("{SHA256SUMS}.minisig"), sums_sig));
         out.check.minisign = Some(pk.clone());
     }
+    out.note = serde_json::to_vec_pretty(&note).ok();
     Ok(out)
 }
 

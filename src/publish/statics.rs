@@ -298,6 +298,22 @@ pub fn decide_static(
             ctype,
         ));
     }
+    // The keys, beside the name, for the release page (the latest's).
+    if let Some(note) = &rel.signatures.note {
+        let key = format!(
+            "{}{}",
+            rel.layout.name_prefix(rel.name),
+            super::notes::SIGNING_NOTE
+        );
+        let at = (Phase::Checksums, already_published && seen.signatures_there);
+        steps.push(bytes_step(
+            destination,
+            at,
+            key,
+            note.clone(),
+            content_type::JSON,
+        ));
+    }
     let provenance_there = already_published && seen.bundle_there;
     let bundle_key = format!("{prefix}{}", rel.provenance.0);
     steps.push(if provenance_there {
@@ -558,7 +574,15 @@ pub(crate) async fn page_notes(store: &ObjectStore, layout: Layout, name: &str) 
         .get(&format!("{prefix}{}", super::notes::PACKAGES_NOTE))
         .await?
         .and_then(|bytes| super::notes::PackagesNote::from_json(&bytes));
-    Ok(Notes { nix, packages })
+    let signing = store
+        .get(&format!("{prefix}{}", super::notes::SIGNING_NOTE))
+        .await?
+        .and_then(|bytes| super::notes::SigningNote::from_json(&bytes));
+    Ok(Notes {
+        nix,
+        packages,
+        signing,
+    })
 }
 
 /// The shared documents a listing gives: (key, bytes, content type).
@@ -717,6 +741,7 @@ mod tests {
                 ("SHA256SUMS.minisig".into(), b"ms".to_vec()),
             ],
             check: Default::default(),
+            note: None,
         };
         let rel = StaticRelease {
             signatures: &signatures,

@@ -266,6 +266,20 @@ fn gpg_and_minisign_check_a_signed_release_and_refuse_tampering() {
     );
     std::fs::write(&minisig, kept).unwrap();
 
+    // The release page says how to verify, with the keys.
+    let page = std::fs::read_to_string(out.join("_releases.html")).unwrap();
+    let pk_line = std::fs::read_to_string(&ms_public).unwrap();
+    let pk_b64 = pk_line.lines().last().unwrap().trim();
+    assert!(page.contains("Verifying a release"), "{page}");
+    assert!(
+        page.contains(&format!("minisign -Vm SHA256SUMS -P {pk_b64}")),
+        "{page}"
+    );
+    assert!(
+        page.contains("gpg --verify SHA256SUMS.asc SHA256SUMS"),
+        "{page}"
+    );
+
     // A re-run plans no signature again: the ones there are good.
     let mut dry = vec!["--dry-run"];
     dry.extend(&all);
