@@ -303,10 +303,18 @@ fn gpg_and_minisign_check_a_signed_release_and_refuse_tampering() {
     let secret_line = ms_text.lines().nth(1).unwrap();
     assert!(!printed.contains(secret_line));
     let gpg_text = std::fs::read_to_string(&gpg_secret).unwrap();
-    assert!(gpg_text
-        .lines()
-        .filter(|l| l.len() > 40)
-        .all(|l| !printed.contains(l)));
+    let gpg_lines: Vec<&str> = gpg_text.lines().filter(|l| l.len() > 40).collect();
+    assert!(gpg_lines.iter().all(|l| !printed.contains(l)));
+    // Nor in any object published.
+    for (path, _) in crate::util::snapshot(&out) {
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        assert!(!text.contains(secret_line), "{}", path.display());
+        assert!(
+            gpg_lines.iter().all(|l| !text.contains(l)),
+            "{}",
+            path.display()
+        );
+    }
 }
 
 /// A PATH holding every program of /usr/bin and /bin but `without`.
