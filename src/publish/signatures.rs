@@ -180,3 +180,68 @@ pub fn check_sums(
     }
     (problems, good)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minisign_pair() -> (minisign::SecretKey, minisign::PublicKey) {
+        let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        (kp.sk, kp.pk)
+    }
+
+    #[test]
+    fn a_signature_there_counts_only_when_it_is_this_keys_over_these_sums() {
+        let (sk, pk) = minisign_pair();
+        let signer = Signer {
+            openpgp: None,
+            minisign: Some((sk, pk)),
+        };
+        let sums = b"ab  hello\n";
+        let made = sign(&signer, ("hello", "v1.0.0", 7), &[], sums).unwrap();
+        let (name, sig) = &made.sums[0];
+        assert_eq!(name, "SHA256SUMS.minisig");
+        assert!(made.check.signs_sums(name, sig, sums));
+        assert!(
+            !made.check.signs_sums(name, sig, b"cd  hello\n"),
+            "other sums"
+        );
+        let (other_sk, other_pk) = minisign_pair();
+        let other = Signer {
+            openpgp: None,
+            minisign: Some((other_sk, other_pk)),
+        };
+        let theirs = sign(&other, ("hello", "v1.0.0", 7), &[], sums).unwrap();
+        assert!(
+            !made.check.signs_sums(name, &theirs.sums[0].1, sums),
+            "another key"
+        );
+        assert!(!made.check.signs_sums(name, b"garbage", sums));
+        assert!(
+            !made.check.signs_sums("SHA256SUMS.asc", sig, sums),
+            "no OpenPGP key"
+        );
+        let text = String::from_utf8_lossy(sig);
+        assert!(
+            text.contains("trusted comment: timestamp:7\tfile:SHA256SUMS\trelease:hello v1.0.0"),
+            "{text}"
+        );
+        // verify's check agrees, and says which were good.
+        let keys = PublicKeys {
+            openpgp: None,
+            minisign: Some(made.check.minisign.clone().unwrap()),
+        };
+        let found = vec![(name.clone(), sig.clone())];
+        assert_eq!(
+            check_sums("p/", sums, &found, (&keys, true)),
+            (vec![], vec![name.clone()])
+        );
+        let (bad, good) = check_sums("p/", b"other", &found, (&keys, false));
+        assert!(
+            good.is_empty() && bad[0].contains("not a good signature"),
+            "{bad:?}"
+        );
+        let (bad, _) = check_sums("p/", sums, &[], (&keys, true));
+        assert!(bad[0].contains("not signed"), "{bad:?}");
+    }
+}
