@@ -404,7 +404,14 @@ fn install_sh_checks_the_signature_when_it_can_and_fails_closed_when_asked() {
         "--minisign-key",
         ms_secret.to_str().unwrap(),
     ];
-    publish(&f, out.to_str().unwrap(), &sk, "v1.0.0", &args).ok();
+    // Released at a time long before the keys were made (as a release of
+    // an old commit signed with a new key is): gpg refuses a signature older
+    // than its key, so the signature must be dated no earlier than the key.
+    let published = crate::util::publish_args(out.to_str().unwrap(), &sk, "v1.0.0", &args);
+    f.run_with(&published, |c| {
+        c.env("SOURCE_DATE_EPOCH", "1000000000");
+    })
+    .ok();
     let rel = out.join("df-dist-v1/hello/v1.0.0");
     let binary = std::fs::read(rel.join("linux/amd64/hello")).unwrap();
     let work = f.dir.join("out/install");
