@@ -151,6 +151,15 @@ pub struct PromoteArgs {
     /// `major` or any tag (repeatable; default: the config's `image-tags`).
     #[arg(long = "image-tag", value_name = "TAG", requires = "images_to", value_parser = image_tag)]
     pub image_tags: Vec<String>,
+    /// The minisign public key the source's SHA256SUMS.minisig must check
+    /// with for the minisign signatures (and each file's .minisig) to be
+    /// copied.
+    #[arg(long, value_name = "PUB")]
+    pub minisign_pub: Option<PathBuf>,
+    /// The OpenPGP public key (armored) the source's SHA256SUMS.asc must
+    /// check with for it to be copied.
+    #[arg(long, value_name = "PUB")]
+    pub openpgp_pub: Option<PathBuf>,
 }
 
 /// The destinations `ls`, `rm` and `gc` look at.

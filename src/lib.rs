@@ -136,6 +136,8 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 images_from: args.images_from,
                 images_to: args.images_to,
                 packages_key: args.packages_key,
+                minisign_pub: args.minisign_pub,
+                openpgp_pub: args.openpgp_pub,
                 image_tags: if args.image_tags.is_empty() {
                     ctx.project.config.image_tags.clone()
                 } else {

@@ -52,6 +52,43 @@ async fn verified_source(
     Ok(checked.release)
 }
 
+/// Keeps, of the source's signatures, those the given public keys check:
+/// `SHA256SUMS.asc`, `SHA256SUMS.minisig`, and (when that one is good) each
+/// file's `.minisig`, whose file was verified by its digest (a bad one
+/// could only make a user's minisign refuse, never accept). A signature
+/// that does not check is tampering: refused, nothing copied. Without keys
+/// none is copied, said so.
+fn carry_signatures(v: &mut Verified, opts: &PromoteOpts) -> Result<()> {
+    if v.signatures.is_empty() {
+        return Ok(());
+    }
+    let keys = crate::publish::signatures::read_public_keys(
+        opts.minisign_pub.as_deref(),
+        opts.openpgp_pub.as_deref(),
+    )?;
+    let (name, tag) = release_of(opts)?;
+    let at = opts.layout.release_prefix(name, tag);
+    let (bad, good) =
+        crate::publish::signatures::check_sums(&at, &v.sums, &v.signatures, (&keys, false));
+    if !bad.is_empty() {
+        for p in &bad {
+            eprintln!("problem: {p}");
+        }
+        return Err(Error::VerifyFailed {
+            release: opts.release.clone(),
+            count: bad.len(),
+        });
+    }
+    v.signatures.retain(|(n, _)| good.contains(n));
+    if !good.iter().any(|n| n.ends_with(".minisig")) {
+        v.file_signatures.clear();
+    }
+    if v.signatures.is_empty() {
+        eprintln!("the source's signatures are not copied: give --minisign-pub and --openpgp-pub to check them");
+    }
+    Ok(())
+}
+
 /// Runs `promote`.
 pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let (name, tag) = release_of(opts)?;
@@ -63,7 +100,8 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let runtime = crate::context::runtime()?;
     runtime.block_on(async {
         let from = destination::open(&opts.from, Role::Releases, Access::Read, layout).await?;
-        let verified = verified_source(from.as_ref(), opts, key.as_ref()).await?;
+        let mut verified = verified_source(from.as_ref(), opts, key.as_ref()).await?;
+        carry_signatures(&mut verified, opts)?;
         // A release with packages goes into production's repositories too.
         let packages_url = match packages_of(&verified).is_empty() {
             true => None,

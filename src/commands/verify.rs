@@ -5,33 +5,8 @@
 use crate::context::Context;
 use crate::destination::{self, Access, Role};
 use crate::errors::{Error, Result};
-use crate::publish::signatures::PublicKeys;
 use crate::publish::verify::{public_key, VerifyOpts};
 
-/// The public keys of `--minisign-pub` and `--openpgp-pub`, read (capped)
-/// and parsed; a bad one is refused naming it.
-fn signature_keys(opts: &VerifyOpts) -> Result<PublicKeys> {
-    let bad = |p: &std::path::Path, reason: String| Error::SignatureKey {
-        kind: "public",
-        path: p.to_path_buf(),
-        reason,
-    };
-    let mut keys = PublicKeys::default();
-    if let Some(p) = &opts.minisign_pub {
-        let text = crate::keys::read_key_file(p)?;
-        let pk = minisign::PublicKeyBox::from_string(&text)
-            .and_then(|b| b.into_public_key())
-            .or_else(|_| minisign::PublicKey::from_base64(text.trim()))
-            .map_err(|e| bad(p, format!("not a minisign public key: {e}")))?;
-        keys.minisign = Some(pk);
-    }
-    if let Some(p) = &opts.openpgp_pub {
-        let text = crate::keys::read_key_file(p)?;
-        crate::openpgp::verifies(&text, b"", b"").map_err(|e| bad(p, e))?;
-        keys.openpgp = Some(text);
-    }
-    Ok(keys)
-}
 use crate::publish::verify_image::{verify_image, ImageToVerify};
 
 /// What `verify` checks: the static release (where, name and tag) and the
@@ -80,7 +55,10 @@ fn targets(opts: &VerifyOpts) -> Result<Targets<'_>> {
 pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
     let (from, images) = targets(opts)?;
     let key = public_key(opts.key.as_deref())?;
-    let signature_keys = signature_keys(opts)?;
+    let signature_keys = crate::publish::signatures::read_public_keys(
+        opts.minisign_pub.as_deref(),
+        opts.openpgp_pub.as_deref(),
+    )?;
     let runtime = crate::context::runtime()?;
     let mut problems = Vec::new();
     let mut lines = String::new();

@@ -51,6 +51,10 @@ pub struct PromoteOpts {
     pub image_tags: Vec<String>,
     /// The packages' OpenPGP key file, if given.
     pub packages_key: Option<PathBuf>,
+    /// The minisign public key the source's signatures must check with.
+    pub minisign_pub: Option<PathBuf>,
+    /// The OpenPGP public key the source's `SHA256SUMS.asc` must check with.
+    pub openpgp_pub: Option<PathBuf>,
 }
 
 /// What `promote` did at one destination.
@@ -118,6 +122,15 @@ pub(crate) fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)
                 what: Content::Bytes(bytes.clone()),
             });
         }
+        let sig = format!("{path}.minisig");
+        if let Some((_, bytes)) = v.file_signatures.iter().find(|(k, _)| *k == sig) {
+            out.push(Copy {
+                key: format!("{prefix}{sig}"),
+                phase: Phase::Files,
+                content_type: content_type::TEXT,
+                what: Content::Bytes(bytes.clone()),
+            });
+        }
     }
     out.push(Copy {
         key: format!("{prefix}{SHA256SUMS}"),
@@ -125,6 +138,14 @@ pub(crate) fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)
         content_type: content_type::TEXT,
         what: Content::Bytes(v.sums.clone()),
     });
+    for (name, bytes) in &v.signatures {
+        out.push(Copy {
+            key: format!("{prefix}{name}"),
+            phase: Phase::Checksums,
+            content_type: content_type::TEXT,
+            what: Content::Bytes(bytes.clone()),
+        });
+    }
     out.push(Copy {
         key: format!("{prefix}{}", v.bundle.0),
         phase: Phase::Provenance,
@@ -346,6 +367,7 @@ mod tests {
             tag_document: Some(b"{}".to_vec()),
             images: vec![],
             signatures: vec![],
+            file_signatures: vec![],
         };
         let p = "df-dist-v1/h/v1/";
         let keys: Vec<String> = copy_order(&v, Layout::DfDist, ("h", "v1"))

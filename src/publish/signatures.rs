@@ -181,6 +181,35 @@ pub fn check_sums(
     (problems, good)
 }
 
+/// The public keys of `--minisign-pub` and `--openpgp-pub` (verify,
+/// promote), read (capped)
+/// and parsed; a bad one is refused naming it.
+pub fn read_public_keys(
+    minisign_pub: Option<&std::path::Path>,
+    openpgp_pub: Option<&std::path::Path>,
+) -> Result<PublicKeys> {
+    let bad = |p: &std::path::Path, reason: String| Error::SignatureKey {
+        kind: "public",
+        path: p.to_path_buf(),
+        reason,
+    };
+    let mut keys = PublicKeys::default();
+    if let Some(p) = minisign_pub {
+        let text = crate::keys::read_key_file(p)?;
+        let pk = minisign::PublicKeyBox::from_string(&text)
+            .and_then(|b| b.into_public_key())
+            .or_else(|_| minisign::PublicKey::from_base64(text.trim()))
+            .map_err(|e| bad(p, format!("not a minisign public key: {e}")))?;
+        keys.minisign = Some(pk);
+    }
+    if let Some(p) = openpgp_pub {
+        let text = crate::keys::read_key_file(p)?;
+        crate::openpgp::verifies(&text, b"", b"").map_err(|e| bad(p, e))?;
+        keys.openpgp = Some(text);
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,9 @@ pub struct Verified {
     pub images: Vec<(String, Digest)>,
     /// `SHA256SUMS.asc` and `SHA256SUMS.minisig`, when there, as read.
     pub signatures: Vec<(String, Vec<u8>)>,
+    /// Each file's `.minisig`, when `SHA256SUMS.minisig` is there: (path
+    /// in the release, bytes as read).
+    pub file_signatures: Vec<(String, Vec<u8>)>,
 }
 
 /// `verify` of one release at `store`: the problems found, how many
@@ -176,6 +179,18 @@ async fn check(
     for name in [format!("{SHA256SUMS}.asc"), format!("{SHA256SUMS}.minisig")] {
         if let Some(bytes) = store.get(&format!("{prefix}{name}")).await? {
             verified.signatures.push((name, bytes));
+        }
+    }
+    if verified
+        .signatures
+        .iter()
+        .any(|(n, _)| n.ends_with(".minisig"))
+    {
+        for (path, _, _) in &verified.files {
+            let sig = format!("{path}.minisig");
+            if let Some(bytes) = store.get(&format!("{prefix}{sig}")).await? {
+                verified.file_signatures.push((sig, bytes));
+            }
         }
     }
 

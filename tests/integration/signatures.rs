@@ -297,6 +297,74 @@ fn gpg_and_minisign_check_a_signed_release_and_refuse_tampering() {
     assert!(signatures.len() >= 5, "{plan}");
     assert!(signatures.iter().all(|o| o["action"] == "skip"), "{plan}");
 
+    // promote carries the signatures the given keys check, and says so
+    // when it cannot check them (then copies none).
+    let prod = f.dir.join("out/prod");
+    let promote = |to: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "promote",
+            "hello:v1.0.0",
+            "--from",
+            out.to_str().unwrap(),
+            "--to",
+            to.to_str().unwrap(),
+        ];
+        args.extend(["--key", plain_pub.to_str().unwrap()]);
+        args.extend(extra);
+        f.run(&args)
+    };
+    let keys = [
+        "--minisign-pub",
+        ms_public.to_str().unwrap(),
+        "--openpgp-pub",
+        gpg_public.to_str().unwrap(),
+    ];
+    promote(&prod, &keys).ok();
+    let prod_rel = prod.join("df-dist-v1/hello/v1.0.0");
+    let good = gpg_verify(
+        &home,
+        &gpg_public,
+        &prod_rel.join("SHA256SUMS.asc"),
+        &prod_rel.join("SHA256SUMS"),
+    );
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    for file in ["SHA256SUMS", "linux/amd64/hello", "install.sh"] {
+        assert!(
+            minisign_verify(&ms_public, &prod_rel.join(file))
+                .status
+                .success(),
+            "{file} in production"
+        );
+    }
+    let bare = f.dir.join("out/prod-bare");
+    let said = promote(&bare, &[]).ok().stderr();
+    assert!(
+        said.contains("the source's signatures are not copied"),
+        "{said}"
+    );
+    assert!(!bare
+        .join("df-dist-v1/hello/v1.0.0/SHA256SUMS.minisig")
+        .exists());
+    // A signature that does not check is refused, and nothing is copied.
+    let minisig = rel.join("SHA256SUMS.minisig");
+    let kept = std::fs::read(&minisig).unwrap();
+    std::fs::write(
+        &minisig,
+        std::fs::read(rel.join("linux/amd64/hello.minisig")).unwrap(),
+    )
+    .unwrap();
+    let refused_to = f.dir.join("out/prod-refused");
+    promote(&refused_to, &keys).fails_with(5, &["SHA256SUMS.minisig: not a good signature"]);
+    assert!(
+        !refused_to.join("df-dist-v1").exists(),
+        "nothing was copied"
+    );
+    std::fs::write(&minisig, kept).unwrap();
+
     // No key's secret appears in what publish said.
     let printed = format!("{}{}", done.stdout(), done.stderr());
     let ms_text = std::fs::read_to_string(&ms_secret).unwrap();
