@@ -105,6 +105,12 @@ pub(crate) fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)
     let prefix = layout.release_prefix(name, tag);
     let mut files = v.files.clone();
     files.sort_by(|a, b| a.0.cmp(&b.0));
+    let text = |key: String, phase, bytes: &[u8]| Copy {
+        key,
+        phase,
+        content_type: content_type::TEXT,
+        what: Content::Bytes(bytes.to_vec()),
+    };
     let mut out = Vec::new();
     for (path, digest, size) in files {
         out.push(Copy {
@@ -113,38 +119,21 @@ pub(crate) fn copy_order(v: &Verified, layout: Layout, (name, tag): (&str, &str)
             content_type: content_type::BINARY,
             what: Content::File(digest, size),
         });
-        let side = format!("{path}.sha256");
-        if let Some((_, bytes)) = v.sidecars.iter().find(|(k, _)| *k == side) {
-            out.push(Copy {
-                key: format!("{prefix}{side}"),
-                phase: Phase::Files,
-                content_type: content_type::TEXT,
-                what: Content::Bytes(bytes.clone()),
-            });
-        }
-        let sig = format!("{path}.minisig");
-        if let Some((_, bytes)) = v.file_signatures.iter().find(|(k, _)| *k == sig) {
-            out.push(Copy {
-                key: format!("{prefix}{sig}"),
-                phase: Phase::Files,
-                content_type: content_type::TEXT,
-                what: Content::Bytes(bytes.clone()),
-            });
+        // Its `.sha256`, then its `.minisig`, as verified.
+        for (suffix, found) in [(".sha256", &v.sidecars), (".minisig", &v.file_signatures)] {
+            let side = format!("{path}{suffix}");
+            if let Some((_, bytes)) = found.iter().find(|(k, _)| *k == side) {
+                out.push(text(format!("{prefix}{side}"), Phase::Files, bytes));
+            }
         }
     }
-    out.push(Copy {
-        key: format!("{prefix}{SHA256SUMS}"),
-        phase: Phase::Checksums,
-        content_type: content_type::TEXT,
-        what: Content::Bytes(v.sums.clone()),
-    });
+    out.push(text(
+        format!("{prefix}{SHA256SUMS}"),
+        Phase::Checksums,
+        &v.sums,
+    ));
     for (name, bytes) in &v.signatures {
-        out.push(Copy {
-            key: format!("{prefix}{name}"),
-            phase: Phase::Checksums,
-            content_type: content_type::TEXT,
-            what: Content::Bytes(bytes.clone()),
-        });
+        out.push(text(format!("{prefix}{name}"), Phase::Checksums, bytes));
     }
     out.push(Copy {
         key: format!("{prefix}{}", v.bundle.0),

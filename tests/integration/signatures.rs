@@ -301,14 +301,8 @@ fn gpg_and_minisign_check_a_signed_release_and_refuse_tampering() {
     // when it cannot check them (then copies none).
     let prod = f.dir.join("out/prod");
     let promote = |to: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "promote",
-            "hello:v1.0.0",
-            "--from",
-            out.to_str().unwrap(),
-            "--to",
-            to.to_str().unwrap(),
-        ];
+        let (from, to) = (out.to_str().unwrap(), to.to_str().unwrap());
+        let mut args = vec!["promote", "hello:v1.0.0", "--from", from, "--to", to];
         args.extend(["--key", plain_pub.to_str().unwrap()]);
         args.extend(extra);
         f.run(&args)
