@@ -94,12 +94,17 @@ done
 if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ] || [ ${#foreign[@]} -gt 0 ]; then
   echo "installing: ${missing[*]} ${lean[*]}"
   # A mirror in the middle of a sync serves index files of the wrong size
-  # ("Mirror sync in progress?"): a few tries, a pause between them.
-  for try in 1 2 3 4 5; do
+  # ("Mirror sync in progress?"): three tries, a pause between them, then on
+  # with the lists apt did get (the install below fails if a package it
+  # needs is not in them).
+  for try in 1 2 3; do
     as_root apt-get update -qq && break
-    [ "$try" = 5 ] && { echo "apt-get update failed 5 times: the Debian mirror is not answering; try again later" >&2; exit 1; }
-    echo "apt-get update failed (try $try of 5); again in $((try * 20)) s" >&2
-    sleep $((try * 20))
+    if [ "$try" = 3 ]; then
+      echo "warning: apt-get update failed 3 times; going on with the index files it did fetch" >&2
+    else
+      echo "apt-get update failed (try $try of 3); again in $((try * 20)) s" >&2
+      sleep $((try * 20))
+    fi
   done
   if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
