@@ -78,6 +78,10 @@ pub enum Command {
     Publish(PublishArgs),
     /// Read a published release back and check its signature, digests and checksums.
     Verify(VerifyArgs),
+    /// Build every output of the release again on an independent builder,
+    /// compare the NAR hashes, and (all the same) sign a reproducibility
+    /// statement that `publish` puts beside the release.
+    Rebuild(RebuildArgs),
     /// Regenerate the name document and the release index (`_releases.json`,
     /// `_releases.html`) from what each static destination holds.
     RefreshIndex(RefreshIndexArgs),
@@ -340,6 +344,34 @@ pub struct VerifyArgs {
     /// keys check.
     #[arg(long)]
     pub require_signatures: bool,
+}
+
+/// `rebuild`.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The builder: a Nix store that builds, ssh-ng://[USER@]HOST (ssh://
+    /// is used as ssh-ng://) or a store directory. Without it (or
+    /// --builders), a check build here with `nix build --rebuild`: weaker.
+    #[arg(long, value_name = "STORE", conflicts_with = "builders")]
+    pub on: Option<String>,
+    /// A nix `--builders` line: its first machine is the builder.
+    #[arg(long, value_name = "SPEC")]
+    pub builders: Option<String>,
+    /// The release, as NAME:TAG (default: the tag `publish` would find).
+    #[arg(short = 't', long = "release", value_name = "NAME:TAG")]
+    pub release: Option<String>,
+    /// The key that signs the statement: a Nix key file or an Ed25519
+    /// PKCS#8 PEM (default: the key's text in $RELEASE_DIST_SIGNING_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub signing_key: Option<PathBuf>,
+    /// The static layout the release is published in (default: the config's
+    /// `static-layout`), for the statement's file names.
+    #[arg(long, value_enum, value_name = "LAYOUT")]
+    pub layout: Option<crate::publish::Layout>,
+    /// Rebuild only this target's outputs (repeatable); the statement then
+    /// covers those only, and `promote --require-reproduced` refuses it.
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
 }
 
 /// `cache …`.

@@ -22,6 +22,8 @@ pub mod exit_codes {
     pub const STORE: u8 = 4;
     /// `verify` found a missing or altered object, or a bad signature.
     pub const VERIFY_FAILED: u8 = 5;
+    /// `rebuild` built an output again and it came out different.
+    pub const NOT_REPRODUCED: u8 = 6;
 }
 
 /// A result with this crate's error.
@@ -537,6 +539,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// `rebuild`'s errors.
+    #[error(transparent)]
+    Rebuild(#[from] crate::rebuild::RebuildError),
 }
 
 /// What kind of store failure, for the hint.
@@ -712,6 +717,7 @@ impl Error {
             Error::StableRemoval { .. } => "pass --force if you really mean to remove it (users and scripts may depend on it)".into(),
             Error::DeleteRefused { .. } => "docker-registry deletes only with `storage: delete: enabled: true` in its config (or REGISTRY_STORAGE_DELETE_ENABLED=true); other registries need a token allowed to delete".into(),
             Error::Untrusted { .. } => "nothing was written on its account; find out who wrote it there (docs/threat-model.md says what each command accepts and every cap)".into(),
+            Error::Rebuild(e) => e.hint(),
             Error::Io { .. } | Error::Json { .. } => return None,
         })
     }
@@ -763,6 +769,7 @@ impl Error {
             | Error::Registry { .. }
             | Error::RegistryScope { .. }
             | Error::PushIncomplete { .. } => STORE,
+            Error::Rebuild(e) => e.exit_code(),
             Error::NixMissing
             | Error::Command { .. }
             | Error::CommandOutput { .. }

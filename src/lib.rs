@@ -50,6 +50,7 @@ pub mod process;
 pub mod project;
 pub mod provenance;
 pub mod publish;
+pub mod rebuild;
 pub mod release;
 pub mod sbom;
 pub mod source;
@@ -175,6 +176,21 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
             },
         )
         .map(drop),
+        Command::Rebuild(args) => {
+            let report = rebuild::run(
+                &ctx,
+                &rebuild::RebuildOpts {
+                    on: args.on,
+                    builders: args.builders,
+                    release: args.release,
+                    signing_key: args.signing_key,
+                    layout: args.layout,
+                    targets: args.targets,
+                },
+            )?;
+            ctx.print_result(&rebuild::summary(&report), &report);
+            Ok(())
+        }
         Command::RefreshIndex(args) => {
             publish::run_refresh_index(&ctx, &args.static_urls, args.layout).map(drop)
         }

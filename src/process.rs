@@ -194,6 +194,56 @@ impl Cmd {
         }
     }
 
+    /// Runs to completion with standard output streamed into the file
+    /// `to` (created or truncated), at most `cap` bytes of it: past that the
+    /// command is killed and the file removed. A non-zero exit is an error
+    /// carrying the tail of standard error.
+    pub fn write_stdout_to(&self, to: &Path, cap: u64) -> Result<()> {
+        use std::io::Read;
+        tracing::debug!(command = %self.display(), "running");
+        let reader = self
+            .expression()
+            .stderr_capture()
+            .stdin_null()
+            .unchecked()
+            .reader()
+            .map_err(|e| self.spawn_error(e))?;
+        let mut file = std::fs::File::create(to).map_err(Error::io("cannot write", to))?;
+        let copied = std::io::copy(&mut (&reader).take(cap + 1), &mut file);
+        let over = matches!(copied, Ok(n) if n > cap);
+        if over {
+            let _ = reader.kill();
+            let _ = std::fs::remove_file(to);
+            return Err(Error::Command {
+                command: self.display(),
+                status: None,
+                stderr: format!("it wrote more than {cap} bytes: stopped"),
+            });
+        }
+        let result = reader
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|o| (o.status, o.stderr.clone()));
+        copied.map_err(Error::io("cannot write", to))?;
+        match result {
+            Some((status, _)) if status.success() => Ok(()),
+            Some((status, stderr)) => {
+                let _ = std::fs::remove_file(to);
+                Err(Error::Command {
+                    command: self.display(),
+                    status: status.code(),
+                    stderr: tail(&String::from_utf8_lossy(&stderr), STDERR_TAIL),
+                })
+            }
+            None => Err(Error::Command {
+                command: self.display(),
+                status: None,
+                stderr: "it did not finish".into(),
+            }),
+        }
+    }
+
     fn spawn_error(&self, source: std::io::Error) -> Error {
         Error::Io {
             action: "cannot run",

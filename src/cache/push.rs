@@ -416,6 +416,7 @@ mod tests {
             signatures: Vec::new(),
             ca: None,
             valid: None,
+            ultimate: false,
         }
     }
 

@@ -53,6 +53,9 @@ pub struct PathInfo {
     /// `false` for a path nix was asked about but does not have.
     #[serde(default)]
     pub valid: Option<bool>,
+    /// Whether the store built it itself (not copied or substituted in).
+    #[serde(default)]
+    pub ultimate: bool,
 }
 
 /// Reads `nix path-info --json` in both of its shapes: an array (Nix 2.8,

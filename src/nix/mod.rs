@@ -5,8 +5,10 @@
 
 mod json;
 mod log;
+mod rebuild;
 mod store;
 
 pub use json::{parse_path_infos, BuiltPath, PathInfo};
-pub use log::{needed_system, LogEvent, ACT_BUILD};
+pub use log::{needed_system, strip_ansi, LogEvent, ACT_BUILD};
+pub use rebuild::{differing_outputs, CheckRun};
 pub use store::{Nix, NixVersion};

@@ -86,8 +86,13 @@ impl Nix {
         self.version
     }
 
-    fn nix(&self) -> Cmd {
+    pub(super) fn nix(&self) -> Cmd {
         Cmd::new(&self.nix).args(FEATURES)
+    }
+
+    /// The options every build takes.
+    pub(super) fn options(&self) -> &[String] {
+        &self.options
     }
 
     /// The evaluation command: derivations and outputs of `installables`, built nothing.
@@ -114,7 +119,7 @@ impl Nix {
     }
 
     /// How this nix spells "the outputs of this derivation".
-    fn drv_installable(&self, drv: &str) -> String {
+    pub(super) fn drv_installable(&self, drv: &str) -> String {
         if self.version >= NixVersion(2, 13) && drv.ends_with(".drv") {
             format!("{drv}^*")
         } else {

@@ -13,7 +13,7 @@ mod signing;
 pub use hash::{parse_nar_hash, Sha256Hash};
 pub use nar::nar_reader;
 pub use narinfo::{
-    hash_part, is_store_basename, narinfo_key, Compression, NarInfo, CONTENT_TYPE_CACHE_INFO,
-    CONTENT_TYPE_NAR, CONTENT_TYPE_NARINFO, NIX_CACHE_INFO,
+    hash_part, is_store_basename, narinfo_key, signed_nar_hash, Compression, NarInfo,
+    CONTENT_TYPE_CACHE_INFO, CONTENT_TYPE_NAR, CONTENT_TYPE_NARINFO, NIX_CACHE_INFO,
 };
 pub use signing::{KeyError, PublicKey, SecretKey};

@@ -179,6 +179,51 @@ pub fn narinfo_key(store_path: &str) -> String {
     format!("{}.narinfo", hash_part(store_path))
 }
 
+/// The NAR hash a narinfo gives for `store_path`, once one of its `Sig:`
+/// lines checks with `key` over its fingerprint (StorePath, NarHash,
+/// NarSize, References). The error says what is wrong: another path, a
+/// missing field, no good signature.
+pub fn signed_nar_hash(
+    text: &str,
+    store_path: &str,
+    key: &super::PublicKey,
+) -> Result<Sha256Hash, String> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+    };
+    let path = field("StorePath").ok_or("it has no StorePath")?;
+    if path != store_path {
+        return Err(format!("it is for {path}, not {store_path}"));
+    }
+    let nar_hash = field("NarHash")
+        .and_then(super::parse_nar_hash)
+        .ok_or("it has no readable NarHash")?;
+    let nar_size: u64 = field("NarSize")
+        .and_then(|s| s.parse().ok())
+        .ok_or("it has no readable NarSize")?;
+    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let mut refs: Vec<String> = field("References")
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|r| format!("{dir}/{r}"))
+        .collect();
+    refs.sort();
+    let fingerprint = format!(
+        "1;{path};{};{nar_size};{}",
+        nar_hash.to_nix32_prefixed(),
+        refs.join(",")
+    );
+    let signed = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Sig: "))
+        .any(|sig| key.verify(fingerprint.as_bytes(), sig));
+    match signed {
+        true => Ok(nar_hash),
+        false => Err(format!("no signature on it checks with {}", key.name())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +267,31 @@ mod tests {
 
     fn vector(path: &str) -> String {
         std::fs::read_to_string(format!("{VECTORS}/{path}")).unwrap()
+    }
+
+    #[test]
+    fn the_nar_hash_of_a_narinfo_nix_signed_is_read_only_with_its_key() {
+        let text = vector("bc-zst/nqhhs5kpnf66v25jh169a5alb38zyb3w.narinfo");
+        let path = "/nix/store/nqhhs5kpnf66v25jh169a5alb38zyb3w-hello-amd64";
+        let key = crate::nixcache::PublicKey::parse(vector("key.pub").trim()).unwrap();
+        assert_eq!(
+            signed_nar_hash(&text, path, &key)
+                .unwrap()
+                .to_nix32_prefixed(),
+            "sha256:0c0p20c39b899saa6dkc2cfc4dvclpf9x2mhc50xdd2hg82wvb8f"
+        );
+        let other = crate::nixcache::SecretKey::from_seed("other", [3; 32]).public();
+        assert!(signed_nar_hash(&text, path, &other).is_err());
+        // Any change to what the signature covers breaks it.
+        let altered = text.replace("NarSize: 560", "NarSize: 561");
+        assert!(signed_nar_hash(&altered, path, &key)
+            .unwrap_err()
+            .contains("no signature"));
+        let unsigned = vector("bc-none/nqhhs5kpnf66v25jh169a5alb38zyb3w.narinfo");
+        assert!(signed_nar_hash(&unsigned, path, &key).is_err());
+        assert!(signed_nar_hash(&text, "/nix/store/x-other", &key)
+            .unwrap_err()
+            .contains("not /nix/store/x-other"));
     }
 
     #[test]

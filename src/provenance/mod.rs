@@ -3,6 +3,7 @@
 //! ([`dsse`]), written as one line of `<name>-<tag>.intoto.jsonl`.
 
 pub mod dsse;
+pub mod reproduced;
 pub mod statement;
 
 pub use dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};

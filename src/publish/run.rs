@@ -235,7 +235,7 @@ fn provenance_key(ctx: &Context, opts: &PublishOpts) -> Result<SecretKey> {
 }
 
 /// build.json, refused when missing or incomplete.
-fn read_build(dist: &Path) -> Result<BuildRecord> {
+pub(crate) fn read_build(dist: &Path) -> Result<BuildRecord> {
     let path = dist.join("build.json");
     if !path.exists() {
         return Err(Error::NoBuild { path });
@@ -321,7 +321,7 @@ fn same_bytes(local: &Path, sha256: &str, size: u64) -> Result<()> {
 
 /// The static files of the build, each link checked against build.json:
 /// inside its store path, with the bytes build.json records.
-fn release_files(dist: &Path, manifest: &BuildRecord) -> Result<Vec<ReleaseFile>> {
+pub(crate) fn release_files(dist: &Path, manifest: &BuildRecord) -> Result<Vec<ReleaseFile>> {
     let mut files = Vec::new();
     for a in manifest.artifacts.iter().filter(|a| a.kind == Kind::Static) {
         let target = checked_link(dist, a)?;

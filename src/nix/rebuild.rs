@@ -1,0 +1,173 @@
+//! The nix calls `rebuild` makes: what another store holds, the
+//! derivations copied there, a build there, one path's NAR read back from
+//! there; and, without another store, a check build here
+//! (`nix build --rebuild`).
+
+use std::path::Path;
+
+use super::json::{parse_path_infos, PathInfo};
+use super::log::strip_ansi;
+use super::store::Nix;
+use crate::errors::{Error, Result};
+
+/// What a check build here found: nix's exit code, and each output it
+/// built differently (`output '…' differs from '….check'`), as
+/// (output path, the path of the second build's bytes).
+#[derive(Debug)]
+pub struct CheckRun {
+    /// Nix's exit code.
+    pub status: Option<i32>,
+    /// The outputs that differ.
+    pub differing: Vec<(String, String)>,
+    /// The tail of what nix said, colours removed.
+    pub log_tail: String,
+}
+
+impl Nix {
+    /// `nix path-info --json --store STORE` of `paths`: the ones the store
+    /// holds (a path it lacks is left out), with `ultimate` (built there).
+    pub fn path_infos_in(&self, store: &str, paths: &[String]) -> Result<Vec<PathInfo>> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmd = self
+            .nix()
+            .args(["path-info", "--json", "--store", store])
+            .args(paths);
+        // nix path-info fails on a path the store lacks: ask one at a time
+        // when the whole set fails, to tell which.
+        match cmd.read() {
+            Ok(out) => parse(&cmd, &out),
+            Err(_) if paths.len() > 1 => {
+                let mut infos = Vec::new();
+                for p in paths {
+                    infos.extend(self.path_infos_in(store, std::slice::from_ref(p))?);
+                }
+                Ok(infos)
+            }
+            Err(Error::Command { stderr, .. }) if stderr.contains("is not valid") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `nix copy --derivation --to STORE drvs`: the derivations and what
+    /// they are made of (sources, input derivations), not their outputs.
+    pub fn copy_derivations_to(&self, store: &str, drvs: &[String]) -> Result<()> {
+        self.nix()
+            .args(["copy", "--derivation", "--no-check-sigs", "--to", store])
+            .args(drvs)
+            .read()
+            .map(drop)
+    }
+
+    /// Builds `drvs` in `store` (inputs it lacks are built or substituted
+    /// by it), each line of nix's log to `on_line`. Returns nix's exit code
+    /// and the tail of its log.
+    pub fn build_in(
+        &self,
+        store: &str,
+        drvs: &[String],
+        mut on_line: impl FnMut(&str),
+    ) -> Result<(Option<i32>, String)> {
+        let cmd = self
+            .nix()
+            .args(["build", "--no-link", "--keep-going", "--store", store])
+            .args(self.options())
+            .args(drvs.iter().map(|d| self.drv_installable(d)));
+        let mut log = String::new();
+        let done = cmd.stream_stderr(|line| {
+            on_line(line);
+            log.push_str(line);
+            log.push('\n');
+        })?;
+        Ok((done.status, crate::process::tail(&strip_ansi(&log), 25)))
+    }
+
+    /// Writes the NAR of `path` as `store` holds it to `to`, refusing one
+    /// past `cap` bytes.
+    pub fn dump_path_from(&self, store: &str, path: &str, to: &Path, cap: u64) -> Result<()> {
+        let cmd = self
+            .nix()
+            .args(["store", "dump-path", "--store", store, path]);
+        cmd.write_stdout_to(to, cap)
+    }
+
+    /// `nix build --rebuild --keep-failed drvs` here: each output built
+    /// again and compared by nix with what the store holds; a differing
+    /// output's second build is kept as `<output>.check`.
+    pub fn check_build(&self, drvs: &[String], mut on_line: impl FnMut(&str)) -> Result<CheckRun> {
+        let cmd = self
+            .nix()
+            .args([
+                "build",
+                "--no-link",
+                "--keep-going",
+                "--rebuild",
+                "--keep-failed",
+            ])
+            .args(self.options())
+            .args(drvs.iter().map(|d| self.drv_installable(d)));
+        let mut log = String::new();
+        let done = cmd.stream_stderr(|line| {
+            on_line(line);
+            log.push_str(line);
+            log.push('\n');
+        })?;
+        let log = strip_ansi(&log);
+        Ok(CheckRun {
+            status: done.status,
+            differing: differing_outputs(&log),
+            log_tail: crate::process::tail(&log, 25),
+        })
+    }
+}
+
+fn parse(cmd: &crate::process::Cmd, out: &[u8]) -> Result<Vec<PathInfo>> {
+    parse_path_infos(out).map_err(|source| Error::CommandOutput {
+        command: cmd.display(),
+        source,
+    })
+}
+
+/// The outputs nix's check build reports as different: `output '/nix/store/…'
+/// differs from '/nix/store/….check'` (Nix 2.8 and later).
+pub fn differing_outputs(log: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for line in log.lines() {
+        let Some(rest) = line.split("output '").nth(1) else {
+            continue;
+        };
+        let Some((output, rest)) = rest.split_once("' differs from '") else {
+            continue;
+        };
+        let Some((check, _)) = rest.split_once('\'') else {
+            continue;
+        };
+        let pair = (output.to_string(), check.to_string());
+        if !found.contains(&pair) {
+            found.push(pair);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_outputs_a_check_build_found_different() {
+        // As Nix 2.8 prints it (with --keep-going, one line per derivation).
+        let log = "building '/nix/store/x-stamp.drv'...\n\
+            error: derivation '/nix/store/x-stamp.drv' may not be deterministic: output '/nix/store/abc-stamp' differs from '/nix/store/abc-stamp.check'\n\
+            error: build of '/nix/store/x-stamp.drv' failed\n";
+        assert_eq!(
+            differing_outputs(log),
+            [(
+                "/nix/store/abc-stamp".to_string(),
+                "/nix/store/abc-stamp.check".to_string()
+            )]
+        );
+        assert!(differing_outputs("error: build of '/nix/store/x.drv' failed").is_empty());
+    }
+}
