@@ -76,6 +76,9 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--benches" ]; then
   command -v clang >/dev/null || lean+=(clang)
   # The signatures test checks the release's .minisig files with minisign.
   command -v minisign >/dev/null || lean+=(minisign)
+  # The reproducibility test keeps diffoscope's report of an output built
+  # twice differently (the minimal package: no optional comparators).
+  command -v diffoscope >/dev/null || lean+=(diffoscope-minimal)
   # The binstall test puts TLS in front of Garage's web endpoint with socat
   # (cargo-binstall downloads over https only).
   command -v socat >/dev/null || lean+=(socat)

@@ -164,6 +164,15 @@ pub struct PromoteArgs {
     /// check with for it to be copied.
     #[arg(long, value_name = "PUB")]
     pub openpgp_pub: Option<PathBuf>,
+    /// Refuse a release without a reproducibility statement that is signed
+    /// (--reproduced-key, else --key) and covers every build output
+    /// (default: the config's `require-reproduced`).
+    #[arg(long)]
+    pub require_reproduced: bool,
+    /// The public key the reproducibility statement must be signed with
+    /// (default: --key).
+    #[arg(long, value_name = "PUB")]
+    pub reproduced_key: Option<PathBuf>,
 }
 
 /// The destinations `ls`, `rm` and `gc` look at.
@@ -344,6 +353,14 @@ pub struct VerifyArgs {
     /// keys check.
     #[arg(long)]
     pub require_signatures: bool,
+    /// Refuse a release without a reproducibility statement that is signed
+    /// and covers every build output.
+    #[arg(long)]
+    pub require_reproduced: bool,
+    /// The public key the reproducibility statement must be signed with
+    /// (default: --key).
+    #[arg(long, value_name = "PUB")]
+    pub reproduced_key: Option<PathBuf>,
 }
 
 /// `rebuild`.

@@ -57,6 +57,7 @@ pub const KEYS: &[&str] = &[
     "archive-files",
     "custom-targets",
     "signatures",
+    "require-reproduced",
 ];
 
 /// How many releases of each class `gc` keeps: `None` keeps all.
@@ -180,6 +181,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Publish `install.sh` with each release (default true).
     pub installer: bool,
+    /// `promote` refuses a release without a reproducibility statement
+    /// that checks and covers it, as with `--require-reproduced` (default
+    /// false).
+    pub require_reproduced: bool,
     /// Publish `<name>-<tag>.cdx.json`, a CycloneDX SBOM (default true).
     pub sbom: bool,
     /// Publish an archive per target (`<name>-<tag>-<rust triple>.tar.gz`,
@@ -226,6 +231,7 @@ impl Config {
             artifacts: Vec::new(),
             public_url: None,
             installer: true,
+            require_reproduced: false,
             sbom: true,
             archives: None,
             archive_files: Vec::new(),
@@ -344,6 +350,11 @@ impl Config {
                 }
                 "installer" => {
                     self.installer = value.as_bool().ok_or_else(|| {
+                        Error::config(&full, format!("must be true or false, not {value}"))
+                    })?
+                }
+                "require-reproduced" => {
+                    self.require_reproduced = value.as_bool().ok_or_else(|| {
                         Error::config(&full, format!("must be true or false, not {value}"))
                     })?
                 }

@@ -539,6 +539,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// `promote --require-reproduced` of a release not shown reproduced.
+    #[error("{release} is not shown to be reproduced: {why}")]
+    NotReproducedRelease {
+        /// `name:tag`.
+        release: String,
+        /// Why.
+        why: String,
+    },
     /// `rebuild`'s errors.
     #[error(transparent)]
     Rebuild(#[from] crate::rebuild::RebuildError),
@@ -718,6 +726,7 @@ impl Error {
             Error::DeleteRefused { .. } => "docker-registry deletes only with `storage: delete: enabled: true` in its config (or REGISTRY_STORAGE_DELETE_ENABLED=true); other registries need a token allowed to delete".into(),
             Error::Untrusted { .. } => "nothing was written on its account; find out who wrote it there (docs/threat-model.md says what each command accepts and every cap)".into(),
             Error::Rebuild(e) => e.hint(),
+            Error::NotReproducedRelease { .. } => "nothing was copied; rebuild it on an independent builder (`cargo release-dist rebuild --on ssh-ng://BUILDER`), publish it to staging again, then promote; give --reproduced-key if another key signs the statements".into(),
             Error::Io { .. } | Error::Json { .. } => return None,
         })
     }
@@ -763,7 +772,9 @@ impl Error {
             | Error::StableRemoval { .. }
             | Error::NoImages => BAD_INPUT,
             Error::DeleteRefused { .. } => STORE,
-            Error::VerifyFailed { .. } | Error::Untrusted { .. } => VERIFY_FAILED,
+            Error::VerifyFailed { .. }
+            | Error::Untrusted { .. }
+            | Error::NotReproducedRelease { .. } => VERIFY_FAILED,
             Error::NarMismatch { .. } | Error::PlanInvalid(_) => ENVIRONMENT,
             Error::Store { .. }
             | Error::Registry { .. }

@@ -139,6 +139,9 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 packages_key: args.packages_key,
                 minisign_pub: args.minisign_pub,
                 openpgp_pub: args.openpgp_pub,
+                require_reproduced: args.require_reproduced
+                    || ctx.project.config.require_reproduced,
+                reproduced_key: args.reproduced_key,
                 image_tags: if args.image_tags.is_empty() {
                     ctx.project.config.image_tags.clone()
                 } else {
@@ -205,6 +208,8 @@ fn run(app: App, verbosity: Verbosity) -> Result<()> {
                 minisign_pub: args.minisign_pub,
                 openpgp_pub: args.openpgp_pub,
                 require_signatures: args.require_signatures,
+                require_reproduced: args.require_reproduced,
+                reproduced_key: args.reproduced_key,
             },
         ),
     }

@@ -152,19 +152,25 @@ fn render_listing(l: &Listing) -> String {
     for (store, rows) in &l.releases {
         out.push_str(&format!("{} releases at {store}: {}\n", l.name, rows.len()));
         out.push_str(&format!(
-            "  {:<42} {:<11} {:<20} {:>10}  {:<10} platforms\n",
-            "TAG", "CLASS", "PUBLISHED", "SIZE", "PROVENANCE"
+            "  {:<42} {:<11} {:<20} {:>10}  {:<10} {:<10} platforms\n",
+            "TAG", "CLASS", "PUBLISHED", "SIZE", "PROVENANCE", "REPRODUCED"
         ));
         for r in rows {
             out.push_str(&format!(
-                "  {:<42} {:<11} {:<20} {:>10}  {:<10} {}\n",
+                "  {:<42} {:<11} {:<20} {:>10}  {:<10} {:<10} {}\n",
                 r.tag,
                 r.class,
                 r.published.as_deref().unwrap_or("-"),
                 crate::cache::bytes(r.size),
                 if r.provenance { "yes" } else { "missing" },
+                if r.reproduced.is_some() { "yes" } else { "no" },
                 r.platforms.join(" ")
             ));
+            if let Some(by) = &r.reproduced {
+                out.push_str(&format!(
+                    "    reproduced {by} (verify checks its signature)\n"
+                ));
+            }
         }
     }
     for (target, rows) in &l.images {

@@ -89,6 +89,33 @@ fn carry_signatures(v: &mut Verified, opts: &PromoteOpts) -> Result<()> {
     Ok(())
 }
 
+/// With `--require-reproduced`: the source's reproducibility statement
+/// must be there, signed with the key given, and cover every build output
+/// the provenance names; otherwise nothing is copied.
+fn require_reproduced(
+    v: &Verified,
+    opts: &PromoteOpts,
+    key: Option<&crate::nixcache::PublicKey>,
+) -> Result<()> {
+    if !opts.require_reproduced {
+        return Ok(());
+    }
+    let own = crate::publish::verify::public_key(opts.reproduced_key.as_deref())?;
+    let key = own.as_ref().or(key);
+    let assessment =
+        crate::provenance::reproduced::assess(&v.bundle.1, v.reproduced.as_deref(), key);
+    match assessment.refusal() {
+        None => {
+            eprintln!("{}: {}", opts.release, assessment.line());
+            Ok(())
+        }
+        Some(why) => Err(Error::NotReproducedRelease {
+            release: opts.release.clone(),
+            why,
+        }),
+    }
+}
+
 /// Runs `promote`.
 pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
     let (name, tag) = release_of(opts)?;
@@ -102,6 +129,7 @@ pub fn run_promote(ctx: &Context, opts: &PromoteOpts) -> Result<Vec<Promoted>> {
         let from = destination::open(&opts.from, Role::Releases, Access::Read, layout).await?;
         let mut verified = verified_source(from.as_ref(), opts, key.as_ref()).await?;
         carry_signatures(&mut verified, opts)?;
+        require_reproduced(&verified, opts, key.as_ref())?;
         // A release with packages goes into production's repositories too.
         let packages_url = match packages_of(&verified).is_empty() {
             true => None,

@@ -51,6 +51,19 @@ fn targets(opts: &VerifyOpts) -> Result<Targets<'_>> {
     Ok((from, images))
 }
 
+/// The reproducibility statement as `--message-format json` shows it.
+fn reproduction_json(a: &crate::provenance::reproduced::Assessment) -> serde_json::Value {
+    serde_json::json!({
+        "present": a.statement.is_some(),
+        "by": a.statement.as_ref().map(|s| &s.predicate.rebuilder.id),
+        "store": a.statement.as_ref().map(|s| &s.predicate.builder.store),
+        "mode": a.statement.as_ref().map(|s| s.predicate.builder.mode),
+        "signatureChecked": a.signature_checked,
+        "uncovered": a.gaps,
+        "problems": a.problems,
+    })
+}
+
 /// Runs `verify`: prints every problem, and fails when there is one.
 pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
     let (from, images) = targets(opts)?;
@@ -68,6 +81,8 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         "signature NOT checked (no --key)"
     };
     let mut checked_files = None;
+    let mut reproduction: Option<crate::provenance::reproduced::Assessment> = None;
+    let reproduced_key = public_key(opts.reproduced_key.as_deref())?;
     if let Some((url, (name, tag))) = &from {
         let checked = runtime.block_on(async {
             let from = destination::open(url, Role::Releases, Access::Read, opts.layout).await?;
@@ -83,6 +98,18 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         let (found, objects) = (checked.problems, checked.objects);
         problems.extend(found);
         problems.extend(bad);
+        let assessment = crate::provenance::reproduced::assess(
+            &checked.release.bundle.1,
+            checked.release.reproduced.as_deref(),
+            reproduced_key.as_ref().or(key.as_ref()),
+        );
+        problems.extend(assessment.problems.iter().map(|p| format!("{at}: {p}")));
+        if let (true, Some(why)) = (opts.require_reproduced, assessment.refusal()) {
+            if assessment.problems.is_empty() {
+                problems.push(format!("{at}: {why}"));
+            }
+        }
+        reproduction = Some(assessment);
         checked_files = Some(objects);
         let signed = match good.is_empty() {
             true => String::new(),
@@ -91,6 +118,9 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
         lines.push_str(&format!(
             "{name}:{tag}: {objects} objects verified, {signature}{signed}\n"
         ));
+        if let Some(a) = &reproduction {
+            lines.push_str(&format!("{name}:{tag}: {}\n", a.line()));
+        }
     }
     let mut verified = Vec::new();
     for image in &images {
@@ -124,7 +154,13 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
     }
     ctx.print_result(
         &lines,
-        &serde_json::json!({"release": opts.release, "verified": checked_files, "images": verified, "signatureChecked": key.is_some()}),
+        &serde_json::json!({
+            "release": opts.release,
+            "verified": checked_files,
+            "images": verified,
+            "signatureChecked": key.is_some(),
+            "reproduced": reproduction.as_ref().map(reproduction_json),
+        }),
     );
     Ok(())
 }

@@ -123,6 +123,7 @@ fn rows(lines: &[Line], name: &str) -> Vec<ReleaseRow> {
                     size: 0,
                     checksums: false,
                     provenance: false,
+                    reproduced: None,
                 });
                 out.len() - 1
             }

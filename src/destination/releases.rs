@@ -47,7 +47,15 @@ impl Destination for ReleaseStore {
     fn list<'a>(&'a self, name: &'a str) -> Work<'a, Section> {
         Box::pin(async move {
             let listed = lifecycle_statics::listed(&self.store, self.layout, name).await?;
-            Ok(Section::Releases(lifecycle_statics::rows(&listed)))
+            let mut rows = lifecycle_statics::rows(&listed);
+            lifecycle_statics::read_reproduced(
+                &self.store,
+                (self.layout, name),
+                &listed,
+                &mut rows,
+            )
+            .await?;
+            Ok(Section::Releases(rows))
         })
     }
 

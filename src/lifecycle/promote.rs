@@ -55,6 +55,11 @@ pub struct PromoteOpts {
     pub minisign_pub: Option<PathBuf>,
     /// The OpenPGP public key the source's `SHA256SUMS.asc` must check with.
     pub openpgp_pub: Option<PathBuf>,
+    /// Refuse a release without a reproducibility statement that checks
+    /// and covers it.
+    pub require_reproduced: bool,
+    /// The public key of the reproducibility statement (default: `key`).
+    pub reproduced_key: Option<PathBuf>,
 }
 
 /// What `promote` did at one destination.
@@ -357,6 +362,7 @@ mod tests {
             images: vec![],
             signatures: vec![],
             file_signatures: vec![],
+            reproduced: None,
         };
         let p = "df-dist-v1/h/v1/";
         let keys: Vec<String> = copy_order(&v, Layout::DfDist, ("h", "v1"))

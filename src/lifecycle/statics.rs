@@ -31,6 +31,10 @@ pub struct ReleaseRow {
     pub checksums: bool,
     /// Its signed provenance is there.
     pub provenance: bool,
+    /// Who its reproducibility statement says rebuilt it, and where (read,
+    /// its signature not checked: `verify` checks it), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reproduced: Option<String>,
 }
 
 /// The releases of `name` at `store`, with their listing.
@@ -98,9 +102,41 @@ pub fn rows(releases: &[ListedRelease]) -> Vec<ReleaseRow> {
                 size: r.files.iter().map(|f| f.size).sum(),
                 checksums: r.checksums.is_some(),
                 provenance: r.provenance.is_some(),
+                reproduced: None,
             }
         })
         .collect()
+}
+
+/// Fills in each row's `reproduced` from the statements the releases
+/// have (one bounded read each; a statement that cannot be read says so).
+pub async fn read_reproduced(
+    store: &ObjectStore,
+    (layout, name): (Layout, &str),
+    listed: &[ListedRelease],
+    rows: &mut [ReleaseRow],
+) -> Result<()> {
+    for (r, row) in listed.iter().zip(rows.iter_mut()) {
+        let file = crate::provenance::reproduced::file_name(name, &r.tag);
+        let key = format!("{}{file}", layout.release_prefix(name, &r.tag));
+        if !r.artifacts.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        let bytes = match store.get_capped(&key, crate::bounds::DOCUMENT_CAP).await {
+            Err(crate::errors::Error::Untrusted { .. }) | Ok(None) => None,
+            other => other?,
+        };
+        row.reproduced = Some(
+            match bytes.map(|b| crate::provenance::reproduced::read(&b, None)) {
+                Some(Ok(st)) => format!(
+                    "by {} on {}",
+                    st.predicate.rebuilder.id, st.predicate.builder.store
+                ),
+                _ => "a statement that cannot be read".into(),
+            },
+        );
+    }
+    Ok(())
 }
 
 /// What removing releases from one destination deletes.

@@ -73,8 +73,13 @@ pub fn parse_path_infos(bytes: &[u8]) -> serde_json::Result<Vec<PathInfo>> {
                 serde_json::from_value(v)
             })
             .collect(),
-        other => serde_json::from_value::<Vec<PathInfo>>(other)
-            .map(|v| v.into_iter().filter(|i| i.valid.unwrap_or(true)).collect()),
+        // Nix 2.8 lists a path it lacks as `{"path": …, "valid": false}`,
+        // without the other fields: left out before reading the rest.
+        other => serde_json::from_value::<Vec<serde_json::Value>>(other)?
+            .into_iter()
+            .filter(|v| v.get("valid").and_then(serde_json::Value::as_bool) != Some(false))
+            .map(serde_json::from_value)
+            .collect(),
     }
 }
 
@@ -165,5 +170,16 @@ mod tests {
         let info: Vec<PathInfo> = serde_json::from_str(text).unwrap();
         assert_eq!(info[0].nar_size, 120);
         assert!(info[0].deriver.as_deref().unwrap().ends_with(".drv"));
+    }
+
+    #[test]
+    fn a_path_nix_2_8_lacks_is_left_out_and_ultimate_is_read() {
+        // `nix path-info --json --store … HAVE LACK`, as Nix 2.8 printed it
+        // here (it exits 0).
+        let text = br#"[{"path":"/nix/store/fis12rif4ccs89g97qp8mwakar85ddfv-same","valid":false},{"path":"/nix/store/6fr376q7ig8fwy4bxpnmjjkb0rsyhd5a-stamp","narHash":"sha256-0o3otXjk5/pQPSGLKgQo7K+NsHMEeyAaqPyY7m3Ehcg=","narSize":656,"references":[],"deriver":"/nix/store/7gq1cd9rpb9y038lzjc7darr7ib381af-stamp.drv","registrationTime":1796505633,"ultimate":true}]"#;
+        let infos = parse_path_infos(text).unwrap();
+        assert_eq!(infos.len(), 1);
+        assert!(infos[0].path.ends_with("-stamp"));
+        assert!(infos[0].ultimate);
     }
 }

@@ -283,6 +283,97 @@ pub fn uncovered(provenance: &Statement, reproduced: &ReproducedStatement) -> Ve
     missing
 }
 
+/// What a published release's reproducibility statement says, checked:
+/// read (and its signature checked when there is a key), and held against
+/// the release's provenance.
+#[derive(Debug, Clone, Default)]
+pub struct Assessment {
+    /// The statement, when it could be read.
+    pub statement: Option<ReproducedStatement>,
+    /// What is wrong with it: unreadable, another key's.
+    pub problems: Vec<String>,
+    /// What of the release it leaves out ([`uncovered`]).
+    pub gaps: Vec<String>,
+    /// Whether its signature was checked (a key was given).
+    pub signature_checked: bool,
+}
+
+/// Assesses the statement `bytes` (none: the release has none) against the
+/// provenance `bundle`, with `key` when given.
+pub fn assess(
+    bundle: &[u8],
+    bytes: Option<&[u8]>,
+    key: Option<&crate::nixcache::PublicKey>,
+) -> Assessment {
+    let mut a = Assessment {
+        signature_checked: key.is_some(),
+        ..Assessment::default()
+    };
+    let Some(bytes) = bytes else {
+        return a;
+    };
+    match read(bytes, key) {
+        Err(e) => a
+            .problems
+            .push(format!("the reproducibility statement: {e}")),
+        Ok(st) => {
+            match super::read_statement(bundle, None) {
+                Ok(provenance) => a.gaps = uncovered(&provenance, &st),
+                Err(e) => a.gaps.push(format!("the provenance cannot be read: {e}")),
+            }
+            a.statement = Some(st);
+        }
+    }
+    a
+}
+
+impl Assessment {
+    /// One line for `verify` and `ls`.
+    pub fn line(&self) -> String {
+        if !self.problems.is_empty() {
+            return format!(
+                "reproducibility statement REFUSED: {}",
+                self.problems.join("; ")
+            );
+        }
+        let Some(st) = &self.statement else {
+            return "not reproduced: no reproducibility statement".into();
+        };
+        let signature = match self.signature_checked {
+            true => "signature good",
+            false => "signature NOT checked",
+        };
+        match self.gaps.is_empty() {
+            true => format!("{}, {signature}", summary(st)),
+            false => format!(
+                "{}, {signature}; it does NOT cover: {}",
+                summary(st),
+                self.gaps.join("; ")
+            ),
+        }
+    }
+
+    /// Why a release that must be reproduced is refused, if it is.
+    pub fn refusal(&self) -> Option<String> {
+        if !self.problems.is_empty() {
+            return Some(self.problems.join("; "));
+        }
+        if self.statement.is_none() {
+            return Some("it has no reproducibility statement (run `cargo release-dist rebuild` before `publish`)".into());
+        }
+        if !self.signature_checked {
+            return Some("the reproducibility statement's signature was not checked: give the key it must be signed with".into());
+        }
+        if !self.gaps.is_empty() {
+            return Some(format!(
+                "the reproducibility statement does not cover: {}",
+                self.gaps.join("; ")
+            ));
+        }
+        None
+    }
+}
+
 /// One line about it: who rebuilt, where, how, when.
 pub fn summary(st: &ReproducedStatement) -> String {
     let p = &st.predicate;

@@ -80,7 +80,7 @@ pub fn releases(layout: Layout, name: &str, listing: &[ObjectMeta]) -> Vec<Liste
             });
         if path == SHA256SUMS {
             entry.checksums = Some(o.key.clone());
-        } else if path.ends_with(".intoto.jsonl") {
+        } else if path == crate::provenance::bundle_name(name, tag) {
             entry.provenance = Some(o.key.clone());
         } else if !path.contains('/') && !path.ends_with(".sha256") {
             entry.artifacts.push((o.key.clone(), o.size));

@@ -70,6 +70,8 @@ pub enum FileRole {
     Installer,
     /// The CycloneDX SBOM.
     Sbom,
+    /// The signed reproducibility statement `rebuild` wrote.
+    Reproduced,
     /// A target's archive (`<name>-<tag>-<rust triple>.tar.gz`, `.zip` for
     /// Windows): its binaries and the configured files.
     Archive(Platform),
@@ -86,6 +88,7 @@ impl FileRole {
             FileRole::Package => "package",
             FileRole::Installer => "installer",
             FileRole::Sbom => "sbom",
+            FileRole::Reproduced => "reproduced",
             FileRole::Archive(_) => "archive",
         }
     }

@@ -75,6 +75,7 @@ pub fn prepare(ctx: &Context, opts: &PublishOpts) -> Result<(Prepared, Option<Im
     let signer = signer(ctx, opts)?;
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
     let mut files = release_files(&dist, &manifest)?;
+    files.extend(reproduced_file(ctx, &manifest, (&release, layout), &files)?);
     warn_of_binstall_metadata(ctx, layout);
     if let Some(format) = ctx.project.config.archives {
         let time = super::packages::release_time(&manifest);
@@ -355,6 +356,92 @@ pub(crate) fn release_files(dist: &Path, manifest: &BuildRecord) -> Result<Vec<R
         });
     }
     Ok(files)
+}
+
+/// The reproducibility statement `rebuild` signed for this build and
+/// release, when there is one: carried as a file of the release (in
+/// SHA256SUMS, the provenance and the tag document). One for another
+/// build, tag or layout is left out, said so: it would claim what was not
+/// rebuilt.
+fn reproduced_file(
+    ctx: &Context,
+    manifest: &BuildRecord,
+    (release, layout): (&Release, Layout),
+    files: &[ReleaseFile],
+) -> Result<Option<ReleaseFile>> {
+    use crate::provenance::reproduced;
+    let name = &ctx.project.config.name;
+    let file = reproduced::file_name(name, &release.tag);
+    let local = ctx.dist_dir().join("rebuild").join(&file);
+    if !local.exists() {
+        return Ok(None);
+    }
+    let bytes = crate::bounds::read_file_capped(&local, crate::bounds::DOCUMENT_CAP)
+        .map_err(Error::io("cannot read", &local))?;
+    let stale = match reproduced::read(&bytes, None) {
+        Err(e) => Some(e),
+        Ok(st) => stale_statement(&st, manifest, (name, &release.tag), (files, layout)),
+    };
+    if let Some(why) = stale {
+        if ctx.verbosity != Verbosity::Quiet {
+            eprintln!(
+                "warning: {} is not published: {why}; run `cargo release-dist rebuild` again",
+                local.display()
+            );
+        }
+        return Ok(None);
+    }
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    Ok(Some(ReleaseFile {
+        platform: None,
+        file,
+        local,
+        sha256,
+        size: bytes.len() as u64,
+        role: FileRole::Reproduced,
+    }))
+}
+
+/// Why a statement is not this build's and this release's, if it is not:
+/// another release, an output build.json does not record with that NAR
+/// hash, or a subject that is not one of these files.
+fn stale_statement(
+    st: &crate::provenance::reproduced::ReproducedStatement,
+    manifest: &BuildRecord,
+    (name, tag): (&str, &str),
+    (files, layout): (&[ReleaseFile], Layout),
+) -> Option<String> {
+    use crate::provenance::reproduced::same_nar_hash;
+    let r = &st.predicate.release;
+    if r.name != name || r.tag != tag {
+        return Some(format!("it is for {}:{}, not {name}:{tag}", r.name, r.tag));
+    }
+    let recorded = manifest
+        .artifacts
+        .iter()
+        .map(|a| (&a.store_path, &a.nar_hash))
+        .chain(manifest.extras.iter().map(|e| (&e.store_path, &e.nar_hash)));
+    let recorded: Vec<_> = recorded.collect();
+    for o in &st.predicate.outputs {
+        let known = recorded
+            .iter()
+            .any(|(p, h)| **p == o.store_path && same_nar_hash(h, &o.nar_hash));
+        if !known || !o.matches() {
+            return Some(format!("{} is not an output of this build", o.store_path));
+        }
+    }
+    for s in &st.subject {
+        let ours = files
+            .iter()
+            .any(|f| f.path_in(layout) == s.name && f.sha256 == s.digest.sha256);
+        if !ours {
+            return Some(format!(
+                "its subject {} is not a file of this release",
+                s.name
+            ));
+        }
+    }
+    None
 }
 
 /// An extra artifact's file: under `extra/` in the release-dist directory,

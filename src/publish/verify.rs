@@ -31,6 +31,11 @@ pub struct VerifyOpts {
     pub openpgp_pub: Option<PathBuf>,
     /// Refuse a release without a signature the given keys check.
     pub require_signatures: bool,
+    /// Refuse a release without a reproducibility statement that checks
+    /// and covers it.
+    pub require_reproduced: bool,
+    /// The public key of the reproducibility statement (default: `key`).
+    pub reproduced_key: Option<PathBuf>,
 }
 
 /// Reads a public key file (Nix `name:base64` or SPKI PEM), if given.
@@ -69,6 +74,9 @@ pub struct Verified {
     /// Each file's `.minisig`, when `SHA256SUMS.minisig` is there: (path
     /// in the release, bytes as read).
     pub file_signatures: Vec<(String, Vec<u8>)>,
+    /// The reproducibility statement's bytes, when the provenance signs
+    /// one (read once, with the digest the provenance gives).
+    pub reproduced: Option<Vec<u8>>,
 }
 
 /// `verify` of one release at `store`: the problems found, how many
@@ -146,6 +154,8 @@ async fn check(
     )
     .await?;
     checked += digests.len();
+    verified.reproduced =
+        read_reproduced(store, (&prefix, name, tag), subjects, &mut problems).await?;
 
     // SHA256SUMS and each .sha256 must agree with the bytes.
     match store.get(&format!("{prefix}{SHA256SUMS}")).await? {
@@ -246,6 +256,42 @@ async fn check_subjects(
         digests.insert(path.to_string(), got.map(|g| g.digest));
     }
     Ok(digests)
+}
+
+/// The reproducibility statement, when the provenance signs one: its
+/// bytes as read, which must have the signed digest.
+async fn read_reproduced(
+    store: &ObjectStore,
+    (prefix, name, tag): (&str, &str, &str),
+    subjects: &[provenance::StatementSubject],
+    problems: &mut Vec<String>,
+) -> Result<Option<Vec<u8>>> {
+    let file = provenance::reproduced::file_name(name, tag);
+    let Some(subject) = subjects.iter().find(|s| s.name == file) else {
+        return Ok(None);
+    };
+    let bytes = match store
+        .get_capped(&format!("{prefix}{file}"), crate::bounds::DOCUMENT_CAP)
+        .await
+    {
+        Err(Error::Untrusted { message, .. }) => {
+            problems.push(format!("{prefix}{file}: {message}"));
+            return Ok(None);
+        }
+        other => other?,
+    };
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if digest != subject.digest.sha256 {
+        problems.push(format!(
+            "{prefix}{file}: altered as read (sha256 {digest}, the provenance says {})",
+            subject.digest.sha256
+        ));
+        return Ok(None);
+    }
+    Ok(Some(bytes))
 }
 
 /// The tag document names only what the provenance signs (every path when

@@ -29,6 +29,7 @@ mod promote;
 mod proxy;
 mod publish;
 mod reliability;
+mod reproduce;
 mod sbom;
 mod secrets;
 mod signatures;

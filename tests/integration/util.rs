@@ -1,5 +1,6 @@
 //! Shared test helpers: fixtures copied from examples/, and running the tool.
 
+pub mod builder;
 mod cache;
 mod oci;
 mod release;
