@@ -348,30 +348,14 @@ impl Config {
                 "public-url" => {
                     self.public_url = Some(string(&full, value)?.trim_end_matches('/').to_string())
                 }
-                "installer" => {
-                    self.installer = value.as_bool().ok_or_else(|| {
-                        Error::config(&full, format!("must be true or false, not {value}"))
-                    })?
-                }
-                "require-reproduced" => {
-                    self.require_reproduced = value.as_bool().ok_or_else(|| {
-                        Error::config(&full, format!("must be true or false, not {value}"))
-                    })?
-                }
-                "sbom" => {
-                    self.sbom = value.as_bool().ok_or_else(|| {
-                        Error::config(&full, format!("must be true or false, not {value}"))
-                    })?
-                }
+                "installer" => self.installer = boolean(&full, value)?,
+                "require-reproduced" => self.require_reproduced = boolean(&full, value)?,
+                "sbom" => self.sbom = boolean(&full, value)?,
                 CUSTOM_TARGETS => custom_targets(&full, value)?,
                 "archives" => self.archives = archives(&full, value)?,
                 "archive-files" => self.archive_files = strings(&full, value)?,
                 "signatures" => self.signatures = signature_kinds(&full, value)?,
-                "source-tarball" => {
-                    self.source_tarball = value.as_bool().ok_or_else(|| {
-                        Error::config(&full, format!("must be true or false, not {value}"))
-                    })?
-                }
+                "source-tarball" => self.source_tarball = boolean(&full, value)?,
                 "allow-dynamic" => {
                     self.allow_dynamic = strings(&full, value)?
                         .iter()
@@ -569,6 +553,12 @@ fn archives(key: &str, value: &Value) -> Result<Option<crate::archive::ArchiveFo
             format!("must be true, false or a format (tar.gz, tar.xz, zip), not {other}"),
         )),
     }
+}
+
+fn boolean(key: &str, value: &Value) -> Result<bool> {
+    value
+        .as_bool()
+        .ok_or_else(|| Error::config(key, format!("must be true or false, not {value}")))
 }
 
 fn string(key: &str, value: &Value) -> Result<String> {

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::platform::Platform;
+use crate::rebuild_error::RebuildError;
 
 /// Documented exit codes.
 pub mod exit_codes {
@@ -549,7 +550,7 @@ pub enum Error {
     },
     /// `rebuild`'s errors.
     #[error(transparent)]
-    Rebuild(#[from] crate::rebuild::RebuildError),
+    Rebuild(#[from] crate::rebuild_error::RebuildError),
 }
 
 /// What kind of store failure, for the hint.
@@ -780,7 +781,13 @@ impl Error {
             | Error::Registry { .. }
             | Error::RegistryScope { .. }
             | Error::PushIncomplete { .. } => STORE,
-            Error::Rebuild(e) => e.exit_code(),
+            Error::Rebuild(e) => match e {
+                RebuildError::Usage(_)
+                | RebuildError::NotABuilder(_)
+                | RebuildError::NotIndependent { .. } => BAD_INPUT,
+                RebuildError::BuildFailed { .. } => BUILD_FAILED,
+                RebuildError::NotReproduced { .. } => NOT_REPRODUCED,
+            },
             Error::NixMissing
             | Error::Command { .. }
             | Error::CommandOutput { .. }

@@ -51,6 +51,7 @@ pub mod project;
 pub mod provenance;
 pub mod publish;
 pub mod rebuild;
+pub mod rebuild_error;
 pub mod release;
 pub mod sbom;
 pub mod source;
