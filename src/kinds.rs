@@ -5,6 +5,11 @@
 
 use std::str::FromStr;
 
+/// The predicate type of the release's provenance (SLSA Provenance v1):
+/// here, a leaf, so that the image attestation code can tell it from other
+/// statements without reaching the provenance module.
+pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+
 /// The checksum list of a release.
 pub const SHA256SUMS: &str = "SHA256SUMS";
 

@@ -13,6 +13,7 @@ use crate::errors::{Error, Result};
 use crate::kinds::PublishPart;
 use crate::plan::Plan;
 use crate::publish::images::Images;
+use crate::publish::layout::FileRole;
 use crate::publish::statics::StaticRelease;
 use crate::publish::{PublishOpts, PublishSummary};
 
@@ -44,7 +45,15 @@ pub fn run_publish(ctx: &Context, opts: &PublishOpts) -> Result<PublishSummary> 
     if let Some(im) = images.as_mut() {
         let index = im.set.index.descriptor.digest.to_string();
         let bundle = runtime.block_on(attested_bundle(&rel, &planned, &index))?;
-        im.attach_provenance(&format!("{name}:{}", rel.release.tag), &bundle)?;
+        let release = format!("{name}:{}", rel.release.tag);
+        im.attach_statement(&release, &bundle, crate::provenance::SLSA_PROVENANCE_V1)?;
+        let reproduced = rel.files.iter().find(|f| f.role == FileRole::Reproduced);
+        if let Some(f) = reproduced {
+            let bytes = crate::bounds::read_file_capped(&f.local, crate::bounds::DOCUMENT_CAP)
+                .map_err(Error::io("cannot read", &f.local))?;
+            let reproduced_v1 = crate::provenance::reproduced::REPRODUCED_V1;
+            im.attach_statement(&release, &bytes, reproduced_v1)?;
+        }
     }
     let with_images = Publishing {
         release: &rel,

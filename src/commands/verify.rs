@@ -124,7 +124,8 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
     }
     let mut verified = Vec::new();
     for image in &images {
-        let (found, done) = runtime.block_on(verify_image(image, key.as_ref()))?;
+        let keys = (key.as_ref(), reproduced_key.as_ref());
+        let (found, done) = runtime.block_on(verify_image(image, keys))?;
         if found.is_empty() {
             lines.push_str(&format!(
                 "{}: index {} and {} platform manifests attested by {}, {signature}\n",
@@ -133,6 +134,9 @@ pub fn run_verify(ctx: &Context, opts: &VerifyOpts) -> Result<()> {
                 done.manifests,
                 done.attestations.join(", ")
             ));
+            if let Some(r) = &done.reproduced {
+                lines.push_str(&format!("{}: {r}\n", done.image));
+            }
         }
         problems.extend(found);
         verified.push(done);

@@ -95,13 +95,19 @@ pub fn attestation(
         annotations: None,
         artifact_type: None,
     };
-    let annotations = BTreeMap::from([
+    let mut annotations = BTreeMap::from([
         (
             "org.opencontainers.image.created".to_string(),
             created.to_string(),
         ),
         (RELEASE_ANNOTATION.to_string(), release.to_string()),
     ]);
+    // The provenance's manifest has always been written without it; any
+    // other statement says what it is, so that a reader (and the merge of
+    // the fallback tag) tells them apart.
+    if predicate_type != crate::kinds::SLSA_PROVENANCE_V1 {
+        annotations.insert(PREDICATE_ANNOTATION.to_string(), predicate_type.to_string());
+    }
     let doc = ArtifactManifest {
         schema_version: 2,
         media_type: MANIFEST_MEDIA_TYPE.into(),
@@ -175,12 +181,23 @@ fn is_ours(d: &Descriptor) -> bool {
             .is_some_and(|a| a.contains_key(RELEASE_ANNOTATION))
 }
 
+/// The predicate type a referrer descriptor says its statement has (the
+/// provenance's when it says none, as it has always been written).
+pub fn predicate_of(d: &Descriptor) -> &str {
+    d.annotations
+        .as_ref()
+        .and_then(|a| a.get(PREDICATE_ANNOTATION))
+        .map_or(crate::kinds::SLSA_PROVENANCE_V1, String::as_str)
+}
+
 /// The fallback index after adding `ours`: every other tool's referrer
-/// kept, this tool's earlier attestations of the same subject replaced.
-/// Unreadable old bytes count as no referrers (as clients read them).
+/// kept, this tool's earlier attestation of the same kind (provenance,
+/// reproducibility statement) replaced. Unreadable old bytes count as no
+/// referrers (as clients read them).
 pub fn merged_referrers(old: Option<&[u8]>, ours: &Descriptor) -> Vec<u8> {
     let mut entries: Vec<Descriptor> = old.map(referrers_of).unwrap_or_default();
-    entries.retain(|d| !is_ours(d) && d.digest != ours.digest);
+    let kind = predicate_of(ours).to_string();
+    entries.retain(|d| !(is_ours(d) && predicate_of(d) == kind) && d.digest != ours.digest);
     entries.push(ours.clone());
     serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,

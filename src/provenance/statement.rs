@@ -11,7 +11,7 @@ use crate::source::FlakeInput;
 /// The statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The predicate type.
-pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+pub use crate::kinds::SLSA_PROVENANCE_V1;
 /// Our build type: a Nix flake built for several targets by this tool.
 pub const BUILD_TYPE: &str = "urn:cargo-release-dist:build-type:nix-flake:v1";
 

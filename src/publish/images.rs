@@ -43,14 +43,21 @@ pub struct Images {
 }
 
 impl Images {
-    /// Attaches the release's provenance (`bundle`: one DSSE envelope and a
-    /// newline) to the index as an OCI artifact whose subject is the index.
-    pub fn attach_provenance(&mut self, release: &str, bundle: &[u8]) -> Result<()> {
+    /// Attaches a signed statement of the release (`bundle`: one DSSE
+    /// envelope and a newline; the provenance, or the reproducibility
+    /// statement as a second referrer) to the index as an OCI artifact whose
+    /// subject is the index.
+    pub fn attach_statement(
+        &mut self,
+        release: &str,
+        bundle: &[u8],
+        predicate_type: &str,
+    ) -> Result<()> {
         let envelope = bundle.strip_suffix(b"\n").unwrap_or(bundle);
         let attestation = crate::oci::referrers::attestation(
             &self.set.index.descriptor,
             envelope,
-            crate::provenance::SLSA_PROVENANCE_V1,
+            predicate_type,
             release,
             &self.created,
         );

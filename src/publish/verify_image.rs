@@ -13,7 +13,7 @@ use crate::nixcache::PublicKey;
 use crate::oci::document::digest_of;
 use crate::oci::fetch::Source;
 use crate::oci::reach::refs_of;
-use crate::oci::referrers::{read_attestation, DSSE_ARTIFACT_TYPE};
+use crate::oci::referrers::{predicate_of, read_attestation, DSSE_ARTIFACT_TYPE};
 
 /// One image destination to check: its URL (without a tag), the image's
 /// name there (for a bucket or layout) and the tag.
@@ -89,13 +89,17 @@ pub struct ImageVerified {
     pub manifests: usize,
     /// The attestations checked.
     pub attestations: Vec<String>,
+    /// What its reproducibility statement (a second referrer) says, when
+    /// it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reproduced: Option<String>,
 }
 
 /// Checks one image: the problems found (each names the object), and what
 /// was checked.
 pub async fn verify_image(
     image: &ImageToVerify,
-    key: Option<&PublicKey>,
+    (key, reproduced_key): (Option<&PublicKey>, Option<&PublicKey>),
 ) -> Result<(Vec<String>, ImageVerified)> {
     let target = ImageRepo::open_to_read(&image.url).await?;
     let source = target.source(&image.name);
@@ -121,14 +125,15 @@ pub async fn verify_image(
         index: digest.to_string(),
         manifests: manifests.len(),
         attestations: Vec::new(),
+        reproduced: None,
     };
     let mut problems = Vec::new();
-    let listed: Vec<_> = source
+    let (reproduced, listed): (Vec<_>, Vec<_>) = source
         .referrers(&digest)
         .await?
         .into_iter()
         .filter(|d| d.artifact_type.as_deref() == Some(DSSE_ARTIFACT_TYPE))
-        .collect();
+        .partition(|d| predicate_of(d) == crate::provenance::reproduced::REPRODUCED_V1);
     if listed.is_empty() {
         problems.push(format!(
             "{}: no attestation refers to the index {digest} (the referrers API and the tag {} list none)",
@@ -137,6 +142,20 @@ pub async fn verify_image(
         ));
     }
     let tmp = tempfile::tempdir().map_err(Error::io("cannot create", std::env::temp_dir()))?;
+    for d in reproduced {
+        let checked = match envelope_of(&source, &d.digest, &digest, tmp.path()).await? {
+            Ok(envelope) => crate::provenance::reproduced::read(&envelope, reproduced_key.or(key)),
+            Err(why) => Err(why),
+        };
+        match checked {
+            Ok(st) => done.reproduced = Some(crate::provenance::reproduced::summary(&st)),
+            Err(why) => problems.push(format!(
+                "{}: reproducibility statement {}: {why}",
+                image.describe(),
+                d.digest
+            )),
+        }
+    }
     for d in listed {
         let wanted = Wanted {
             index: &digest,
@@ -168,6 +187,43 @@ async fn check_attestation(
     key: Option<&PublicKey>,
     tmp: &std::path::Path,
 ) -> Result<std::result::Result<(), String>> {
+    let envelope = match envelope_of(source, digest, wanted.index, tmp).await? {
+        Ok(e) => e,
+        Err(why) => return Ok(Err(why)),
+    };
+    let statement = match crate::provenance::read_statement(&envelope, key) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("its envelope: {e}"))),
+    };
+    let named: BTreeSet<String> = statement
+        .subject
+        .iter()
+        .map(|s| format!("sha256:{}", s.digest.sha256))
+        .collect();
+    for (what, d) in std::iter::once(("the index", wanted.index)).chain(
+        wanted
+            .manifests
+            .iter()
+            .map(|m| ("the platform manifest", m)),
+    ) {
+        if !named.contains(d.as_str()) {
+            return Ok(Err(format!(
+                "the signed statement does not name {what} {d} as a subject"
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// An attestation's envelope: its manifest read, its subject the index,
+/// its envelope layer within the cap and its digest. `Err` says what is
+/// wrong with it.
+async fn envelope_of(
+    source: &Source<'_>,
+    digest: &Digest,
+    index: &Digest,
+    tmp: &std::path::Path,
+) -> Result<std::result::Result<Vec<u8>, String>> {
     let bytes = match source.document(digest).await {
         Ok(Some(b)) => b,
         Ok(None) => return Ok(Err("listed, but its manifest is missing".into())),
@@ -180,7 +236,7 @@ async fn check_attestation(
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    if read.subject != *wanted.index {
+    if read.subject != *index {
         return Ok(Err(format!(
             "its subject is {}, not the index",
             read.subject
@@ -204,28 +260,7 @@ async fn check_attestation(
         };
     }
     let envelope = std::fs::read(&path).map_err(Error::io("cannot read", &path))?;
-    let statement = match crate::provenance::read_statement(&envelope, key) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(format!("its envelope: {e}"))),
-    };
-    let named: BTreeSet<String> = statement
-        .subject
-        .iter()
-        .map(|s| format!("sha256:{}", s.digest.sha256))
-        .collect();
-    for (what, d) in std::iter::once(("the index", wanted.index)).chain(
-        wanted
-            .manifests
-            .iter()
-            .map(|m| ("the platform manifest", m)),
-    ) {
-        if !named.contains(d.as_str()) {
-            return Ok(Err(format!(
-                "the signed statement does not name {what} {d} as a subject"
-            )));
-        }
-    }
-    Ok(Ok(()))
+    Ok(Ok(envelope))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::util::builder::Builder;
-use crate::util::{publish, repo_root, stock, Fixture, Run};
+use crate::util::{publish, repo_root, sha256_prefixed, skopeo_raw, stock, Fixture, Run};
 
 const TAG: &str = "v0.1.0-rc.1";
 
@@ -55,6 +55,19 @@ fn verify(f: &Fixture, from: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["verify", "--from", &from, "--release", &release];
     args.extend_from_slice(extra);
     f.run(&args)
+}
+
+fn verify_image(f: &Fixture, layout: &str) -> Run {
+    let release = format!("hello:{TAG}");
+    f.run(&[
+        "verify",
+        "--image",
+        layout,
+        "--release",
+        &release,
+        "--key",
+        &pub_key(f),
+    ])
 }
 
 /// Files under `dir`, none when it does not exist.
@@ -113,7 +126,37 @@ fn the_example_rebuilt_on_an_independent_builder_is_published_shown_checked_and_
 
     let staging = f.dir.join("out-static");
     let staging_url = staging.display().to_string();
-    publish(&f, &staging_url, &sk, TAG, &["--no-images"]).ok();
+    let layout = f.dir.join("out-images");
+    let layout_url = layout.display().to_string();
+    publish(&f, &staging_url, &sk, TAG, &["--images", &layout_url]).ok();
+    // The image carries it as a second referrer of its index: skopeo reads
+    // both from the referrers tag.
+    let index = skopeo_raw(&format!("oci:{}:{TAG}", layout.display()), None).unwrap();
+    let fallback = format!("sha256-{}", &sha256_prefixed(&index)[7..]);
+    let referrers: serde_json::Value = serde_json::from_slice(
+        &skopeo_raw(&format!("oci:{}:{fallback}", layout.display()), None).unwrap(),
+    )
+    .unwrap();
+    let kinds: Vec<&str> = referrers["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["in-toto.io/predicate-type"]
+                .as_str()
+                .unwrap_or("provenance")
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["provenance", "https://release-dist.dev/reproduced/v1"],
+        "{referrers}"
+    );
+    let image = verify_image(&f, &layout_url).ok().stdout();
+    assert!(
+        image.contains("attested by") && image.contains("reproduced by local://"),
+        "{image}"
+    );
     let dir = release_dir(&staging);
     let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
     assert!(sums.contains(&statement_name()), "{sums}");
