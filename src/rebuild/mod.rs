@@ -179,7 +179,7 @@ pub fn run(ctx: &Context, opts: &RebuildOpts) -> Result<RebuildReport> {
             let report_path = write_report(&dir, &report)?;
             Err(RebuildError::NotReproduced {
                 release: release_name,
-                store: place.shown().into(),
+                store: place.said(),
                 outputs: report
                     .outputs
                     .iter()

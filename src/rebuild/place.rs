@@ -29,6 +29,14 @@ impl Place {
         }
     }
 
+    /// As a sentence names it.
+    pub fn said(&self) -> String {
+        match self {
+            Place::Local => "this machine (`nix build --rebuild`)".into(),
+            Place::Store { shown, .. } => shown.clone(),
+        }
+    }
+
     /// As the statement names it.
     pub fn shown(&self) -> &str {
         match self {

@@ -262,7 +262,7 @@ fn a_non_deterministic_output_is_named_with_its_file_and_nothing_claims_it_was_r
     rebuild(&f, None, &[]).fails_with(
         6,
         &[
-            "did not build the same on local",
+            "did not build the same on this machine (`nix build --rebuild`)",
             "first differing file: html/stamp",
         ],
     );
