@@ -372,10 +372,17 @@ fn reproduced_file(
     use crate::provenance::reproduced;
     let name = &ctx.project.config.name;
     let file = reproduced::file_name(name, &release.tag);
-    let local = ctx.dist_dir().join("rebuild").join(&file);
-    if !local.exists() {
-        return Ok(None);
-    }
+    let dir = ctx.dist_dir().join("rebuild");
+    let local = dir.join(&file);
+    // Another tag's statement (rebuild found another tag than this
+    // publish's --tag) is read only to say why it is not published.
+    let local = match local.exists() {
+        true => local,
+        false => match other_statement(&dir) {
+            Some(other) => other,
+            None => return Ok(None),
+        },
+    };
     let bytes = crate::bounds::read_file_capped(&local, crate::bounds::DOCUMENT_CAP)
         .map_err(Error::io("cannot read", &local))?;
     let stale = match reproduced::read(&bytes, None) {
@@ -400,6 +407,17 @@ fn reproduced_file(
         size: bytes.len() as u64,
         role: FileRole::Reproduced,
     }))
+}
+
+/// A statement `rebuild` left for another tag, if there is one.
+fn other_statement(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".reproduced.intoto.jsonl"))
+        .collect();
+    found.sort();
+    found.into_iter().next()
 }
 
 /// Why a statement is not this build's and this release's, if it is not:

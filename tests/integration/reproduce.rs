@@ -230,6 +230,35 @@ fn a_non_deterministic_output_is_named_with_its_file_and_nothing_claims_it_was_r
     let (sk, _) = f.release_keys();
     f.run(&["build", "-q", "-t", "linux/amd64"]).ok();
 
+    // A store that holds an output it did not build (copied there) is no
+    // independent builder: refused, naming it, before anything is built.
+    let copied = tempfile::tempdir().unwrap();
+    let copied_url = copied.path().display().to_string();
+    let binary = crate::util::build_json(&f)["artifacts"][0]["storePath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    stock(
+        "nix",
+        &[
+            "--extra-experimental-features",
+            "nix-command",
+            "copy",
+            "--no-check-sigs",
+            "--to",
+            &copied_url,
+            &binary,
+        ],
+    );
+    rebuild(&f, None, &["--on", &copied_url]).fails_with(
+        2,
+        &[
+            "already holds 1 without having built them",
+            &binary,
+            "a copy proves nothing",
+        ],
+    );
+
     // On the builder: named, with the file, diffoscope's report kept.
     let run = rebuild(&f, Some(&b), &[]).fails_with(
         6,
@@ -342,6 +371,29 @@ fn another_keys_statement_or_a_partial_one_is_refused_by_promote_and_flagged_by_
         ],
     );
     assert_eq!(files_under(&production), 0);
+
+    // A statement for another tag is not published (said so), so the
+    // release under that tag claims nothing.
+    let other_tag = f.dir.join("out-other-tag");
+    let said = publish(
+        &f,
+        &other_tag.display().to_string(),
+        &sk,
+        "v0.1.0-rc.2",
+        &["--no-images"],
+    )
+    .ok()
+    .stderr();
+    assert!(
+        said.contains("is not published: it is for hello:v0.1.0-rc.1, not hello:v0.1.0-rc.2"),
+        "{said}"
+    );
+    assert!(!other_tag
+        .join("df-dist-v1/hello/v0.1.0-rc.2/hello-v0.1.0-rc.1.reproduced.intoto.jsonl")
+        .exists());
+    assert!(!other_tag
+        .join("df-dist-v1/hello/v0.1.0-rc.2/hello-v0.1.0-rc.2.reproduced.intoto.jsonl")
+        .exists());
 
     // The whole release, but signed by another key.
     let other = f.dir.join("keys/other");
