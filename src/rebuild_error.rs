@@ -12,12 +12,14 @@ pub enum RebuildError {
     /// `--on` names something nix cannot build in.
     #[error("`{0}` is not a Nix store that builds")]
     NotABuilder(String),
-    /// The builder holds outputs it did not build.
-    #[error("{store} already holds {} without having built them (they were copied or substituted there): {}", .paths.len(), .paths.join(", "))]
+    /// The builder's copies of some outputs say nothing about a second build.
+    #[error("{store} cannot rebuild {} independently: {why}: {}", if .paths.len() == 1 { "1 output".to_string() } else { format!("{} outputs", .paths.len()) }, .paths.join(", "))]
     NotIndependent {
         /// The builder, as shown.
         store: String,
-        /// The outputs it holds.
+        /// Why not.
+        why: String,
+        /// The outputs.
         paths: Vec<String>,
     },
     /// The second build failed (not a difference: it did not finish).
@@ -51,7 +53,7 @@ impl RebuildError {
         match self {
             RebuildError::Usage(_) => "see `cargo release-dist rebuild --help`".into(),
             RebuildError::NotABuilder(_) => "give a store that builds: ssh-ng://HOST (a machine with nix-daemon), ssh://HOST (used as ssh-ng://), or a local store directory; a binary cache (s3://, https://, file://) only holds what was built".into(),
-            RebuildError::NotIndependent { .. } => "a copy proves nothing: use a builder that has never held these outputs, or delete them there first (`nix store delete --store URL PATH…`) and run rebuild again".into(),
+            RebuildError::NotIndependent { .. } => "a copy, or the release's own build, proves nothing: use a builder that has never held these outputs, or delete them there first (`nix store delete --store URL PATH…`) and run rebuild again".into(),
             RebuildError::BuildFailed { .. } => "re-run with -v to see nix's whole log; the builder needs what the build needs (its systems, its sandbox paths)".into(),
             RebuildError::NotReproduced { report, .. } => format!(
                 "nothing says this release was reproduced; {} has every output's hashes and the diffoscope reports kept beside it; make the build deterministic (timestamps: SOURCE_DATE_EPOCH; no random bytes, host names or build paths in the output), build again, then rebuild",

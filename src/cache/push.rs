@@ -417,6 +417,7 @@ mod tests {
             ca: None,
             valid: None,
             ultimate: false,
+            registration_time: None,
         }
     }
 

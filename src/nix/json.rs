@@ -56,6 +56,9 @@ pub struct PathInfo {
     /// Whether the store built it itself (not copied or substituted in).
     #[serde(default)]
     pub ultimate: bool,
+    /// When the store registered it (seconds since the epoch).
+    #[serde(default)]
+    pub registration_time: Option<u64>,
 }
 
 /// Reads `nix path-info --json` in both of its shapes: an array (Nix 2.8,
@@ -181,5 +184,6 @@ mod tests {
         assert_eq!(infos.len(), 1);
         assert!(infos[0].path.ends_with("-stamp"));
         assert!(infos[0].ultimate);
+        assert_eq!(infos[0].registration_time, Some(1796505633));
     }
 }

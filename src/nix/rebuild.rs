@@ -19,6 +19,9 @@ pub struct CheckRun {
     pub status: Option<i32>,
     /// The outputs that differ.
     pub differing: Vec<(String, String)>,
+    /// Every other error nix reported (a build that failed, an output it
+    /// could not check): any one makes the check build a failure.
+    pub errors: Vec<String>,
     /// The tail of what nix said, colours removed.
     pub log_tail: String,
 }
@@ -117,6 +120,7 @@ impl Nix {
         Ok(CheckRun {
             status: done.status,
             differing: differing_outputs(&log),
+            errors: other_errors(&log),
             log_tail: crate::process::tail(&log, 25),
         })
     }
@@ -151,6 +155,17 @@ pub fn differing_outputs(log: &str) -> Vec<(String, String)> {
     found
 }
 
+/// The errors of a check build other than a difference (and the summary
+/// line `error: build of … failed` that follows any).
+pub fn other_errors(log: &str) -> Vec<String> {
+    log.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("error:"))
+        .filter(|l| !l.contains("may not be deterministic") && !l.starts_with("error: build of '"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +184,24 @@ mod tests {
             )]
         );
         assert!(differing_outputs("error: build of '/nix/store/x.drv' failed").is_empty());
+        assert!(
+            other_errors(log).is_empty(),
+            "a difference is no other error"
+        );
+    }
+
+    #[test]
+    fn a_build_that_failed_beside_a_difference_is_an_error() {
+        let log = "error: derivation '/nix/store/x-stamp.drv' may not be deterministic: output '/nix/store/abc-stamp' differs from '/nix/store/abc-stamp.check'\n\
+            error: builder for '/nix/store/y-hello.drv' failed with exit code 1;\n\
+            error: build of '/nix/store/x-stamp.drv', '/nix/store/y-hello.drv' failed\n";
+        assert_eq!(
+            other_errors(log),
+            ["error: builder for '/nix/store/y-hello.drv' failed with exit code 1;"]
+        );
+        assert_eq!(
+            other_errors("error: some outputs of '/nix/store/y.drv' are not valid, so checking is not possible").len(),
+            1
+        );
     }
 }

@@ -100,7 +100,11 @@ pub fn run(ctx: &Context, opts: &RebuildOpts) -> Result<RebuildReport> {
     let manifest = crate::publish::run::read_build(&dist)?;
     let release = release(ctx, opts, &manifest)?;
     let name = ctx.project.config.name.clone();
-    let key = crate::publish::signing_key(opts.signing_key.as_deref())?;
+    // Read before anything is built; a dry run plans without it.
+    let key = match crate::publish::signing_key(opts.signing_key.as_deref()) {
+        Err(Error::NoSigningKey { .. }) if ctx.dry_run => None,
+        other => Some(other?),
+    };
     let place = place(opts.on.as_deref(), opts.builders.as_deref())?;
     let outputs = outputs(&manifest, &opts.targets)?;
     let layout = opts.layout.unwrap_or(ctx.project.config.static_layout);
@@ -124,7 +128,10 @@ pub fn run(ctx: &Context, opts: &RebuildOpts) -> Result<RebuildReport> {
     let nix = Nix::locate(Vec::new())?;
     let seconds = match &place {
         Place::Local => check_here(ctx, &nix, &outputs)?,
-        Place::Store { url, shown } => build_there(ctx, &nix, (url, shown), &outputs, &dir)?,
+        Place::Store { url, shown } => {
+            let finished = first_build_finished(&manifest);
+            build_there(ctx, &nix, (url, shown), (&outputs, finished), &dir)?
+        }
     };
     let cached = cache_nar_hashes(ctx, &manifest, &outputs)?;
     let rebuilt: Vec<RebuiltOutput> = outputs
@@ -170,6 +177,7 @@ pub fn run(ctx: &Context, opts: &RebuildOpts) -> Result<RebuildReport> {
     };
     match decided {
         Ok(st) => {
+            let key = key.ok_or_else(|| RebuildError::Usage("no signing key".into()))?;
             write_statement(&statement_path, &st, &key)?;
             report.statement = Some(statement_path);
             write_report(&dir, &report)?;
@@ -345,7 +353,9 @@ fn check_here(ctx: &Context, nix: &Nix, outputs: &[Output]) -> Result<BTreeMap<S
         ),
     );
     let run = nix.check_build(&drvs, on_nix_line(ctx))?;
-    if run.status != Some(0) && run.differing.is_empty() {
+    // A failure that is not a difference leaves an output unchecked: the
+    // whole check build failed, whatever else differed.
+    if run.status != Some(0) && (run.differing.is_empty() || !run.errors.is_empty()) {
         return Err(RebuildError::BuildFailed {
             store: "local".into(),
             status: run.status,
@@ -376,23 +386,12 @@ fn build_there(
     ctx: &Context,
     nix: &Nix,
     (url, shown): (&str, &str),
-    outputs: &[Output],
+    (outputs, first_build): (&[Output], Option<(u64, u64)>),
     dir: &Path,
 ) -> Result<BTreeMap<String, Second>> {
     let paths: Vec<String> = outputs.iter().map(|o| o.path.clone()).collect();
     let held = nix.path_infos_in(url, &paths)?;
-    let copied: Vec<String> = held
-        .iter()
-        .filter(|i| !i.ultimate)
-        .map(|i| i.path.clone())
-        .collect();
-    if !copied.is_empty() {
-        return Err(RebuildError::NotIndependent {
-            store: shown.into(),
-            paths: copied,
-        }
-        .into());
-    }
+    refuse_held(shown, &held, first_build)?;
     let missing: Vec<Output> = outputs
         .iter()
         .filter(|o| !held.iter().any(|i| i.path == o.path))
@@ -445,6 +444,62 @@ fn build_there(
         );
     }
     Ok(seconds)
+}
+
+/// When the first build ran (seconds: from, to), as build.json records it.
+fn first_build_finished(manifest: &BuildRecord) -> Option<(u64, u64)> {
+    let built = manifest.built.as_ref()?;
+    let secs = |t: &str| {
+        crate::clock::parse_rfc3339(t)?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    };
+    Some((secs(&built.started_on)?, secs(&built.finished_on)?))
+}
+
+/// Refuses outputs the builder holds that say nothing about a second
+/// build: copied or substituted there (not `ultimate`), or built there
+/// while the first build ran (that may be the first build itself, run on
+/// this builder through `--builders`). One it built before (for an earlier
+/// release with the same output) or after (an earlier `rebuild`) is a
+/// second build.
+fn refuse_held(
+    shown: &str,
+    held: &[crate::nix::PathInfo],
+    first_build: Option<(u64, u64)>,
+) -> Result<()> {
+    let copied: Vec<String> = held
+        .iter()
+        .filter(|i| !i.ultimate)
+        .map(|i| i.path.clone())
+        .collect();
+    if !copied.is_empty() {
+        return Err(RebuildError::NotIndependent {
+            store: shown.into(),
+            why: "it holds them without having built them (copied or substituted there)".into(),
+            paths: copied,
+        }
+        .into());
+    }
+    // Whole seconds: one registered in the second the build finished is
+    // not counted (it may be an immediate rebuild's).
+    let early = |i: &&crate::nix::PathInfo| match (i.registration_time, first_build) {
+        (Some(at), Some((started, finished))) => started <= at && at < finished,
+        _ => false,
+    };
+    let own: Vec<String> = held.iter().filter(early).map(|i| i.path.clone()).collect();
+    if !own.is_empty() {
+        return Err(RebuildError::NotIndependent {
+            store: shown.into(),
+            why:
+                "it built them while the release's build ran (they may be that build's own outputs)"
+                    .into(),
+            paths: own,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// The other store's bytes of a differing output, unpacked under `dir`.

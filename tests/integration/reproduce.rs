@@ -207,6 +207,35 @@ fn the_example_rebuilt_on_an_independent_builder_is_published_shown_checked_and_
         &["--key", &pub_key(&f), "--require-reproduced"],
     )
     .ok();
+
+    // A release built on that builder (`build -- --builders`) cannot be
+    // rebuilt there: its outputs there are the first build's own.
+    let g = Fixture::example("hello");
+    g.edit("src/main.rs", |t| format!("{t}// built on the builder\n"));
+    g.commit("built on the builder");
+    g.release_keys();
+    let spec = b.spec();
+    g.run_with(
+        &[
+            "build",
+            "-q",
+            "-t",
+            "linux/amd64",
+            "--",
+            "--max-jobs",
+            "0",
+            "--builders",
+            &spec,
+        ],
+        |c| {
+            c.env("NIX_SSHOPTS", b.sshopts());
+        },
+    )
+    .ok();
+    rebuild(&g, Some(&b), &[]).fails_with(
+        2,
+        &["it built them while the release's build ran (they may be that build's own outputs)"],
+    );
 }
 
 /// The example with a manual whose build writes random bytes into it.
@@ -253,9 +282,9 @@ fn a_non_deterministic_output_is_named_with_its_file_and_nothing_claims_it_was_r
     rebuild(&f, None, &["--on", &copied_url]).fails_with(
         2,
         &[
-            "already holds 1 without having built them",
+            "cannot rebuild 1 output independently: it holds them without having built them",
             &binary,
-            "a copy proves nothing",
+            "a copy, or the release's own build, proves nothing",
         ],
     );
 
