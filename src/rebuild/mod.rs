@@ -522,9 +522,10 @@ fn distinct_drvs(outputs: &[Output]) -> Vec<String> {
 
 /// The NAR hash the binary cache's narinfo gives each output, when the
 /// build was pushed to a cache that is configured here: each narinfo read
-/// (bounded) and its signature checked with build.json's cache key. An
-/// output the cache lacks, or a narinfo whose signature does not check,
-/// is an error: the cache would serve Nix users other bytes.
+/// (bounded) and its signature checked with build.json's cache key. A
+/// narinfo whose signature does not check is an error (the cache would
+/// serve Nix users other bytes); an output the cache lacks (not pushed) has
+/// none.
 fn cache_nar_hashes(
     ctx: &Context,
     manifest: &BuildRecord,
@@ -544,19 +545,21 @@ fn cache_nar_hashes(
         let mut hashes = BTreeMap::new();
         for o in outputs {
             let object = crate::nixcache::narinfo_key(&o.path);
-            let text = store
+            // An output the cache lacks was not pushed there: nothing to
+            // compare with.
+            let Some(text) = store
                 .get_capped(&object, crate::bounds::DOCUMENT_CAP)
-                .await?;
-            let hash = text
-                .ok_or_else(|| format!("the cache has no {object}"))
-                .and_then(|t| {
-                    crate::nixcache::signed_nar_hash(&String::from_utf8_lossy(&t), &o.path, &key)
-                })
-                .map_err(|message| Error::Untrusted {
-                    source_name: store.describe(),
-                    what: object.clone(),
-                    message,
-                })?;
+                .await?
+            else {
+                continue;
+            };
+            let hash =
+                crate::nixcache::signed_nar_hash(&String::from_utf8_lossy(&text), &o.path, &key)
+                    .map_err(|message| Error::Untrusted {
+                        source_name: store.describe(),
+                        what: object.clone(),
+                        message,
+                    })?;
             hashes.insert(o.path.clone(), hash.to_sri());
         }
         Ok(hashes)

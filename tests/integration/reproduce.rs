@@ -474,3 +474,84 @@ fn another_keys_statement_or_a_partial_one_is_refused_by_promote_and_flagged_by_
     .ok();
     assert!(release_dir(&production).join(statement_name()).exists());
 }
+
+#[test]
+fn a_rebuild_compares_with_the_caches_signed_narinfo_and_refuses_a_forged_one() {
+    let f = Fixture::example("hello");
+    let cache = f.dir.join("out-cache");
+    let cache_url = cache.display().to_string();
+    f.edit("Cargo.toml", |t| {
+        t.replace(
+            "[package.metadata.release-dist]",
+            &format!("[package.metadata.release-dist]\ncache = \"{cache_url}\""),
+        )
+    });
+    f.commit("a binary cache");
+    f.release_keys();
+    let keys = tempfile::tempdir().unwrap();
+    let (cache_sk, _) = crate::util::key_pair(keys.path());
+    let cache_key = std::fs::read_to_string(&cache_sk).unwrap();
+    f.run_with(
+        &[
+            "build",
+            "-q",
+            "-t",
+            "linux/amd64",
+            "--push-cache",
+            &cache_url,
+        ],
+        |c| {
+            c.env("RELEASE_DIST_CACHE_KEY", cache_key.trim());
+        },
+    )
+    .ok();
+
+    let out = rebuild(&f, None, &[]).ok().stdout();
+    assert!(out.contains("as built first, and the cache's"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.dist().join("rebuild/report.json")).unwrap())
+            .unwrap();
+    // The pushed closures (the binary and the image) are compared; the
+    // manual, an extra artifact, is not pushed.
+    let compared: Vec<&serde_json::Value> = report["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["cacheNarHash"].is_string())
+        .collect();
+    assert_eq!(compared.len(), 2, "{report}");
+    for o in compared {
+        assert_eq!(o["cacheNarHash"], o["narHash"], "{report}");
+    }
+
+    // The cache's narinfo for the binary says other bytes (its signature
+    // then fails): the cache would serve Nix users something else.
+    let binary = crate::util::build_json(&f)["artifacts"][0]["storePath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hash = binary
+        .trim_start_matches("/nix/store/")
+        .split('-')
+        .next()
+        .unwrap()
+        .to_string();
+    let narinfo = cache.join(format!("{hash}.narinfo"));
+    let text = std::fs::read_to_string(&narinfo).unwrap();
+    let forged: String =
+        text.lines()
+            .map(|l| match l.strip_prefix("NarHash: ") {
+                Some(_) => "NarHash: sha256:0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"
+                    .to_string(),
+                None => l.to_string(),
+            })
+            .map(|l| l + "\n")
+            .collect();
+    assert_ne!(forged, text);
+    std::fs::write(&narinfo, forged).unwrap();
+    rebuild(&f, None, &[]).fails_with(
+        5,
+        &[&format!("{hash}.narinfo"), "no signature on it checks with"],
+    );
+    assert!(!f.dist().join("rebuild").join(statement_name()).exists());
+}
