@@ -482,10 +482,11 @@ fn refuse_held(
         }
         .into());
     }
-    // Whole seconds: one registered in the second the build finished is
-    // not counted (it may be an immediate rebuild's).
+    // Whole seconds on both sides: one registered in the second the build
+    // finished counts too (the safe side: a rebuild that ran within that
+    // second is refused on its re-run, and the hint says what to do).
     let early = |i: &&crate::nix::PathInfo| match (i.registration_time, first_build) {
-        (Some(at), Some((started, finished))) => started <= at && at < finished,
+        (Some(at), Some((started, finished))) => started <= at && at <= finished,
         _ => false,
     };
     let own: Vec<String> = held.iter().filter(early).map(|i| i.path.clone()).collect();

@@ -88,6 +88,10 @@ fn the_example_rebuilt_on_an_independent_builder_is_published_shown_checked_and_
     let (sk, _) = f.release_keys();
     f.run(&["build", "-q", "-t", "linux/amd64", "-t", "linux/arm64"])
         .ok();
+    // What the builder builds now is registered after the second the
+    // build finished in (whole seconds), so the re-run below takes it as
+    // a second build, not the first's own.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
 
     let run = rebuild(&f, Some(&b), &[]).ok();
     let out = run.stdout();
@@ -211,7 +215,19 @@ fn the_example_rebuilt_on_an_independent_builder_is_published_shown_checked_and_
     // A release built on that builder (`build -- --builders`) cannot be
     // rebuilt there: its outputs there are the first build's own.
     let g = Fixture::example("hello");
-    g.edit("src/main.rs", |t| format!("{t}// built on the builder\n"));
+    // A fresh source, so that its outputs are in no store yet (this
+    // machine's store keeps earlier runs' outputs).
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    g.edit("src/main.rs", |t| {
+        format!("{t}// built on the builder: {nonce}\n")
+    });
     g.commit("built on the builder");
     g.release_keys();
     let spec = b.spec();
