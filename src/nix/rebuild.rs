@@ -37,20 +37,13 @@ impl Nix {
             .nix()
             .args(["path-info", "--json", "--store", store])
             .args(paths);
-        // nix path-info fails on a path the store lacks: ask one at a time
-        // when the whole set fails, to tell which.
-        match cmd.read() {
-            Ok(out) => parse(&cmd, &out),
-            Err(_) if paths.len() > 1 => {
-                let mut infos = Vec::new();
-                for p in paths {
-                    infos.extend(self.path_infos_in(store, std::slice::from_ref(p))?);
-                }
-                Ok(infos)
-            }
-            Err(Error::Command { stderr, .. }) if stderr.contains("is not valid") => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        // Nix 2.8 answers for a path the store lacks with `"valid": false`
+        // (newer ones with `null`), exit 0: `parse_path_infos` leaves it out.
+        let out = cmd.read()?;
+        parse_path_infos(&out).map_err(|source| Error::CommandOutput {
+            command: cmd.display(),
+            source,
+        })
     }
 
     /// `nix copy --derivation --to STORE drvs`: the derivations and what
@@ -77,13 +70,8 @@ impl Nix {
             .args(["build", "--no-link", "--keep-going", "--store", store])
             .args(self.options())
             .args(drvs.iter().map(|d| self.drv_installable(d)));
-        let mut log = String::new();
-        let done = cmd.stream_stderr(|line| {
-            on_line(line);
-            log.push_str(line);
-            log.push('\n');
-        })?;
-        Ok((done.status, crate::process::tail(&strip_ansi(&log), 25)))
+        let (status, log) = logged(&cmd, &mut on_line)?;
+        Ok((status, crate::process::tail(&log, 25)))
     }
 
     /// Writes the NAR of `path` as `store` holds it to `to`, refusing one
@@ -110,15 +98,9 @@ impl Nix {
             ])
             .args(self.options())
             .args(drvs.iter().map(|d| self.drv_installable(d)));
-        let mut log = String::new();
-        let done = cmd.stream_stderr(|line| {
-            on_line(line);
-            log.push_str(line);
-            log.push('\n');
-        })?;
-        let log = strip_ansi(&log);
+        let (status, log) = logged(&cmd, &mut on_line)?;
         Ok(CheckRun {
-            status: done.status,
+            status,
             differing: differing_outputs(&log),
             errors: other_errors(&log),
             log_tail: crate::process::tail(&log, 25),
@@ -126,11 +108,19 @@ impl Nix {
     }
 }
 
-fn parse(cmd: &crate::process::Cmd, out: &[u8]) -> Result<Vec<PathInfo>> {
-    parse_path_infos(out).map_err(|source| Error::CommandOutput {
-        command: cmd.display(),
-        source,
-    })
+/// Runs a build, each line of nix's log to `on_line`: its exit code and
+/// the whole log, colours removed.
+fn logged(
+    cmd: &crate::process::Cmd,
+    on_line: &mut impl FnMut(&str),
+) -> Result<(Option<i32>, String)> {
+    let mut log = String::new();
+    let done = cmd.stream_stderr(|line| {
+        on_line(line);
+        log.push_str(line);
+        log.push('\n');
+    })?;
+    Ok((done.status, strip_ansi(&log)))
 }
 
 /// The outputs nix's check build reports as different: `output '/nix/store/…'

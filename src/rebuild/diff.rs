@@ -259,6 +259,82 @@ mod tests {
         );
     }
 
+    /// A NAR written token by token (each a length, the bytes, padding to 8).
+    fn nar(tokens: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for t in tokens {
+            out.extend_from_slice(&(t.len() as u64).to_le_bytes());
+            out.extend_from_slice(t);
+            out.resize(out.len().div_ceil(8) * 8, 0);
+        }
+        out
+    }
+
+    #[test]
+    fn a_builders_nar_whose_entry_leaves_the_directory_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        for name in [&b".."[..], b"../escaped", b"a/b", b"."] {
+            let bytes = nar(&[
+                b"nix-archive-1",
+                b"(",
+                b"type",
+                b"directory",
+                b"entry",
+                b"(",
+                b"name",
+                name,
+                b"node",
+                b"(",
+                b"type",
+                b"regular",
+                b"contents",
+                b"owned",
+                b")",
+                b")",
+                b")",
+            ]);
+            let file = t.path().join("hostile.nar");
+            std::fs::write(&file, bytes).unwrap();
+            let into = t.path().join("out").join("tree");
+            std::fs::create_dir_all(into.parent().unwrap()).unwrap();
+            assert!(
+                unpack_nar(&file, &into).is_err(),
+                "{}",
+                String::from_utf8_lossy(name)
+            );
+            assert!(!t.path().join("out/escaped").exists());
+            assert!(!t.path().join("escaped").exists());
+            let _ = std::fs::remove_dir_all(t.path().join("out"));
+        }
+        // The same NAR with a plain name unpacks: the refusal is the name's.
+        let bytes = nar(&[
+            b"nix-archive-1",
+            b"(",
+            b"type",
+            b"directory",
+            b"entry",
+            b"(",
+            b"name",
+            b"plain",
+            b"node",
+            b"(",
+            b"type",
+            b"regular",
+            b"contents",
+            b"owned",
+            b")",
+            b")",
+            b")",
+        ]);
+        let file = t.path().join("plain.nar");
+        std::fs::write(&file, bytes).unwrap();
+        unpack_nar(&file, &t.path().join("plain")).unwrap();
+        assert_eq!(
+            std::fs::read(t.path().join("plain/plain")).unwrap(),
+            b"owned"
+        );
+    }
+
     #[test]
     fn a_nar_unpacks_to_a_tree_with_the_same_nar_hash() {
         let t = tempfile::tempdir().unwrap();

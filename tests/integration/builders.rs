@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::util::builder::Builder;
+use crate::util::builder::{nonce, Builder};
 use crate::util::{build_json, Fixture};
 
 /// The example with a fresh source, so that nothing of it is in any store yet.
@@ -13,17 +13,6 @@ fn fresh_fixture(nonce: &str) -> Fixture {
     f.edit("src/main.rs", |t| format!("{t}// fresh outputs: {nonce}\n"));
     f.commit("fresh outputs");
     f
-}
-
-fn nonce() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
 }
 
 fn in_store(root: &Path, store_path: &str) -> bool {

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::builder::Builder;
+use crate::util::builder::{nonce, Builder};
 use crate::util::{publish, repo_root, sha256_prefixed, skopeo_raw, stock, Fixture, Run};
 
 const TAG: &str = "v0.1.0-rc.1";
@@ -55,6 +55,11 @@ fn verify(f: &Fixture, from: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["verify", "--from", &from, "--release", &release];
     args.extend_from_slice(extra);
     f.run(&args)
+}
+
+/// `publish` of the release's files (no images) to the directory `to`.
+fn publish_files(f: &Fixture, to: &Path, sk: &str) {
+    publish(f, &to.display().to_string(), sk, TAG, &["--no-images"]).ok();
 }
 
 fn verify_image(f: &Fixture, layout: &str) -> Run {
@@ -217,14 +222,7 @@ fn the_example_rebuilt_on_an_independent_builder_is_published_shown_checked_and_
     let g = Fixture::example("hello");
     // A fresh source, so that its outputs are in no store yet (this
     // machine's store keeps earlier runs' outputs).
-    let nonce = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let nonce = nonce();
     g.edit("src/main.rs", |t| {
         format!("{t}// built on the builder: {nonce}\n")
     });
@@ -345,14 +343,7 @@ fn a_non_deterministic_output_is_named_with_its_file_and_nothing_claims_it_was_r
     // Published without a statement; production requires one: refused,
     // nothing copied.
     let staging = f.dir.join("out-static");
-    publish(
-        &f,
-        &staging.display().to_string(),
-        &sk,
-        TAG,
-        &["--no-images"],
-    )
-    .ok();
+    publish_files(&f, &staging, &sk);
     assert!(!release_dir(&staging).join(statement_name()).exists());
     let shown = verify(&f, &staging, &["--key", &pub_key(&f)]).ok().stdout();
     assert!(
@@ -384,14 +375,7 @@ fn another_keys_statement_or_a_partial_one_is_refused_by_promote_and_flagged_by_
     // A check build of amd64's outputs only: the statement leaves arm64 out.
     rebuild(&f, None, &["--target", "linux/amd64"]).ok();
     let partial = f.dir.join("out-partial");
-    publish(
-        &f,
-        &partial.display().to_string(),
-        &sk,
-        TAG,
-        &["--no-images"],
-    )
-    .ok();
+    publish_files(&f, &partial, &sk);
     let shown = verify(&f, &partial, &["--key", &pk]).ok().stdout();
     assert!(
         shown.contains("a check build in the same store (weaker")
@@ -454,17 +438,10 @@ fn another_keys_statement_or_a_partial_one_is_refused_by_promote_and_flagged_by_
     ])
     .ok();
     let staging = f.dir.join("out-static");
-    publish(
-        &f,
-        &staging.display().to_string(),
-        &sk,
-        TAG,
-        &["--no-images"],
-    )
-    .ok();
+    publish_files(&f, &staging, &sk);
     verify(&f, &staging, &["--key", &pk]).fails_with(
         5,
-        &["the reproducibility statement: its signature is not the given key's"],
+        &["the reproducibility statement: no signature verifies with the given key"],
     );
     promote(
         &f,
@@ -472,7 +449,7 @@ fn another_keys_statement_or_a_partial_one_is_refused_by_promote_and_flagged_by_
         &production,
         &["--key", &pk, "--require-reproduced"],
     )
-    .fails_with(5, &["its signature is not the given key's"]);
+    .fails_with(5, &["no signature verifies with the given key"]);
     assert_eq!(files_under(&production), 0);
     // With the rebuilder's key named, it is good.
     promote(

@@ -89,3 +89,16 @@ impl Drop for Builder {
         self.stop();
     }
 }
+
+/// A string no earlier run has used (process id and time), for a fresh
+/// source whose outputs are in no store yet.
+pub fn nonce() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
